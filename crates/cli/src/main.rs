@@ -1,0 +1,80 @@
+//! `driftwatch` — the command-line interface.
+//!
+//! Exit codes (as driftctl): 0 no findings, 1 findings, 2 error.
+
+mod inputs;
+mod render;
+mod scan;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Event-driven drift and compliance watcher for Terraform-managed AWS — local CLI.
+///
+/// Compares Terraform state with live AWS configuration and reports console edits,
+/// drift, missing and unmanaged resources and encryption regressions, each with its
+/// Terraform address, state file and HIPAA / NIST 800-53 controls.
+///
+/// Exit status: 0 no findings, 1 findings reported, 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "driftwatch", version, propagate_version = true)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Log format on stderr
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare Terraform state with live AWS configuration (AWS Config items)
+    Scan(scan::ScanArgs),
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(false).without_time().try_init(),
+    };
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.log_format);
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(args),
+    };
+    match result {
+        Ok(has_findings) => ExitCode::from(u8::from(has_findings)),
+        Err(e) => {
+            // One line: the chain joined, innermost last.
+            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Rendering findings for people (table) and machines (JSON).
+
+use anyhow::Result;
+use driftwatch_core::finding::{Finding, Severity};
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table with one line per finding and one per change
+    Table,
+    /// JSON array of findings
+    Json,
+}
+
+/// What was compared, for the table's closing line.
+pub struct Summary {
+    pub states: usize,
+    pub managed: usize,
+    pub indexed: usize,
+    pub live_items: usize,
+}
+
+pub fn print(findings: &[Finding], format: Format, summary: &Summary) -> Result<()> {
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = stdout.lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, findings)?;
+            writeln!(out)?;
+        }
+        Format::Table => table(&mut out, findings, summary, colour)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn paint(s: &str, sev: Severity, colour: bool) -> String {
+    if !colour {
+        return s.to_string();
+    }
+    let code = match sev {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "2",
+    };
+    format!("\x1b[{code}m{s}\x1b[0m")
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.is_empty() => "(none)".into(),
+        Value::String(s) => s.clone(),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
+fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) -> Result<()> {
+    if findings.is_empty() {
+        writeln!(out, "No findings: {} managed resources in {} state(s) match {} live items.", s.indexed, s.states, s.live_items)?;
+        return Ok(());
+    }
+    let rule_w = findings.iter().map(|f| f.rule.id().len()).max().unwrap_or(4).max(4);
+    writeln!(out, "{:<8}  {:<rule_w$}  RESOURCE", "SEVERITY", "RULE")?;
+    for f in findings {
+        let what = match (&f.resource.address, &f.resource.state) {
+            (Some(a), Some(st)) => format!("{a}  ({})", st.key),
+            _ => format!("{} {}", f.resource.resource_type, f.resource.id),
+        };
+        let sev = format!("{:<8}", f.severity.as_str());
+        writeln!(out, "{}  {:<rule_w$}  {what}", paint(&sev, f.severity, colour), f.rule.id())?;
+        let pad = " ".repeat(10 + rule_w);
+        writeln!(out, "{pad}{}", f.title)?;
+        for c in &f.changes {
+            match (&c.desired, &c.actual) {
+                (Value::Array(d), Value::Array(a)) => {
+                    for x in a.iter().filter(|x| !d.contains(x)) {
+                        writeln!(out, "{pad}  {}: + {} (live only)", c.path, show(x))?;
+                    }
+                    for x in d.iter().filter(|x| !a.contains(x)) {
+                        writeln!(out, "{pad}  {}: - {} (missing live)", c.path, show(x))?;
+                    }
+                }
+                _ => writeln!(out, "{pad}  {}: {} → {}", c.path, show(&c.desired), show(&c.actual))?,
+            }
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for f in findings {
+        *counts.entry(std::cmp::Reverse(f.severity)).or_insert(0usize) += 1;
+    }
+    let by: Vec<String> = counts.iter().map(|(sev, n)| format!("{n} {}", sev.0)).collect();
+    writeln!(
+        out,
+        "\n{} finding(s) ({}) — {} state(s), {} managed resource instances ({} compared), {} live items.",
+        findings.len(),
+        by.join(", "),
+        s.states,
+        s.managed,
+        s.indexed,
+        s.live_items
+    )?;
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! The resource catalog: which Terraform types we understand, how they map to AWS Config
+//! types and identities, which attributes are compared and how, and which of them are
+//! encryption attributes with an order of strength.
+//!
+//! The catalog is data (`catalog/catalog.toml`, embedded at build time). See the header of
+//! that file for the format.
+
+use crate::finding::{Rule, Severity};
+use crate::normalize::Normalizer;
+use crate::path::{AttrPath, PathError};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// The catalog shipped with driftwatch.
+pub const BUILTIN: &str = include_str!("../catalog/catalog.toml");
+
+/// Catalog load errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("catalog row {terraform_type}: {source}")]
+    Path { terraform_type: String, source: PathError },
+    #[error("catalog row {terraform_type}: {message}")]
+    Invalid { terraform_type: String, message: String },
+}
+
+/// Role of a row with respect to its live item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Primary,
+    Facet,
+    Contributor,
+}
+
+/// How an encryption attribute regresses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Encryption {
+    /// Values ordered weakest → strongest; moving down the list is a regression.
+    Ordered { order: Vec<Value> },
+    /// A configured key; any change away from it is a regression.
+    Key,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    rules: BTreeMap<String, RawRule>,
+    resource: Vec<RawResource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    severity: Severity,
+    #[serde(default)]
+    controls: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResource {
+    terraform_type: String,
+    config_type: String,
+    role: Role,
+    id_attr: String,
+    arn_attr: Option<String>,
+    #[serde(default)]
+    ignore_unmanaged: Vec<IgnoreRule>,
+    #[serde(default)]
+    attr: Vec<RawAttr>,
+    #[serde(default)]
+    contributes: Vec<RawContribution>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttr {
+    tf: String,
+    live: Vec<String>,
+    normalize: Normalizer,
+    live_normalize: Option<Normalizer>,
+    default: Option<toml::Value>,
+    severity: Option<Severity>,
+    #[serde(default)]
+    controls: Vec<String>,
+    #[serde(default)]
+    sensitive: bool,
+    encryption: Option<Encryption>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContribution {
+    to: String,
+    when_attr: Option<String>,
+    when_equals: Option<String>,
+    normalize: Normalizer,
+}
+
+/// A live item matching one of these is never reported as unmanaged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreRule {
+    pub path: String,
+    pub equals: Option<String>,
+    pub prefix: Option<String>,
+}
+
+/// One comparable attribute.
+#[derive(Debug, Clone)]
+pub struct AttrSpec {
+    pub tf: AttrPath,
+    pub live: Vec<AttrPath>,
+    pub normalize: Normalizer,
+    pub live_normalize: Normalizer,
+    pub default: Option<Value>,
+    pub severity: Option<Severity>,
+    pub controls: Vec<String>,
+    pub sensitive: bool,
+    pub encryption: Option<Encryption>,
+}
+
+/// Members a contributor row adds to its parent's set attribute.
+#[derive(Debug, Clone)]
+pub struct Contribution {
+    pub to: String,
+    pub when_attr: Option<String>,
+    pub when_equals: Option<String>,
+    pub normalize: Normalizer,
+}
+
+/// One catalog row.
+#[derive(Debug, Clone)]
+pub struct ResourceSpec {
+    pub terraform_type: String,
+    pub config_type: String,
+    pub role: Role,
+    pub id_attr: AttrPath,
+    pub arn_attr: Option<AttrPath>,
+    pub ignore_unmanaged: Vec<IgnoreRule>,
+    pub attrs: Vec<AttrSpec>,
+    pub contributes: Vec<Contribution>,
+    /// Top-level Terraform attribute names the state parser keeps for this type.
+    pub retained: Vec<String>,
+}
+
+/// Defaults of a rule.
+#[derive(Debug, Clone)]
+pub struct RuleDefaults {
+    pub severity: Severity,
+    pub controls: Vec<String>,
+}
+
+/// The loaded catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    rows: Vec<ResourceSpec>,
+    by_tf: HashMap<String, usize>,
+    rules: BTreeMap<String, RuleDefaults>,
+}
+
+/// Attributes every resource keeps, whatever its type, for identity.
+const ALWAYS_RETAINED: &[&str] = &["id", "arn"];
+
+impl Catalog {
+    /// The catalog shipped with driftwatch.
+    pub fn builtin() -> Self {
+        // The embedded catalog is checked by the test suite; failing here is a build defect.
+        match Self::from_toml(BUILTIN) {
+            Ok(c) => c,
+            Err(e) => panic!("embedded catalog is invalid: {e}"),
+        }
+    }
+
+    /// Load a catalog from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, CatalogError> {
+        let raw: RawCatalog = toml::from_str(text)?;
+        let mut rows = Vec::with_capacity(raw.resource.len());
+        let mut by_tf = HashMap::new();
+        for r in raw.resource {
+            let tt = r.terraform_type.clone();
+            let path = |p: &str| AttrPath::parse(p).map_err(|source| CatalogError::Path { terraform_type: tt.clone(), source });
+            let invalid = |message: String| CatalogError::Invalid { terraform_type: tt.clone(), message };
+            let mut attrs = Vec::new();
+            for a in r.attr {
+                let default = a.default.map(toml_to_json);
+                if let (Some(Encryption::Ordered { order }), false) = (&a.encryption, a.sensitive) {
+                    if order.is_empty() {
+                        return Err(invalid(format!("{}: empty encryption order", a.tf)));
+                    }
+                }
+                attrs.push(AttrSpec {
+                    tf: path(&a.tf)?,
+                    live: a.live.iter().map(|p| path(p)).collect::<Result<_, _>>()?,
+                    live_normalize: a.live_normalize.unwrap_or(a.normalize),
+                    normalize: a.normalize,
+                    default,
+                    severity: a.severity,
+                    controls: a.controls,
+                    sensitive: a.sensitive,
+                    encryption: a.encryption,
+                });
+            }
+            if r.role == Role::Contributor && r.contributes.is_empty() {
+                return Err(invalid("contributor row without [[resource.contributes]]".into()));
+            }
+            let contributes = r
+                .contributes
+                .into_iter()
+                .map(|c| Contribution { to: c.to, when_attr: c.when_attr, when_equals: c.when_equals, normalize: c.normalize })
+                .collect::<Vec<_>>();
+            let id_attr = path(&r.id_attr)?;
+            let arn_attr = r.arn_attr.as_deref().map(path).transpose()?;
+            let mut retained: Vec<String> = ALWAYS_RETAINED.iter().map(|s| s.to_string()).collect();
+            let mut keep = |p: &AttrPath| {
+                if let Some(h) = p.head() {
+                    if !retained.iter().any(|r| r == h) {
+                        retained.push(h.to_string());
+                    }
+                }
+            };
+            keep(&id_attr);
+            if let Some(a) = &arn_attr {
+                keep(a);
+            }
+            for a in &attrs {
+                keep(&a.tf);
+            }
+            for c in &contributes {
+                if let Some(w) = &c.when_attr {
+                    keep(&AttrPath::parse(w).map_err(|source| CatalogError::Path { terraform_type: tt.clone(), source })?);
+                }
+                for k in c.normalize.reads() {
+                    keep(&AttrPath(vec![crate::path::Step::Key((*k).to_string())]));
+                }
+            }
+            // `tags_all` (own tags + provider default_tags) is kept for classification
+            // (regulated-data tag) even where not compared.
+            if !retained.iter().any(|r| r == "tags_all") {
+                retained.push("tags_all".to_string());
+            }
+            if by_tf.insert(r.terraform_type.clone(), rows.len()).is_some() {
+                return Err(invalid("duplicate row".into()));
+            }
+            rows.push(ResourceSpec {
+                terraform_type: r.terraform_type,
+                config_type: r.config_type,
+                role: r.role,
+                id_attr,
+                arn_attr,
+                ignore_unmanaged: r.ignore_unmanaged,
+                attrs,
+                contributes,
+                retained,
+            });
+        }
+        // Contributors need a primary row with the target attribute.
+        for row in rows.iter().filter(|r| r.role == Role::Contributor) {
+            for c in &row.contributes {
+                let ok = rows.iter().any(|p| {
+                    p.role == Role::Primary && p.config_type == row.config_type && p.attrs.iter().any(|a| a.tf.head() == Some(c.to.as_str()))
+                });
+                if !ok {
+                    return Err(CatalogError::Invalid {
+                        terraform_type: row.terraform_type.clone(),
+                        message: format!("contributes to `{}` but no primary {} row has that attribute", c.to, row.config_type),
+                    });
+                }
+            }
+        }
+        let mut rules = BTreeMap::new();
+        for (name, r) in raw.rules {
+            if Rule::from_id(&name).is_none() {
+                return Err(CatalogError::Invalid { terraform_type: "[rules]".into(), message: format!("unknown rule id {name}") });
+            }
+            rules.insert(name, RuleDefaults { severity: r.severity, controls: r.controls });
+        }
+        Ok(Catalog { rows, by_tf, rules })
+    }
+
+    /// The row for a Terraform type.
+    pub fn get(&self, terraform_type: &str) -> Option<&ResourceSpec> {
+        self.by_tf.get(terraform_type).map(|&i| &self.rows[i])
+    }
+
+    /// All rows, in catalog order.
+    pub fn rows(&self) -> &[ResourceSpec] {
+        &self.rows
+    }
+
+    /// The primary row for an AWS Config type.
+    pub fn primary_for_config_type(&self, config_type: &str) -> Option<&ResourceSpec> {
+        self.rows.iter().find(|r| r.role == Role::Primary && r.config_type == config_type)
+    }
+
+    /// Is this AWS Config type one we track?
+    pub fn tracks_config_type(&self, config_type: &str) -> bool {
+        self.primary_for_config_type(config_type).is_some()
+    }
+
+    /// Default severity and controls of a rule.
+    pub fn rule(&self, rule: Rule) -> RuleDefaults {
+        self.rules.get(rule.id()).cloned().unwrap_or(RuleDefaults { severity: rule.default_severity(), controls: Vec::new() })
+    }
+}
+
+fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}

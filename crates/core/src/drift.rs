@@ -1,0 +1,344 @@
+//! The drift engine: desired (index) versus live (inventory) → findings.
+//!
+//! * `drift.changed` — comparable attributes differ after normalisation;
+//! * `encryption.regression` — an encryption attribute moved to a weaker value, or away
+//!   from its configured key;
+//! * `drift.missing` — in state, but deleted live (or absent from an inventory that covers
+//!   its type);
+//! * `drift.unmanaged` — live, of a catalog type, in no state.
+
+use crate::catalog::{AttrSpec, Catalog, Encryption, ResourceSpec, Role};
+use crate::finding::{self, Change, Finding, ResourceRef, Rule, Severity, Status};
+use crate::index::{IndexEntry, ManagedIndex};
+use crate::live::{ConfigItem, LiveInventory};
+use crate::normalize::Ctx;
+use crate::redact::{Redactor, REDACTED_PREFIX};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Policy knobs of a scan.
+#[derive(Debug, Clone)]
+pub struct ScanPolicy {
+    /// Resources tagged `key = value` hold regulated data: their encryption regressions are
+    /// raised to `critical` and their other drift by one level.
+    pub regulated_tag: Option<(String, String)>,
+}
+
+impl Default for ScanPolicy {
+    fn default() -> Self {
+        ScanPolicy { regulated_tag: Some(("data-classification".into(), "phi".into())) }
+    }
+}
+
+/// Result of a scan: findings plus notes for people (types not covered, …).
+#[derive(Debug, Clone, Default)]
+pub struct ScanOutcome {
+    pub findings: Vec<Finding>,
+    pub notes: Vec<String>,
+}
+
+/// Compare one live item with the index entries for it. Returns the `drift.changed` and
+/// `encryption.regression` findings. Used by `scan` and by the config-change detector.
+pub fn compare_item(
+    entries: &[&IndexEntry],
+    item: &ConfigItem,
+    index: &ManagedIndex,
+    catalog: &Catalog,
+    redactor: &Redactor,
+    policy: &ScanPolicy,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let regulated = entries.iter().any(|e| is_regulated(&e.tags, policy));
+    for e in entries.iter().filter(|e| e.role != Role::Contributor) {
+        let Some(spec) = catalog.get(&e.terraform_type) else { continue };
+        let mut drift = Vec::new();
+        let mut weaker = Vec::new();
+        for (attr, desired) in spec.attrs.iter().zip(&e.desired) {
+            if attr.sensitive || attr.live.is_empty() {
+                continue;
+            }
+            let Some((desired, actual)) = compare_attr(attr, desired, e, item, index, redactor) else { continue };
+            let change = Change { path: attr.tf.to_string(), desired: desired.clone(), actual: actual.clone() };
+            if attr.encryption.as_ref().is_some_and(|enc| is_regression(enc, &desired, &actual)) {
+                weaker.push((attr, change));
+            } else {
+                drift.push((attr, change));
+            }
+        }
+        if !drift.is_empty() {
+            out.push(make(Rule::DriftChanged, e, Some(item), spec, drift, catalog, regulated, now));
+        }
+        if !weaker.is_empty() {
+            out.push(make(Rule::EncryptionRegression, e, Some(item), spec, weaker, catalog, regulated, now));
+        }
+    }
+    out
+}
+
+/// Normalised (desired, actual) when they differ; `None` when equal or not comparable.
+fn compare_attr(
+    attr: &AttrSpec,
+    desired: &Value,
+    e: &IndexEntry,
+    item: &ConfigItem,
+    index: &ManagedIndex,
+    redactor: &Redactor,
+) -> Option<(Value, Value)> {
+    let ctx = Ctx { self_id: Some(&e.resource_id) };
+    let default = attr.default.as_ref().map(|d| attr.normalize.apply(d, &ctx));
+    let mut desired = if desired.is_null() { default.clone()? } else { desired.clone() };
+    // Members contributed by separate resources (security group rules).
+    if let (Some(head), Value::Array(list)) = (attr.tf.head(), &mut desired) {
+        let extra = index.contributions(&e.config_type, &e.resource_id, head);
+        if !extra.is_empty() {
+            list.extend(extra.iter().cloned());
+            list.sort_by_key(|a| a.to_string());
+            list.dedup();
+        }
+    }
+    let raw_actual = attr.live.iter().find_map(|p| p.get(&item.doc).filter(|v| !v.is_null()));
+    let mut actual = match raw_actual {
+        Some(v) => attr.live_normalize.apply(v, &ctx),
+        None => Value::Null,
+    };
+    if actual.is_null() {
+        actual = default?;
+    }
+    if is_redacted(&desired) && !is_redacted(&actual) {
+        actual = redactor.redact(&actual);
+    }
+    if desired == actual {
+        None
+    } else {
+        Some((desired, actual))
+    }
+}
+
+fn is_redacted(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s.starts_with(REDACTED_PREFIX))
+}
+
+/// Is `desired → actual` a weakening?
+pub fn is_regression(enc: &Encryption, desired: &Value, actual: &Value) -> bool {
+    match enc {
+        Encryption::Ordered { order } => {
+            let pos = |v: &Value| order.iter().position(|o| o == v);
+            matches!((pos(desired), pos(actual)), (Some(d), Some(a)) if a < d)
+        }
+        Encryption::Key => desired.as_str().is_some_and(|s| !s.is_empty()) && desired != actual,
+    }
+}
+
+fn is_regulated(tags: &Value, policy: &ScanPolicy) -> bool {
+    match (&policy.regulated_tag, tags) {
+        (Some((k, v)), Value::Object(m)) => m.get(k).and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(v)),
+        _ => false,
+    }
+}
+
+fn raise(s: Severity) -> Severity {
+    match s {
+        Severity::Info => Severity::Low,
+        Severity::Low => Severity::Medium,
+        Severity::Medium => Severity::High,
+        Severity::High | Severity::Critical => Severity::Critical,
+    }
+}
+
+fn resource_ref(e: &IndexEntry, item: Option<&ConfigItem>) -> ResourceRef {
+    ResourceRef {
+        arn: e.arn.clone().or_else(|| item.and_then(|i| i.arn.clone())),
+        resource_type: e.config_type.clone(),
+        id: e.resource_id.clone(),
+        address: Some(e.address.clone()),
+        terraform_type: Some(e.terraform_type.clone()),
+        state: Some((*e.state).clone()),
+    }
+}
+
+fn managed_fingerprint(rule: Rule, e: &IndexEntry) -> String {
+    let anchor = if e.state.lineage.is_empty() { e.state.key.as_str() } else { e.state.lineage.as_str() };
+    finding::fingerprint(rule, &[anchor, &e.state.workspace, &e.address])
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) if s.is_empty() => "(none)".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make(
+    rule: Rule,
+    e: &IndexEntry,
+    item: Option<&ConfigItem>,
+    _spec: &ResourceSpec,
+    changes: Vec<(&AttrSpec, Change)>,
+    catalog: &Catalog,
+    regulated: bool,
+    now: DateTime<Utc>,
+) -> Finding {
+    let defaults = catalog.rule(rule);
+    let mut severity = changes.iter().filter_map(|(a, _)| a.severity).max().unwrap_or(defaults.severity);
+    if rule == Rule::EncryptionRegression {
+        severity = severity.max(defaults.severity);
+    }
+    if regulated {
+        severity = if rule == Rule::EncryptionRegression { Severity::Critical } else { raise(severity) };
+    }
+    let mut controls: BTreeSet<String> = defaults.controls.into_iter().collect();
+    for (a, _) in &changes {
+        controls.extend(a.controls.iter().cloned());
+    }
+    let title = match rule {
+        Rule::EncryptionRegression => {
+            let (_, c) = &changes[0];
+            format!("encryption weakened outside Terraform: {} {} → {}", c.path, short(&c.desired), short(&c.actual))
+        }
+        _ => {
+            let paths: Vec<&str> = changes.iter().map(|(_, c)| c.path.as_str()).collect();
+            format!("changed outside Terraform: {}", paths.join(", "))
+        }
+    };
+    Finding {
+        rule,
+        severity,
+        title,
+        resource: resource_ref(e, item),
+        actor: None,
+        changes: changes.into_iter().map(|(_, c)| c).collect(),
+        controls: controls.into_iter().collect(),
+        fingerprint: managed_fingerprint(rule, e),
+        first_seen: now,
+        last_seen: now,
+        status: Status::Open,
+        suppressed_by: None,
+        evidence: Vec::new(),
+    }
+}
+
+/// A `drift.missing` finding for a managed identity whose live resource is gone.
+pub fn missing(entries: &[&IndexEntry], catalog: &Catalog, policy: &ScanPolicy, now: DateTime<Utc>) -> Option<Finding> {
+    let e = entries.iter().find(|e| e.role == Role::Primary).or_else(|| entries.iter().find(|e| e.role == Role::Facet))?;
+    let defaults = catalog.rule(Rule::DriftMissing);
+    let regulated = entries.iter().any(|e| is_regulated(&e.tags, policy));
+    Some(Finding {
+        rule: Rule::DriftMissing,
+        severity: if regulated { raise(defaults.severity) } else { defaults.severity },
+        title: format!("in Terraform state but not found live ({} {})", e.config_type, e.resource_id),
+        resource: resource_ref(e, None),
+        actor: None,
+        changes: Vec::new(),
+        controls: defaults.controls,
+        fingerprint: managed_fingerprint(Rule::DriftMissing, e),
+        first_seen: now,
+        last_seen: now,
+        status: Status::Open,
+        suppressed_by: None,
+        evidence: Vec::new(),
+    })
+}
+
+/// A `drift.unmanaged` finding for a live item no state manages, unless the catalog says
+/// to ignore it (AWS-managed resources).
+pub fn unmanaged(item: &ConfigItem, catalog: &Catalog, now: DateTime<Utc>) -> Option<Finding> {
+    let spec = catalog.primary_for_config_type(&item.resource_type)?;
+    if item.is_deleted() || ignored(spec, item) {
+        return None;
+    }
+    let defaults = catalog.rule(Rule::DriftUnmanaged);
+    let name = item.resource_name.clone().unwrap_or_else(|| item.resource_id.clone());
+    Some(Finding {
+        rule: Rule::DriftUnmanaged,
+        severity: defaults.severity,
+        title: format!("{} {} exists live but is in no Terraform state", item.resource_type, name),
+        resource: ResourceRef {
+            arn: item.arn.clone(),
+            resource_type: item.resource_type.clone(),
+            id: item.resource_id.clone(),
+            address: None,
+            terraform_type: Some(spec.terraform_type.clone()),
+            state: None,
+        },
+        actor: None,
+        changes: Vec::new(),
+        controls: defaults.controls,
+        fingerprint: finding::fingerprint(
+            Rule::DriftUnmanaged,
+            &[item.account_id.as_deref().unwrap_or(""), &item.resource_type, &item.resource_id],
+        ),
+        first_seen: now,
+        last_seen: now,
+        status: Status::Open,
+        suppressed_by: None,
+        evidence: Vec::new(),
+    })
+}
+
+fn ignored(spec: &ResourceSpec, item: &ConfigItem) -> bool {
+    spec.ignore_unmanaged.iter().any(|rule| {
+        let Ok(p) = crate::path::AttrPath::parse(&rule.path) else { return false };
+        let v = p.get(&item.doc).and_then(Value::as_str);
+        match (v, &rule.equals, &rule.prefix) {
+            (Some(v), Some(eq), _) => v == eq,
+            (Some(v), None, Some(pre)) => v.starts_with(pre.as_str()),
+            _ => false,
+        }
+    })
+}
+
+/// Full reconcile of an index against a live inventory.
+pub fn scan(
+    index: &ManagedIndex,
+    live: &LiveInventory,
+    catalog: &Catalog,
+    redactor: &Redactor,
+    policy: &ScanPolicy,
+    now: DateTime<Utc>,
+) -> ScanOutcome {
+    let mut out = ScanOutcome::default();
+    let mut uncovered: BTreeSet<String> = BTreeSet::new();
+    for ((config_type, id), entries) in index.groups() {
+        if entries.iter().all(|e| e.role == Role::Contributor) {
+            continue;
+        }
+        let item = live.get(config_type, id).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
+        match item {
+            Some(it) if !it.is_deleted() => {
+                out.findings.extend(compare_item(&entries, it, index, catalog, redactor, policy, now));
+            }
+            Some(_) => out.findings.extend(missing(&entries, catalog, policy, now)),
+            None if live.covers(config_type) => out.findings.extend(missing(&entries, catalog, policy, now)),
+            None => {
+                uncovered.insert(config_type.clone());
+            }
+        }
+    }
+    for item in live.items() {
+        if !index.manages(&item.resource_type, &item.resource_id, item.arn.as_deref()) {
+            out.findings.extend(unmanaged(item, catalog, now));
+        }
+    }
+    for t in uncovered {
+        out.notes.push(format!("no live configuration items of type {t}: its resources were not compared"));
+    }
+    if !index.uncovered_types.is_empty() {
+        let list: Vec<String> = index.uncovered_types.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+        out.notes.push(format!("resource types not in the catalog, not compared: {}", list.join(", ")));
+    }
+    for p in &index.problems {
+        out.notes.push(format!("{}: {}: {}", p.state_key, p.address, p.message));
+    }
+    finding::sort(&mut out.findings);
+    out
+}

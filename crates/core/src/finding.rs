@@ -1,0 +1,277 @@
+//! Findings: the one output shape of every detector.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Stable rule ids (BRIEF.md). Tools and tests key on [`Rule::id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    DriftChanged,
+    DriftMissing,
+    DriftUnmanaged,
+    ChangeConsole,
+    ChangeOutOfBand,
+    EncryptionRegression,
+    LockContention,
+    LockStale,
+    LockForceUnlock,
+    LockOutsidePipeline,
+    StateUnlockedWrite,
+    StateWrittenOutsidePipeline,
+    StateLineageChanged,
+    StateSerialRegression,
+    StateDigestMismatch,
+    ExceptionExpiring,
+    ExceptionExpired,
+    ExceptionInvalid,
+    InputInvalid,
+}
+
+impl Rule {
+    /// All rules, in id order of BRIEF.md.
+    pub const ALL: [Rule; 19] = [
+        Rule::DriftChanged,
+        Rule::DriftMissing,
+        Rule::DriftUnmanaged,
+        Rule::ChangeConsole,
+        Rule::ChangeOutOfBand,
+        Rule::EncryptionRegression,
+        Rule::LockContention,
+        Rule::LockStale,
+        Rule::LockForceUnlock,
+        Rule::LockOutsidePipeline,
+        Rule::StateUnlockedWrite,
+        Rule::StateWrittenOutsidePipeline,
+        Rule::StateLineageChanged,
+        Rule::StateSerialRegression,
+        Rule::StateDigestMismatch,
+        Rule::ExceptionExpiring,
+        Rule::ExceptionExpired,
+        Rule::ExceptionInvalid,
+        Rule::InputInvalid,
+    ];
+
+    /// The stable id, e.g. `drift.changed`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Rule::DriftChanged => "drift.changed",
+            Rule::DriftMissing => "drift.missing",
+            Rule::DriftUnmanaged => "drift.unmanaged",
+            Rule::ChangeConsole => "change.console",
+            Rule::ChangeOutOfBand => "change.out_of_band",
+            Rule::EncryptionRegression => "encryption.regression",
+            Rule::LockContention => "lock.contention",
+            Rule::LockStale => "lock.stale",
+            Rule::LockForceUnlock => "lock.force_unlock",
+            Rule::LockOutsidePipeline => "lock.outside_pipeline",
+            Rule::StateUnlockedWrite => "state.unlocked_write",
+            Rule::StateWrittenOutsidePipeline => "state.written_outside_pipeline",
+            Rule::StateLineageChanged => "state.lineage_changed",
+            Rule::StateSerialRegression => "state.serial_regression",
+            Rule::StateDigestMismatch => "state.digest_mismatch",
+            Rule::ExceptionExpiring => "exception.expiring",
+            Rule::ExceptionExpired => "exception.expired",
+            Rule::ExceptionInvalid => "exception.invalid",
+            Rule::InputInvalid => "input.invalid",
+        }
+    }
+
+    /// Parse a stable id.
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.id() == id)
+    }
+
+    /// Severity used when the catalog does not set one.
+    pub fn default_severity(&self) -> Severity {
+        match self {
+            Rule::EncryptionRegression | Rule::StateDigestMismatch | Rule::LockForceUnlock | Rule::StateWrittenOutsidePipeline => {
+                Severity::High
+            }
+            Rule::ChangeConsole | Rule::DriftMissing | Rule::StateUnlockedWrite | Rule::ExceptionExpired => Severity::High,
+            Rule::ExceptionExpiring | Rule::InputInvalid => Severity::Low,
+            _ => Severity::Medium,
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Rule::from_id(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown rule id {s:?}")))
+    }
+}
+
+/// Severity, ordered `info < low < medium < high < critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a resource's desired state lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StateRef {
+    /// S3 bucket of the backend, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// State key (or local path).
+    pub key: String,
+    /// Workspace (`default` unless the key is `env:/<ws>/...`).
+    pub workspace: String,
+    pub serial: u64,
+    pub lineage: String,
+}
+
+/// The resource a finding is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// AWS Config resource type, e.g. `AWS::S3::Bucket`.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// AWS Config resource id.
+    pub id: String,
+    /// Terraform address, when managed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terraform_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateRef>,
+}
+
+/// Who made the change, when an event caused the finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Actor {
+    pub principal_arn: Option<String>,
+    #[serde(default)]
+    pub session_name: Option<String>,
+    pub via_console: bool,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One changed attribute. `desired` and `actual` are normalised and redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub path: String,
+    pub desired: Value,
+    pub actual: Value,
+}
+
+/// Lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    Resolved,
+    Suppressed,
+}
+
+/// A finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    /// One line for people.
+    pub title: String,
+    pub resource: ResourceRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+    pub changes: Vec<Change>,
+    pub controls: Vec<String>,
+    pub fingerprint: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub status: Status,
+    pub suppressed_by: Option<String>,
+    pub evidence: Vec<String>,
+}
+
+/// Fingerprint of a finding: a hash of the rule and the identity of what it is about, so the
+/// same problem on the same resource keeps the same fingerprint across runs and replays.
+pub fn fingerprint(rule: Rule, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(rule.id().as_bytes());
+    for p in parts {
+        h.update([0u8]);
+        h.update(p.as_bytes());
+    }
+    crate::redact::hex(&h.finalize()[..16])
+}
+
+/// Deterministic order: most severe first, then rule, address, resource id.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.rule.cmp(&b.rule))
+            .then(a.resource.address.cmp(&b.resource.address))
+            .then(a.resource.id.cmp(&b.resource.id))
+            .then(a.fingerprint.cmp(&b.fingerprint))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Rule::ALL {
+            assert_eq!(Rule::from_id(r.id()), Some(r));
+            assert!(seen.insert(r.id()));
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), r);
+        }
+        assert_eq!(seen.len(), 19);
+    }
+
+    #[test]
+    fn fingerprint_depends_on_every_part() {
+        let a = fingerprint(Rule::DriftChanged, &["l", "aws_s3_bucket.a"]);
+        assert_eq!(a, fingerprint(Rule::DriftChanged, &["l", "aws_s3_bucket.a"]));
+        assert_ne!(a, fingerprint(Rule::DriftMissing, &["l", "aws_s3_bucket.a"]));
+        assert_ne!(a, fingerprint(Rule::DriftChanged, &["l", "aws_s3_bucket.b"]));
+        assert_ne!(fingerprint(Rule::DriftChanged, &["ab", "c"]), fingerprint(Rule::DriftChanged, &["a", "bc"]));
+    }
+}

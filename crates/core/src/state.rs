@@ -1,0 +1,644 @@
+//! Terraform state (format version 4) model and parser.
+//!
+//! The parser reads the whole state but *keeps* only what driftwatch needs: for every
+//! resource instance its address, mode, type, keys, status, and the attributes the catalog
+//! compares (plus `id`, `arn`, tags). Everything else stays in the caller's byte buffer and is
+//! never copied. Values marked in `sensitive_attributes`, declared sensitive in the catalog,
+//! or that look like secrets are replaced by salted digests as they are read
+//! ([`crate::redact`]).
+//!
+//! Reference: hashicorp/terraform `internal/states/statefile/version4.go`.
+
+use crate::address::{self, IndexKey};
+use crate::catalog::Catalog;
+use crate::finding::StateRef;
+use crate::path::{AttrPath, Step};
+use crate::redact::Redactor;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Where a state was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StateLocation {
+    /// Backend bucket, for S3 states.
+    pub bucket: Option<String>,
+    /// Object key, or the local path.
+    pub key: String,
+}
+
+impl StateLocation {
+    pub fn local(path: impl Into<String>) -> Self {
+        StateLocation { bucket: None, key: path.into() }
+    }
+
+    pub fn s3(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        StateLocation { bucket: Some(bucket.into()), key: key.into() }
+    }
+
+    /// The workspace: `env:/<ws>/<key>` on the S3 backend, `terraform.tfstate.d/<ws>/` locally,
+    /// `default` otherwise.
+    pub fn workspace(&self) -> String {
+        if let Some(rest) = self.key.strip_prefix("env:/") {
+            if let Some((ws, _)) = rest.split_once('/') {
+                return ws.to_string();
+            }
+        }
+        let parts: Vec<&str> = self.key.split('/').collect();
+        if let Some(i) = parts.iter().position(|p| *p == "terraform.tfstate.d") {
+            if let Some(ws) = parts.get(i + 1).filter(|_| i + 2 < parts.len()) {
+                return ws.to_string();
+            }
+        }
+        "default".to_string()
+    }
+}
+
+/// Why a state could not be read. Messages are one line and name the position.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StateError {
+    #[error("empty file (0 bytes): not a Terraform state")]
+    Empty,
+    #[error("not a valid Terraform state: {message} at line {line} column {column}")]
+    Json { message: String, line: usize, column: usize },
+    #[error("unsupported state format version {0}: driftwatch reads version 4 (Terraform 0.12 and later); upgrade it with `terraform state pull` from a current Terraform")]
+    UnsupportedVersion(String),
+    #[error("resource {address} uses legacy `attributes_flat` (Terraform 0.11 and earlier); refresh the state with Terraform 0.12 or later")]
+    LegacyFlatAttributes { address: String },
+}
+
+/// `managed` or `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Managed,
+    Data,
+}
+
+/// One resource instance object in state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceInstance {
+    /// `module.a["x"].aws_s3_bucket.b[0]`.
+    pub address: String,
+    pub module: Option<String>,
+    pub mode: Mode,
+    pub resource_type: String,
+    pub name: String,
+    pub provider: String,
+    pub index_key: Option<IndexKey>,
+    /// `status: tainted`.
+    pub tainted: bool,
+    /// Deposed object key (create_before_destroy leftovers); `None` for the current object.
+    pub deposed: Option<String>,
+    /// Retained attributes, sensitive values digested.
+    pub attributes: Value,
+}
+
+impl ResourceInstance {
+    /// Compared against live configuration? (managed, current object)
+    pub fn is_live_managed(&self) -> bool {
+        self.mode == Mode::Managed && self.deposed.is_none()
+    }
+}
+
+/// A parsed state.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub terraform_version: String,
+    pub serial: u64,
+    pub lineage: String,
+    pub location: StateLocation,
+    pub instances: Vec<ResourceInstance>,
+}
+
+impl State {
+    /// A reference to this state for findings.
+    pub fn state_ref(&self) -> StateRef {
+        StateRef {
+            bucket: self.location.bucket.clone(),
+            key: self.location.key.clone(),
+            workspace: self.location.workspace(),
+            serial: self.serial,
+            lineage: self.lineage.clone(),
+        }
+    }
+
+    /// Managed, current instances.
+    pub fn managed(&self) -> impl Iterator<Item = &ResourceInstance> {
+        self.instances.iter().filter(|i| i.is_live_managed())
+    }
+}
+
+/// A resource as the one-pass parser produces it.
+struct ParsedResource<'a> {
+    module: Option<String>,
+    mode: Mode,
+    rtype: String,
+    name: String,
+    provider: String,
+    instances: Vec<ParsedInstance<'a>>,
+}
+
+struct ParsedInstance<'a> {
+    index_key: Option<Value>,
+    status: Option<String>,
+    deposed: Option<String>,
+    attributes: Attrs<'a>,
+    sensitive_attributes: Option<Value>,
+}
+
+/// Attributes: selected during the pass when the resource type was known before its
+/// instances (the order Terraform writes), otherwise kept raw and selected afterwards.
+enum Attrs<'a> {
+    Selected(Map<String, Value>),
+    Raw(&'a RawValue),
+    Flat,
+    None,
+}
+
+struct ParsedState<'a> {
+    version: Option<Value>,
+    terraform_version: String,
+    serial: u64,
+    lineage: String,
+    resources: Vec<ParsedResource<'a>>,
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: Value,
+}
+
+fn json_error(e: serde_json::Error) -> StateError {
+    let msg = e.to_string();
+    // serde_json appends " at line L column C"; we format it ourselves.
+    let message = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    let message = if e.is_eof() { format!("unexpected end of file (truncated?): {message}") } else { message };
+    StateError::Json { message, line: e.line(), column: e.column() }
+}
+
+fn version_of(v: &Value) -> Result<(), StateError> {
+    match v.as_u64() {
+        Some(4) => Ok(()),
+        _ => Err(StateError::UnsupportedVersion(v.to_string())),
+    }
+}
+
+/// Parse a state file.
+///
+/// `bytes` is the whole file; nothing not needed is copied out of it. One pass: attributes
+/// the catalog does not compare are skipped, not built.
+pub fn parse_state(bytes: &[u8], location: StateLocation, catalog: &Catalog, redactor: &Redactor) -> Result<State, StateError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(StateError::Empty);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = StateSeed { catalog }.deserialize(&mut de).and_then(|p| de.end().map(|_| p));
+    let raw = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            // A well-formed document of another version explains itself better.
+            if let Ok(p) = serde_json::from_slice::<VersionProbe>(bytes) {
+                version_of(&p.version)?;
+            }
+            return Err(json_error(e));
+        }
+    };
+    match &raw.version {
+        Some(v) => version_of(v)?,
+        None => return Err(StateError::Json { message: "missing field `version`".into(), line: 1, column: 1 }),
+    }
+    let mut instances = Vec::with_capacity(raw.resources.iter().map(|r| r.instances.len()).sum());
+    for r in raw.resources {
+        let mode = r.mode;
+        let spec = catalog.get(&r.rtype);
+        let keep = retained(catalog, mode, &r.rtype);
+        for inst in r.instances {
+            let index_key = match inst.index_key {
+                Some(Value::Number(n)) => n.as_i64().map(IndexKey::Int),
+                Some(Value::String(s)) => Some(IndexKey::Str(s)),
+                _ => None,
+            };
+            let addr = address::render(r.module.as_deref(), mode == Mode::Data, &r.rtype, &r.name, index_key.as_ref());
+            let mut attributes = match inst.attributes {
+                Attrs::Selected(m) => Value::Object(m),
+                Attrs::Raw(raw) => select(raw, keep).map_err(json_error)?,
+                Attrs::Flat => return Err(StateError::LegacyFlatAttributes { address: addr }),
+                Attrs::None => Value::Object(Map::new()),
+            };
+            // 1. paths the provider marked sensitive
+            if let Some(paths) = &inst.sensitive_attributes {
+                for p in sensitive_paths(paths) {
+                    if let Some(v) = p.get_mut(&mut attributes) {
+                        *v = redactor.redact(v);
+                    }
+                }
+            }
+            // 2. attributes the catalog declares sensitive
+            if let Some(s) = spec {
+                for a in s.attrs.iter().filter(|a| a.sensitive) {
+                    if let Some(v) = a.tf.get_mut(&mut attributes) {
+                        *v = redactor.redact(v);
+                    }
+                }
+            }
+            // 3. anything that looks like a secret
+            redactor.scrub(&mut attributes);
+            instances.push(ResourceInstance {
+                address: addr,
+                module: r.module.clone(),
+                mode,
+                resource_type: r.rtype.clone(),
+                name: r.name.clone(),
+                provider: r.provider.clone(),
+                index_key,
+                tainted: inst.status.as_deref() == Some("tainted"),
+                deposed: inst.deposed,
+                attributes,
+            });
+        }
+    }
+    Ok(State { terraform_version: raw.terraform_version, serial: raw.serial, lineage: raw.lineage, location, instances })
+}
+
+/// Top-level attributes kept for a resource type.
+fn retained<'c>(catalog: &'c Catalog, mode: Mode, rtype: &str) -> &'c [String] {
+    const IDENTITY: &[String] = &[];
+    match (mode, catalog.get(rtype)) {
+        (Mode::Managed, Some(s)) => &s.retained,
+        _ => IDENTITY,
+    }
+}
+
+struct StateSeed<'c> {
+    catalog: &'c Catalog,
+}
+
+impl<'de> DeserializeSeed<'de> for StateSeed<'_> {
+    type Value = ParsedState<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StateSeed<'_> {
+    type Value = ParsedState<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Terraform state object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut st = ParsedState { version: None, terraform_version: String::new(), serial: 0, lineage: String::new(), resources: Vec::new() };
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match &*k {
+                "version" => st.version = Some(map.next_value()?),
+                "terraform_version" => st.terraform_version = map.next_value::<Option<String>>()?.unwrap_or_default(),
+                "serial" => st.serial = map.next_value::<Option<u64>>()?.unwrap_or_default(),
+                "lineage" => st.lineage = map.next_value::<Option<String>>()?.unwrap_or_default(),
+                "resources" => st.resources = map.next_value_seed(ResourcesSeed { catalog: self.catalog })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(st)
+    }
+}
+
+struct ResourcesSeed<'c> {
+    catalog: &'c Catalog,
+}
+
+impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
+    type Value = Vec<ParsedResource<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourcesSeed<'_> {
+    type Value = Vec<ParsedResource<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of resources")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(r) = seq.next_element_seed(ResourceSeed { catalog: self.catalog })? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+struct ResourceSeed<'c> {
+    catalog: &'c Catalog,
+}
+
+impl<'de> DeserializeSeed<'de> for ResourceSeed<'_> {
+    type Value = ParsedResource<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourceSeed<'_> {
+    type Value = ParsedResource<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a resource object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut module = None;
+        let mut mode: Option<Mode> = None;
+        let mut rtype: Option<String> = None;
+        let mut name: Option<String> = None;
+        let mut provider = String::new();
+        let mut instances = Vec::new();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match &*k {
+                "module" => module = map.next_value::<Option<String>>()?,
+                "mode" => {
+                    let m: String = map.next_value()?;
+                    mode = Some(if m == "data" { Mode::Data } else { Mode::Managed });
+                }
+                "type" => rtype = Some(map.next_value()?),
+                "name" => name = Some(map.next_value()?),
+                "provider" => provider = map.next_value::<Option<String>>()?.unwrap_or_default(),
+                "instances" => {
+                    // Terraform writes mode and type before instances: select in this pass.
+                    let keep = match (&mode, &rtype) {
+                        (Some(m), Some(t)) => Some(retained(self.catalog, *m, t)),
+                        _ => None,
+                    };
+                    instances = map.next_value_seed(InstancesSeed { keep })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let rtype = rtype.ok_or_else(|| serde::de::Error::missing_field("type"))?;
+        let name = name.ok_or_else(|| serde::de::Error::missing_field("name"))?;
+        Ok(ParsedResource { module, mode: mode.unwrap_or(Mode::Managed), rtype, name, provider, instances })
+    }
+}
+
+struct InstancesSeed<'c> {
+    keep: Option<&'c [String]>,
+}
+
+impl<'de> DeserializeSeed<'de> for InstancesSeed<'_> {
+    type Value = Vec<ParsedInstance<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for InstancesSeed<'_> {
+    type Value = Vec<ParsedInstance<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of resource instances")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(i) = seq.next_element_seed(InstanceSeed { keep: self.keep })? {
+            out.push(i);
+        }
+        Ok(out)
+    }
+}
+
+struct InstanceSeed<'c> {
+    keep: Option<&'c [String]>,
+}
+
+impl<'de> DeserializeSeed<'de> for InstanceSeed<'_> {
+    type Value = ParsedInstance<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for InstanceSeed<'_> {
+    type Value = ParsedInstance<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a resource instance object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut inst = ParsedInstance { index_key: None, status: None, deposed: None, attributes: Attrs::None, sensitive_attributes: None };
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match &*k {
+                "index_key" => inst.index_key = map.next_value()?,
+                "status" => inst.status = map.next_value()?,
+                "deposed" => inst.deposed = map.next_value()?,
+                "attributes" => {
+                    inst.attributes = match self.keep {
+                        Some(keep) => match map.next_value_seed(OptionalSelect { keep })? {
+                            Some(m) => Attrs::Selected(m),
+                            None => Attrs::None,
+                        },
+                        None => match map.next_value::<Option<&'de RawValue>>()? {
+                            Some(r) => Attrs::Raw(r),
+                            None => Attrs::None,
+                        },
+                    }
+                }
+                "attributes_flat" => {
+                    if map.next_value::<Option<IgnoredAny>>()?.is_some() && matches!(inst.attributes, Attrs::None) {
+                        inst.attributes = Attrs::Flat;
+                    }
+                }
+                "sensitive_attributes" => inst.sensitive_attributes = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(inst)
+    }
+}
+
+/// `null` or an attributes object, selected.
+struct OptionalSelect<'k> {
+    keep: &'k [String],
+}
+
+impl<'de> DeserializeSeed<'de> for OptionalSelect<'_> {
+    type Value = Option<Map<String, Value>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OptionalSelect<'_> {
+    type Value = Option<Map<String, Value>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an attributes object or null")
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Select { keep: self.keep }.deserialize(d).map(Some)
+    }
+}
+
+/// `sensitive_attributes`: a list of cty paths, each a list of steps
+/// `{"type":"get_attr","value":"password"}` / `{"type":"index","value":{"value":0,"type":"number"}}`.
+fn sensitive_paths(v: &Value) -> Vec<AttrPath> {
+    let mut out = Vec::new();
+    let Value::Array(paths) = v else { return out };
+    for p in paths {
+        match p {
+            Value::Array(steps) => {
+                let mut path = Vec::new();
+                for s in steps {
+                    let kind = s.get("type").and_then(Value::as_str);
+                    let val = s.get("value");
+                    match (kind, val) {
+                        (Some("get_attr"), Some(Value::String(k))) => path.push(Step::Key(k.clone())),
+                        (Some("index"), Some(iv)) => {
+                            let inner = iv.get("value").unwrap_or(iv);
+                            match inner {
+                                Value::Number(n) => path.push(Step::Index(n.as_u64().unwrap_or(0) as usize)),
+                                Value::String(k) => path.push(Step::Key(k.clone())),
+                                _ => break,
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                if !path.is_empty() {
+                    out.push(AttrPath(path));
+                }
+            }
+            Value::String(s) => {
+                if let Ok(p) = AttrPath::parse(s) {
+                    out.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Deserialize only the wanted top-level keys of an attributes object.
+fn select(raw: &RawValue, keep: &[String]) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let map = Select { keep }.deserialize(&mut de)?;
+    Ok(Value::Object(map))
+}
+
+struct Select<'k> {
+    keep: &'k [String],
+}
+
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Select<'_> {
+    type Value = Map<String, Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Select<'_> {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an attributes object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if self.keep.iter().any(|w| w.as_str() == k) {
+                out.insert(k.into_owned(), map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<State, StateError> {
+        parse_state(text.as_bytes(), StateLocation::local("t.tfstate"), &Catalog::builtin(), &Redactor::new(b"test"))
+    }
+
+    #[test]
+    fn workspaces() {
+        assert_eq!(StateLocation::s3("b", "env:/prod/net/terraform.tfstate").workspace(), "prod");
+        assert_eq!(StateLocation::s3("b", "net/terraform.tfstate").workspace(), "default");
+        assert_eq!(StateLocation::local("x/terraform.tfstate.d/staging/terraform.tfstate").workspace(), "staging");
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert_eq!(parse("").unwrap_err(), StateError::Empty);
+        assert!(matches!(parse(r#"{"version":3,"modules":[]}"#).unwrap_err(), StateError::UnsupportedVersion(v) if v == "3"));
+        assert!(matches!(parse(r#"{"version":5,"resources":[]}"#).unwrap_err(), StateError::UnsupportedVersion(v) if v == "5"));
+        let e = parse("{\"version\":4,\n\"resources\":[").unwrap_err();
+        assert!(matches!(e, StateError::Json { line: 2, .. }), "{e:?}");
+        assert!(e.to_string().contains("truncated"), "{e}");
+        let e = parse(r#"{"version":4,"resources":[{"mode":"managed","type":"aws_s3_bucket","name":"b","instances":[{"attributes_flat":{"id":"x"}}]}]}"#).unwrap_err();
+        assert_eq!(e, StateError::LegacyFlatAttributes { address: "aws_s3_bucket.b".into() });
+    }
+
+    #[test]
+    fn keeps_only_catalog_attributes_and_digests_secrets() {
+        let s = parse(
+            r#"{"version":4,"serial":3,"lineage":"L","resources":[
+              {"module":"module.db[\"main\"]","mode":"managed","type":"aws_db_instance","name":"this","provider":"p",
+               "instances":[{"index_key":0,"attributes":{"id":"db1","resource_id":"db-ABC","publicly_accessible":false,
+                 "password":"hunter2","endpoint":"x.rds","engine":"postgres"},
+                 "sensitive_attributes":[[{"type":"get_attr","value":"password"}]]}]},
+              {"mode":"data","type":"aws_caller_identity","name":"me","instances":[{"attributes":{"id":"1","account_id":"1"}}]},
+              {"mode":"managed","type":"terraform_data","name":"t","instances":[{"status":"tainted","attributes":{"id":"t1","input":{"value":{"password":"x"}}}},
+                                                                      {"deposed":"abcd","attributes":{"id":"t0"}}]}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.instances.len(), 4);
+        let db = &s.instances[0];
+        assert_eq!(db.address, "module.db[\"main\"].aws_db_instance.this[0]");
+        assert!(db.attributes.get("endpoint").is_none(), "computed attribute not retained");
+        assert_eq!(db.attributes["publicly_accessible"], false);
+        let pw = db.attributes["password"].as_str().unwrap();
+        assert!(pw.starts_with(crate::redact::REDACTED_PREFIX));
+        assert_eq!(s.instances[1].address, "data.aws_caller_identity.me");
+        assert_eq!(s.instances[1].mode, Mode::Data);
+        assert!(s.instances[2].tainted);
+        assert_eq!(s.instances[3].deposed.as_deref(), Some("abcd"));
+        assert_eq!(s.managed().count(), 2);
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}
