@@ -83,7 +83,8 @@ fn main() {
     if which("terraform") {
         for r in 0..runs.min(3) {
             let dir = std::env::temp_dir();
-            let (wall, cpu, rss, _) = run_child(Command::new("terraform").current_dir(&dir).arg("state").arg("list").arg(format!("-state={}", file.display())));
+            let (wall, cpu, rss, _) =
+                run_child(Command::new("terraform").current_dir(&dir).arg("state").arg("list").arg(format!("-state={}", file.display())));
             let label = format!("terraform state list #{}", r + 1);
             println!("{label:<34} {:>10.0} {:>10.0} {:>12.1} {:>10.2}", ms(wall), ms(cpu), rss as f64 / 1e6, rss as f64 / size as f64);
             tf.push((wall, rss));
@@ -96,10 +97,20 @@ fn main() {
         v.get(v.len() / 2).copied()
     };
     if let Some((w, rss)) = median(&mut ours) {
-        println!("\nmedian driftwatch parse+index: {:.0} ms wall, peak RSS {:.1} MB ({:.2}x file)  [target <= 1000 ms, <= 3.0x]", ms(w), rss as f64 / 1e6, rss as f64 / size as f64);
+        println!(
+            "\nmedian driftwatch parse+index: {:.0} ms wall, peak RSS {:.1} MB ({:.2}x file)  [target <= 1000 ms, <= 3.0x]",
+            ms(w),
+            rss as f64 / 1e6,
+            rss as f64 / size as f64
+        );
     }
     if let Some((w, rss)) = median(&mut tf) {
-        println!("median terraform state list:   {:.0} ms wall, peak RSS {:.1} MB ({:.2}x file)", ms(w), rss as f64 / 1e6, rss as f64 / size as f64);
+        println!(
+            "median terraform state list:   {:.0} ms wall, peak RSS {:.1} MB ({:.2}x file)",
+            ms(w),
+            rss as f64 / 1e6,
+            rss as f64 / size as f64
+        );
     }
 }
 
@@ -206,7 +217,10 @@ fn instance(t: &str, n: usize, i: usize) -> Value {
     let tags = json!({"Name": id, "service": format!("svc-{}", n / 100)});
     let tags_all = json!({"Name": id, "service": format!("svc-{}", n / 100), "Environment": "prod", "Owner": "platform-team", "CostCenter": "ehr-1042"});
     // ~1.5 KB of computed attributes that the parser must skip.
-    let filler: Value = (0..8).map(|k| (format!("computed_attr_{k}"), json!(format!("value-{n}-{k}-{}", "x".repeat(60))))).collect::<serde_json::Map<_, _>>().into();
+    let filler: Value = (0..8)
+        .map(|k| (format!("computed_attr_{k}"), json!(format!("value-{n}-{k}-{}", "x".repeat(60)))))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let mut a = json!({
         "id": id, "arn": arn, "tags": tags, "tags_all": tags_all, "computed": filler,
         "timeouts": null, "region": "us-east-1"

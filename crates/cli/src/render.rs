@@ -73,7 +73,7 @@ fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) 
         };
         let sev = format!("{:<8}", f.severity.as_str());
         writeln!(out, "{}  {:<rule_w$}  {what}", paint(&sev, f.severity, colour), f.rule.id())?;
-        let pad = " ".repeat(10 + rule_w);
+        let pad = " ".repeat(12 + rule_w);
         writeln!(out, "{pad}{}", f.title)?;
         for c in &f.changes {
             match (&c.desired, &c.actual) {

@@ -17,7 +17,9 @@ use tracing::{info, warn};
 const DEFAULT_SALT: &str = "driftwatch/v1/default-salt";
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to choose the salt).")]
+#[command(
+    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to choose the salt)."
+)]
 pub struct ScanArgs {
     /// Terraform state file (v4 JSON) or a directory searched for *.tfstate; repeatable
     #[arg(long = "state", value_name = "FILE|DIR", required = true)]
@@ -102,12 +104,8 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         std::fs::write(&path, text).with_context(|| path.display().to_string())?;
         info!(path = %path.display(), "findings written");
     }
-    let summary = render::Summary {
-        states: state_count,
-        managed: index.managed_instances,
-        indexed: index.len(),
-        live_items: inventory.len(),
-    };
+    let summary =
+        render::Summary { states: state_count, managed: index.managed_instances, indexed: index.len(), live_items: inventory.len() };
     render::print(&outcome.findings, args.format, &summary)?;
     Ok(!outcome.findings.is_empty())
 }

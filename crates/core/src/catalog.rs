@@ -263,7 +263,9 @@ impl Catalog {
         for row in rows.iter().filter(|r| r.role == Role::Contributor) {
             for c in &row.contributes {
                 let ok = rows.iter().any(|p| {
-                    p.role == Role::Primary && p.config_type == row.config_type && p.attrs.iter().any(|a| a.tf.head() == Some(c.to.as_str()))
+                    p.role == Role::Primary
+                        && p.config_type == row.config_type
+                        && p.attrs.iter().any(|a| a.tf.head() == Some(c.to.as_str()))
                 });
                 if !ok {
                     return Err(CatalogError::Invalid {

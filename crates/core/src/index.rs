@@ -122,7 +122,13 @@ impl ManagedIndex {
                     None => Value::Null,
                 })
                 .collect();
-            let arn = spec.arn_attr.as_ref().and_then(|p| p.get(&inst.attributes)).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            let arn = spec
+                .arn_attr
+                .as_ref()
+                .and_then(|p| p.get(&inst.attributes))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
             let tags = inst.attributes.as_object_mut().and_then(|m| m.remove("tags_all")).unwrap_or(Value::Null);
             let i = self.entries.len();
             if let Some(a) = &arn {
@@ -162,7 +168,8 @@ impl ManagedIndex {
 
     /// Is this live identity managed by any state?
     pub fn manages(&self, config_type: &str, resource_id: &str, arn: Option<&str>) -> bool {
-        self.by_identity.contains_key(&(config_type.to_string(), resource_id.to_string())) || arn.is_some_and(|a| self.by_arn.contains_key(a))
+        self.by_identity.contains_key(&(config_type.to_string(), resource_id.to_string()))
+            || arn.is_some_and(|a| self.by_arn.contains_key(a))
     }
 
     /// Identities in a deterministic order, each with its entries.
@@ -174,10 +181,7 @@ impl ManagedIndex {
 
     /// Members contributed to a set attribute of a live identity by separate resources.
     pub fn contributions(&self, config_type: &str, resource_id: &str, attr: &str) -> &[Value] {
-        self.contributions
-            .get(&(config_type.to_string(), resource_id.to_string(), attr.to_string()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.contributions.get(&(config_type.to_string(), resource_id.to_string(), attr.to_string())).map(Vec::as_slice).unwrap_or(&[])
     }
 
     pub fn entries(&self) -> &[IndexEntry] {

@@ -279,7 +279,13 @@ mod tests {
 
     #[test]
     fn older_state_ids_do_not_replace_newer() {
-        let mk = |sid: u64, v: &str| item_from_value(json!({"resourceType": "T", "resourceId": "i", "configurationStateId": sid.to_string(), "configuration": {"v": v}}), &r()).unwrap();
+        let mk = |sid: u64, v: &str| {
+            item_from_value(
+                json!({"resourceType": "T", "resourceId": "i", "configurationStateId": sid.to_string(), "configuration": {"v": v}}),
+                &r(),
+            )
+            .unwrap()
+        };
         let inv: LiveInventory = [mk(2, "new"), mk(1, "old")].into_iter().collect();
         assert_eq!(inv.get("T", "i").unwrap().doc["configuration"]["v"], "new");
     }

@@ -105,9 +105,7 @@ impl Normalizer {
                 other => other.clone(),
             },
             Normalizer::EnvVars => match v {
-                Value::Object(m) => {
-                    Value::Object(m.iter().map(|(k, v)| (k.clone(), Normalizer::String.apply(v, ctx))).collect())
-                }
+                Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), Normalizer::String.apply(v, ctx))).collect()),
                 other => other.clone(),
             },
             Normalizer::TfSgRules => match v {
@@ -480,7 +478,9 @@ pub fn denies_insecure_transport(policy: &Value) -> bool {
                             && keys.as_object().is_some_and(|k| {
                                 k.iter().any(|(ck, cv)| {
                                     ck.eq_ignore_ascii_case("aws:SecureTransport")
-                                        && cv.as_array().is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false"))))
+                                        && cv
+                                            .as_array()
+                                            .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false"))))
                                 })
                             })
                     })
@@ -508,7 +508,11 @@ mod tests {
             (Normalizer::Lower, json!("GP3"), json!("gp3")),
             (Normalizer::KmsKey, json!("arn:aws:kms:us-east-1:1:key/abc-123"), json!("abc-123")),
             (Normalizer::KmsKey, json!("arn:aws:kms:us-east-1:1:alias/aws/s3"), json!("alias/aws/s3")),
-            (Normalizer::Tags, json!([{"key": "Name", "value": "x"}, {"key": "aws:cloudformation:stack", "value": "y"}]), json!({"Name": "x"})),
+            (
+                Normalizer::Tags,
+                json!([{"key": "Name", "value": "x"}, {"key": "aws:cloudformation:stack", "value": "y"}]),
+                json!({"Name": "x"}),
+            ),
             (Normalizer::Set, json!(["b", "a", "b"]), json!(["a", "b"])),
             (
                 Normalizer::TfSgRules,
@@ -520,7 +524,11 @@ mod tests {
                 json!([{"ipProtocol": "6", "fromPort": 443, "toPort": 443, "ipRanges": ["10.0.0.0/16"], "ipv4Ranges": [{"cidrIp": "10.0.0.0/16"}], "userIdGroupPairs": [{"groupId": "sg-self"}]}]),
                 json!(["tcp 443-443 10.0.0.0/16", "tcp 443-443 sg-self"]),
             ),
-            (Normalizer::LiveIpPermissions, json!([{"ipProtocol": "-1", "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}]}]), json!(["-1 * 0.0.0.0/0"])),
+            (
+                Normalizer::LiveIpPermissions,
+                json!([{"ipProtocol": "-1", "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}]}]),
+                json!(["-1 * 0.0.0.0/0"]),
+            ),
         ];
         for (norm, input, expected) in cases {
             assert_eq!(n(norm, input.clone()), expected, "{norm:?} {input}");
@@ -529,7 +537,9 @@ mod tests {
 
     #[test]
     fn equivalent_policies_are_equal() {
-        let a = json!(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:b/*","arn:b"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#);
+        let a = json!(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:b/*","arn:b"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#
+        );
         let b = json!({"Statement": {"Resource": ["arn:b", "arn:b/*"], "Condition": {"Bool": {"aws:SecureTransport": false}}, "Action": ["s3:*"], "Principal": "*", "Effect": "Deny"}, "Version": "2012-10-17"});
         let url = json!("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Deny%22%2C%22Principal%22%3A%22*%22%2C%22Action%22%3A%22s3%3A*%22%2C%22Resource%22%3A%5B%22arn%3Ab%22%2C%22arn%3Ab%2F*%22%5D%2C%22Condition%22%3A%7B%22Bool%22%3A%7B%22aws%3ASecureTransport%22%3A%22false%22%7D%7D%7D%5D%7D");
         let na = n(Normalizer::PolicyJson, a.clone());

@@ -66,7 +66,9 @@ pub enum StateError {
     Json { message: String, line: usize, column: usize },
     #[error("unsupported state format version {0}: driftwatch reads version 4 (Terraform 0.12 and later); upgrade it with `terraform state pull` from a current Terraform")]
     UnsupportedVersion(String),
-    #[error("resource {address} uses legacy `attributes_flat` (Terraform 0.11 and earlier); refresh the state with Terraform 0.12 or later")]
+    #[error(
+        "resource {address} uses legacy `attributes_flat` (Terraform 0.11 and earlier); refresh the state with Terraform 0.12 or later"
+    )]
     LegacyFlatAttributes { address: String },
 }
 
@@ -292,7 +294,8 @@ impl<'de> Visitor<'de> for StateSeed<'_> {
         f.write_str("a Terraform state object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut st = ParsedState { version: None, terraform_version: String::new(), serial: 0, lineage: String::new(), resources: Vec::new() };
+        let mut st =
+            ParsedState { version: None, terraform_version: String::new(), serial: 0, lineage: String::new(), resources: Vec::new() };
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             match &*k {
                 "version" => st.version = Some(map.next_value()?),
