@@ -134,6 +134,7 @@ fn run_child(cmd: &mut Command) -> (Duration, Duration, u64, String) {
         });
     }
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped below with wait4, which also yields rusage
     let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
     let pid = child.id() as libc::pid_t;
     let mut stdout = child.stdout.expect("stdout");

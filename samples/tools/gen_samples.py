@@ -885,7 +885,8 @@ def build_estate():
             ("tcp", 5432, 5432, "ipv4", "10.250.0.0/16", "DBA access over admin VPN"),
             ("tcp", 5432, 5432, "ipv4", "10.60.0.0/16", "Replication from DR site"),
         ],
-        extra_egress_atoms=[("tcp", 443, 443, "ipv4", "10.20.0.0/16", "HTTPS to VPC endpoints")],
+        extra_egress_atoms=[("tcp", 443, 443, "ipv4", "10.20.0.0/16", "HTTPS to VPC endpoints"),
+                            ("tcp", 5432, 5432, "ipv4", "10.60.0.0/16", "Replication to DR site")],
         tags_extra=PHI)
 
     build_security_group(
@@ -971,6 +972,25 @@ def build_estate():
             "tags_all": all_tags,
             "to_port": 5432,
         }, index_key=key, deps=["aws_security_group.db"])
+
+    sgr = "sgr-0" + hx("sgr:vpc:egress:dr-site", 16)
+    own, all_tags = tagset("ehr-prod-db-egress-dr-site")
+    net.add("aws_vpc_security_group_egress_rule", "db_replication_out", {
+        "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group-rule/{sgr}",
+        "cidr_ipv4": "10.60.0.0/16",
+        "cidr_ipv6": None,
+        "description": "Replication to DR site",
+        "from_port": 5432,
+        "id": sgr,
+        "ip_protocol": "tcp",
+        "prefix_list_id": None,
+        "referenced_security_group_id": None,
+        "security_group_id": g_db,
+        "security_group_rule_id": sgr,
+        "tags": own,
+        "tags_all": all_tags,
+        "to_port": 5432,
+    }, deps=["aws_security_group.db"])
 
     # ---- load balancers (aws_lb is not in the catalog: state + live item, never compared)
     lbs = {}

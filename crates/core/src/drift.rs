@@ -106,9 +106,12 @@ fn compare_attr(
     if actual.is_null() {
         actual = default?;
     }
-    if is_redacted(&desired) && !is_redacted(&actual) {
-        actual = redactor.redact(&actual);
-    }
+    // Secrets: anything secret-looking after normalisation (tags written as key/value lists
+    // become maps here), and wherever the desired side holds a digest, the live side is
+    // digested the same way before it is compared or shown.
+    redactor.scrub(&mut desired);
+    redactor.scrub(&mut actual);
+    redact_like(&desired, &mut actual, redactor);
     if desired == actual {
         None
     } else {
@@ -118,6 +121,31 @@ fn compare_attr(
 
 fn is_redacted(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.starts_with(REDACTED_PREFIX))
+}
+
+/// Digest every leaf of `actual` whose counterpart in `desired` is a digest.
+fn redact_like(desired: &Value, actual: &mut Value, redactor: &Redactor) {
+    if is_redacted(desired) {
+        if !is_redacted(actual) {
+            *actual = redactor.redact(actual);
+        }
+        return;
+    }
+    match (desired, actual) {
+        (Value::Object(d), Value::Object(a)) => {
+            for (k, dv) in d {
+                if let Some(av) = a.get_mut(k) {
+                    redact_like(dv, av, redactor);
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(a)) => {
+            for (dv, av) in d.iter().zip(a.iter_mut()) {
+                redact_like(dv, av, redactor);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Is `desired → actual` a weakening?

@@ -126,12 +126,12 @@ pub fn item_from_value(v: Value, redactor: &Redactor) -> Result<ConfigItem, Stri
     if let Some(c) = m.get_mut("configuration") {
         decode_json_string(c);
     }
-    if let Some(Value::Object(sup)) = m.get_mut("supplementaryConfiguration").map(|s| {
-        decode_json_string(s);
-        s
-    }) {
-        for (_, val) in sup.iter_mut() {
-            decode_json_string(val);
+    if let Some(sup) = m.get_mut("supplementaryConfiguration") {
+        decode_json_string(sup);
+        if let Value::Object(sup) = sup {
+            for (_, val) in sup.iter_mut() {
+                decode_json_string(val);
+            }
         }
     }
     if let Some(t) = m.get_mut("tags") {

@@ -3,7 +3,8 @@
 //! tags written as maps or lists, key ids written as ARNs, numbers written as strings…).
 //!
 //! Every normaliser is idempotent (`n(n(x)) == n(x)`, property-tested) and maps an absent
-//! value to `Null`.
+//! value to `Null`. The whole-object rule normalisers turn a rule resource into rule-set
+//! members and pass an already-normalised member list through unchanged.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -93,8 +94,8 @@ impl Normalizer {
                 other => other.clone(),
             },
             Normalizer::PolicyJson => match parse_json_text(v) {
-                Some(p) => canonical_policy(&p),
-                None => v.clone(),
+                Some(p @ (Value::Object(_) | Value::Array(_))) => canonical_policy(&p),
+                _ => v.clone(),
             },
             Normalizer::SecureTransport => match v {
                 Value::Bool(_) => v.clone(),
@@ -163,9 +164,9 @@ impl Normalizer {
                             if let Some(Value::Array(items)) = p.get(list) {
                                 for it in items {
                                     match it {
-                                        Value::String(s) => srcs.push(s.clone()),
+                                        Value::String(s) if !s.is_empty() => srcs.push(s.clone()),
                                         Value::Object(o) => {
-                                            if let Some(Value::String(s)) = o.get(field) {
+                                            if let Some(Value::String(s)) = o.get(field).filter(|s| s.as_str() != Some("")) {
                                                 srcs.push(s.clone())
                                             }
                                         }
@@ -182,6 +183,7 @@ impl Normalizer {
                 }
                 other => other.clone(),
             },
+            Normalizer::TfSgRuleResource | Normalizer::TfVpcSgRule if is_member_list(v) => v.clone(),
             Normalizer::TfSgRuleResource => {
                 let proto = protocol(v.get("protocol"));
                 let ports = port_range(&proto, v.get("from_port"), v.get("to_port"));
@@ -216,6 +218,11 @@ impl Normalizer {
     }
 }
 
+/// An already-normalised list of rule-set members (strings).
+fn is_member_list(v: &Value) -> bool {
+    v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+}
+
 /// Values of a string or a list of strings (empty strings dropped).
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
@@ -245,7 +252,7 @@ fn port_range(proto: &str, from: Option<&Value>, to: Option<&Value>) -> String {
     if proto == "-1" {
         return "*".into();
     }
-    let p = |v: Option<&Value>| match v.and_then(|v| to_number(v)) {
+    let p = |v: Option<&Value>| match v.and_then(to_number) {
         Some(Value::Number(n)) => n.to_string(),
         _ => "*".into(),
     };
@@ -332,12 +339,15 @@ fn tags(v: &Value) -> Value {
 
 /// `arn:aws:kms:r:a:key/ID` → `ID`; `arn:aws:kms:r:a:alias/x` → `alias/x`.
 pub fn kms_key_ref(s: &str) -> String {
-    if s.starts_with("arn:") {
-        if let Some(rest) = s.splitn(6, ':').nth(5) {
-            return rest.strip_prefix("key/").unwrap_or(rest).to_string();
+    let mut cur = s;
+    // Loop so that the result is a fixed point (idempotent) even for odd nested ARNs.
+    while cur.starts_with("arn:") {
+        match cur.splitn(6, ':').nth(5) {
+            Some(rest) => cur = rest.strip_prefix("key/").unwrap_or(rest),
+            None => break,
         }
     }
-    s.to_string()
+    cur.to_string()
 }
 
 /// A JSON document given as a JSON value, a JSON string or a URL-encoded JSON string

@@ -87,11 +87,7 @@ impl Redactor {
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub(v)),
-            Value::String(s) => {
-                if value_looks_secret(s) {
-                    *value = self.redact(value);
-                }
-            }
+            Value::String(s) if value_looks_secret(s) => *value = self.redact(value),
             _ => {}
         }
     }

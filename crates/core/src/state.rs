@@ -233,24 +233,24 @@ pub fn parse_state(bytes: &[u8], location: StateLocation, catalog: &Catalog, red
                 Attrs::Flat => return Err(StateError::LegacyFlatAttributes { address: addr }),
                 Attrs::None => Value::Object(Map::new()),
             };
-            // 1. paths the provider marked sensitive
-            if let Some(paths) = &inst.sensitive_attributes {
-                for p in sensitive_paths(paths) {
-                    if let Some(v) = p.get_mut(&mut attributes) {
-                        *v = redactor.redact(v);
-                    }
-                }
-            }
-            // 2. attributes the catalog declares sensitive
-            if let Some(s) = spec {
-                for a in s.attrs.iter().filter(|a| a.sensitive) {
-                    if let Some(v) = a.tf.get_mut(&mut attributes) {
-                        *v = redactor.redact(v);
-                    }
-                }
-            }
-            // 3. anything that looks like a secret
+            // 1. anything that looks like a secret
             redactor.scrub(&mut attributes);
+            // 2. paths the provider marked sensitive, and attributes the catalog declares
+            //    sensitive. A value at a compared attribute is digested in its normalised form,
+            //    so that the live side, normalised then digested, compares equal when equal.
+            let mut sensitive: Vec<AttrPath> = inst.sensitive_attributes.as_ref().map(sensitive_paths).unwrap_or_default();
+            if let Some(s) = spec {
+                sensitive.extend(s.attrs.iter().filter(|a| a.sensitive).map(|a| a.tf.clone()));
+            }
+            for p in &sensitive {
+                let norm = spec.and_then(|s| s.attrs.iter().find(|a| &a.tf == p)).map(|a| a.normalize);
+                if let Some(v) = p.get_mut(&mut attributes) {
+                    *v = match norm {
+                        Some(n) => redactor.redact(&n.apply(v, &Default::default())),
+                        None => redactor.redact(v),
+                    };
+                }
+            }
             instances.push(ResourceInstance {
                 address: addr,
                 module: r.module.clone(),
