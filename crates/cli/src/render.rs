@@ -96,7 +96,7 @@ fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) 
     let by: Vec<String> = counts.iter().map(|(sev, n)| format!("{n} {}", sev.0)).collect();
     writeln!(
         out,
-        "\n{} finding(s) ({}) — {} state(s), {} managed resource instances ({} compared), {} live items.",
+        "\n{} finding(s) ({}) — {} state(s), {} managed resource instances ({} compared; -v lists the rest), {} live items.",
         findings.len(),
         by.join(", "),
         s.states,

@@ -91,7 +91,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
 
     let outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
     for n in &outcome.notes {
-        eprintln!("note: {n}");
+        info!(note = %n, "not compared");
     }
     for f in &outcome.findings {
         info!(rule = %f.rule, severity = %f.severity, address = f.resource.address.as_deref().unwrap_or(""), id = %f.resource.id, fingerprint = %f.fingerprint, "finding");

@@ -123,6 +123,7 @@ fn table_output_names_rule_address_and_change() {
     assert!(t.contains("encryption.regression") && t.contains("aws:kms → AES256"), "{t}");
     assert!(t.contains("tcp 22-22 0.0.0.0/0"), "{t}");
     assert!(!t.contains("\u{1b}["), "no colour when stdout is not a terminal");
+    assert!(out.stderr.is_empty(), "the main job prints the findings and nothing else: {}", text(&out.stderr));
 }
 
 #[test]
