@@ -178,6 +178,20 @@ pub struct ResourceRef {
     pub state: Option<StateRef>,
 }
 
+/// How a change was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person in the AWS console.
+    Console,
+    /// The deployment pipeline (policy allowlist).
+    Pipeline,
+    /// An AWS service acting on someone's behalf (`invokedBy`).
+    AwsService,
+    /// Anyone else: CLI, SDK, scripts.
+    Other,
+}
+
 /// Who made the change, when an event caused the finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Actor {
@@ -187,6 +201,8 @@ pub struct Actor {
     pub via_console: bool,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ActorKind>,
 }
 
 /// One changed attribute. `desired` and `actual` are normalised and redacted.

@@ -9,13 +9,17 @@
 
 pub mod address;
 pub mod catalog;
+pub mod detect;
 pub mod drift;
 pub mod finding;
+pub mod glob;
 pub mod index;
 pub mod live;
 pub mod normalize;
 pub mod path;
+pub mod policy;
 pub mod redact;
+pub mod signal;
 pub mod state;
 
 pub use catalog::Catalog;

@@ -1,0 +1,240 @@
+//! Event detectors. Each is a pure function over a decoded [`Signal`] and a read-only
+//! [`Context`] (index, catalog, policy), with a small mutable [`Memory`] for the facts that
+//! span events (who holds a lock, the newest Config state id seen). Only adapters do I/O.
+//!
+//! | signal | module | rules |
+//! |---|---|---|
+//! | CloudTrail API call | [`cloudtrail`] | `change.console`, `change.out_of_band`, `drift.unmanaged`, `encryption.regression`, `lock.contention`, `state.written_outside_pipeline` |
+//! | Config item change | [`config_change`] | `drift.changed`, `drift.missing`, `encryption.regression` |
+//! | state object written (with both versions) | [`state_write`] | `encryption.regression`, `state.lineage_changed`, `state.serial_regression`, `drift.unmanaged`, `state.written_outside_pipeline`, `state.unlocked_write`, `state.digest_mismatch` |
+//! | lock table stream record, `.tflock` event, tick | [`lock`] | `lock.stale`, `lock.contention`, `lock.force_unlock`, `lock.outside_pipeline` |
+//! | undecodable input | [`invalid_input`] | `input.invalid` |
+
+pub mod cloudtrail;
+pub mod config_change;
+pub mod lock;
+pub mod state_write;
+
+use crate::catalog::Catalog;
+use crate::finding::{self, Actor, ActorKind, Change, Finding, ResourceRef, Rule, Severity, Status};
+use crate::index::{IndexEntry, ManagedIndex};
+use crate::policy::Policy;
+use crate::redact::Redactor;
+use crate::signal::{InvalidInput, LockInfo, Principal, Signal};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// Read-only context of detection.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub index: &'a ManagedIndex,
+    pub catalog: &'a Catalog,
+    pub policy: &'a Policy,
+    pub redactor: &'a Redactor,
+    /// The detector's clock (the Lambda's invocation time, or the replay's `--now`).
+    pub now: DateTime<Utc>,
+}
+
+/// Where a lock is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockSource {
+    /// DynamoDB lock table item.
+    Table { table: Option<String> },
+    /// S3 `.tflock` object.
+    File { bucket: String, key: String },
+}
+
+/// A lock somebody holds, as the lock detector remembers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldLock {
+    pub info: LockInfo,
+    /// When we first saw it held (or `Info.Created`).
+    pub since: DateTime<Utc>,
+    /// The principal that took it, when a CloudTrail data event told us.
+    pub principal: Option<Principal>,
+    pub source: LockSource,
+}
+
+/// Port: locks currently held, by `LockID` (`<bucket>/<key>`).
+pub trait LockLedger {
+    fn held(&self, lock_id: &str) -> Option<HeldLock>;
+    fn hold(&mut self, lock_id: &str, lock: HeldLock);
+    fn release(&mut self, lock_id: &str) -> Option<HeldLock>;
+    fn all_held(&self) -> Vec<(String, HeldLock)>;
+    /// Remember the principal of a lock acquisition seen in CloudTrail, to attribute the lock
+    /// record that follows.
+    fn note_acquirer(&mut self, lock_id: &str, principal: Principal, at: DateTime<Utc>);
+    fn acquirer(&self, lock_id: &str) -> Option<(Principal, DateTime<Utc>)>;
+}
+
+/// Port: newest `configurationStateId` processed per (type, id), to drop out-of-order items.
+pub trait ConfigOrder {
+    fn last_state_id(&self, resource_type: &str, resource_id: &str) -> Option<u64>;
+    fn set_state_id(&mut self, resource_type: &str, resource_id: &str, id: u64);
+}
+
+/// Everything detectors may remember between events.
+pub trait Memory: LockLedger + ConfigOrder {}
+impl<T: LockLedger + ConfigOrder> Memory for T {}
+
+/// In-memory [`Memory`]: for the CLI's replay and for unit tests.
+#[derive(Debug, Default, Clone)]
+pub struct InMemory {
+    locks: BTreeMap<String, HeldLock>,
+    acquirers: HashMap<String, (Principal, DateTime<Utc>)>,
+    state_ids: HashMap<(String, String), u64>,
+}
+
+impl LockLedger for InMemory {
+    fn held(&self, lock_id: &str) -> Option<HeldLock> {
+        self.locks.get(lock_id).cloned()
+    }
+    fn hold(&mut self, lock_id: &str, lock: HeldLock) {
+        self.locks.insert(lock_id.to_string(), lock);
+    }
+    fn release(&mut self, lock_id: &str) -> Option<HeldLock> {
+        self.locks.remove(lock_id)
+    }
+    fn all_held(&self) -> Vec<(String, HeldLock)> {
+        self.locks.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+    fn note_acquirer(&mut self, lock_id: &str, principal: Principal, at: DateTime<Utc>) {
+        self.acquirers.insert(lock_id.to_string(), (principal, at));
+    }
+    fn acquirer(&self, lock_id: &str) -> Option<(Principal, DateTime<Utc>)> {
+        self.acquirers.get(lock_id).cloned()
+    }
+}
+
+impl ConfigOrder for InMemory {
+    fn last_state_id(&self, resource_type: &str, resource_id: &str) -> Option<u64> {
+        self.state_ids.get(&(resource_type.to_string(), resource_id.to_string())).copied()
+    }
+    fn set_state_id(&mut self, resource_type: &str, resource_id: &str, id: u64) {
+        self.state_ids.insert((resource_type.to_string(), resource_id.to_string()), id);
+    }
+}
+
+/// Run the detectors a signal concerns.
+///
+/// State object writes need both state versions, which only an adapter can fetch: the caller
+/// passes them to [`state_write::detect`]; here they yield nothing.
+pub fn process(signal: &Signal, ctx: &Context<'_>, mem: &mut dyn Memory) -> Vec<Finding> {
+    let mut out = match signal {
+        Signal::ApiCall(call) => cloudtrail::detect(call, ctx, mem),
+        Signal::ConfigChange(change) => config_change::detect(change, ctx, mem),
+        Signal::LockRecord(rec) => lock::on_record(rec, ctx, mem),
+        Signal::LockFile(ev) => lock::on_file(ev, ctx, mem),
+        Signal::Tick(t) => lock::sweep(t.time, ctx, mem),
+        Signal::StateObject(_) => Vec::new(),
+    };
+    finding::sort(&mut out);
+    out
+}
+
+/// The `input.invalid` finding for input that could not be decoded.
+pub fn invalid_input(bad: &InvalidInput, catalog: &Catalog, at: DateTime<Utc>) -> Finding {
+    let defaults = catalog.rule(Rule::InputInvalid);
+    let idx = bad.index.map(|i| i.to_string()).unwrap_or_default();
+    Finding {
+        rule: Rule::InputInvalid,
+        severity: defaults.severity,
+        title: match bad.index {
+            Some(i) => format!("{} record #{i}: {}", bad.source, bad.message),
+            None => format!("{}: {}", bad.source, bad.message),
+        },
+        resource: ResourceRef {
+            arn: None,
+            resource_type: "driftwatch::Input".into(),
+            id: bad.source.clone(),
+            address: None,
+            terraform_type: None,
+            state: None,
+        },
+        actor: None,
+        changes: Vec::new(),
+        controls: defaults.controls,
+        fingerprint: finding::fingerprint(Rule::InputInvalid, &[&bad.source, &idx, &bad.message]),
+        first_seen: at,
+        last_seen: at,
+        status: Status::Open,
+        suppressed_by: None,
+        evidence: Vec::new(),
+    }
+}
+
+/// The resource reference of an index entry.
+pub fn resource_of(e: &IndexEntry) -> ResourceRef {
+    ResourceRef {
+        arn: e.arn.clone(),
+        resource_type: e.config_type.clone(),
+        id: e.resource_id.clone(),
+        address: Some(e.address.clone()),
+        terraform_type: Some(e.terraform_type.clone()),
+        state: Some((*e.state).clone()),
+    }
+}
+
+/// Fingerprint anchor of a managed resource: state lineage (or key), workspace, address.
+pub fn managed_anchor(e: &IndexEntry) -> [String; 3] {
+    let anchor = if e.state.lineage.is_empty() { e.state.key.clone() } else { e.state.lineage.clone() };
+    [anchor, e.state.workspace.clone(), e.address.clone()]
+}
+
+/// The actor of a finding, from a CloudTrail principal and its classification.
+pub fn actor_of(p: &Principal, kind: ActorKind) -> Actor {
+    Actor {
+        principal_arn: p.arn.clone(),
+        session_name: p.session_name.clone(),
+        via_console: kind == ActorKind::Console,
+        source_ip: p.source_ip.clone(),
+        user_agent: p.user_agent.clone(),
+        kind: Some(kind),
+    }
+}
+
+/// Parts of a finding a detector supplies; [`build`] fills in defaults.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub rule: Rule,
+    /// `None`: the rule's default from the catalog.
+    pub severity: Option<Severity>,
+    pub title: String,
+    pub resource: ResourceRef,
+    pub actor: Option<Actor>,
+    pub changes: Vec<Change>,
+    pub extra_controls: Vec<String>,
+    /// What identifies the problem (besides the rule): stable across replays.
+    pub fingerprint_parts: Vec<String>,
+    /// When it happened (event time): findings from events are timed by the event, so a
+    /// replay gives identical findings.
+    pub at: DateTime<Utc>,
+}
+
+/// Build a finding from a draft, with the rule's default severity and controls.
+pub fn build(d: Draft, catalog: &Catalog) -> Finding {
+    let defaults = catalog.rule(d.rule);
+    let mut controls: Vec<String> = defaults.controls;
+    for c in d.extra_controls {
+        if !controls.contains(&c) {
+            controls.push(c);
+        }
+    }
+    controls.sort();
+    let parts: Vec<&str> = d.fingerprint_parts.iter().map(String::as_str).collect();
+    Finding {
+        rule: d.rule,
+        severity: d.severity.unwrap_or(defaults.severity),
+        title: d.title,
+        resource: d.resource,
+        actor: d.actor,
+        changes: d.changes,
+        controls,
+        fingerprint: finding::fingerprint(d.rule, &parts),
+        first_seen: d.at,
+        last_seen: d.at,
+        status: Status::Open,
+        suppressed_by: None,
+        evidence: Vec::new(),
+    }
+}

@@ -1,0 +1,218 @@
+//! Policy: what counts as the pipeline, which tag marks regulated data, lock thresholds,
+//! which buckets and tables hold Terraform state and locks. Loaded from TOML
+//! (`--policy FILE`, or the Lambdas' configuration); unknown keys are errors.
+//!
+//! ```toml
+//! regulated_tag = "data-classification=phi"
+//!
+//! [pipeline]
+//! # principal ARN globs (the caller's ARN or its session issuer's role ARN)
+//! principals = ["arn:aws:iam::*:role/terraform-ci", "arn:aws:sts::*:assumed-role/gha-terraform-apply/*"]
+//! # role session name globs
+//! session_names = ["GitHubActions", "atlantis-*"]
+//!
+//! [state]
+//! buckets = ["stmarys-tfstate"]
+//! lock_tables = ["terraform-locks"]
+//!
+//! [locks]
+//! stale_after_minutes = { default = 60, apply = 120, plan = 15 }
+//! ```
+
+use crate::glob;
+use crate::signal::Principal;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Policy errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("invalid policy: {0}")]
+    Toml(String),
+    #[error("invalid policy: {field}: {message}")]
+    Field { field: &'static str, message: String },
+}
+
+/// The policy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// `KEY=VALUE`; `none` disables.
+    #[serde(default = "default_regulated_tag")]
+    pub regulated_tag: String,
+    #[serde(default)]
+    pub pipeline: PipelinePolicy,
+    #[serde(default)]
+    pub state: StatePolicy,
+    #[serde(default)]
+    pub locks: LockPolicy,
+}
+
+/// Who the pipeline is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelinePolicy {
+    #[serde(default)]
+    pub principals: Vec<String>,
+    #[serde(default)]
+    pub session_names: Vec<String>,
+}
+
+/// Where Terraform state and locks live.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatePolicy {
+    /// State buckets; empty = any bucket.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// DynamoDB lock tables; empty = any table whose items look like Terraform locks.
+    #[serde(default)]
+    pub lock_tables: Vec<String>,
+    /// Object key globs of state files.
+    #[serde(default = "default_state_keys")]
+    pub keys: Vec<String>,
+}
+
+impl Default for StatePolicy {
+    fn default() -> Self {
+        StatePolicy { buckets: Vec::new(), lock_tables: Vec::new(), keys: default_state_keys() }
+    }
+}
+
+/// Lock thresholds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockPolicy {
+    /// Minutes a lock may be held, by Terraform operation (`OperationTypeApply` may be written
+    /// `apply`); `default` for the rest.
+    #[serde(default = "default_stale")]
+    pub stale_after_minutes: BTreeMap<String, u64>,
+}
+
+impl Default for LockPolicy {
+    fn default() -> Self {
+        LockPolicy { stale_after_minutes: default_stale() }
+    }
+}
+
+fn default_regulated_tag() -> String {
+    "data-classification=phi".into()
+}
+
+fn default_state_keys() -> Vec<String> {
+    vec!["*.tfstate".into(), "env:/*".into()]
+}
+
+fn default_stale() -> BTreeMap<String, u64> {
+    [("default".to_string(), 60), ("apply".to_string(), 120), ("plan".to_string(), 30)].into_iter().collect()
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            regulated_tag: default_regulated_tag(),
+            pipeline: PipelinePolicy::default(),
+            state: StatePolicy::default(),
+            locks: LockPolicy::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// Parse and validate TOML.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let p: Policy = toml::from_str(text).map_err(|e| PolicyError::Toml(e.to_string().replace('\n', " ").trim().to_string()))?;
+        if p.regulated_tag != "none" && !p.regulated_tag.is_empty() && !p.regulated_tag.contains('=') {
+            return Err(PolicyError::Field {
+                field: "regulated_tag",
+                message: format!("expected KEY=VALUE or \"none\", got {:?}", p.regulated_tag),
+            });
+        }
+        if p.locks.stale_after_minutes.values().any(|m| *m == 0) {
+            return Err(PolicyError::Field { field: "locks.stale_after_minutes", message: "thresholds must be at least 1 minute".into() });
+        }
+        Ok(p)
+    }
+
+    /// The regulated-data tag as (key, value).
+    pub fn regulated(&self) -> Option<(String, String)> {
+        self.regulated_tag.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+    }
+
+    /// The drift engine's view of this policy.
+    pub fn scan_policy(&self) -> crate::drift::ScanPolicy {
+        crate::drift::ScanPolicy { regulated_tag: self.regulated() }
+    }
+
+    /// Is this principal the pipeline? Matches the ARN, the session issuer's role ARN, and the
+    /// role session name against the allowlists.
+    pub fn is_pipeline(&self, p: &Principal) -> bool {
+        let arn_hit = |arn: &Option<String>| arn.as_deref().is_some_and(|a| self.pipeline.principals.iter().any(|g| glob::matches(g, a)));
+        arn_hit(&p.arn)
+            || arn_hit(&p.session_issuer_arn)
+            || p.session_name.as_deref().is_some_and(|s| self.pipeline.session_names.iter().any(|g| glob::matches(g, s)))
+    }
+
+    /// Is this S3 object a Terraform state file?
+    pub fn is_state_object(&self, bucket: &str, key: &str) -> bool {
+        (self.state.buckets.is_empty() || self.state.buckets.iter().any(|b| glob::matches(b, bucket)))
+            && !key.ends_with(".tflock")
+            && self.state.keys.iter().any(|g| glob::matches(g, key))
+    }
+
+    /// Is this DynamoDB table a lock table we watch?
+    pub fn is_lock_table(&self, table: &str) -> bool {
+        self.state.lock_tables.is_empty() || self.state.lock_tables.iter().any(|t| glob::matches(t, table))
+    }
+
+    /// Minutes a lock for `operation` may be held. Terraform writes operations as
+    /// `OperationTypeApply`; both that and `apply` are looked up.
+    pub fn stale_after_minutes(&self, operation: &str) -> u64 {
+        let short = operation.strip_prefix("OperationType").unwrap_or(operation).to_ascii_lowercase();
+        let m = &self.locks.stale_after_minutes;
+        m.get(operation).or_else(|| m.get(&short)).or_else(|| m.get("default")).copied().unwrap_or(60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_matches() {
+        let p = Policy::from_toml(
+            r#"
+            [pipeline]
+            principals = ["arn:aws:iam::*:role/terraform-ci"]
+            session_names = ["GitHubActions*"]
+            [locks]
+            stale_after_minutes = { default = 45, apply = 90 }
+            "#,
+        )
+        .unwrap();
+        let ci = Principal {
+            arn: Some("arn:aws:sts::1:assumed-role/terraform-ci/x".into()),
+            session_issuer_arn: Some("arn:aws:iam::1:role/terraform-ci".into()),
+            ..Default::default()
+        };
+        let human = Principal {
+            arn: Some("arn:aws:sts::1:assumed-role/Admin/jane@example.org".into()),
+            session_name: Some("jane@example.org".into()),
+            ..Default::default()
+        };
+        let gha = Principal { session_name: Some("GitHubActions-42".into()), ..Default::default() };
+        assert!(p.is_pipeline(&ci) && p.is_pipeline(&gha) && !p.is_pipeline(&human));
+        assert_eq!(p.stale_after_minutes("OperationTypeApply"), 90);
+        assert_eq!(p.stale_after_minutes("OperationTypePlan"), 45);
+        assert!(p.is_state_object("b", "env:/prod/net.tfstate") && p.is_state_object("b", "x/terraform.tfstate"));
+        assert!(!p.is_state_object("b", "x/terraform.tfstate.tflock"));
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_fields() {
+        assert!(Policy::from_toml("[pipeline]\nprincipal = []").is_err(), "typo in a key");
+        assert!(Policy::from_toml("regulated_tag = \"phi\"").is_err());
+        assert!(Policy::from_toml("[locks]\nstale_after_minutes = { default = 0 }").is_err());
+        assert_eq!(Policy::from_toml("").unwrap(), Policy::default());
+    }
+}
