@@ -183,7 +183,9 @@ impl Normalizer {
                 }
                 other => other.clone(),
             },
-            Normalizer::TfSgRuleResource | Normalizer::TfVpcSgRule if is_member_list(v) => v.clone(),
+            Normalizer::TfSgRuleResource | Normalizer::TfVpcSgRule if is_member_list(v) => {
+                sorted_set(v.as_array().cloned().unwrap_or_default())
+            }
             Normalizer::TfSgRuleResource => {
                 let proto = protocol(v.get("protocol"));
                 let ports = port_range(&proto, v.get("from_port"), v.get("to_port"));
