@@ -11,6 +11,7 @@ pub mod address;
 pub mod catalog;
 pub mod detect;
 pub mod drift;
+pub mod evidence;
 pub mod finding;
 pub mod glob;
 pub mod index;

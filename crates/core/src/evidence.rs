@@ -1,0 +1,717 @@
+//! Tamper-evident evidence: content-addressed records and hash-chained, signed digests.
+//!
+//! The model is CloudTrail log-file integrity validation:
+//!
+//! * every **record** (an input signal behind a finding, a finding state change, a notice, an
+//!   alert, a report) is canonical JSON (sorted keys, no insignificant white space, no secrets)
+//!   stored write-once under `<prefix>/<yyyy>/<mm>/<dd>/<kind>/<sha256>.json`, where the date is
+//!   the day it is written; writing the same record twice is a no-op because the key *is* the
+//!   content hash;
+//! * a single sealer periodically writes a **digest** listing the key and SHA-256 of every
+//!   record not yet covered by a digest, the previous digest's key, hash and signature, its own
+//!   time window and sequence number, and an Ed25519 signature over all of that, with the public
+//!   key's fingerprint; an empty window still gets a digest, so a gap is visible;
+//! * the **verifier** recomputes every hash, walks the chain and checks every signature, and
+//!   names each problem: record modified, record missing, record not covered by any digest
+//!   (inserted), digest missing, digest modified, chain broken, bad signature. A record not
+//!   covered by any digest is *inserted* when its key's day is before the day of the last seal
+//!   (the sealer sweeps everything uncovered, so a legitimate record of an earlier day is always
+//!   covered); records of the last seal's day or later are *pending* the next seal.
+//!
+//! Storage is behind the [`EvidenceStore`] port (a local directory in the CLI, S3 with Object
+//! Lock in AWS). Everything here is computation over what the port returns.
+
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Digest format version.
+pub const DIGEST_VERSION: u32 = 1;
+
+/// Errors of the evidence layer.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence store: {0}")]
+    Store(String),
+    #[error("refusing to overwrite evidence object {key}: it exists with different content")]
+    Conflict { key: String },
+    #[error("invalid record kind {0:?}: use lower-case letters, digits, '.', '_' or '-'")]
+    BadKind(String),
+    #[error("invalid signing key: {0}")]
+    Key(String),
+    #[error("digest {key} cannot be read: {message}")]
+    BadDigest { key: String, message: String },
+}
+
+/// What a write-once put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    /// The object exists with identical content: nothing written.
+    AlreadyPresent,
+}
+
+/// A listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// Port: write-once object storage for evidence.
+pub trait EvidenceStore {
+    /// Write `bytes` under `key` unless it exists. Identical content → `AlreadyPresent`;
+    /// different content → [`EvidenceError::Conflict`].
+    fn put_new(&mut self, key: &str, bytes: &[u8]) -> Result<PutOutcome, EvidenceError>;
+    /// Read an object; `None` if absent.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError>;
+    /// Every key under `prefix`, in lexicographic order.
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError>;
+}
+
+/// In-memory store, for unit tests.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    pub objects: BTreeMap<String, Vec<u8>>,
+}
+
+impl EvidenceStore for MemoryStore {
+    fn put_new(&mut self, key: &str, bytes: &[u8]) -> Result<PutOutcome, EvidenceError> {
+        match self.objects.get(key) {
+            Some(existing) if existing == bytes => Ok(PutOutcome::AlreadyPresent),
+            Some(_) => Err(EvidenceError::Conflict { key: key.to_string() }),
+            None => {
+                self.objects.insert(key.to_string(), bytes.to_vec());
+                Ok(PutOutcome::Created)
+            }
+        }
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError> {
+        Ok(self.objects.get(key).cloned())
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError> {
+        Ok(self.objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| Listed { key: k.clone(), last_modified: None }).collect())
+    }
+}
+
+/// SHA-256, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    crate::redact::hex(&Sha256::digest(bytes))
+}
+
+/// Canonical JSON bytes: keys sorted (serde_json's map is ordered), compact.
+pub fn canonical_bytes(v: &Value) -> Vec<u8> {
+    // serde_json::Map is a BTreeMap (no `preserve_order`), so to_vec sorts keys.
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn valid_kind(kind: &str) -> bool {
+    !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// One evidence record before it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub kind: String,
+    /// When the evidenced thing happened (event time, finding change time, send time).
+    pub time: DateTime<Utc>,
+    /// Content; must hold no secret (callers pass redacted values).
+    pub body: Value,
+}
+
+impl Record {
+    /// The canonical bytes of the record: the same record always gives the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let v = serde_json::json!({
+            "kind": self.kind,
+            "time": self.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "body": self.body,
+        });
+        canonical_bytes(&v)
+    }
+
+    /// `<prefix>/<yyyy>/<mm>/<dd>/<kind>/<sha256>.json` for these bytes written on `written`.
+    pub fn key(&self, prefix: &str, bytes: &[u8], written: DateTime<Utc>) -> String {
+        format!("{}{}/{}/{}.json", norm_prefix(prefix), day_path(written), self.kind, sha256_hex(bytes))
+    }
+}
+
+fn day_path(t: DateTime<Utc>) -> String {
+    format!("{:04}/{:02}/{:02}", t.year(), t.month(), t.day())
+}
+
+/// The day (`yyyy/mm/dd`) in a record key, if it has one.
+fn key_day(prefix: &str, key: &str) -> Option<String> {
+    let rest = key.strip_prefix(&norm_prefix(prefix))?;
+    let day = rest.get(..10)?;
+    let ok = day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'/' } else { b.is_ascii_digit() });
+    ok.then(|| day.to_string())
+}
+
+fn norm_prefix(prefix: &str) -> String {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// Write a record (write-once) on day `written` (the writer's clock). Returns its key and
+/// whether it was new.
+pub fn write_record(store: &mut dyn EvidenceStore, prefix: &str, record: &Record, written: DateTime<Utc>) -> Result<(String, PutOutcome), EvidenceError> {
+    if !valid_kind(&record.kind) {
+        return Err(EvidenceError::BadKind(record.kind.clone()));
+    }
+    let bytes = record.to_bytes();
+    let key = record.key(prefix, &bytes, written);
+    let outcome = store.put_new(&key, &bytes)?;
+    Ok((key, outcome))
+}
+
+/// Signing key for digests.
+pub struct Signer25519 {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Signer25519 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signer25519({})", self.fingerprint())
+    }
+}
+
+impl Signer25519 {
+    /// From a 32-byte seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Signer25519 { key: SigningKey::from_bytes(&seed) }
+    }
+
+    /// From key text: a PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) or 64 hex
+    /// characters of seed.
+    pub fn from_text(text: &str) -> Result<Self, EvidenceError> {
+        let t = text.trim();
+        if t.starts_with("-----BEGIN") {
+            use ed25519_dalek::pkcs8::DecodePrivateKey;
+            return SigningKey::from_pkcs8_pem(t).map(|key| Signer25519 { key }).map_err(|e| EvidenceError::Key(e.to_string()));
+        }
+        Ok(Self::from_seed(parse_hex32(t)?))
+    }
+
+    /// The public key.
+    pub fn public(&self) -> PublicKey {
+        PublicKey { key: self.key.verifying_key() }
+    }
+
+    /// Fingerprint of the public key.
+    pub fn fingerprint(&self) -> String {
+        self.public().fingerprint()
+    }
+}
+
+/// A verification key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    key: VerifyingKey,
+}
+
+impl PublicKey {
+    /// From key text: a SPKI PEM (`openssl pkey -pubout`) or 64 hex characters.
+    pub fn from_text(text: &str) -> Result<Self, EvidenceError> {
+        let t = text.trim();
+        if t.starts_with("-----BEGIN") {
+            use ed25519_dalek::pkcs8::DecodePublicKey;
+            return VerifyingKey::from_public_key_pem(t).map(|key| PublicKey { key }).map_err(|e| EvidenceError::Key(e.to_string()));
+        }
+        VerifyingKey::from_bytes(&parse_hex32(t)?).map(|key| PublicKey { key }).map_err(|e| EvidenceError::Key(e.to_string()))
+    }
+
+    /// 64 hex characters.
+    pub fn to_hex(&self) -> String {
+        crate::redact::hex(self.key.as_bytes())
+    }
+
+    /// `SHA256:<first 32 hex of sha256(public key bytes)>`.
+    pub fn fingerprint(&self) -> String {
+        format!("SHA256:{}", &sha256_hex(self.key.as_bytes())[..32])
+    }
+
+    fn verify(&self, message: &[u8], signature_hex: &str) -> bool {
+        let Ok(bytes) = parse_hex64(signature_hex) else { return false };
+        let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+        self.key.verify(message, &sig).is_ok()
+    }
+}
+
+fn parse_hex<const N: usize>(t: &str) -> Result<[u8; N], EvidenceError> {
+    let t = t.trim();
+    if t.len() != 2 * N || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(EvidenceError::Key(format!("expected {} hex characters or a PEM key", 2 * N)));
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).map_err(|e| EvidenceError::Key(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+fn parse_hex32(t: &str) -> Result<[u8; 32], EvidenceError> {
+    parse_hex::<32>(t)
+}
+
+fn parse_hex64(t: &str) -> Result<[u8; 64], EvidenceError> {
+    parse_hex::<64>(t)
+}
+
+/// A covered record in a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    pub key: String,
+    pub sha256: String,
+}
+
+/// Link to the previous digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousDigest {
+    pub key: String,
+    pub sha256: String,
+    pub signature: String,
+}
+
+/// A digest file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestFile {
+    pub version: u32,
+    pub sequence: u64,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub previous: Option<PreviousDigest>,
+    pub records: Vec<DigestEntry>,
+    pub public_key: String,
+    pub public_key_fingerprint: String,
+    /// Ed25519 signature (hex) over the canonical JSON of every other field.
+    #[serde(default)]
+    pub signature: String,
+}
+
+impl DigestFile {
+    fn signed_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("signature");
+        }
+        canonical_bytes(&v)
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        canonical_bytes(&serde_json::to_value(self).unwrap_or(Value::Null))
+    }
+}
+
+/// Key of a digest: `<prefix>/digests/<yyyy>/<mm>/<dd>/<sequence:010>-<yyyymmddThhmmssZ>.json`.
+pub fn digest_key(prefix: &str, sequence: u64, window_end: DateTime<Utc>) -> String {
+    format!(
+        "{}digests/{:04}/{:02}/{:02}/{:010}-{}.json",
+        norm_prefix(prefix),
+        window_end.year(),
+        window_end.month(),
+        window_end.day(),
+        sequence,
+        window_end.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+fn is_digest_key(prefix: &str, key: &str) -> bool {
+    key.starts_with(&format!("{}digests/", norm_prefix(prefix)))
+}
+
+/// Read every digest under `prefix`, parsed, in sequence order. Unparseable digests are
+/// returned as errors next to the good ones.
+fn load_digests(store: &dyn EvidenceStore, prefix: &str) -> Result<(Vec<(String, Vec<u8>, DigestFile)>, Vec<(String, String)>), EvidenceError> {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for l in store.list(&format!("{}digests/", norm_prefix(prefix)))? {
+        let Some(bytes) = store.get(&l.key)? else { continue };
+        match serde_json::from_slice::<DigestFile>(&bytes) {
+            Ok(d) => good.push((l.key, bytes, d)),
+            Err(e) => bad.push((l.key, e.to_string())),
+        }
+    }
+    good.sort_by_key(|(_, _, d)| d.sequence);
+    Ok((good, bad))
+}
+
+/// Outcome of sealing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub key: String,
+    pub sequence: u64,
+    pub records: usize,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+}
+
+/// Seal every record not covered by an earlier digest into a new digest ending at
+/// `window_end`, chained to the last one and signed. Single writer: run from one place (the
+/// sweeper, or `driftwatch evidence seal`).
+pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, window_end: DateTime<Utc>) -> Result<Sealed, EvidenceError> {
+    let (digests, bad) = load_digests(store, prefix)?;
+    if let Some((key, message)) = bad.into_iter().next() {
+        return Err(EvidenceError::BadDigest { key, message });
+    }
+    let covered: BTreeSet<String> = digests.iter().flat_map(|(_, _, d)| d.records.iter().map(|r| r.key.clone())).collect();
+    let last = digests.last();
+    let window_start = last.map(|(_, _, d)| d.window_end).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let window_end = window_end.max(window_start);
+    let mut entries = Vec::new();
+    for l in store.list(&norm_prefix(prefix))? {
+        if is_digest_key(prefix, &l.key) || covered.contains(&l.key) || !l.key.ends_with(".json") {
+            continue;
+        }
+        let Some(bytes) = store.get(&l.key)? else { continue };
+        entries.push(DigestEntry { key: l.key, sha256: sha256_hex(&bytes) });
+    }
+    let sequence = last.map(|(_, _, d)| d.sequence + 1).unwrap_or(0);
+    let previous = last.map(|(key, bytes, d)| PreviousDigest { key: key.clone(), sha256: sha256_hex(bytes), signature: d.signature.clone() });
+    let public = signer.public();
+    let mut d = DigestFile {
+        version: DIGEST_VERSION,
+        sequence,
+        window_start,
+        window_end,
+        previous,
+        records: entries,
+        public_key: public.to_hex(),
+        public_key_fingerprint: public.fingerprint(),
+        signature: String::new(),
+    };
+    d.signature = crate::redact::hex(&signer.key.sign(&d.signed_bytes()).to_bytes());
+    let key = digest_key(prefix, sequence, window_end);
+    store.put_new(&key, &d.to_bytes())?;
+    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end })
+}
+
+/// A problem the verifier found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    /// A record's content no longer matches the hash its digest recorded.
+    RecordModified { key: String, digest: String },
+    /// A record a digest lists is gone.
+    RecordMissing { key: String, digest: String },
+    /// A record no digest covers although it claims to be older than the last seal.
+    RecordNotCovered { key: String },
+    /// A digest is unreadable, or its content no longer matches the hash the next digest
+    /// recorded.
+    DigestModified { key: String, detail: String },
+    /// A sequence number is absent from the chain.
+    DigestMissing { sequence: u64, expected_key: Option<String> },
+    /// A digest's link to its predecessor does not match the predecessor.
+    ChainBroken { key: String, detail: String },
+    /// A digest's signature does not verify with the trusted key.
+    BadSignature { key: String, detail: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::RecordModified { key, digest } => write!(f, "record modified: {key} (hash differs from digest {digest})"),
+            Problem::RecordMissing { key, digest } => write!(f, "record missing: {key} (listed in digest {digest})"),
+            Problem::RecordNotCovered { key } => write!(f, "record not covered by any digest (inserted): {key}"),
+            Problem::DigestModified { key, detail } => write!(f, "digest modified: {key}: {detail}"),
+            Problem::DigestMissing { sequence, expected_key } => match expected_key {
+                Some(k) => write!(f, "digest missing: sequence {sequence} ({k})"),
+                None => write!(f, "digest missing: sequence {sequence} (the chain stops before the end of the period)"),
+            },
+            Problem::ChainBroken { key, detail } => write!(f, "chain broken at {key}: {detail}"),
+            Problem::BadSignature { key, detail } => write!(f, "bad signature: {key}: {detail}"),
+        }
+    }
+}
+
+/// What verification proved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub digests: usize,
+    pub records_verified: usize,
+    /// Records written after the last digest's window: not yet sealed, not a problem.
+    pub records_pending: usize,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    /// Fingerprint of the key the signatures were checked against.
+    pub key_fingerprint: Option<String>,
+    /// True when no trusted key was given and the digests' own key was used.
+    pub key_from_digests: bool,
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verify a store. `trusted`: the public key to check signatures with; without it the key
+/// recorded in the first digest is used (and reported, so it can be compared out of band).
+/// `from`/`to` restrict the check to digests whose window overlaps that range.
+pub fn verify(
+    store: &dyn EvidenceStore,
+    prefix: &str,
+    trusted: Option<&PublicKey>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Report, EvidenceError> {
+    let mut report = Report::default();
+    let (digests, bad) = load_digests(store, prefix)?;
+    for (key, message) in bad {
+        report.problems.push(Problem::DigestModified { key, detail: format!("not a valid digest: {message}") });
+    }
+    let key_owned;
+    let key: Option<&PublicKey> = match trusted {
+        Some(k) => Some(k),
+        None => {
+            report.key_from_digests = true;
+            key_owned = digests.first().and_then(|(_, _, d)| PublicKey::from_text(&d.public_key).ok());
+            key_owned.as_ref()
+        }
+    };
+    report.key_fingerprint = key.map(PublicKey::fingerprint);
+
+    // The chain, in sequence order.
+    let mut expected_seq = 0u64;
+    let mut prev: Option<&(String, Vec<u8>, DigestFile)> = None;
+    let mut covered: BTreeMap<String, (String, String)> = BTreeMap::new(); // record key -> (sha, digest key)
+    for entry in &digests {
+        let (dkey, _, d) = entry;
+        while d.sequence > expected_seq {
+            // The digest right before this one is named by this one's link.
+            let expected_key = d.previous.as_ref().filter(|_| expected_seq + 1 == d.sequence).map(|l| l.key.clone());
+            report.problems.push(Problem::DigestMissing { sequence: expected_seq, expected_key });
+            expected_seq += 1;
+        }
+        if d.sequence < expected_seq {
+            report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: format!("duplicate sequence {}", d.sequence) });
+            continue;
+        }
+        expected_seq = d.sequence + 1;
+        // Signature.
+        match key {
+            Some(k) => {
+                if d.public_key_fingerprint != k.fingerprint() {
+                    report.problems.push(Problem::BadSignature {
+                        key: dkey.clone(),
+                        detail: format!("signed by key {} but the trusted key is {}", d.public_key_fingerprint, k.fingerprint()),
+                    });
+                } else if !k.verify(&d.signed_bytes(), &d.signature) {
+                    report.problems.push(Problem::BadSignature { key: dkey.clone(), detail: "signature does not verify (content altered after signing?)".into() });
+                }
+            }
+            None => report.problems.push(Problem::BadSignature { key: dkey.clone(), detail: "no usable public key".into() }),
+        }
+        // Link to the previous digest (which must be the one with sequence - 1).
+        match (&d.previous, prev) {
+            (None, None) if d.sequence == 0 => {}
+            (None, _) => report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: "no link to a previous digest".into() }),
+            (Some(link), Some((pkey, pbytes, pd))) if pd.sequence + 1 == d.sequence => {
+                if &link.key != pkey {
+                    report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: format!("links to {} but the previous digest is {pkey}", link.key) });
+                } else if link.sha256 != sha256_hex(pbytes) {
+                    report.problems.push(Problem::DigestModified { key: pkey.clone(), detail: format!("its hash differs from the one recorded in {dkey}") });
+                } else if link.signature != pd.signature {
+                    report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: "recorded signature of the previous digest differs".into() });
+                }
+                if d.window_start != pd.window_end {
+                    report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: "window does not start where the previous one ended".into() });
+                }
+            }
+            // The predecessor is missing: reported above as a gap in the sequence.
+            (Some(_), _) => {}
+        }
+        let in_range = from.is_none_or(|f| d.window_end >= f) && to.is_none_or(|t| d.window_start <= t);
+        for r in &d.records {
+            covered.insert(r.key.clone(), (r.sha256.clone(), dkey.clone()));
+        }
+        if in_range {
+            report.digests += 1;
+            report.window_start = Some(report.window_start.map_or(d.window_start, |w| w.min(d.window_start)));
+            report.window_end = Some(report.window_end.map_or(d.window_end, |w| w.max(d.window_end)));
+            for r in &d.records {
+                match store.get(&r.key)? {
+                    None => report.problems.push(Problem::RecordMissing { key: r.key.clone(), digest: dkey.clone() }),
+                    Some(bytes) if sha256_hex(&bytes) != r.sha256 => {
+                        report.problems.push(Problem::RecordModified { key: r.key.clone(), digest: dkey.clone() })
+                    }
+                    Some(_) => report.records_verified += 1,
+                }
+            }
+        }
+        prev = Some(entry);
+    }
+    // The newest digests deleted: the chain ends before the period asked about.
+    let last_end = digests.last().map(|(_, _, d)| d.window_end);
+    if let (Some(t), Some(end)) = (to, last_end) {
+        if end < t {
+            report.problems.push(Problem::DigestMissing { sequence: expected_seq, expected_key: None });
+        }
+    }
+    // Records no digest covers: inserted if of a day before the last seal's day.
+    let sealed_day = last_end.map(day_path);
+    let mut uncovered = 0usize;
+    for l in store.list(&norm_prefix(prefix))? {
+        if is_digest_key(prefix, &l.key) || covered.contains_key(&l.key) {
+            continue;
+        }
+        uncovered += 1;
+        match (key_day(prefix, &l.key), &sealed_day) {
+            (Some(day), Some(sealed)) if &day >= sealed => report.records_pending += 1,
+            _ => report.problems.push(Problem::RecordNotCovered { key: l.key }),
+        }
+    }
+    if digests.is_empty() && uncovered > 0 {
+        report.problems.push(Problem::DigestMissing { sequence: 0, expected_key: None });
+    }
+    report.problems.sort();
+    report.problems.dedup();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    /// Day 20 + `h` hours.
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap() + chrono::Duration::hours(h as i64)
+    }
+
+    fn signer(n: u8) -> Signer25519 {
+        Signer25519::from_seed([n; 32])
+    }
+
+    fn rec(i: u32) -> Record {
+        Record { kind: "finding".into(), time: t(1), body: json!({"n": i, "rule": "drift.changed"}) }
+    }
+
+    /// Three records over two days, three digests (an empty window gets a digest too).
+    fn sealed_store() -> (MemoryStore, Vec<String>) {
+        let mut s = MemoryStore::default();
+        let k = signer(7);
+        let mut keys = Vec::new();
+        for i in 0..2 {
+            keys.push(write_record(&mut s, "ev", &rec(i), t(2)).unwrap().0);
+        }
+        seal(&mut s, "ev", &k, t(3)).unwrap();
+        seal(&mut s, "ev", &k, t(4)).unwrap(); // empty window
+        keys.push(write_record(&mut s, "ev", &rec(9), t(25)).unwrap().0);
+        seal(&mut s, "ev", &k, t(30)).unwrap();
+        (s, keys)
+    }
+
+    fn problems(s: &MemoryStore, key: Option<&PublicKey>) -> Vec<Problem> {
+        verify(s, "ev", key, None, None).unwrap().problems
+    }
+
+    #[test]
+    fn records_are_content_addressed_and_write_once() {
+        let mut s = MemoryStore::default();
+        let (k1, o1) = write_record(&mut s, "ev/", &rec(1), t(1)).unwrap();
+        let (k2, o2) = write_record(&mut s, "ev", &rec(1), t(1)).unwrap();
+        assert_eq!((k1.clone(), o1, o2), (k2, PutOutcome::Created, PutOutcome::AlreadyPresent));
+        assert!(k1.starts_with("ev/2026/11/20/finding/") && k1.ends_with(".json"), "{k1}");
+        assert_eq!(&k1["ev/2026/11/20/finding/".len()..k1.len() - 5], sha256_hex(&s.objects[&k1]));
+        s.objects.insert("x".into(), b"1".to_vec());
+        assert!(matches!(s.put_new("x", b"2"), Err(EvidenceError::Conflict { .. })));
+        assert!(write_record(&mut s, "ev", &Record { kind: "Bad Kind".into(), ..rec(1) }, t(1)).is_err());
+    }
+
+    #[test]
+    fn untouched_store_verifies() {
+        let (s, _) = sealed_store();
+        let pk = signer(7).public();
+        let r = verify(&s, "ev", Some(&pk), None, None).unwrap();
+        assert!(r.ok(), "{:?}", r.problems);
+        assert_eq!((r.digests, r.records_verified, r.records_pending), (3, 3, 0));
+        assert_eq!((r.window_start, r.window_end), (Some(DateTime::<Utc>::UNIX_EPOCH), Some(t(30))));
+    }
+
+    #[test]
+    fn each_tampering_is_detected_and_named() {
+        let pk = signer(7).public();
+        // modify one byte of a record
+        let (mut s, keys) = sealed_store();
+        s.objects.get_mut(&keys[0]).unwrap()[10] ^= 1;
+        assert!(matches!(problems(&s, Some(&pk)).as_slice(), [Problem::RecordModified { key, .. }] if key == &keys[0]));
+        // delete a record
+        let (mut s, keys) = sealed_store();
+        s.objects.remove(&keys[1]);
+        assert!(matches!(problems(&s, Some(&pk)).as_slice(), [Problem::RecordMissing { key, .. }] if key == &keys[1]));
+        // add a (back-dated) record
+        let (mut s, _) = sealed_store();
+        let (added, _) = write_record(&mut s, "ev", &rec(42), t(2)).unwrap();
+        assert!(matches!(problems(&s, Some(&pk)).as_slice(), [Problem::RecordNotCovered { key }] if key == &added));
+        // delete a digest
+        let (mut s, _) = sealed_store();
+        let dk: Vec<String> = s.objects.keys().filter(|k| k.contains("/digests/")).cloned().collect();
+        s.objects.remove(&dk[1]);
+        let p = problems(&s, Some(&pk));
+        assert!(p.iter().any(|p| matches!(p, Problem::DigestMissing { sequence: 1, .. })), "{p:?}");
+        // alter a digest (drop a record from its list)
+        let (mut s, keys) = sealed_store();
+        let mut d: DigestFile = serde_json::from_slice(&s.objects[&dk[0]]).unwrap();
+        d.records.retain(|r| r.key != keys[0]);
+        s.objects.insert(dk[0].clone(), d.to_bytes());
+        let p = problems(&s, Some(&pk));
+        assert!(p.iter().any(|p| matches!(p, Problem::BadSignature { key, .. } if key == &dk[0])), "{p:?}");
+        assert!(p.iter().any(|p| matches!(p, Problem::DigestModified { key, .. } if key == &dk[0])), "{p:?}");
+        // re-sign everything with another key
+        let (mut s, _) = sealed_store();
+        let other = signer(8);
+        for k in &dk {
+            let mut d: DigestFile = serde_json::from_slice(&s.objects[k]).unwrap();
+            d.public_key = other.public().to_hex();
+            d.public_key_fingerprint = other.fingerprint();
+            d.signature = crate::redact::hex(&other.key.sign(&d.signed_bytes()).to_bytes());
+            s.objects.insert(k.clone(), d.to_bytes());
+        }
+        let p = problems(&s, Some(&pk));
+        assert!(p.iter().all(|p| matches!(p, Problem::BadSignature { .. } | Problem::DigestModified { .. } | Problem::ChainBroken { .. })), "{p:?}");
+        assert!(p.iter().filter(|p| matches!(p, Problem::BadSignature { .. })).count() == 3, "{p:?}");
+    }
+
+    #[test]
+    fn pending_records_are_not_problems() {
+        let (mut s, _) = sealed_store();
+        write_record(&mut s, "ev", &rec(50), t(31)).unwrap();
+        let r = verify(&s, "ev", None, None, None).unwrap();
+        assert!(r.ok() && r.records_pending == 1 && r.key_from_digests, "{r:?}");
+        // Every digest deleted: nothing proves anything.
+        let (mut s, _) = sealed_store();
+        s.objects.retain(|k, _| !k.contains("/digests/"));
+        assert!(problems(&s, None).contains(&Problem::DigestMissing { sequence: 0, expected_key: None }));
+        // The newest digest deleted: the chain stops before `to`.
+        let (mut s, _) = sealed_store();
+        let last = s.objects.keys().filter(|k| k.contains("/digests/")).last().cloned().unwrap();
+        s.objects.remove(&last);
+        let r = verify(&s, "ev", None, None, Some(t(30))).unwrap();
+        assert!(r.problems.iter().any(|p| matches!(p, Problem::DigestMissing { sequence: 2, .. })), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn keys_parse_from_hex_and_pem() {
+        let s = signer(3);
+        let hex_seed = crate::redact::hex(&[3u8; 32]);
+        assert_eq!(Signer25519::from_text(&hex_seed).unwrap().fingerprint(), s.fingerprint());
+        assert_eq!(PublicKey::from_text(&s.public().to_hex()).unwrap(), s.public());
+        assert!(Signer25519::from_text("nope").is_err());
+        // openssl genpkey -algorithm ed25519 (RFC 8410 test key)
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        let k = Signer25519::from_text(pem).unwrap();
+        let pub_pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+        assert_eq!(PublicKey::from_text(pub_pem).unwrap(), k.public());
+    }
+}
