@@ -93,7 +93,12 @@ impl EvidenceStore for MemoryStore {
         Ok(self.objects.get(key).cloned())
     }
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError> {
-        Ok(self.objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| Listed { key: k.clone(), last_modified: None }).collect())
+        Ok(self
+            .objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| Listed { key: k.clone(), last_modified: None })
+            .collect())
     }
 }
 
@@ -162,7 +167,12 @@ fn norm_prefix(prefix: &str) -> String {
 
 /// Write a record (write-once) on day `written` (the writer's clock). Returns its key and
 /// whether it was new.
-pub fn write_record(store: &mut dyn EvidenceStore, prefix: &str, record: &Record, written: DateTime<Utc>) -> Result<(String, PutOutcome), EvidenceError> {
+pub fn write_record(
+    store: &mut dyn EvidenceStore,
+    prefix: &str,
+    record: &Record,
+    written: DateTime<Utc>,
+) -> Result<(String, PutOutcome), EvidenceError> {
     if !valid_kind(&record.kind) {
         return Err(EvidenceError::BadKind(record.kind.clone()));
     }
@@ -328,9 +338,13 @@ fn is_digest_key(prefix: &str, key: &str) -> bool {
     key.starts_with(&format!("{}digests/", norm_prefix(prefix)))
 }
 
+/// A stored digest: key, bytes, parsed.
+type StoredDigest = (String, Vec<u8>, DigestFile);
+
 /// Read every digest under `prefix`, parsed, in sequence order. Unparseable digests are
-/// returned as errors next to the good ones.
-fn load_digests(store: &dyn EvidenceStore, prefix: &str) -> Result<(Vec<(String, Vec<u8>, DigestFile)>, Vec<(String, String)>), EvidenceError> {
+/// returned as (key, error) next to the good ones.
+#[allow(clippy::type_complexity)]
+fn load_digests(store: &dyn EvidenceStore, prefix: &str) -> Result<(Vec<StoredDigest>, Vec<(String, String)>), EvidenceError> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for l in store.list(&format!("{}digests/", norm_prefix(prefix)))? {
@@ -375,7 +389,8 @@ pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, w
         entries.push(DigestEntry { key: l.key, sha256: sha256_hex(&bytes) });
     }
     let sequence = last.map(|(_, _, d)| d.sequence + 1).unwrap_or(0);
-    let previous = last.map(|(key, bytes, d)| PreviousDigest { key: key.clone(), sha256: sha256_hex(bytes), signature: d.signature.clone() });
+    let previous =
+        last.map(|(key, bytes, d)| PreviousDigest { key: key.clone(), sha256: sha256_hex(bytes), signature: d.signature.clone() });
     let public = signer.public();
     let mut d = DigestFile {
         version: DIGEST_VERSION,
@@ -482,7 +497,7 @@ pub fn verify(
 
     // The chain, in sequence order.
     let mut expected_seq = 0u64;
-    let mut prev: Option<&(String, Vec<u8>, DigestFile)> = None;
+    let mut prev: Option<&StoredDigest> = None;
     let mut covered: BTreeMap<String, (String, String)> = BTreeMap::new(); // record key -> (sha, digest key)
     for entry in &digests {
         let (dkey, _, d) = entry;
@@ -506,7 +521,10 @@ pub fn verify(
                         detail: format!("signed by key {} but the trusted key is {}", d.public_key_fingerprint, k.fingerprint()),
                     });
                 } else if !k.verify(&d.signed_bytes(), &d.signature) {
-                    report.problems.push(Problem::BadSignature { key: dkey.clone(), detail: "signature does not verify (content altered after signing?)".into() });
+                    report.problems.push(Problem::BadSignature {
+                        key: dkey.clone(),
+                        detail: "signature does not verify (content altered after signing?)".into(),
+                    });
                 }
             }
             None => report.problems.push(Problem::BadSignature { key: dkey.clone(), detail: "no usable public key".into() }),
@@ -517,14 +535,26 @@ pub fn verify(
             (None, _) => report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: "no link to a previous digest".into() }),
             (Some(link), Some((pkey, pbytes, pd))) if pd.sequence + 1 == d.sequence => {
                 if &link.key != pkey {
-                    report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: format!("links to {} but the previous digest is {pkey}", link.key) });
+                    report.problems.push(Problem::ChainBroken {
+                        key: dkey.clone(),
+                        detail: format!("links to {} but the previous digest is {pkey}", link.key),
+                    });
                 } else if link.sha256 != sha256_hex(pbytes) {
-                    report.problems.push(Problem::DigestModified { key: pkey.clone(), detail: format!("its hash differs from the one recorded in {dkey}") });
+                    report.problems.push(Problem::DigestModified {
+                        key: pkey.clone(),
+                        detail: format!("its hash differs from the one recorded in {dkey}"),
+                    });
                 } else if link.signature != pd.signature {
-                    report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: "recorded signature of the previous digest differs".into() });
+                    report.problems.push(Problem::ChainBroken {
+                        key: dkey.clone(),
+                        detail: "recorded signature of the previous digest differs".into(),
+                    });
                 }
                 if d.window_start != pd.window_end {
-                    report.problems.push(Problem::ChainBroken { key: dkey.clone(), detail: "window does not start where the previous one ended".into() });
+                    report.problems.push(Problem::ChainBroken {
+                        key: dkey.clone(),
+                        detail: "window does not start where the previous one ended".into(),
+                    });
                 }
             }
             // The predecessor is missing: reported above as a gap in the sequence.
@@ -679,7 +709,10 @@ mod tests {
             s.objects.insert(k.clone(), d.to_bytes());
         }
         let p = problems(&s, Some(&pk));
-        assert!(p.iter().all(|p| matches!(p, Problem::BadSignature { .. } | Problem::DigestModified { .. } | Problem::ChainBroken { .. })), "{p:?}");
+        assert!(
+            p.iter().all(|p| matches!(p, Problem::BadSignature { .. } | Problem::DigestModified { .. } | Problem::ChainBroken { .. })),
+            "{p:?}"
+        );
         assert!(p.iter().filter(|p| matches!(p, Problem::BadSignature { .. })).count() == 3, "{p:?}");
     }
 
@@ -695,7 +728,7 @@ mod tests {
         assert!(problems(&s, None).contains(&Problem::DigestMissing { sequence: 0, expected_key: None }));
         // The newest digest deleted: the chain stops before `to`.
         let (mut s, _) = sealed_store();
-        let last = s.objects.keys().filter(|k| k.contains("/digests/")).last().cloned().unwrap();
+        let last = s.objects.keys().rfind(|k| k.contains("/digests/")).cloned().unwrap();
         s.objects.remove(&last);
         let r = verify(&s, "ev", None, None, Some(t(30))).unwrap();
         assert!(r.problems.iter().any(|p| matches!(p, Problem::DigestMissing { sequence: 2, .. })), "{:?}", r.problems);
@@ -709,9 +742,11 @@ mod tests {
         assert_eq!(PublicKey::from_text(&s.public().to_hex()).unwrap(), s.public());
         assert!(Signer25519::from_text("nope").is_err());
         // openssl genpkey -algorithm ed25519 (RFC 8410 test key)
-        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
         let k = Signer25519::from_text(pem).unwrap();
-        let pub_pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+        let pub_pem =
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
         assert_eq!(PublicKey::from_text(pub_pem).unwrap(), k.public());
     }
 }

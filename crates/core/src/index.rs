@@ -54,6 +54,9 @@ pub struct ManagedIndex {
     entries: Vec<IndexEntry>,
     by_identity: HashMap<(String, String), Vec<usize>>,
     by_arn: HashMap<String, usize>,
+    /// (config type, resource name from the ARN) → primary entries, for events that name a
+    /// resource rather than give its Config id (IAM roles under a path, RDS identifiers).
+    by_name: HashMap<(String, String), Vec<usize>>,
     /// (config type, resource id, attribute) → members contributed by separate resources.
     contributions: HashMap<(String, String, String), Vec<Value>>,
     /// Terraform types seen that the catalog does not cover, with their instance counts.
@@ -134,6 +137,7 @@ impl ManagedIndex {
             if let Some(a) = &arn {
                 if spec.role == Role::Primary {
                     self.by_arn.insert(a.clone(), i);
+                    self.by_name.entry((spec.config_type.clone(), arn_resource_name(a).to_string())).or_default().push(i);
                 }
             }
             self.by_identity.entry((spec.config_type.clone(), id.clone())).or_default().push(i);
@@ -166,6 +170,14 @@ impl ManagedIndex {
         self.by_arn.get(arn).map(|&i| &self.entries[i])
     }
 
+    /// Primary entries of a type whose ARN names the resource `name` (last path segment).
+    pub fn lookup_name(&self, config_type: &str, name: &str) -> impl Iterator<Item = &IndexEntry> {
+        self.by_name
+            .get(&(config_type.to_string(), name.to_string()))
+            .into_iter()
+            .flat_map(|v| v.iter().map(|&i| &self.entries[i]))
+    }
+
     /// Is this live identity managed by any state?
     pub fn manages(&self, config_type: &str, resource_id: &str, arn: Option<&str>) -> bool {
         self.by_identity.contains_key(&(config_type.to_string(), resource_id.to_string()))
@@ -194,5 +206,18 @@ impl ManagedIndex {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// The resource name in an ARN: the last `/` segment of its resource part, or what follows
+/// the resource type (`arn:aws:rds:r:a:db:NAME` → `NAME`).
+pub fn arn_resource_name(arn: &str) -> &str {
+    let Some(resource) = arn.splitn(6, ':').nth(5) else { return arn };
+    if let Some((_, tail)) = resource.rsplit_once('/') {
+        return tail;
+    }
+    match resource.split_once(':') {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => resource,
     }
 }

@@ -4,12 +4,14 @@
 //!
 //! | signal | module | rules |
 //! |---|---|---|
-//! | CloudTrail API call | [`cloudtrail`] | `change.console`, `change.out_of_band`, `drift.unmanaged`, `encryption.regression`, `lock.contention`, `state.written_outside_pipeline` |
-//! | Config item change | [`config_change`] | `drift.changed`, `drift.missing`, `encryption.regression` |
-//! | state object written (with both versions) | [`state_write`] | `encryption.regression`, `state.lineage_changed`, `state.serial_regression`, `drift.unmanaged`, `state.written_outside_pipeline`, `state.unlocked_write`, `state.digest_mismatch` |
-//! | lock table stream record, `.tflock` event, tick | [`lock`] | `lock.stale`, `lock.contention`, `lock.force_unlock`, `lock.outside_pipeline` |
+//! | CloudTrail API call | [`cloudtrail`] | `change.console`, `change.out_of_band`, `drift.unmanaged`, `encryption.regression`, `lock.contention`, `lock.outside_pipeline`, `lock.force_unlock`, `state.written_outside_pipeline` |
+//! | Config item change | [`config_change`] | `drift.changed`, `drift.missing`, `drift.unmanaged`, `encryption.regression` |
+//! | state object written (with both versions) | [`state_write`] | `encryption.regression`, `state.lineage_changed`, `state.serial_regression`, `drift.unmanaged`, `state.unlocked_write`, `state.digest_mismatch` |
+//! | lock table stream record, `.tflock` event, tick | [`lock`] | `lock.stale`, `lock.contention`, `lock.force_unlock` |
 //! | undecodable input | [`invalid_input`] | `input.invalid` |
 
+pub mod actor;
+pub mod api_table;
 pub mod cloudtrail;
 pub mod config_change;
 pub mod lock;
