@@ -4,6 +4,7 @@
 
 mod inputs;
 mod render;
+mod replay;
 mod scan;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum LogFormat {
 enum Command {
     /// Compare Terraform state with live AWS configuration (AWS Config items)
     Scan(scan::ScanArgs),
+    /// Replay trigger events (CloudTrail, Config changes, state writes, locks, schedules)
+    /// through the detectors against Terraform state
+    Replay(replay::ReplayArgs),
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.log_format);
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(has_findings) => ExitCode::from(u8::from(has_findings)),

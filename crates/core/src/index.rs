@@ -172,10 +172,7 @@ impl ManagedIndex {
 
     /// Primary entries of a type whose ARN names the resource `name` (last path segment).
     pub fn lookup_name(&self, config_type: &str, name: &str) -> impl Iterator<Item = &IndexEntry> {
-        self.by_name
-            .get(&(config_type.to_string(), name.to_string()))
-            .into_iter()
-            .flat_map(|v| v.iter().map(|&i| &self.entries[i]))
+        self.by_name.get(&(config_type.to_string(), name.to_string())).into_iter().flat_map(|v| v.iter().map(|&i| &self.entries[i]))
     }
 
     /// Is this live identity managed by any state?

@@ -1,0 +1,259 @@
+//! `driftwatch replay`: event files through decode → detectors, locally.
+//!
+//! The engine and its conventions (state versions next to the event file, the digest and lock
+//! rules, the final sweep) are `driftwatch_decode::replay`, which the events/ tests run too.
+
+use crate::inputs;
+use crate::render;
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use driftwatch_core::finding::{Finding, Severity};
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::policy::Policy;
+use driftwatch_core::state::{self, StateLocation};
+use driftwatch_core::{Catalog, Redactor};
+use driftwatch_decode::replay::{self, Replay};
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tracing::info;
+
+/// Salt of the digests that replace secrets, unless DRIFTWATCH_DIGEST_SALT is set (as `scan`).
+const DEFAULT_SALT: &str = "driftwatch/v1/default-salt";
+
+/// Inputs at least this large get a progress bar (when stderr is a terminal).
+const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Event files: *.json, *.json.gz, *.jsonl, *.jsonl.gz (JSON Lines: one event per line), any mix of
+  EventBridge events (CloudTrail API calls, Config changes, S3 Object Created/Deleted, schedules),
+  S3 event notifications, DynamoDB Streams batches of the lock table, CloudTrail records and
+  CloudTrail log files ({\"Records\":[...]}, as delivered to S3). Directories are searched
+  recursively and replayed in path order; files named expected*.json are skipped.
+
+State writes: an S3 Object Created event on a state key with version id V is checked against the
+  previous write of the same key when V.tfstate lies next to the event file; a .tflock event with
+  version id V reads its lock info from V.tflock. See events/README.md.
+
+Examples:
+  driftwatch replay --state samples/states --events events/ --policy events/policy.toml
+  driftwatch replay --state samples/states --events events/trail-watcher/console-edit --format json
+  driftwatch replay --state prod/ --events AWSLogs/123456789012/CloudTrail/ --now 2026-11-22T12:00:00Z --out findings/
+
+Exit status: 0 no findings, 1 findings reported, 2 error.")]
+pub struct ReplayArgs {
+    /// Terraform state file (v4 JSON) or a directory searched for *.tfstate: the managed
+    /// world the events are checked against; repeatable
+    #[arg(long = "state", value_name = "FILE|DIR", required = true)]
+    states: Vec<PathBuf>,
+    /// Event file or directory of event files; repeatable
+    #[arg(long = "events", value_name = "FILE|DIR", required = true)]
+    events: Vec<PathBuf>,
+    /// Policy (TOML): pipeline principals and session names, state buckets, lock tables,
+    /// lock thresholds, regulated-data tag. Default: nothing is the pipeline
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Output format on stdout: a table for people, or a JSON array of findings
+    #[arg(long, value_enum, default_value_t = render::Format::Table)]
+    format: render::Format,
+    /// Replay clock (RFC 3339): dates input.invalid findings, and a final sweep at this time
+    /// reports locks still held too long. Default: now, without the final sweep
+    #[arg(long, value_name = "TIME")]
+    now: Option<DateTime<Utc>>,
+    /// Also write the findings as JSON to DIR/findings.json
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Load `--policy`.
+pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
+    let Some(path) = path else { return Ok(Policy::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    Policy::from_toml(&text).with_context(|| path.display().to_string())
+}
+
+/// Run; `Ok(true)` when there are findings.
+pub fn run(args: ReplayArgs) -> Result<bool> {
+    let catalog = Catalog::builtin();
+    let salt = std::env::var("DRIFTWATCH_DIGEST_SALT").unwrap_or_else(|_| DEFAULT_SALT.to_string());
+    let redactor = Redactor::new(salt.as_bytes());
+    let policy = load_policy(args.policy.as_ref())?;
+
+    let mut index = ManagedIndex::default();
+    let mut state_count = 0usize;
+    for arg in &args.states {
+        for path in inputs::expand(arg, inputs::is_state_file, "Terraform state files (*.tfstate)")? {
+            let bytes = inputs::read(&path)?;
+            let st = state::parse_state(&bytes, StateLocation::local(path.display().to_string()), &catalog, &redactor)
+                .with_context(|| path.display().to_string())?;
+            drop(bytes);
+            let s = index.add_state(st, &catalog);
+            info!(state = %path.display(), serial = s.state.serial, indexed = s.indexed, "state indexed");
+            state_count += 1;
+        }
+    }
+
+    let mut files = Vec::new();
+    for arg in &args.events {
+        files.extend(inputs::expand(arg, replay::is_event_file, "event files (*.json, *.json.gz, *.jsonl)")?);
+    }
+    let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
+    let total: u64 = sizes.iter().sum();
+    let mut bar = Progress::new(total, files.len());
+
+    let clock = args.now.unwrap_or_else(Utc::now);
+    let mut rep = Replay::new(&index, &catalog, &policy, &redactor, clock, args.now);
+    let mut done_bytes = 0u64;
+    for (i, (path, size)) in files.iter().zip(&sizes).enumerate() {
+        let before = rep.stats.decode.records;
+        let result = rep.feed_file(path, &mut |n| bar.draw(done_bytes, i, before + n));
+        if let Err(e) = result {
+            bar.clear();
+            bail!("{}: {e}", path.display());
+        }
+        done_bytes += size;
+        bar.draw(done_bytes, i + 1, rep.stats.decode.records);
+    }
+    bar.clear();
+    let (findings, stats, summaries) = rep.finish();
+    for s in &summaries {
+        info!(summary = %s, "state write");
+    }
+    info!(
+        files = stats.files,
+        records = stats.decode.records,
+        signals = stats.decode.signals,
+        read_only = stats.decode.read_only,
+        ignored = stats.decode.ignored,
+        invalid = stats.decode.invalid,
+        state_writes_checked = stats.state_writes_checked,
+        state_writes_unchecked = stats.state_writes_unchecked,
+        findings = findings.len(),
+        "replay done"
+    );
+    for f in &findings {
+        info!(rule = %f.rule, severity = %f.severity, address = f.resource.address.as_deref().unwrap_or(""), id = %f.resource.id, fingerprint = %f.fingerprint, "finding");
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
+        let path = dir.join("findings.json");
+        let mut text = serde_json::to_string_pretty(&findings)?;
+        text.push('\n');
+        std::fs::write(&path, text).with_context(|| path.display().to_string())?;
+    }
+    let closing = format!(
+        "{} event file(s), {} records ({} read-only, {} ignored, {} invalid), {} state(s) with {} managed resources.",
+        stats.files,
+        stats.decode.records,
+        stats.decode.read_only,
+        stats.decode.ignored,
+        stats.decode.invalid,
+        state_count,
+        index.len()
+    );
+    print(&findings, args.format, &closing)?;
+    Ok(!findings.is_empty())
+}
+
+fn print(findings: &[Finding], format: render::Format, closing: &str) -> Result<()> {
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = stdout.lock();
+    match format {
+        render::Format::Json => {
+            serde_json::to_writer_pretty(&mut out, findings)?;
+            writeln!(out)?;
+        }
+        render::Format::Table if findings.is_empty() => writeln!(out, "No findings: {closing}")?,
+        render::Format::Table => {
+            let rule_w = findings.iter().map(|f| f.rule.id().len()).max().unwrap_or(4).max(4);
+            writeln!(out, "{:<8}  {:<rule_w$}  RESOURCE", "SEVERITY", "RULE")?;
+            let pad = " ".repeat(12 + rule_w);
+            for f in findings {
+                let what = match (&f.resource.address, &f.resource.state) {
+                    (Some(a), Some(st)) => format!("{a}  ({})", st.key),
+                    _ => format!("{} {}", f.resource.resource_type, f.resource.id),
+                };
+                let sev = format!("{:<8}", f.severity.as_str());
+                let sev = if colour { format!("\x1b[{}m{sev}\x1b[0m", colour_code(f.severity)) } else { sev };
+                writeln!(out, "{sev}  {:<rule_w$}  {what}", f.rule.id())?;
+                writeln!(out, "{pad}{}", f.title)?;
+                if let Some(a) = &f.actor {
+                    let via = if a.via_console { "in the console" } else { "outside the console" };
+                    writeln!(out, "{pad}  actor {via}{}", a.source_ip.as_deref().map(|ip| format!(", from {ip}")).unwrap_or_default())?;
+                }
+                for c in &f.changes {
+                    writeln!(out, "{pad}  {}: {} → {}", c.path, show(&c.desired), show(&c.actual))?;
+                }
+            }
+            writeln!(out, "\n{} finding(s) — {closing}", findings.len())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn colour_code(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "2",
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.is_empty() => "(none)".into(),
+        Value::String(s) => s.clone(),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A one-line progress bar on stderr, for large inputs when stderr is a terminal.
+struct Progress {
+    total: u64,
+    files: usize,
+    enabled: bool,
+    started: Instant,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(total: u64, files: usize) -> Self {
+        let enabled = total >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal();
+        Progress { total, files, enabled, started: Instant::now(), last: None }
+    }
+
+    fn draw(&mut self, done: u64, files_done: usize, records: u64) {
+        if !self.enabled || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let frac = if self.total == 0 { 1.0 } else { done as f64 / self.total as f64 };
+        let width = 30usize;
+        let filled = ((frac * width as f64) as usize).min(width);
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        eprint!(
+            "\r\x1b[2K[{}{}] {:>3.0}%  {}/{} files  {} records  {:.0} records/s",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            frac * 100.0,
+            files_done,
+            self.files,
+            records,
+            records as f64 / secs
+        );
+    }
+
+    fn clear(&mut self) {
+        if self.enabled && self.last.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

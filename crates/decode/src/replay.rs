@@ -1,0 +1,383 @@
+//! Replay: a stream of event files through decode → detectors, as the Lambdas would see
+//! them, with in-memory detector memory. `driftwatch replay` and the events/ tests both run
+//! this, so the tests exercise exactly what the CLI does.
+//!
+//! # Conventions
+//!
+//! * **Files.** Event files are `*.json`, `*.json.gz`, `*.jsonl` and `*.jsonl.gz` (one
+//!   document per line). Files named `expected*.json` are test expectations and are skipped.
+//!   Files are replayed in path order, records in file order.
+//! * **Clock.** Each signal is detected with `Context::now` = its own event time (when the
+//!   Lambda would have run); signals without a time, `input.invalid` findings and the final
+//!   sweep use the replay's clock (`--now`).
+//! * **State versions.** An S3 `Object Created` event on a state key with version id `V`
+//!   is a *state write* when a file `V.tfstate` lies next to the event file (the bytes
+//!   Terraform wrote). Then the state-write detector runs with:
+//!   * `previous` — the state of the last write of the same `bucket/key` earlier in the replay;
+//!   * `object_md5` — MD5 of `V.tfstate`;
+//!   * `lock_table_digest` — the `Digest` of the first `<bucket>/<key>-md5` lock-table record
+//!     *after* the write (Terraform updates the digest right after writing the state), or
+//!     none if the key is written again or the replay ends first;
+//!   * `lock_held` — whether the lock ledger holds `<bucket>/<key>` when the write is read,
+//!     *if* the replay has seen any lock activity (lock-table record or `.tflock` event) for
+//!     that state; otherwise unknown;
+//!   * `writer` — the principal of the last CloudTrail `PutObject` on the same bucket/key
+//!     seen before the check runs.
+//!
+//!   The check runs when the write settles: at that digest record, at the next write of
+//!   the key, or at the end of the replay. Without `V.tfstate` the write is only counted.
+//! * **Lock files.** A `.tflock` event with version id `V` gets its lock info from
+//!   `V.tflock` next to the event file, when present.
+//! * **End.** After the last file, a `Tick` at the replay clock (if one was given) runs the
+//!   stale-lock sweep.
+//! * **Duplicates.** Findings are merged by fingerprint: the latest `last_seen` wins and
+//!   `first_seen` is the earliest.
+
+use crate::{DecodeStats, Decoded, Decoder, MAX_DOCUMENT_BYTES};
+use chrono::{DateTime, Utc};
+use driftwatch_core::catalog::Catalog;
+use driftwatch_core::detect::{self, state_write, Context, HeldLock, InMemory, LockLedger};
+use driftwatch_core::finding::{self, Finding};
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::policy::Policy;
+use driftwatch_core::redact::Redactor;
+use driftwatch_core::signal::{InvalidInput, LockInfo, ObjectChange, Principal, Signal, StateObjectEvent, Tick};
+use driftwatch_core::state::{self, State, StateLocation};
+use md5::{Digest, Md5};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Is this file name an event file (see the conventions)?
+pub fn is_event_file(name: &str) -> bool {
+    let data = name.ends_with(".json") || name.ends_with(".json.gz") || name.ends_with(".jsonl") || name.ends_with(".jsonl.gz");
+    data && !name.starts_with("expected")
+}
+
+/// Event files under `path` (a file is taken as is), sorted by path.
+pub fn event_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if std::fs::metadata(path)?.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    walk(path, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(&path, out)?;
+        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(is_event_file) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Read a file (gunzipping `*.gz`), refusing more than [`MAX_DOCUMENT_BYTES`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if len > MAX_DOCUMENT_BYTES {
+        return Err(format!("file is {len} bytes, larger than the {MAX_DOCUMENT_BYTES}-byte limit"));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 16, file)).take(MAX_DOCUMENT_BYTES + 1);
+        gz.read_to_end(&mut buf).map_err(|e| format!("not a valid gzip file: {e}"))?;
+        if buf.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(format!("decompresses to more than {MAX_DOCUMENT_BYTES} bytes"));
+        }
+    } else {
+        let mut file = file;
+        file.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    }
+    Ok(buf)
+}
+
+/// Where a replay finds the bytes behind object events.
+pub trait Versions {
+    /// The state bytes Terraform wrote for this state object event; `None` if not available.
+    fn state_version(&self, ev: &StateObjectEvent) -> Option<Result<Vec<u8>, String>>;
+    /// The body of a `.tflock` object with this version id; `None` if not available.
+    fn lock_body(&self, version_id: &str) -> Option<Result<Vec<u8>, String>>;
+}
+
+/// `V.tfstate` / `V.tflock` files in one directory (the event file's).
+#[derive(Debug, Clone)]
+pub struct FileVersions {
+    pub dir: PathBuf,
+}
+
+impl FileVersions {
+    fn file(&self, version: &str, ext: &str) -> Option<PathBuf> {
+        // A version id is an opaque token; refuse anything that could leave the directory.
+        if version.is_empty() || version.contains(['/', '\\']) || version.starts_with('.') {
+            return None;
+        }
+        let p = self.dir.join(format!("{version}.{ext}"));
+        p.is_file().then_some(p)
+    }
+}
+
+impl Versions for FileVersions {
+    fn state_version(&self, ev: &StateObjectEvent) -> Option<Result<Vec<u8>, String>> {
+        let p = self.file(ev.version_id.as_deref()?, "tfstate")?;
+        Some(std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display())))
+    }
+    fn lock_body(&self, version_id: &str) -> Option<Result<Vec<u8>, String>> {
+        let p = self.file(version_id, "tflock")?;
+        Some(std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display())))
+    }
+}
+
+/// No versions at all (Lambdas without S3 access, tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoVersions;
+
+impl Versions for NoVersions {
+    fn state_version(&self, _: &StateObjectEvent) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
+    fn lock_body(&self, _: &str) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
+}
+
+/// Counters of a replay.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayStats {
+    pub files: u64,
+    pub decode: DecodeStats,
+    /// State writes checked with both versions' bytes at hand.
+    pub state_writes_checked: u64,
+    /// State writes without a `V.tfstate` file (not checked).
+    pub state_writes_unchecked: u64,
+    /// Findings before merging by fingerprint.
+    pub raw_findings: u64,
+}
+
+/// A state write waiting for its digest record.
+struct PendingWrite {
+    event: StateObjectEvent,
+    state: State,
+    md5: String,
+    lock_held: Option<bool>,
+    lock: Option<HeldLock>,
+}
+
+/// A replay in progress.
+pub struct Replay<'a> {
+    index: &'a ManagedIndex,
+    catalog: &'a Catalog,
+    policy: &'a Policy,
+    redactor: &'a Redactor,
+    clock: DateTime<Utc>,
+    sweep_at: Option<DateTime<Utc>>,
+    mem: InMemory,
+    findings: HashMap<String, Finding>,
+    pending: BTreeMap<String, PendingWrite>,
+    /// Last settled version of each state, with its MD5.
+    previous: HashMap<String, (State, String)>,
+    lock_activity: HashSet<String>,
+    writers: HashMap<String, Principal>,
+    /// One line per checked state write: what the apply changed.
+    pub summaries: Vec<String>,
+    pub stats: ReplayStats,
+}
+
+impl<'a> Replay<'a> {
+    /// `clock` dates `input.invalid` findings and signals without a time; `sweep_at`, when
+    /// given, is the time of the final stale-lock sweep.
+    pub fn new(
+        index: &'a ManagedIndex,
+        catalog: &'a Catalog,
+        policy: &'a Policy,
+        redactor: &'a Redactor,
+        clock: DateTime<Utc>,
+        sweep_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        Replay {
+            index,
+            catalog,
+            policy,
+            redactor,
+            clock,
+            sweep_at,
+            mem: InMemory::default(),
+            findings: HashMap::new(),
+            pending: BTreeMap::new(),
+            previous: HashMap::new(),
+            lock_activity: HashSet::new(),
+            writers: HashMap::new(),
+            summaries: Vec::new(),
+            stats: ReplayStats::default(),
+        }
+    }
+
+    fn ctx(&self, now: DateTime<Utc>) -> Context<'a> {
+        Context { index: self.index, catalog: self.catalog, policy: self.policy, redactor: self.redactor, now }
+    }
+
+    /// Replay one event file (read, gunzipped, decoded, detected). `progress` is called with
+    /// the number of records decoded so far in this file, every 16,384 records.
+    pub fn feed_file(&mut self, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<(), String> {
+        let bytes = read_file(path)?;
+        let name = path.display().to_string();
+        let versions = FileVersions { dir: path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let jsonl = name.ends_with(".jsonl") || name.ends_with(".jsonl.gz");
+        self.feed_bytes(&bytes, &name, jsonl, &versions, progress);
+        Ok(())
+    }
+
+    /// Replay one document (or JSON Lines text) already in memory.
+    pub fn feed_bytes(&mut self, bytes: &[u8], source: &str, json_lines: bool, versions: &dyn Versions, progress: &mut dyn FnMut(u64)) {
+        let policy = self.policy;
+        let redactor = self.redactor;
+        let decoder = Decoder::new(policy, redactor);
+        let mut n = 0u64;
+        let mut sink = |d: Decoded| {
+            self.feed(d, versions);
+            n += 1;
+            if n % 16_384 == 0 {
+                progress(n);
+            }
+        };
+        let stats = if json_lines { decoder.json_lines(bytes, source, &mut sink) } else { decoder.document(bytes, source, &mut sink) };
+        self.stats.files += 1;
+        self.stats.decode += stats;
+    }
+
+    fn add(&mut self, found: Vec<Finding>) {
+        self.stats.raw_findings += found.len() as u64;
+        for f in found {
+            match self.findings.get_mut(&f.fingerprint) {
+                Some(old) => {
+                    let first = old.first_seen.min(f.first_seen);
+                    if f.last_seen >= old.last_seen {
+                        *old = f;
+                    }
+                    old.first_seen = first;
+                }
+                None => {
+                    self.findings.insert(f.fingerprint.clone(), f);
+                }
+            }
+        }
+    }
+
+    fn invalid(&mut self, bad: &InvalidInput) {
+        let f = detect::invalid_input(bad, self.catalog, self.clock);
+        self.add(vec![f]);
+    }
+
+    /// Feed one decoded item.
+    pub fn feed(&mut self, item: Decoded, versions: &dyn Versions) {
+        let mut signal = match item {
+            Ok(s) => s,
+            Err(bad) => return self.invalid(&bad),
+        };
+        match &mut signal {
+            Signal::LockRecord(r) => {
+                if let Some(state_id) = r.lock_id.strip_suffix("-md5") {
+                    if let Some(d) = r.digest.clone() {
+                        let id = state_id.to_string();
+                        self.settle(&id, Some(d));
+                    }
+                } else {
+                    self.lock_activity.insert(r.lock_id.clone());
+                }
+            }
+            Signal::LockFile(ev) => {
+                self.lock_activity.insert(format!("{}/{}", ev.bucket, ev.key.strip_suffix(".tflock").unwrap_or(&ev.key)));
+                if ev.info.is_none() {
+                    if let Some(body) = ev.version_id.as_deref().and_then(|v| versions.lock_body(v)) {
+                        match body.and_then(|b| serde_json::from_slice::<LockInfo>(&b).map_err(|e| format!("lock file body: {e}"))) {
+                            Ok(info) => ev.info = Some(info),
+                            Err(message) => {
+                                self.invalid(&InvalidInput { source: format!("{}/{}", ev.bucket, ev.key), index: None, message })
+                            }
+                        }
+                    }
+                }
+            }
+            Signal::ApiCall(c) if c.event_source == "s3.amazonaws.com" && c.event_name == "PutObject" && c.error_code.is_none() => {
+                let rp = &c.request_parameters;
+                if let (Some(b), Some(k)) = (rp["bucketName"].as_str(), rp["key"].as_str().or(rp["Key"].as_str())) {
+                    self.writers.insert(format!("{b}/{k}"), c.principal.clone());
+                }
+            }
+            Signal::StateObject(ev) if ev.change == ObjectChange::Created => {
+                let id = format!("{}/{}", ev.bucket, ev.key);
+                self.settle(&id, None);
+                match versions.state_version(ev) {
+                    None => self.stats.state_writes_unchecked += 1,
+                    Some(Err(message)) => self.invalid(&InvalidInput { source: id.clone(), index: None, message }),
+                    Some(Ok(bytes)) => {
+                        let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
+                        match state::parse_state(&bytes, loc, self.catalog, self.redactor) {
+                            Ok(st) => {
+                                let md5 = driftwatch_core::redact::hex(&Md5::digest(&bytes));
+                                let lock = self.mem.held(&id);
+                                let lock_held = self.lock_activity.contains(&id).then_some(lock.is_some());
+                                self.pending.insert(id, PendingWrite { event: ev.clone(), state: st, md5, lock_held, lock });
+                            }
+                            Err(e) => {
+                                let source = format!("{} (version {})", id, ev.version_id.as_deref().unwrap_or("?"));
+                                self.invalid(&InvalidInput { source, index: None, message: e.to_string() })
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        let now = signal.time().unwrap_or(self.clock);
+        let found = detect::process(&signal, &self.ctx(now), &mut self.mem);
+        self.add(found);
+    }
+
+    /// Run the state-write detector on a pending write of `id`, if there is one.
+    fn settle(&mut self, id: &str, digest: Option<String>) {
+        let Some(p) = self.pending.remove(id) else { return };
+        let mut w = state_write::StateWrite::new(&p.event, self.previous.get(id).map(|(st, _)| st), &p.state);
+        w.object_md5 = Some(p.md5.clone());
+        w.previous_md5 = self.previous.get(id).map(|(_, md5)| md5.clone());
+        w.lock_table_digest = digest;
+        w.lock_held = p.lock_held;
+        w.lock = p.lock.clone();
+        w.writer = self.writers.get(id).cloned();
+        let (found, summary) = state_write::detect(&w, &self.ctx(p.event.time));
+        self.stats.state_writes_checked += 1;
+        self.summaries.push(format!(
+            "{id} serial {}: {} added, {} removed, {} changed",
+            p.state.serial,
+            summary.added.len(),
+            summary.removed.len(),
+            summary.changed.len()
+        ));
+        self.add(found);
+        self.previous.insert(id.to_string(), (p.state, p.md5));
+    }
+
+    /// Settle what is pending, run the final sweep, and return the findings, merged by
+    /// fingerprint and sorted.
+    pub fn finish(mut self) -> (Vec<Finding>, ReplayStats, Vec<String>) {
+        let ids: Vec<String> = self.pending.keys().cloned().collect();
+        for id in ids {
+            self.settle(&id, None);
+        }
+        if let Some(t) = self.sweep_at {
+            let tick = Signal::Tick(Tick { time: t, rule: Some("replay".into()) });
+            let found = detect::process(&tick, &self.ctx(t), &mut self.mem);
+            self.add(found);
+        }
+        let mut out: Vec<Finding> = self.findings.into_values().collect();
+        finding::sort(&mut out);
+        (out, self.stats, self.summaries)
+    }
+}

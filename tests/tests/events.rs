@@ -1,0 +1,246 @@
+//! The events/ cases, data-driven: every `events/<function>/<case>/` is replayed through the
+//! same engine as `driftwatch replay` (`driftwatch_decode::replay`: decode → detectors, with
+//! the state-version, digest and lock conventions), against the sample estate in
+//! `samples/states` and `events/policy.toml`, and the findings' (rule, resource) set must equal
+//! the case's `expected.json` exactly. Resource: the Terraform address, else "<type> <id>".
+
+use chrono::{DateTime, Utc};
+use driftwatch_core::finding::Finding;
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::policy::Policy;
+use driftwatch_core::state::{parse_state, StateLocation};
+use driftwatch_core::{Catalog, Redactor};
+use driftwatch_decode::replay::{self, Replay, ReplayStats};
+use driftwatch_tests::workspace_root;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The replay clock of the tests (dates `input.invalid`; no final sweep: the sweeper cases
+/// carry their own schedule event).
+const NOW: &str = "2026-11-22T12:00:00Z";
+
+/// The rules issue 3 builds; each must fire in some case, and only where expected.
+const ISSUE3_RULES: [&str; 16] = [
+    "drift.changed",
+    "drift.missing",
+    "drift.unmanaged",
+    "change.console",
+    "change.out_of_band",
+    "encryption.regression",
+    "lock.contention",
+    "lock.stale",
+    "lock.force_unlock",
+    "lock.outside_pipeline",
+    "state.unlocked_write",
+    "state.written_outside_pipeline",
+    "state.lineage_changed",
+    "state.serial_regression",
+    "state.digest_mismatch",
+    "input.invalid",
+];
+
+const FUNCTIONS: [&str; 5] = ["trail-watcher", "config-watcher", "state-watcher", "lock-watcher", "sweeper"];
+
+type Key = (String, String);
+
+struct World {
+    index: ManagedIndex,
+    catalog: Catalog,
+    policy: Policy,
+    redactor: Redactor,
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let root = workspace_root();
+        let catalog = Catalog::builtin();
+        let redactor = Redactor::new(b"driftwatch-events-tests");
+        let mut index = ManagedIndex::default();
+        for name in ["app", "data", "network"] {
+            let path = root.join(format!("samples/states/{name}.tfstate"));
+            let bytes = std::fs::read(&path).expect("sample state");
+            let st =
+                parse_state(&bytes, StateLocation::local(format!("samples/states/{name}.tfstate")), &catalog, &redactor).expect("parse");
+            index.add_state(st, &catalog);
+        }
+        let policy =
+            Policy::from_toml(&std::fs::read_to_string(root.join("events/policy.toml")).expect("events/policy.toml")).expect("policy");
+        World { index, catalog, policy, redactor }
+    })
+}
+
+struct Case {
+    /// `<function>/<case>`
+    name: String,
+    dir: PathBuf,
+    expected: BTreeSet<Key>,
+}
+
+fn cases() -> Vec<Case> {
+    let root = workspace_root().join("events");
+    let mut out = Vec::new();
+    for function in FUNCTIONS {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(function))
+            .unwrap_or_else(|e| panic!("events/{function}: {e}"))
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let name = format!("{function}/{}", dir.file_name().and_then(|n| n.to_str()).expect("utf8"));
+            let exp = dir.join("expected.json");
+            let text = std::fs::read_to_string(&exp).unwrap_or_else(|e| panic!("{name}: expected.json: {e}"));
+            let items: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: expected.json: {e}"));
+            let expected = items
+                .iter()
+                .map(|i| (i["rule"].as_str().expect("rule").to_string(), i["resource"].as_str().expect("resource").to_string()))
+                .collect();
+            out.push(Case { name, dir, expected });
+        }
+    }
+    assert!(out.len() >= 30, "events/ holds {} cases", out.len());
+    out
+}
+
+fn run(case: &Case) -> (Vec<Finding>, ReplayStats) {
+    let w = world();
+    let now: DateTime<Utc> = NOW.parse().expect("NOW");
+    let mut rep = Replay::new(&w.index, &w.catalog, &w.policy, &w.redactor, now, None);
+    let files = replay::event_files(&case.dir).expect("event files");
+    assert!(files.iter().any(|f| f.ends_with("event.json")), "{}: no event.json", case.name);
+    for f in &files {
+        rep.feed_file(f, &mut |_| {}).unwrap_or_else(|e| panic!("{}: {}: {e}", case.name, f.display()));
+    }
+    let (findings, stats, _) = rep.finish();
+    (findings, stats)
+}
+
+/// (rule, address or "<type> <id>"); ids naming files are made relative to the workspace.
+fn key(f: &Finding, root: &Path) -> Key {
+    let r = &f.resource;
+    let what = match &r.address {
+        Some(a) => a.clone(),
+        None => {
+            let prefix = format!("{}/", root.display());
+            format!("{} {}", r.resource_type, r.id.strip_prefix(&prefix).unwrap_or(&r.id))
+        }
+    };
+    (f.rule.id().to_string(), what)
+}
+
+fn keys(findings: &[Finding]) -> BTreeSet<Key> {
+    let root = workspace_root();
+    findings.iter().map(|f| key(f, &root)).collect()
+}
+
+#[test]
+fn every_case_gives_exactly_its_expected_findings() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let got = keys(&run(&case).0);
+        if got != case.expected {
+            let missing: Vec<_> = case.expected.difference(&got).collect();
+            let extra: Vec<_> = got.difference(&case.expected).collect();
+            failures.push(format!("{}: missing {missing:?}, unexpected {extra:?}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) differ from expected.json:\n  {}", failures.len(), failures.join("\n  "));
+}
+
+#[test]
+fn every_issue3_rule_fires_in_some_case_and_only_where_expected() {
+    let mut expected_in: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut fired_in: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for case in cases() {
+        for (rule, _) in &case.expected {
+            let r = ISSUE3_RULES.iter().find(|r| **r == rule).unwrap_or_else(|| panic!("{}: expects unknown rule {rule}", case.name));
+            expected_in.entry(r).or_default().insert(case.name.clone());
+        }
+        for (rule, _) in keys(&run(&case).0) {
+            fired_in.entry(rule).or_default().insert(case.name.clone());
+        }
+    }
+    let mut problems = Vec::new();
+    for rule in ISSUE3_RULES {
+        let want = expected_in.get(rule).cloned().unwrap_or_default();
+        let got = fired_in.get(rule).cloned().unwrap_or_default();
+        if want.is_empty() {
+            problems.push(format!("{rule}: no case expects it"));
+        }
+        if got.is_empty() {
+            problems.push(format!("{rule}: fires in no case"));
+        }
+        let stray: Vec<_> = got.difference(&want).collect();
+        if !stray.is_empty() {
+            problems.push(format!("{rule}: fires in cases that do not expect it: {stray:?}"));
+        }
+    }
+    for rule in fired_in.keys() {
+        if !ISSUE3_RULES.contains(&rule.as_str()) {
+            problems.push(format!("{rule}: fired, but no events/ case is about it"));
+        }
+    }
+    assert!(problems.is_empty(), "\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn replaying_a_case_twice_gives_identical_findings() {
+    let mut fingerprints = 0;
+    for case in cases() {
+        let (a, _) = run(&case);
+        let (b, _) = run(&case);
+        let fa: Vec<&str> = a.iter().map(|f| f.fingerprint.as_str()).collect();
+        let fb: Vec<&str> = b.iter().map(|f| f.fingerprint.as_str()).collect();
+        assert_eq!(fa, fb, "{}: fingerprints differ between replays", case.name);
+        assert_eq!(serde_json::to_value(&a).expect("json"), serde_json::to_value(&b).expect("json"), "{}: findings differ", case.name);
+        fingerprints += fa.len();
+    }
+    assert!(fingerprints >= 20, "not vacuous: {fingerprints} fingerprints compared");
+}
+
+#[test]
+fn a_corrupt_log_record_is_one_input_invalid_and_the_others_are_read() {
+    let case = cases().into_iter().find(|c| c.name == "trail-watcher/input-invalid-log-file").expect("case");
+    let (findings, stats) = run(&case);
+    assert_eq!(stats.decode.records, 6, "{stats:?}");
+    assert_eq!((stats.decode.read_only, stats.decode.signals, stats.decode.invalid), (3, 2, 1), "{stats:?}");
+    let bad: Vec<&Finding> = findings.iter().filter(|f| f.rule.id() == "input.invalid").collect();
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].title.contains("event.json record #3") && bad[0].title.contains("eventTime"), "{}", bad[0].title);
+}
+
+#[test]
+fn every_payload_decodes_and_is_real_shaped() {
+    for case in cases() {
+        let (findings, stats) = run(&case);
+        if !case.expected.iter().any(|(r, _)| r == "input.invalid") {
+            assert_eq!(
+                stats.decode.invalid,
+                0,
+                "{}: a payload did not decode: {:?}",
+                case.name,
+                findings.iter().map(|f| &f.title).collect::<Vec<_>>()
+            );
+        }
+        assert!(stats.decode.records >= 1, "{}: no records", case.name);
+        // The trigger payload a Lambda would receive is one document of a known shape.
+        let text = std::fs::read_to_string(case.dir.join("event.json")).expect("event.json");
+        let v: Value = serde_json::from_str(&text).expect("event.json is JSON");
+        let shape_ok = v.get("detail-type").is_some() || v.get("Records").is_some();
+        assert!(shape_ok, "{}: event.json is neither an EventBridge event nor a Records batch", case.name);
+        let function = case.name.split('/').next().unwrap_or("");
+        let want = match function {
+            "trail-watcher" => &["AWS API Call via CloudTrail", "Records"][..],
+            "config-watcher" => &["Config Configuration Item Change"][..],
+            "state-watcher" => &["Object Created", "Object Deleted"][..],
+            "lock-watcher" => &["Records"][..],
+            "sweeper" => &["Scheduled Event"][..],
+            _ => &[][..],
+        };
+        let got = v.get("detail-type").and_then(Value::as_str).unwrap_or("Records");
+        assert!(want.contains(&got), "{}: {function} is not triggered by {got}", case.name);
+    }
+}
