@@ -43,6 +43,11 @@ enum Command {
     /// Replay trigger events (CloudTrail, Config changes, state writes, locks, schedules)
     /// through the detectors against Terraform state
     Replay(replay::ReplayArgs),
+    /// Evidence store maintenance: seal records into signed digests, create signing keys
+    #[command(subcommand)]
+    Evidence(driftwatch::evidence::EvidenceCommand),
+    /// Verify an evidence store: every record hash, the digest chain and the signatures
+    Verify(driftwatch::evidence::VerifyArgs),
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
@@ -72,6 +77,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Evidence(cmd) => driftwatch::evidence::run_evidence(cmd),
+        Command::Verify(args) => driftwatch::evidence::run_verify(args),
     };
     match result {
         Ok(has_findings) => ExitCode::from(u8::from(has_findings)),

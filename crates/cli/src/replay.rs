@@ -66,6 +66,10 @@ pub struct ReplayArgs {
     /// Also write the findings as JSON to DIR/findings.json
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also record the event files (hashes, never contents) and the findings in the evidence
+    /// directory DIR (write-once, content-addressed; seal with `driftwatch evidence seal`)
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
 }
 
 /// Load `--policy`.
@@ -118,7 +122,16 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
         bar.draw(done_bytes, i + 1, rep.stats.decode.records);
     }
     bar.clear();
-    let (findings, stats, summaries) = rep.finish();
+    let (mut findings, stats, summaries) = rep.finish();
+    if let Some(dir) = &args.evidence {
+        let mut inputs = Vec::new();
+        for path in &files {
+            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+            inputs.push(driftwatch::evidence::InputEvidence::new("event-file", path, &bytes, serde_json::Value::Null));
+        }
+        let w = driftwatch::evidence::record_run(dir, &inputs, &mut findings, |_, _| true, clock, Utc::now())?;
+        info!(dir = %dir.display(), created = w.created, already_present = w.already_present, "evidence recorded");
+    }
     for s in &summaries {
         info!(summary = %s, "state write");
     }

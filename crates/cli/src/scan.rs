@@ -5,11 +5,13 @@ use crate::render;
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
+use driftwatch::evidence::{record_run, InputEvidence};
 use driftwatch_core::drift::{self, ScanPolicy};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::live::{self, LiveInventory};
 use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
+use serde_json::json;
 use std::path::PathBuf;
 use tracing::{info, warn};
 
@@ -35,6 +37,10 @@ pub struct ScanArgs {
     /// Also write the findings as JSON to DIR/findings.json
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also record the inputs (hashes, never contents) and the findings in the evidence
+    /// directory DIR (write-once, content-addressed; seal with `driftwatch evidence seal`)
+    #[arg(long, value_name = "DIR")]
+    evidence: Option<PathBuf>,
     /// Evaluate as of this time (RFC 3339); default now
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
@@ -61,11 +67,15 @@ pub fn run(args: ScanArgs) -> Result<bool> {
 
     let mut index = ManagedIndex::default();
     let mut state_count = 0;
+    let mut inputs: Vec<InputEvidence> = Vec::new();
     for arg in &args.states {
         for path in inputs::expand(arg, inputs::is_state_file, "Terraform state files (*.tfstate)")? {
             let bytes = inputs::read(&path)?;
             let st = state::parse_state(&bytes, StateLocation::local(path.display().to_string()), &catalog, &redactor)
                 .with_context(|| path.display().to_string())?;
+            if args.evidence.is_some() {
+                inputs.push(InputEvidence::new("terraform-state", &path, &bytes, json!({"serial": st.serial, "lineage": st.lineage})));
+            }
             drop(bytes);
             let s = index.add_state(st, &catalog);
             info!(state = %path.display(), serial = s.state.serial, lineage = %s.state.lineage, instances = s.instances, managed = s.managed, indexed = s.indexed, "state indexed");
@@ -78,6 +88,9 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         for path in inputs::expand(arg, inputs::is_live_file, "live configuration files (*.json, *.json.gz)")? {
             let bytes = inputs::read(&path)?;
             let (items, errors) = live::parse_document(&bytes, &redactor).with_context(|| path.display().to_string())?;
+            if args.evidence.is_some() {
+                inputs.push(InputEvidence::new("live-configuration", &path, &bytes, json!({"items": items.len()})));
+            }
             for e in &errors {
                 warn!(file = %path.display(), error = %e, "configuration item skipped");
                 eprintln!("warning: {}: {e}", path.display());
@@ -89,7 +102,19 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         }
     }
 
-    let outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
+    let mut outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
+    if let Some(dir) = &args.evidence {
+        // A finding's inputs: its own state file and every live document.
+        let w = record_run(
+            dir,
+            &inputs,
+            &mut outcome.findings,
+            |f, i| i.kind == "live-configuration" || f.resource.state.as_ref().is_some_and(|s| s.key == i.source),
+            now,
+            Utc::now(),
+        )?;
+        info!(dir = %dir.display(), created = w.created, already_present = w.already_present, "evidence recorded");
+    }
     for n in &outcome.notes {
         info!(note = %n, "not compared");
     }
