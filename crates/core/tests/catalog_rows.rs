@@ -2048,12 +2048,12 @@ fn aws_cloudwatch_log_group() {
             absent: &[],
             mutations: vec![
                 weaken("KMS key disassociated", vec![gone("/configuration/KmsKeyId")], vec![regression(ADDR, &["kms_key_id"])]),
-                drift_m(
+                weaken(
                     "retention shortened",
                     vec![live("/configuration/RetentionInDays", json!(30))],
-                    vec![changed(ADDR, &["retention_in_days"])],
+                    vec![regression(ADDR, &["retention_in_days"])],
                 ),
-                drift_m(
+                strengthen(
                     "retention policy deleted (never expire)",
                     vec![gone("/configuration/RetentionInDays")],
                     vec![changed(ADDR, &["retention_in_days"])],

@@ -475,7 +475,7 @@ fn identities_resolve_to_sample_addresses() {
             call(
                 "logs.amazonaws.com",
                 "PutRetentionPolicy",
-                json!({"logGroupName": "/aws/vpc/st-marys-ehr-prod/flow-logs", "retentionInDays": 1}),
+                json!({"logGroupName": "/aws/vpc/st-marys-ehr-prod/flow-logs", "retentionInDays": 3653}),
             ),
             "aws_cloudwatch_log_group.vpc_flow_logs",
         ),
@@ -804,7 +804,8 @@ fn cloudtrail_logs_lambda_and_listener_regressions() {
             "PutRetentionPolicy",
             json!({"logGroupName": "/aws/cloudtrail/st-marys-ehr-prod", "retentionInDays": 7}),
         ),
-        &[("change.out_of_band", lg)],
+        // audit-log retention shortened: a regression of the evidence's protection
+        &[("change.out_of_band", lg), ("encryption.regression", lg)],
     );
 
     let fhir = "aws_lambda_function.handler[\"fhir-api\"]";
