@@ -1,18 +1,72 @@
-//! Evidence on the local file system, and the `evidence` / `verify` commands.
+//! Evidence stores, and the `evidence` / `verify` commands.
 //!
-//! [`LocalStore`] is the CLI's real implementation of the core's `EvidenceStore` port: a
-//! directory whose relative paths are the object keys. Write-once: a new file is created with
-//! `O_EXCL` and made read-only; an existing file with identical content is a no-op; different
-//! content is refused.
+//! Every `--evidence` takes an [`EvidenceLocation`]: a directory, or `s3://bucket/prefix`.
+//!
+//! * [`LocalStore`] is the CLI's real implementation of the core's `EvidenceStore` port on
+//!   the file system: a directory whose relative paths are the object keys. Write-once: a new
+//!   file is created with `O_EXCL` and made read-only; an existing file with identical content
+//!   is a no-op; different content is refused.
+//! * `s3://…` opens `driftwatch_aws::BlockingS3EvidenceStore` (conditional writes, Object
+//!   Lock, SSE-KMS) with the standard AWS configuration: the default credential chain, the
+//!   region, `AWS_ENDPOINT_URL`; `DRIFTWATCH_EVIDENCE_RETENTION_DAYS`,
+//!   `DRIFTWATCH_EVIDENCE_KMS_KEY` and `DRIFTWATCH_S3_PATH_STYLE` shape it.
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use driftwatch_aws::{BlockingS3EvidenceStore, PathStyle, S3Location, StoreOptions};
 use driftwatch_core::evidence::{self, EvidenceError, EvidenceStore, Listed, PublicKey, PutOutcome, Record, Signer25519};
 use driftwatch_core::Finding;
 use serde_json::{json, Value};
+use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Where evidence lives: a local directory or an S3 bucket and prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvidenceLocation {
+    Dir(PathBuf),
+    S3(S3Location),
+}
+
+impl FromStr for EvidenceLocation {
+    type Err = String;
+
+    /// `s3://bucket[/prefix]`, or else a directory path.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if S3Location::is_s3_url(s) {
+            S3Location::parse(s).map(EvidenceLocation::S3).map_err(|e| e.to_string())
+        } else if s.is_empty() {
+            Err("empty evidence location".into())
+        } else {
+            Ok(EvidenceLocation::Dir(PathBuf::from(s)))
+        }
+    }
+}
+
+impl fmt::Display for EvidenceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvidenceLocation::Dir(d) => write!(f, "{}", d.display()),
+            EvidenceLocation::S3(l) => write!(f, "{l}"),
+        }
+    }
+}
+
+/// Open the store at `loc` for reading and writing. A directory is created if missing; an
+/// S3 location is checked (credentials, bucket) before anything else happens.
+pub fn open_store(loc: &EvidenceLocation) -> Result<Box<dyn EvidenceStore>> {
+    match loc {
+        EvidenceLocation::Dir(d) => Ok(Box::new(LocalStore::open(d)?)),
+        EvidenceLocation::S3(l) => {
+            let options = StoreOptions::from_env()?;
+            let store = BlockingS3EvidenceStore::connect(l.clone(), options, PathStyle::from_env()?)
+                .with_context(|| format!("evidence store {l}"))?;
+            Ok(Box::new(store))
+        }
+    }
+}
 
 /// A directory of evidence objects.
 #[derive(Debug, Clone)]
@@ -123,9 +177,9 @@ pub enum EvidenceCommand {
 
 #[derive(Debug, Args)]
 pub struct SealArgs {
-    /// Evidence directory
-    #[arg(long, value_name = "DIR")]
-    evidence: PathBuf,
+    /// Evidence store: a directory, or s3://BUCKET/PREFIX
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    evidence: EvidenceLocation,
     /// Ed25519 signing key (64 hex characters or PKCS#8 PEM); default: $DRIFTWATCH_SIGNING_KEY
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
@@ -148,9 +202,9 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
     match cmd {
         EvidenceCommand::Seal(a) => {
             let signer = signing_key(a.key.as_deref())?;
-            let mut store = LocalStore::open(&a.evidence)?;
-            let sealed = evidence::seal(&mut store, &a.prefix, &signer, a.now.unwrap_or_else(Utc::now))
-                .with_context(|| format!("sealing {}", a.evidence.display()))?;
+            let mut store = open_store(&a.evidence)?;
+            let sealed = evidence::seal(store.as_mut(), &a.prefix, &signer, a.now.unwrap_or_else(Utc::now))
+                .with_context(|| format!("sealing {}", a.evidence))?;
             println!(
                 "sealed {} record(s) into {} (sequence {}, window {} .. {}, key {})",
                 sealed.records,
@@ -197,9 +251,10 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
     after_help = "What an auditor runs:\n  driftwatch verify --evidence ./evidence --public-key driftwatch.pub --from 2026-01-01T00:00:00Z --to 2026-04-01T00:00:00Z\n\nExit status: 0 everything verified, 1 problems found, 2 error."
 )]
 pub struct VerifyArgs {
-    /// Evidence directory
-    #[arg(long, value_name = "DIR")]
-    evidence: PathBuf,
+    /// Evidence store: a directory, or s3://BUCKET/PREFIX (read with the default AWS
+    /// credential chain; needs s3:ListBucket and s3:GetObject only)
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    evidence: EvidenceLocation,
     /// Trusted Ed25519 public key (hex or PEM). Without it, the key recorded in the digests is
     /// used and its fingerprint printed, to be compared out of band.
     #[arg(long, value_name = "FILE")]
@@ -226,8 +281,10 @@ pub enum VerifyFormat {
 
 /// Run `verify`; `Ok(true)` when problems were found.
 pub fn run_verify(a: VerifyArgs) -> Result<bool> {
-    if !a.evidence.is_dir() {
-        bail!("{}: not an evidence directory", a.evidence.display());
+    if let EvidenceLocation::Dir(d) = &a.evidence {
+        if !d.is_dir() {
+            bail!("{}: not an evidence directory", d.display());
+        }
     }
     let key = match &a.public_key {
         Some(f) => {
@@ -236,8 +293,8 @@ pub fn run_verify(a: VerifyArgs) -> Result<bool> {
         }
         None => None,
     };
-    let store = LocalStore::open(&a.evidence)?;
-    let report = evidence::verify(&store, &a.prefix, key.as_ref(), a.from, a.to).with_context(|| a.evidence.display().to_string())?;
+    let store = open_store(&a.evidence)?;
+    let report = evidence::verify(store.as_ref(), &a.prefix, key.as_ref(), a.from, a.to).with_context(|| a.evidence.to_string())?;
     match a.format {
         VerifyFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         VerifyFormat::Text => {
@@ -293,19 +350,19 @@ pub struct Written {
     pub already_present: usize,
 }
 
-/// Record a run's inputs and findings in the local evidence store at `dir`. Each finding gets
+/// Record a run's inputs and findings in the evidence store at `loc`. Each finding gets
 /// the keys of the input records behind it in `evidence` (`inputs_of` picks them), then is
 /// written as a `finding` record. `at` is the run's evaluation time (records' `time`),
 /// `written` the wall clock (the key's day). Same run twice: same keys, nothing new written.
 pub fn record_run(
-    dir: &Path,
+    loc: &EvidenceLocation,
     inputs: &[InputEvidence],
     findings: &mut [Finding],
     inputs_of: impl Fn(&Finding, &InputEvidence) -> bool,
     at: DateTime<Utc>,
     written: DateTime<Utc>,
 ) -> Result<Written> {
-    let mut store = LocalStore::open(dir)?;
+    let mut store = open_store(loc)?;
     let mut out = Written::default();
     let mut count = |o: PutOutcome| match o {
         PutOutcome::Created => out.created += 1,
@@ -318,7 +375,7 @@ pub fn record_run(
             time: at,
             body: json!({"kind": i.kind, "source": i.source, "sha256": i.sha256, "bytes": i.bytes, "details": i.details}),
         };
-        let (key, o) = evidence::write_record(&mut store, "", &r, written).with_context(|| dir.display().to_string())?;
+        let (key, o) = evidence::write_record(store.as_mut(), "", &r, written).with_context(|| loc.to_string())?;
         count(o);
         input_keys.push(key);
     }
@@ -330,7 +387,7 @@ pub fn record_run(
         }
         let body = serde_json::to_value(&*f).context("serialising a finding")?;
         let r = Record { kind: "finding".into(), time: f.last_seen, body };
-        let (_, o) = evidence::write_record(&mut store, "", &r, written).with_context(|| dir.display().to_string())?;
+        let (_, o) = evidence::write_record(store.as_mut(), "", &r, written).with_context(|| loc.to_string())?;
         count(o);
     }
     Ok(out)

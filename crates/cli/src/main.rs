@@ -9,6 +9,9 @@ mod scan;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Event-driven drift and compliance watcher for Terraform-managed AWS — local CLI.
 ///
@@ -57,10 +60,22 @@ fn init_logging(verbose: u8, format: LogFormat) {
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false);
+    // The AWS SDK and its HTTP stack log their own retries and fallbacks (e.g. "failed to load
+    // region from IMDS"); their failures reach us as errors anyway. Quiet by default, -v shows
+    // their warnings, -vv their info, -vvv everything.
+    let sdk = match verbose {
+        0 => LevelFilter::OFF,
+        1 => LevelFilter::WARN,
+        2 => LevelFilter::INFO,
+        _ => LevelFilter::TRACE,
+    };
+    let filter = ["aws_", "hyper", "h2", "rustls", "tower"]
+        .into_iter()
+        .fold(Targets::new().with_default(level), |t, target| t.with_target(target, sdk));
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(LevelFilter::TRACE).with_target(false);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_ansi(false).without_time().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).finish().with(filter).try_init(),
+        LogFormat::Text => builder.with_ansi(false).without_time().finish().with(filter).try_init(),
     };
 }
 

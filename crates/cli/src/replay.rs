@@ -67,9 +67,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also record the event files (hashes, never contents) and the findings in the evidence
-    /// directory DIR (write-once, content-addressed; seal with `driftwatch evidence seal`)
-    #[arg(long, value_name = "DIR")]
-    evidence: Option<PathBuf>,
+    /// store: a directory DIR, or s3://BUCKET/PREFIX (write-once, content-addressed; seal
+    /// with `driftwatch evidence seal`)
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    evidence: Option<driftwatch::evidence::EvidenceLocation>,
 }
 
 /// Load `--policy`.
@@ -130,7 +131,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
             inputs.push(driftwatch::evidence::InputEvidence::new("event-file", path, &bytes, serde_json::Value::Null));
         }
         let w = driftwatch::evidence::record_run(dir, &inputs, &mut findings, |_, _| true, clock, Utc::now())?;
-        info!(dir = %dir.display(), created = w.created, already_present = w.already_present, "evidence recorded");
+        info!(store = %dir, created = w.created, already_present = w.already_present, "evidence recorded");
     }
     for s in &summaries {
         info!(summary = %s, "state write");

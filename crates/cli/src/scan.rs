@@ -38,9 +38,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also record the inputs (hashes, never contents) and the findings in the evidence
-    /// directory DIR (write-once, content-addressed; seal with `driftwatch evidence seal`)
-    #[arg(long, value_name = "DIR")]
-    evidence: Option<PathBuf>,
+    /// store: a directory DIR, or s3://BUCKET/PREFIX (write-once, content-addressed; seal
+    /// with `driftwatch evidence seal`)
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    evidence: Option<driftwatch::evidence::EvidenceLocation>,
     /// Evaluate as of this time (RFC 3339); default now
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
@@ -113,7 +114,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             now,
             Utc::now(),
         )?;
-        info!(dir = %dir.display(), created = w.created, already_present = w.already_present, "evidence recorded");
+        info!(store = %dir, created = w.created, already_present = w.already_present, "evidence recorded");
     }
     for n in &outcome.notes {
         info!(note = %n, "not compared");

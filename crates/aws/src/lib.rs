@@ -1,0 +1,16 @@
+//! driftwatch adapters over the official AWS SDK, implementing the core's ports.
+//!
+//! * [`evidence`]: the evidence bucket — [`S3EvidenceStore`] (async, for the Lambdas) and
+//!   [`BlockingS3EvidenceStore`], the synchronous `EvidenceStore` port the core's `seal` and
+//!   `verify` take (for the CLI).
+//!
+//! Clients are built once per process from the standard AWS configuration: the default
+//! credential chain, `AWS_REGION` / profile region, and `AWS_ENDPOINT_URL` (or
+//! `AWS_ENDPOINT_URL_S3`), which is how the tests point everything at moto server. See
+//! [`config`].
+
+pub mod config;
+pub mod evidence;
+
+pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
+pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
