@@ -2,9 +2,12 @@
 //!
 //! Exit codes (as driftctl): 0 no findings, 1 findings, 2 error.
 
+mod alerts;
+mod exceptions;
 mod inputs;
 mod render;
 mod replay;
+mod report;
 mod scan;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +54,14 @@ enum Command {
     Evidence(driftwatch::evidence::EvidenceCommand),
     /// Verify an evidence store: every record hash, the digest chain and the signatures
     Verify(driftwatch::evidence::VerifyArgs),
+    /// Exceptions as code: validate a file, send expiry notices to owners
+    #[command(subcommand)]
+    Exceptions(exceptions::ExceptionsCommand),
+    /// Compliance report for a period from the evidence store: HTML (inline SVG charts), JSON, CSV
+    Report(report::ReportArgs),
+    /// Preview the alert (email, JSON, AWS Chatbot, SNS message) each finding of a scan or
+    /// replay JSON file would send
+    Alerts(alerts::AlertsArgs),
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
@@ -94,6 +105,9 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Evidence(cmd) => driftwatch::evidence::run_evidence(cmd),
         Command::Verify(args) => driftwatch::evidence::run_verify(args),
+        Command::Exceptions(cmd) => exceptions::run(cmd),
+        Command::Report(args) => report::run(args),
+        Command::Alerts(args) => alerts::run(args),
     };
     match result {
         Ok(has_findings) => ExitCode::from(u8::from(has_findings)),

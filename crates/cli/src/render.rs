@@ -11,6 +11,33 @@ pub enum Format {
     Table,
     /// JSON array of findings
     Json,
+    /// AWS Security Finding Format for Security Hub: {"Findings":[...]}, the
+    /// BatchImportFindings body (account and region from each ARN, else --account/--region)
+    Asff,
+}
+
+/// Where `--format asff` imports findings whose ARN names no account or region.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AsffArgs {
+    /// --format asff: AWS account of findings whose ARN has none (S3 buckets); default: the
+    /// account most findings' ARNs name
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// --format asff: region of findings whose ARN has none; default: the region most
+    /// findings' ARNs name, else us-east-1
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+/// Print findings as a `BatchImportFindings` body, `UpdatedAt` = `now`.
+pub fn print_asff(findings: &[Finding], args: &AsffArgs, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    use driftwatch_core::asff;
+    let defaults = asff::AsffDefaults::infer(findings, args.account.as_deref(), args.region.as_deref());
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &asff::batch(findings, &defaults, now))?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// What was compared, for the table's closing line.
@@ -31,6 +58,10 @@ pub fn print(findings: &[Finding], format: Format, summary: &Summary) -> Result<
             writeln!(out)?;
         }
         Format::Table => table(&mut out, findings, summary, colour)?,
+        Format::Asff => {
+            drop(out);
+            return print_asff(findings, &AsffArgs::default(), chrono::Utc::now());
+        }
     }
     out.flush()?;
     Ok(())
@@ -75,6 +106,9 @@ fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) 
         writeln!(out, "{}  {:<rule_w$}  {what}", paint(&sev, f.severity, colour), f.rule.id())?;
         let pad = " ".repeat(12 + rule_w);
         writeln!(out, "{pad}{}", f.title)?;
+        if let Some(id) = &f.suppressed_by {
+            writeln!(out, "{pad}  suppressed by {id}")?;
+        }
         for c in &f.changes {
             match (&c.desired, &c.actual) {
                 (Value::Array(d), Value::Array(a)) => {

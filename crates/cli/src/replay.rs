@@ -56,7 +56,8 @@ pub struct ReplayArgs {
     /// lock thresholds, regulated-data tag. Default: nothing is the pipeline
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
-    /// Output format on stdout: a table for people, or a JSON array of findings
+    /// Output format on stdout: a table for people, a JSON array of findings, or ASFF for
+    /// Security Hub
     #[arg(long, value_enum, default_value_t = render::Format::Table)]
     format: render::Format,
     /// Replay clock (RFC 3339): dates input.invalid findings, and a final sweep at this time
@@ -71,6 +72,12 @@ pub struct ReplayArgs {
     /// with `driftwatch evidence seal`)
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     evidence: Option<driftwatch::evidence::EvidenceLocation>,
+    #[command(flatten)]
+    asff: render::AsffArgs,
+    /// Exceptions file (TOML): covered findings are reported as suppressed and do not fail the
+    /// run; the longest allowed duration is the policy's `[exceptions] max_days` (default 90)
+    #[arg(long, value_name = "FILE")]
+    exceptions: Option<PathBuf>,
 }
 
 /// Load `--policy`.
@@ -80,12 +87,13 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
     Policy::from_toml(&text).with_context(|| path.display().to_string())
 }
 
-/// Run; `Ok(true)` when there are findings.
+/// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ReplayArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
     let salt = std::env::var("DRIFTWATCH_DIGEST_SALT").unwrap_or_else(|_| DEFAULT_SALT.to_string());
     let redactor = Redactor::new(salt.as_bytes());
     let policy = load_policy(args.policy.as_ref())?;
+    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), policy.exceptions.max_days)?;
 
     let mut index = ManagedIndex::default();
     let mut state_count = 0usize;
@@ -124,6 +132,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     }
     bar.clear();
     let (mut findings, stats, summaries) = rep.finish();
+    crate::exceptions::apply(&mut findings, &exceptions, &catalog, clock);
     if let Some(dir) = &args.evidence {
         let mut inputs = Vec::new();
         for path in &files {
@@ -168,8 +177,12 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
         state_count,
         index.len()
     );
-    print(&findings, args.format, &closing)?;
-    Ok(!findings.is_empty())
+    if args.format == render::Format::Asff {
+        render::print_asff(&findings, &args.asff, clock)?;
+    } else {
+        print(&findings, args.format, &closing)?;
+    }
+    Ok(findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
 }
 
 fn print(findings: &[Finding], format: render::Format, closing: &str) -> Result<()> {
@@ -180,6 +193,10 @@ fn print(findings: &[Finding], format: render::Format, closing: &str) -> Result<
         render::Format::Json => {
             serde_json::to_writer_pretty(&mut out, findings)?;
             writeln!(out)?;
+        }
+        render::Format::Asff => {
+            drop(out);
+            return render::print_asff(findings, &render::AsffArgs::default(), Utc::now());
         }
         render::Format::Table if findings.is_empty() => writeln!(out, "No findings: {closing}")?,
         render::Format::Table => {
@@ -195,6 +212,9 @@ fn print(findings: &[Finding], format: render::Format, closing: &str) -> Result<
                 let sev = if colour { format!("\x1b[{}m{sev}\x1b[0m", colour_code(f.severity)) } else { sev };
                 writeln!(out, "{sev}  {:<rule_w$}  {what}", f.rule.id())?;
                 writeln!(out, "{pad}{}", f.title)?;
+                if let Some(id) = &f.suppressed_by {
+                    writeln!(out, "{pad}  suppressed by {id}")?;
+                }
                 if let Some(a) = &f.actor {
                     let via = if a.via_console { "in the console" } else { "outside the console" };
                     writeln!(out, "{pad}  actor {via}{}", a.source_ip.as_deref().map(|ip| format!(", from {ip}")).unwrap_or_default())?;

@@ -31,7 +31,8 @@ pub struct ScanArgs {
     /// of them; repeatable
     #[arg(long = "live", value_name = "FILE|DIR", required = true)]
     live: Vec<PathBuf>,
-    /// Output format on stdout: a table for people, or a JSON array of findings
+    /// Output format on stdout: a table for people, a JSON array of findings, or ASFF for
+    /// Security Hub
     #[arg(long, value_enum, default_value_t = render::Format::Table)]
     format: render::Format,
     /// Also write the findings as JSON to DIR/findings.json
@@ -48,9 +49,15 @@ pub struct ScanArgs {
     /// Tag KEY=VALUE marking regulated data (raises severities); "none" to disable
     #[arg(long, value_name = "KEY=VALUE", default_value = "data-classification=phi")]
     regulated_tag: String,
+    #[command(flatten)]
+    asff: render::AsffArgs,
+    /// Exceptions file (TOML): findings an active exception covers are still reported, as
+    /// suppressed, and do not fail the run; invalid and expired exceptions are findings
+    #[arg(long, value_name = "FILE")]
+    exceptions: Option<PathBuf>,
 }
 
-/// Run; `Ok(true)` when there are findings.
+/// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ScanArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
     let salt = std::env::var("DRIFTWATCH_DIGEST_SALT").unwrap_or_else(|_| DEFAULT_SALT.to_string());
@@ -65,6 +72,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             }
         },
     };
+    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), driftwatch_core::exceptions::DEFAULT_MAX_DAYS)?;
 
     let mut index = ManagedIndex::default();
     let mut state_count = 0;
@@ -104,6 +112,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     }
 
     let mut outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
+    crate::exceptions::apply(&mut outcome.findings, &exceptions, &catalog, now);
     if let Some(dir) = &args.evidence {
         // A finding's inputs: its own state file and every live document.
         let w = record_run(
@@ -132,6 +141,10 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     }
     let summary =
         render::Summary { states: state_count, managed: index.managed_instances, indexed: index.len(), live_items: inventory.len() };
-    render::print(&outcome.findings, args.format, &summary)?;
-    Ok(!outcome.findings.is_empty())
+    if args.format == render::Format::Asff {
+        render::print_asff(&outcome.findings, &args.asff, now)?;
+    } else {
+        render::print(&outcome.findings, args.format, &summary)?;
+    }
+    Ok(outcome.findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
 }

@@ -8,18 +8,23 @@
 //! [`finding::Finding`]s.
 
 pub mod address;
+pub mod alert;
+pub mod asff;
 pub mod catalog;
 pub mod detect;
 pub mod drift;
 pub mod evidence;
+pub mod exceptions;
 pub mod finding;
 pub mod glob;
 pub mod index;
+pub mod lifecycle;
 pub mod live;
 pub mod normalize;
 pub mod path;
 pub mod policy;
 pub mod redact;
+pub mod report;
 pub mod signal;
 pub mod state;
 

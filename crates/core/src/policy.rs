@@ -46,6 +46,27 @@ pub struct Policy {
     pub state: StatePolicy,
     #[serde(default)]
     pub locks: LockPolicy,
+    /// `[exceptions] max_days = 90`: the longest an exception may last.
+    #[serde(default)]
+    pub exceptions: ExceptionPolicy,
+}
+
+/// Limits on exceptions.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionPolicy {
+    #[serde(default = "default_max_days")]
+    pub max_days: u32,
+}
+
+impl Default for ExceptionPolicy {
+    fn default() -> Self {
+        ExceptionPolicy { max_days: default_max_days() }
+    }
+}
+
+fn default_max_days() -> u32 {
+    crate::exceptions::DEFAULT_MAX_DAYS
 }
 
 /// Who the pipeline is.
@@ -114,6 +135,7 @@ impl Default for Policy {
             pipeline: PipelinePolicy::default(),
             state: StatePolicy::default(),
             locks: LockPolicy::default(),
+            exceptions: ExceptionPolicy::default(),
         }
     }
 }

@@ -1,0 +1,204 @@
+//! `driftwatch report` end to end: `scan --evidence` on the samples, then `report` from that
+//! store; the numbers match the six sample findings, every number names its evidence, the
+//! report is recorded in the store, and no sample secret and no URL appears anywhere.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SECRETS: [&str; 2] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+fn driftwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).output().expect("run driftwatch")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("driftwatch-report-{}-{name}", std::process::id()));
+    if d.exists() {
+        let _ = Command::new("chmod").arg("-R").arg("u+w").arg(&d).status();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+    std::fs::create_dir_all(&d).expect("scratch");
+    d
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn scan_into(ev: &Path) {
+    let o = driftwatch(&[
+        "scan",
+        "--state",
+        "samples/states",
+        "--live",
+        "samples/live",
+        "--now",
+        "2026-11-22T12:00:00Z",
+        "--evidence",
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+fn counts(json: &serde_json::Value, field: &str) -> Vec<(String, u64)> {
+    json[field].as_array().expect(field).iter().map(|c| (c["label"].as_str().unwrap().to_string(), c["count"].as_u64().unwrap())).collect()
+}
+
+#[test]
+fn report_on_the_samples() {
+    let dir = scratch("samples");
+    let ev = dir.join("evidence");
+    let out = dir.join("out");
+    scan_into(&ev);
+    let before = files(&ev).len();
+    let o = driftwatch(&["report", "--evidence", ev.to_str().unwrap(), "--out", out.to_str().unwrap(), "--now", "2026-11-22T12:00:00Z"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("6 distinct finding(s), 6 open"), "{}", text(&o));
+
+    for name in ["report.html", "report.json", "report.csv"] {
+        assert!(out.join(name).is_file(), "{name}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).expect("report.json");
+    assert_eq!(json["findings"], 6);
+    assert_eq!(
+        counts(&json, "open_by_severity"),
+        [("critical".into(), 4), ("high".into(), 1), ("medium".into(), 1), ("low".into(), 0), ("info".into(), 0)]
+    );
+    assert_eq!(counts(&json, "by_status"), [("open".into(), 6), ("suppressed".into(), 0), ("resolved".into(), 0)]);
+    // every number names the finding records behind it, and they exist in the store
+    for c in json["open_by_severity"].as_array().unwrap().iter().chain(json["open_by_control"].as_array().unwrap()) {
+        let keys = c["evidence"].as_array().unwrap();
+        assert_eq!(keys.len() as u64, c["count"].as_u64().unwrap(), "{c}");
+        for k in keys {
+            let k = k.as_str().unwrap();
+            assert!(k.contains("/finding/") && ev.join(k).is_file(), "{k}");
+        }
+    }
+    let controls: Vec<&str> = json["open_by_control"].as_array().unwrap().iter().map(|c| c["control"].as_str().unwrap()).collect();
+    assert!(controls.iter().any(|c| c.starts_with("HIPAA 164.308")), "{controls:?}");
+    assert!(controls.iter().any(|c| c.starts_with("HIPAA 164.312")), "{controls:?}");
+    assert!(controls.iter().any(|c| c.starts_with("NIST ")), "{controls:?}");
+    assert_eq!(json["trend"].as_array().unwrap().len(), 1);
+    assert_eq!(json["trend"][0]["label"], "2026-11-22");
+    assert_eq!(json["trend"][0]["count"], 6);
+    assert_eq!(json["time_to_resolve"]["resolved"], 0);
+
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.contains(",critical,")).count(), 4);
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://"), "no URL in the HTML");
+    assert!(!html.contains("<script"), "no script in the HTML");
+    assert_eq!(html.matches("<svg").count(), 4, "severity, HIPAA and NIST controls, trend");
+    assert!(html.contains("<table id=\"findings\""));
+    assert!(html.contains("No finding was resolved in the period."));
+    assert!(html.contains("module.phi_storage[&quot;clinical-notes&quot;]"), "addresses are escaped");
+
+    // the report is recorded in the evidence store
+    let all = files(&ev);
+    assert_eq!(all.len(), before + 1);
+    let recorded: Vec<&PathBuf> = all.iter().filter(|p| p.to_string_lossy().contains("/report/")).collect();
+    assert_eq!(recorded.len(), 1);
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(recorded[0]).unwrap()).unwrap();
+    assert_eq!(record["kind"], "report");
+    assert_eq!(record["body"]["findings"], 6);
+
+    // no sample secret anywhere
+    for p in files(&out).iter().chain(&all) {
+        let bytes = std::fs::read(p).unwrap();
+        let s = String::from_utf8_lossy(&bytes);
+        for secret in SECRETS {
+            assert!(!s.contains(secret), "{secret} in {}", p.display());
+        }
+    }
+
+    // a period that ends before the scan holds nothing; the same report again adds no record
+    let o = driftwatch(&[
+        "report",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--out",
+        dir.join("empty").to_str().unwrap(),
+        "--from",
+        "2026-10-01T00:00:00Z",
+        "--to",
+        "2026-10-31T00:00:00Z",
+        "--now",
+        "2026-11-22T12:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let empty: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("empty/report.json")).unwrap()).unwrap();
+    assert_eq!(empty["findings"], 0);
+    assert_eq!(empty["trend"].as_array().unwrap().len(), 31);
+    let o = driftwatch(&["report", "--evidence", ev.to_str().unwrap(), "--out", out.to_str().unwrap(), "--now", "2026-11-22T12:00:00Z"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("(already present)"), "{}", text(&o));
+}
+
+#[test]
+fn report_errors_are_one_line() {
+    let dir = scratch("errors");
+    let o = driftwatch(&["report", "--evidence", dir.join("nope").to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("not an evidence directory"), "{err}");
+}
+
+#[test]
+fn report_lists_exceptions_expiring_within_30_days() {
+    let dir = scratch("exceptions");
+    let ev = dir.join("evidence");
+    scan_into(&ev);
+    let file = dir.join("exceptions.toml");
+    let entry = |id: &str, expires: &str| {
+        format!(
+            "[[exception]]\nid = \"{id}\"\nrules = [\"drift.unmanaged\"]\narn = \"arn:aws:s3:::x-*\"\nreason = \"<b>why</b>\"\nticket = \"T-1\"\n\
+owner = {{ email = \"owner@example.org\" }}\napproved_by = \"ciso@example.org\"\ncompensating_control = \"c\"\ncreated = 2026-11-01\nexpires = {expires}\n\n"
+        )
+    };
+    let toml =
+        [entry("SOON", "2026-11-25"), entry("LATER", "2027-01-20"), entry("PAST", "2026-11-20"), entry("TOO-LONG", "2027-06-01")].concat();
+    std::fs::write(&file, toml).unwrap();
+    let out = dir.join("out");
+    let o = driftwatch(&[
+        "report",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--now",
+        "2026-11-22T12:00:00Z",
+        "--exceptions",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let ids: Vec<&str> = json["exceptions_expiring"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["SOON"], "expired, later and over-long (invalid) exceptions are not listed");
+    assert_eq!(json["exceptions_expiring"][0]["owner"], "owner@example.org");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("&lt;b&gt;why&lt;/b&gt;"), "exception text is escaped");
+}
