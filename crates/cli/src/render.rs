@@ -48,7 +48,16 @@ pub struct Summary {
     pub live_items: usize,
 }
 
-pub fn print(findings: &[Finding], format: Format, summary: &Summary) -> Result<()> {
+/// The table's closing line, and how each command shows a finding's changes.
+pub enum Closing<'a> {
+    /// `scan`: counts by severity, then what was compared; list changes split into
+    /// added/missing items.
+    Scan(&'a Summary),
+    /// `replay`: the given text after the finding count; every change on one line.
+    Replay(&'a str),
+}
+
+pub fn print(findings: &[Finding], format: Format, closing: Closing) -> Result<()> {
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();
@@ -57,7 +66,7 @@ pub fn print(findings: &[Finding], format: Format, summary: &Summary) -> Result<
             serde_json::to_writer_pretty(&mut out, findings)?;
             writeln!(out)?;
         }
-        Format::Table => table(&mut out, findings, summary, colour)?,
+        Format::Table => table(&mut out, findings, &closing, colour)?,
         Format::Asff => {
             drop(out);
             return print_asff(findings, &AsffArgs::default(), chrono::Utc::now());
@@ -90,11 +99,17 @@ fn show(v: &Value) -> String {
     }
 }
 
-fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) -> Result<()> {
+fn table(out: &mut impl Write, findings: &[Finding], closing: &Closing, colour: bool) -> Result<()> {
     if findings.is_empty() {
-        writeln!(out, "No findings: {} managed resources in {} state(s) match {} live items.", s.indexed, s.states, s.live_items)?;
+        match closing {
+            Closing::Scan(s) => {
+                writeln!(out, "No findings: {} managed resources in {} state(s) match {} live items.", s.indexed, s.states, s.live_items)?
+            }
+            Closing::Replay(text) => writeln!(out, "No findings: {text}")?,
+        }
         return Ok(());
     }
+    let split_lists = matches!(closing, Closing::Scan(_));
     let rule_w = findings.iter().map(|f| f.rule.id().len()).max().unwrap_or(4).max(4);
     writeln!(out, "{:<8}  {:<rule_w$}  RESOURCE", "SEVERITY", "RULE")?;
     for f in findings {
@@ -109,9 +124,13 @@ fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) 
         if let Some(id) = &f.suppressed_by {
             writeln!(out, "{pad}  suppressed by {id}")?;
         }
+        if let Some(a) = &f.actor {
+            let via = if a.via_console { "in the console" } else { "outside the console" };
+            writeln!(out, "{pad}  actor {via}{}", a.source_ip.as_deref().map(|ip| format!(", from {ip}")).unwrap_or_default())?;
+        }
         for c in &f.changes {
             match (&c.desired, &c.actual) {
-                (Value::Array(d), Value::Array(a)) => {
+                (Value::Array(d), Value::Array(a)) if split_lists => {
                     for x in a.iter().filter(|x| !d.contains(x)) {
                         writeln!(out, "{pad}  {}: + {} (live only)", c.path, show(x))?;
                     }
@@ -123,20 +142,25 @@ fn table(out: &mut impl Write, findings: &[Finding], s: &Summary, colour: bool) 
             }
         }
     }
-    let mut counts = std::collections::BTreeMap::new();
-    for f in findings {
-        *counts.entry(std::cmp::Reverse(f.severity)).or_insert(0usize) += 1;
+    match closing {
+        Closing::Scan(s) => {
+            let mut counts = std::collections::BTreeMap::new();
+            for f in findings {
+                *counts.entry(std::cmp::Reverse(f.severity)).or_insert(0usize) += 1;
+            }
+            let by: Vec<String> = counts.iter().map(|(sev, n)| format!("{n} {}", sev.0)).collect();
+            writeln!(
+                out,
+                "\n{} finding(s) ({}) — {} state(s), {} managed resource instances ({} compared; -v lists the rest), {} live items.",
+                findings.len(),
+                by.join(", "),
+                s.states,
+                s.managed,
+                s.indexed,
+                s.live_items
+            )?;
+        }
+        Closing::Replay(text) => writeln!(out, "\n{} finding(s) — {text}", findings.len())?,
     }
-    let by: Vec<String> = counts.iter().map(|(sev, n)| format!("{n} {}", sev.0)).collect();
-    writeln!(
-        out,
-        "\n{} finding(s) ({}) — {} state(s), {} managed resource instances ({} compared; -v lists the rest), {} live items.",
-        findings.len(),
-        by.join(", "),
-        s.states,
-        s.managed,
-        s.indexed,
-        s.live_items
-    )?;
     Ok(())
 }

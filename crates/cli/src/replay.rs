@@ -8,14 +8,12 @@ use crate::render;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use driftwatch_core::finding::{Finding, Severity};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
 use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
 use driftwatch_decode::replay::{self, Replay};
-use serde_json::Value;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tracing::info;
@@ -180,73 +178,9 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     if args.format == render::Format::Asff {
         render::print_asff(&findings, &args.asff, clock)?;
     } else {
-        print(&findings, args.format, &closing)?;
+        render::print(&findings, args.format, render::Closing::Replay(&closing))?;
     }
     Ok(findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
-}
-
-fn print(findings: &[Finding], format: render::Format, closing: &str) -> Result<()> {
-    let stdout = std::io::stdout();
-    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut out = stdout.lock();
-    match format {
-        render::Format::Json => {
-            serde_json::to_writer_pretty(&mut out, findings)?;
-            writeln!(out)?;
-        }
-        render::Format::Asff => {
-            drop(out);
-            return render::print_asff(findings, &render::AsffArgs::default(), Utc::now());
-        }
-        render::Format::Table if findings.is_empty() => writeln!(out, "No findings: {closing}")?,
-        render::Format::Table => {
-            let rule_w = findings.iter().map(|f| f.rule.id().len()).max().unwrap_or(4).max(4);
-            writeln!(out, "{:<8}  {:<rule_w$}  RESOURCE", "SEVERITY", "RULE")?;
-            let pad = " ".repeat(12 + rule_w);
-            for f in findings {
-                let what = match (&f.resource.address, &f.resource.state) {
-                    (Some(a), Some(st)) => format!("{a}  ({})", st.key),
-                    _ => format!("{} {}", f.resource.resource_type, f.resource.id),
-                };
-                let sev = format!("{:<8}", f.severity.as_str());
-                let sev = if colour { format!("\x1b[{}m{sev}\x1b[0m", colour_code(f.severity)) } else { sev };
-                writeln!(out, "{sev}  {:<rule_w$}  {what}", f.rule.id())?;
-                writeln!(out, "{pad}{}", f.title)?;
-                if let Some(id) = &f.suppressed_by {
-                    writeln!(out, "{pad}  suppressed by {id}")?;
-                }
-                if let Some(a) = &f.actor {
-                    let via = if a.via_console { "in the console" } else { "outside the console" };
-                    writeln!(out, "{pad}  actor {via}{}", a.source_ip.as_deref().map(|ip| format!(", from {ip}")).unwrap_or_default())?;
-                }
-                for c in &f.changes {
-                    writeln!(out, "{pad}  {}: {} → {}", c.path, show(&c.desired), show(&c.actual))?;
-                }
-            }
-            writeln!(out, "\n{} finding(s) — {closing}", findings.len())?;
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-fn colour_code(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "1;31",
-        Severity::High => "31",
-        Severity::Medium => "33",
-        Severity::Low => "36",
-        Severity::Info => "2",
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) if s.is_empty() => "(none)".into(),
-        Value::String(s) => s.clone(),
-        Value::Null => "(none)".into(),
-        other => other.to_string(),
-    }
 }
 
 /// A one-line progress bar on stderr, for large inputs when stderr is a terminal.

@@ -144,7 +144,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     if args.format == render::Format::Asff {
         render::print_asff(&outcome.findings, &args.asff, now)?;
     } else {
-        render::print(&outcome.findings, args.format, &summary)?;
+        render::print(&outcome.findings, args.format, render::Closing::Scan(&summary))?;
     }
     Ok(outcome.findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
 }

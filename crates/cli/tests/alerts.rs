@@ -1,38 +1,15 @@
 //! `--format asff` on scan and replay, and the `driftwatch alerts` preview.
 
+mod support;
+use support::*;
+
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn driftwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).output().expect("run driftwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 const SECRETS: [&str; 4] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
 
 #[test]
 fn scan_format_asff_prints_a_batch_import_body() {
-    let out = driftwatch(&[
-        "scan",
-        "--state",
-        "samples/states",
-        "--live",
-        "samples/live",
-        "--now",
-        "2026-11-22T12:00:00Z",
-        "--format",
-        "asff",
-        "--account",
-        "210987654321",
-    ]);
+    let out = scan_samples(&["--now", "2026-11-22T12:00:00Z", "--format", "asff", "--account", "210987654321"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let list = v["Findings"].as_array().expect("Findings");

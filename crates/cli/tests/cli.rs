@@ -1,50 +1,13 @@
 //! The `driftwatch` binary, end to end on files: samples, bad inputs, secrets, exit codes.
 
+mod support;
+use support::driftwatch_without_no_color as driftwatch;
+use support::*;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const NOW: &str = "2026-11-22T12:00:00Z";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn driftwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).env_remove("NO_COLOR").output().expect("run driftwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("driftwatch-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
-}
-
-fn findings_json(out: &Output) -> Vec<Value> {
-    serde_json::from_slice::<Vec<Value>>(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not a JSON array of findings: {e}\n{}", text(&out.stdout)))
-}
-
-/// (rule, Terraform address or, for unmanaged resources, "<type> <id>")
-fn keys(findings: &[Value]) -> BTreeSet<(String, String)> {
-    findings
-        .iter()
-        .map(|f| {
-            let r = &f["resource"];
-            let what = r["address"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{} {}", r["type"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")));
-            (f["rule"].as_str().unwrap_or("").to_string(), what)
-        })
-        .collect()
-}
 
 #[test]
 fn samples_give_exactly_the_documented_findings() {
@@ -106,7 +69,7 @@ fn findings_carry_the_contract_fields_and_are_stable_across_runs() {
 
 #[test]
 fn out_dir_gets_the_same_findings_as_stdout() {
-    let dir = scratch("out");
+    let dir = scratch("cli", "out");
     let d = dir.to_str().expect("utf8");
     let out = driftwatch(&["scan", "--state", "samples/states", "--live", "samples/live", "--format", "json", "--now", NOW, "--out", d]);
     assert_eq!(out.status.code(), Some(1));
@@ -128,7 +91,7 @@ fn table_output_names_rule_address_and_change() {
 
 #[test]
 fn no_drift_exits_zero() {
-    let dir = scratch("clean");
+    let dir = scratch("cli", "clean");
     let state = r#"{"version":4,"terraform_version":"1.11.4","serial":1,"lineage":"l-1","outputs":{},"resources":[
       {"mode":"managed","type":"aws_ebs_volume","name":"v","provider":"provider[\"registry.terraform.io/hashicorp/aws\"]",
        "instances":[{"schema_version":0,"attributes":{"id":"vol-1","arn":"arn:aws:ec2:us-east-1:1:volume/vol-1","encrypted":true,
@@ -153,8 +116,8 @@ fn no_drift_exits_zero() {
 /// Each bad input: exit 2, one line on stderr naming the file, no panic.
 #[test]
 fn bad_inputs_exit_2_with_one_line_naming_the_file() {
-    let empty_dir = scratch("empty-dir");
-    let not_json = scratch("live-bad").join("live.json");
+    let empty_dir = scratch("cli", "empty-dir");
+    let not_json = scratch("cli", "live-bad").join("live.json");
     std::fs::write(&not_json, "{\"configurationItems\": [").expect("write");
     let cases: Vec<(Vec<String>, &str, &str)> = vec![
         (vec!["samples/bad/malformed.tfstate".into()], "samples/bad/malformed.tfstate", "line 5"),
@@ -187,7 +150,7 @@ fn bad_inputs_exit_2_with_one_line_naming_the_file() {
 fn secrets_never_leave_the_process() {
     let secrets = ["Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
     for log_format in ["text", "json"] {
-        let dir = scratch(&format!("secret-{log_format}"));
+        let dir = scratch("cli", &format!("secret-{log_format}"));
         let out = driftwatch(&[
             "scan",
             "--state",

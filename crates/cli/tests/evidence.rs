@@ -1,47 +1,11 @@
 //! Evidence end to end on the local store: `scan --evidence`, `evidence keygen`, `evidence seal`,
 //! `verify` — and every kind of tampering detected, named, exit 1.
 
+mod support;
+use support::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn driftwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).output().expect("run driftwatch")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("driftwatch-ev-{}-{name}", std::process::id()));
-    if d.exists() {
-        let _ = Command::new("chmod").arg("-R").arg("u+w").arg(&d).status();
-        let _ = std::fs::remove_dir_all(&d);
-    }
-    std::fs::create_dir_all(&d).expect("scratch");
-    d
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn writable(p: &Path) {
     let mut perms = std::fs::metadata(p).expect("meta").permissions();
@@ -52,20 +16,10 @@ fn writable(p: &Path) {
 
 /// scan → evidence, keygen, seal; returns (evidence dir, key dir).
 fn sealed(name: &str) -> (PathBuf, PathBuf) {
-    let dir = scratch(name);
+    let dir = scratch("ev", name);
     let ev = dir.join("evidence");
     let key = dir.join("signing.key");
-    let o = driftwatch(&[
-        "scan",
-        "--state",
-        "samples/states",
-        "--live",
-        "samples/live",
-        "--format",
-        "json",
-        "--evidence",
-        ev.to_str().unwrap(),
-    ]);
+    let o = scan_samples(&["--format", "json", "--evidence", ev.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = driftwatch(&["evidence", "keygen", "--out", key.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -79,6 +33,14 @@ fn verify(ev: &Path, dir: &Path) -> Output {
     driftwatch(&["verify", "--evidence", ev.to_str().unwrap(), "--public-key", dir.join("signing.key.pub").to_str().unwrap()])
 }
 
+/// `verify` fails (exit 1) and names every one of `what`.
+fn assert_detected(ev: &Path, dir: &Path, what: &[&str]) {
+    let o = verify(ev, dir);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(what.iter().all(|w| t.contains(w)), "{t}");
+}
+
 fn records(ev: &Path) -> Vec<PathBuf> {
     files(ev).into_iter().filter(|p| !p.to_string_lossy().contains("/digests/")).collect()
 }
@@ -89,7 +51,7 @@ fn digests(ev: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn scan_records_inputs_and_findings_once() {
-    let dir = scratch("scan-twice");
+    let dir = scratch("ev", "scan-twice");
     let ev = dir.join("ev");
     let args = [
         "scan",
@@ -142,18 +104,14 @@ fn modified_record_is_detected() {
     let mut b = std::fs::read(r).unwrap();
     b[5] ^= 0x01;
     std::fs::write(r, b).unwrap();
-    let o = verify(&ev, &dir);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("record modified"), "{}", text(&o));
+    assert_detected(&ev, &dir, &["record modified"]);
 }
 
 #[test]
 fn deleted_record_is_detected() {
     let (ev, dir) = sealed("deleted");
     std::fs::remove_file(&records(&ev)[1]).unwrap();
-    let o = verify(&ev, &dir);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("record missing"), "{}", text(&o));
+    assert_detected(&ev, &dir, &["record missing"]);
 }
 
 #[test]
@@ -170,9 +128,7 @@ fn added_record_is_detected() {
     let p = ev.join(format!("2026/01/01/finding/{sha}.json"));
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, body).unwrap();
-    let o = verify(&ev, &dir);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("not covered by any digest"), "{}", text(&o));
+    assert_detected(&ev, &dir, &["not covered by any digest"]);
 }
 
 #[test]
@@ -184,9 +140,7 @@ fn deleted_digest_is_detected() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(digests(&ev).len(), 2);
     std::fs::remove_file(&digests(&ev)[0]).unwrap();
-    let o = verify(&ev, &dir);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("digest missing"), "{}", text(&o));
+    assert_detected(&ev, &dir, &["digest missing"]);
 }
 
 #[test]
@@ -199,9 +153,7 @@ fn altered_digest_is_detected() {
     let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
     v["records"].as_array_mut().unwrap().remove(0);
     std::fs::write(d, serde_json::to_vec(&v).unwrap()).unwrap();
-    let o = verify(&ev, &dir);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("bad signature"), "{}", text(&o));
+    assert_detected(&ev, &dir, &["bad signature"]);
 }
 
 #[test]
@@ -214,16 +166,14 @@ fn chain_resigned_with_another_key_is_detected() {
     assert_eq!(driftwatch(&["evidence", "keygen", "--out", other.to_str().unwrap()]).status.code(), Some(0));
     let o = driftwatch(&["evidence", "seal", "--evidence", ev.to_str().unwrap(), "--key", other.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
-    let o = verify(&ev, &dir);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("bad signature") && text(&o).contains("trusted key"), "{}", text(&o));
+    assert_detected(&ev, &dir, &["bad signature", "trusted key"]);
 }
 
 #[test]
 fn overwriting_a_record_with_other_content_is_refused() {
     use driftwatch::evidence::LocalStore;
     use driftwatch_core::evidence::{EvidenceError, EvidenceStore, PutOutcome};
-    let dir = scratch("write-once");
+    let dir = scratch("ev", "write-once");
     let mut s = LocalStore::open(&dir).unwrap();
     assert_eq!(s.put_new("a/b.json", b"1").unwrap(), PutOutcome::Created);
     assert_eq!(s.put_new("a/b.json", b"1").unwrap(), PutOutcome::AlreadyPresent);
@@ -243,7 +193,7 @@ fn verify_errors_are_one_line() {
 
 #[test]
 fn replay_records_event_files_and_findings() {
-    let dir = scratch("replay");
+    let dir = scratch("ev", "replay");
     let ev = dir.join("ev");
     let o = driftwatch(&[
         "replay",

@@ -1,31 +1,14 @@
 //! `driftwatch exceptions check|notices` and `scan|replay --exceptions` end to end on the samples.
 
+mod support;
+use support::driftwatch_without_no_color as driftwatch;
+use support::*;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const NOW: &str = "2026-11-22T12:00:00Z";
 const EXCEPTIONS: &str = "samples/exceptions/exceptions.toml";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn driftwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).env_remove("NO_COLOR").output().expect("run driftwatch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("driftwatch-exceptions-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
-}
 
 /// (rule, address or "<type> <id>", status, suppressed_by)
 type Key = (String, String, String, Option<String>);
@@ -34,14 +17,9 @@ fn keys(findings: &[Value]) -> BTreeSet<Key> {
     findings
         .iter()
         .map(|f| {
-            let r = &f["resource"];
-            let what = r["address"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{} {}", r["type"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")));
             (
                 f["rule"].as_str().unwrap_or("").to_string(),
-                what,
+                what(f),
                 f["status"].as_str().unwrap_or("").to_string(),
                 f["suppressed_by"].as_str().map(str::to_string),
             )
@@ -107,7 +85,7 @@ fn without_exceptions_the_scan_is_unchanged_and_suppressed_findings_do_not_fail_
     let findings: Vec<Value> = serde_json::from_slice(&base.stdout).expect("json");
     assert!(findings.iter().all(|f| f["status"] == "open" && f["suppressed_by"].is_null()));
     // An exceptions file that covers every finding: exit 0, every finding still reported.
-    let dir = scratch("all");
+    let dir = scratch("exceptions", "all");
     let file = dir.join("all.toml");
     std::fs::write(
         &file,
@@ -169,7 +147,7 @@ fn malformed_exceptions_file_is_an_error_naming_file_and_line() {
 
 #[test]
 fn check_lists_problems_as_file_line_field() {
-    let ok_dir = scratch("check");
+    let ok_dir = scratch("exceptions", "check");
     let ok = ok_dir.join("ok.toml");
     let sample = std::fs::read_to_string(root().join(EXCEPTIONS)).expect("sample");
     // Only the first exception of the samples: valid.
@@ -201,7 +179,7 @@ fn check_lists_problems_as_file_line_field() {
 
 #[test]
 fn notices_over_thirty_days_are_sent_exactly_once_each() {
-    let dir = scratch("notices");
+    let dir = scratch("exceptions", "notices");
     let ledger = dir.join("ledger.json");
     let l = ledger.to_str().expect("utf8");
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").expect("t");
@@ -256,7 +234,7 @@ fn replay_takes_exceptions_too() {
     assert!(console[0]["suppressed_by"].is_null());
     assert!(got.iter().any(|f| f["rule"] == "exception.expired") && got.iter().any(|f| f["rule"] == "exception.invalid"));
     // An exception for it: suppressed, and replay exits 0 when nothing else is open.
-    let dir = scratch("replay");
+    let dir = scratch("exceptions", "replay");
     let file = dir.join("console.toml");
     std::fs::write(
         &file,

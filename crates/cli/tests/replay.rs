@@ -1,53 +1,21 @@
 //! `driftwatch replay` end to end: events/ cases, input shapes (JSON Lines, gzip), the final
 //! sweep, exit codes and one-line errors.
 
+mod support;
+use support::driftwatch_without_no_color as driftwatch;
+use support::*;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const NOW: &str = "2026-11-22T12:00:00Z";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn driftwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).env_remove("NO_COLOR").output().expect("run driftwatch")
-}
 
 fn replay(events: &str, extra: &[&str]) -> Output {
     let mut args = vec!["replay", "--state", "samples/states", "--events", events, "--policy", "events/policy.toml"];
     args.extend_from_slice(extra);
     driftwatch(&args)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("driftwatch-replay-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
-}
-
-fn keys(out: &Output) -> BTreeSet<(String, String)> {
-    let findings: Vec<Value> = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not a JSON array: {e}\n{}\n{}", text(&out.stdout), text(&out.stderr)));
-    findings
-        .iter()
-        .map(|f| {
-            let r = &f["resource"];
-            let what = r["address"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{} {}", r["type"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")));
-            (f["rule"].as_str().unwrap_or("").to_string(), what)
-        })
-        .collect()
 }
 
 fn expected(case: &str) -> BTreeSet<(String, String)> {
@@ -64,7 +32,7 @@ fn a_case_gives_its_expected_findings_and_exit_1() {
     {
         let out = replay(&format!("events/{case}"), &["--format", "json", "--now", NOW]);
         assert_eq!(out.status.code(), Some(1), "{case}: {}", text(&out.stderr));
-        assert_eq!(keys(&out), expected(case), "{case}");
+        assert_eq!(keys(&findings_json(&out)), expected(case), "{case}");
     }
 }
 
@@ -91,15 +59,15 @@ fn table_names_rule_address_actor_and_change() {
 fn the_final_sweep_at_now_reports_locks_still_held() {
     // The overwritten lock is still held at the end of the case: a sweep days later finds it stale.
     let case = "events/lock-watcher/force-unlock-overwritten";
-    let without = keys(&replay(case, &["--format", "json"]));
-    let with = keys(&replay(case, &["--format", "json", "--now", NOW]));
+    let without = keys(&findings_json(&replay(case, &["--format", "json"])));
+    let with = keys(&findings_json(&replay(case, &["--format", "json", "--now", NOW])));
     let stale = ("lock.stale".to_string(), "driftwatch::TerraformState s3://stmarys-ehr-tfstate/prod/data.tfstate".to_string());
     assert!(!without.contains(&stale) && with.contains(&stale), "{without:?} / {with:?}");
 }
 
 #[test]
 fn json_lines_gzip_and_out_dir() {
-    let dir = scratch("shapes");
+    let dir = scratch("replay", "shapes");
     // One EventBridge event per line, plus a gzipped CloudTrail log file.
     let ev = std::fs::read_to_string(root().join("events/trail-watcher/console-edit/event.json")).expect("event");
     let one_line: Value = serde_json::from_str(&ev).expect("json");
@@ -112,7 +80,7 @@ fn json_lines_gzip_and_out_dir() {
     let out_dir = dir.join("out");
     let out = replay(dir.to_str().expect("utf8"), &["--format", "json", "--now", NOW, "--out", out_dir.to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let got = keys(&out);
+    let got = keys(&findings_json(&out));
     assert!(got.contains(&("change.console".into(), "aws_security_group.app".into())), "{got:?}");
     let gz_name = dir.join("b_CloudTrail_us-east-1.json.gz").display().to_string();
     assert!(got.contains(&("input.invalid".into(), format!("driftwatch::Input {gz_name}"))), "{got:?}");
@@ -132,12 +100,12 @@ fn same_inputs_same_output() {
 
 #[test]
 fn errors_exit_2_with_one_line_naming_the_file() {
-    let dir = scratch("errors");
+    let dir = scratch("replay", "errors");
     let bad_policy = dir.join("policy.toml");
     std::fs::write(&bad_policy, "[pipeline]\nprincipal = []\n").expect("write");
     let bad_gz = dir.join("trail.json.gz");
     std::fs::write(&bad_gz, b"\x1f\x8bnot really gzip").expect("write");
-    let empty = scratch("errors-empty");
+    let empty = scratch("replay", "errors-empty");
     let cases: Vec<(Vec<&str>, String, &str)> = vec![
         (
             vec!["replay", "--state", "samples/states", "--events", "events/sweeper", "--policy", bad_policy.to_str().expect("utf8")],

@@ -2,62 +2,15 @@
 //! store; the numbers match the six sample findings, every number names its evidence, the
 //! report is recorded in the store, and no sample secret and no URL appears anywhere.
 
+mod support;
+use support::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const SECRETS: [&str; 2] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026"];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
-}
-
-fn driftwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftwatch")).args(args).current_dir(root()).output().expect("run driftwatch")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("driftwatch-report-{}-{name}", std::process::id()));
-    if d.exists() {
-        let _ = Command::new("chmod").arg("-R").arg("u+w").arg(&d).status();
-        let _ = std::fs::remove_dir_all(&d);
-    }
-    std::fs::create_dir_all(&d).expect("scratch");
-    d
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn scan_into(ev: &Path) {
-    let o = driftwatch(&[
-        "scan",
-        "--state",
-        "samples/states",
-        "--live",
-        "samples/live",
-        "--now",
-        "2026-11-22T12:00:00Z",
-        "--evidence",
-        ev.to_str().unwrap(),
-    ]);
+    let o = scan_samples(&["--now", "2026-11-22T12:00:00Z", "--evidence", ev.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
@@ -67,7 +20,7 @@ fn counts(json: &serde_json::Value, field: &str) -> Vec<(String, u64)> {
 
 #[test]
 fn report_on_the_samples() {
-    let dir = scratch("samples");
+    let dir = scratch("report", "samples");
     let ev = dir.join("evidence");
     let out = dir.join("out");
     scan_into(&ev);
@@ -159,7 +112,7 @@ fn report_on_the_samples() {
 
 #[test]
 fn report_errors_are_one_line() {
-    let dir = scratch("errors");
+    let dir = scratch("report", "errors");
     let o = driftwatch(&["report", "--evidence", dir.join("nope").to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -169,7 +122,7 @@ fn report_errors_are_one_line() {
 
 #[test]
 fn report_lists_exceptions_expiring_within_30_days() {
-    let dir = scratch("exceptions");
+    let dir = scratch("report", "exceptions");
     let ev = dir.join("evidence");
     scan_into(&ev);
     let file = dir.join("exceptions.toml");

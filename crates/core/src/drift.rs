@@ -166,7 +166,8 @@ fn is_regulated(tags: &Value, policy: &ScanPolicy) -> bool {
     }
 }
 
-fn raise(s: Severity) -> Severity {
+/// One severity step up (regulated resources); critical stays critical.
+pub(crate) fn raise(s: Severity) -> Severity {
     match s {
         Severity::Info => Severity::Low,
         Severity::Low => Severity::Medium,
@@ -191,7 +192,8 @@ fn managed_fingerprint(rule: Rule, e: &IndexEntry) -> String {
     finding::fingerprint(rule, &[anchor, &e.state.workspace, &e.address])
 }
 
-fn short(v: &Value) -> String {
+/// A value for a one-line title: "(none)" for null or empty, cut to 60 characters.
+pub(crate) fn short(v: &Value) -> String {
     let s = match v {
         Value::String(s) if s.is_empty() => "(none)".to_string(),
         Value::String(s) => s.clone(),

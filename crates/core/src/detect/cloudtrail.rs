@@ -59,9 +59,10 @@
 
 use super::actor::{self, classify};
 use super::api_table::{self, ApiRow, ApiTable, Check, CheckKind, Kind, Source};
+use super::lock::lock_resource;
 use super::{actor_of, build, managed_anchor, resource_of, Context, Draft, Memory};
 use crate::catalog::Role;
-use crate::drift::is_regression;
+use crate::drift::{is_regression, raise, short};
 use crate::finding::{self, Actor, ActorKind, Change, Finding, ResourceRef, Rule, Severity};
 use crate::index::{IndexEntry, ManagedIndex};
 use crate::normalize::{self, Ctx};
@@ -289,29 +290,6 @@ fn is_regulated(group: &[&IndexEntry], ctx: &Context<'_>) -> bool {
     group.iter().any(|e| e.tags.get(&k).and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(&v)))
 }
 
-fn raise(s: Severity) -> Severity {
-    match s {
-        Severity::Info => Severity::Low,
-        Severity::Low => Severity::Medium,
-        Severity::Medium => Severity::High,
-        Severity::High | Severity::Critical => Severity::Critical,
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = match v {
-        Value::Null => "(none)".to_string(),
-        Value::String(s) if s.is_empty() => "(none)".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(59).collect::<String>())
-    } else {
-        s
-    }
-}
-
 // ------------------------------------------------------------------ encryption checks
 
 fn run_checks(row: &ApiRow, call: &ApiCall, ctx: &Context<'_>, group: Option<&[&IndexEntry]>) -> Vec<Change> {
@@ -516,17 +494,6 @@ fn object_of(call: &ApiCall) -> Option<(String, String)> {
     let arn = call.resources.iter().filter(|r| r.resource_type.as_deref() == Some("AWS::S3::Object")).find_map(|r| r.arn.as_deref())?;
     let (b, k) = arn.split_once(":::")?.1.split_once('/')?;
     Some((b.to_string(), k.to_string()))
-}
-
-fn lock_resource(lock_id: &str) -> ResourceRef {
-    ResourceRef {
-        arn: None,
-        resource_type: STATE_RESOURCE_TYPE.to_string(),
-        id: format!("s3://{lock_id}"),
-        address: None,
-        terraform_type: None,
-        state: None,
-    }
 }
 
 /// The holder of a lock as far as memory knows: (principal, description, `Info.ID`).

@@ -426,14 +426,14 @@ fn regression(
             inst.address,
             location(w),
             first.path,
-            short(&first.desired)
+            drift::short(&first.desired)
         )
     } else {
         format!(
             "encryption weakened through Terraform: {} {} → {} (state {} serial {})",
             first.path,
-            short(&first.desired),
-            short(&first.actual),
+            drift::short(&first.desired),
+            drift::short(&first.actual),
             location(w),
             w.current.serial
         )
@@ -468,20 +468,6 @@ fn is_regulated(tags: Option<&Value>, policy: &Policy) -> bool {
     match (policy.regulated(), tags) {
         (Some((k, v)), Some(Value::Object(m))) => m.get(&k).and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(&v)),
         _ => false,
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) if s.is_empty() => "(none)".to_string(),
-        Value::String(s) => s.clone(),
-        Value::Null => "(none)".to_string(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(59).collect::<String>())
-    } else {
-        s
     }
 }
 
