@@ -1,8 +1,12 @@
 //! driftwatch adapters over the official AWS SDK, implementing the core's ports.
 //!
+//! * [`dynamo`]: the findings table in DynamoDB — [`FindingsTable`] (async) and
+//!   [`BlockingFindingsTable`].
 //! * [`evidence`]: the evidence bucket — [`S3EvidenceStore`] (async, for the Lambdas) and
 //!   [`BlockingS3EvidenceStore`], the synchronous `EvidenceStore` port the core's `seal` and
 //!   `verify` take (for the CLI).
+//! * [`notify`]: the alerts topic — [`SnsNotifier`] publishes a finding's alert (SNS `Publish`,
+//!   `MessageStructure=json`, message attributes for filter policies); [`BlockingSnsNotifier`].
 //!
 //! Clients are built once per process from the standard AWS configuration: the default
 //! credential chain, `AWS_REGION` / profile region, and `AWS_ENDPOINT_URL` (or
@@ -10,7 +14,11 @@
 //! [`config`].
 
 pub mod config;
+pub mod dynamo;
 pub mod evidence;
+pub mod notify;
 
 pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
+pub use dynamo::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
+pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};

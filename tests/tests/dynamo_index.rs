@@ -1,0 +1,293 @@
+//! The DynamoDB findings table against moto server, through the real AWS SDK: conditional
+//! puts deduplicating at-least-once deliveries, optimistic concurrency on `version`, batch
+//! writes of more than one chunk, the paginated query of open findings on the status index,
+//! and no secret of the sample states in any stored item.
+//!
+//! Every scenario asserts on what is actually in moto's DynamoDB (a raw, paginated `Scan`),
+//! not only on what the adapter reports. Each test starts its own moto server ([`Moto`]);
+//! without `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Duration, Utc};
+use driftwatch_aws::dynamo::STATUS_INDEX;
+use driftwatch_aws::{blocking_runtime, dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, TableOptions};
+use driftwatch_core::drift::{self, ScanPolicy};
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::lifecycle::{self, FindingRecord, LifecycleStatus, Resolution};
+use driftwatch_core::live::{self, LiveInventory};
+use driftwatch_core::state::{self, StateLocation};
+use driftwatch_core::{Catalog, Finding, Redactor};
+use driftwatch_tests::{workspace_root, Moto};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+const TABLE: &str = "driftwatch-findings";
+const NOW: &str = "2026-11-22T12:00:00Z";
+/// The CLI's default digest salt.
+const SALT: &str = "driftwatch/v1/default-salt";
+/// Every secret planted in the sample states (as in `crates/core/tests/support`).
+const SECRETS: [&str; 4] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
+
+/// A moto server with the findings table (and its status index), and the table adapter on
+/// one client and one runtime.
+struct Lab {
+    table: BlockingFindingsTable,
+    _moto: Moto,
+}
+
+impl Lab {
+    fn start(name: &str, options: TableOptions) -> Option<Lab> {
+        let moto = Moto::start(name)?;
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(Moto::REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
+            .build();
+        let runtime = Arc::new(blocking_runtime().expect("runtime"));
+        let table = BlockingFindingsTable::new(FindingsTable::new(dynamodb_client(&sdk), TABLE, options), runtime);
+        let lab = Lab { table, _moto: moto };
+        lab.create_table();
+        Some(lab)
+    }
+
+    fn client(&self) -> &Client {
+        self.table.table().client()
+    }
+
+    fn create_table(&self) {
+        let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("attr");
+        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(STATUS_INDEX)
+            .key_schema(key("status", KeyType::Hash))
+            .key_schema(key("last_seen", KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .expect("gsi");
+        self.table
+            .block_on(
+                self.client()
+                    .create_table()
+                    .table_name(TABLE)
+                    .billing_mode(BillingMode::PayPerRequest)
+                    .attribute_definitions(attr("fingerprint"))
+                    .attribute_definitions(attr("status"))
+                    .attribute_definitions(attr("last_seen"))
+                    .key_schema(key("fingerprint", KeyType::Hash))
+                    .global_secondary_indexes(gsi)
+                    .send(),
+            )
+            .expect("create the findings table");
+    }
+
+    /// Every item in the table: a raw `Scan`, every page (small pages, so paging is used).
+    fn scan_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.table.block_on(async {
+            let mut pages = self.client().scan().table_name(TABLE).limit(10).into_paginator().items().send();
+            let mut out = Vec::new();
+            while let Some(item) = pages.next().await {
+                out.push(item.expect("scan page"));
+            }
+            out
+        })
+    }
+}
+
+/// `samples/sensitive` scanned as `driftwatch scan --now NOW` does.
+fn sensitive_findings() -> Vec<Finding> {
+    let root = workspace_root();
+    let catalog = Catalog::builtin();
+    let redactor = Redactor::new(SALT.as_bytes());
+    let mut index = ManagedIndex::default();
+    let path = "samples/sensitive/secret.tfstate";
+    let st = state::parse_state(&std::fs::read(root.join(path)).expect("state"), StateLocation::local(path), &catalog, &redactor)
+        .expect("parse state");
+    index.add_state(st, &catalog);
+    let mut inv = LiveInventory::default();
+    let (items, _) =
+        live::parse_document(&std::fs::read(root.join("samples/sensitive/live.json")).expect("live"), &redactor).expect("live");
+    for it in items {
+        inv.insert(it);
+    }
+    let policy = ScanPolicy { regulated_tag: Some(("data-classification".into(), "phi".into())) };
+    drift::scan(&index, &inv, &catalog, &redactor, &policy, now()).findings
+}
+
+fn now() -> DateTime<Utc> {
+    NOW.parse().expect("now")
+}
+
+/// The record of a first observation of `f`.
+fn record(f: &Finding) -> FindingRecord {
+    lifecycle::observe(None, f, now(), Duration::minutes(15), &mut BTreeMap::new()).0
+}
+
+/// `n` distinct records (fingerprints `fp-000`…), seen a minute apart; every third resolved.
+fn many(n: usize) -> Vec<FindingRecord> {
+    let base = sensitive_findings().into_iter().next().expect("a finding");
+    (0..n)
+        .map(|i| {
+            let mut f = base.clone();
+            f.fingerprint = format!("fp-{i:03}");
+            f.first_seen = now() + Duration::minutes(i as i64);
+            f.last_seen = f.first_seen;
+            let r = record(&f);
+            if i % 3 == 2 {
+                lifecycle::resolve(&r, f.last_seen, Resolution::LiveMatches)
+            } else {
+                r
+            }
+        })
+        .collect()
+}
+
+fn attr<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_else(|| panic!("attribute {name} in {item:?}"))
+}
+
+#[test]
+fn the_same_fingerprint_twice_is_one_item() {
+    let Some(lab) = Lab::start("dynamo-dedup", TableOptions::default()) else { return };
+    let first = record(&sensitive_findings()[0]);
+    assert_eq!(lab.table.put_if_new(&first).expect("put"), Inserted::Created);
+    let mut replay = first.clone();
+    replay.occurrences = 2;
+    assert_eq!(lab.table.put_if_new(&replay).expect("put again"), Inserted::AlreadyPresent);
+
+    let items = lab.scan_items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(attr(item, "fingerprint"), first.finding.fingerprint);
+    assert_eq!(attr(item, "status"), "open");
+    assert_eq!(attr(item, "severity"), first.finding.severity.as_str());
+    assert_eq!(attr(item, "rule"), first.finding.rule.id());
+    assert_eq!(attr(item, "last_seen"), "2026-11-22T12:00:00.000Z");
+    assert_eq!(item.get("version").and_then(|v| v.as_n().ok()).map(String::as_str), Some("1"));
+    let stored = lab.table.get(&first.finding.fingerprint).expect("get").expect("present");
+    assert_eq!((stored.record, stored.version), (first, 1), "the replay wrote nothing");
+    assert_eq!(lab.table.get("no-such-fingerprint").expect("get"), None);
+}
+
+#[test]
+fn concurrent_updates_conflict_on_version() {
+    let Some(lab) = Lab::start("dynamo-occ", TableOptions::default()) else { return };
+    let rec = record(&sensitive_findings()[0]);
+    let fp = rec.finding.fingerprint.clone();
+    lab.table.put_if_new(&rec).expect("put");
+    let read = lab.table.get(&fp).expect("get").expect("present");
+    assert_eq!(read.version, 1);
+
+    // Two writers that both read version 1, in flight at the same time.
+    let (mut a, mut b) = (read.record.clone(), read.record.clone());
+    a.occurrences = 2;
+    b.occurrences = 3;
+    let t = lab.table.table().clone();
+    let (ta, tb) = (t.clone(), t);
+    let ha = lab.table.runtime().spawn(async move { ta.update(&a, 1).await });
+    let hb = lab.table.runtime().spawn(async move { tb.update(&b, 1).await });
+    let ra = lab.table.block_on(ha).expect("task a");
+    let rb = lab.table.block_on(hb).expect("task b");
+    let (won, lost) = match (&ra, &rb) {
+        (Ok(2), Err(_)) => (2u64, &rb),
+        (Err(_), Ok(2)) => (3u64, &ra),
+        other => panic!("exactly one update must win: {other:?}"),
+    };
+    assert!(matches!(lost, Err(DynamoError::VersionConflict { expected: 1, .. })), "{lost:?}");
+    let now = lab.table.get(&fp).expect("get").expect("present");
+    assert_eq!((now.version, now.record.occurrences), (2, won), "the winner's write is stored");
+
+    // A stale version stays refused; the current one is accepted.
+    let mut c = now.record.clone();
+    c.occurrences = 9;
+    assert!(matches!(lab.table.update(&c, 1), Err(DynamoError::VersionConflict { .. })));
+    assert_eq!(lab.table.update(&c, 2).expect("update at the current version"), 3);
+    assert_eq!(lab.table.get(&fp).expect("get").expect("present").record.occurrences, 9);
+    // Updating an absent item is a conflict too (nothing to be at that version).
+    let mut ghost = c.clone();
+    ghost.finding.fingerprint = "absent".into();
+    assert!(matches!(lab.table.update(&ghost, 1), Err(DynamoError::VersionConflict { .. })));
+    assert_eq!(lab.scan_items().len(), 1);
+}
+
+#[test]
+fn batch_of_sixty_is_written_and_open_ones_list_across_pages() {
+    let Some(lab) = Lab::start("dynamo-batch", TableOptions { page_size: Some(7), ..TableOptions::default() }) else { return };
+    let records = many(60);
+    assert_eq!(lab.table.put_batch(&records).expect("batch"), 60);
+    let items = lab.scan_items();
+    assert_eq!(items.len(), 60, "every record written");
+    let mut fps: Vec<&str> = items.iter().map(|i| attr(i, "fingerprint")).collect();
+    fps.sort();
+    assert_eq!(fps, records.iter().map(|r| r.finding.fingerprint.as_str()).collect::<Vec<_>>());
+
+    // The first page of the index query is short and says there is more.
+    let first = lab
+        .table
+        .block_on(
+            lab.client()
+                .query()
+                .table_name(TABLE)
+                .index_name(STATUS_INDEX)
+                .key_condition_expression("#s = :open")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":open", AttributeValue::S("open".into()))
+                .limit(7)
+                .send(),
+        )
+        .expect("query");
+    assert_eq!(first.items().len(), 7);
+    assert!(first.last_evaluated_key().is_some(), "more than one page");
+
+    let open = lab.table.list_open().expect("list open");
+    let expected: Vec<&FindingRecord> = records.iter().filter(|r| r.status == LifecycleStatus::Open).collect();
+    assert_eq!(open.len(), 40);
+    assert_eq!(open.iter().map(|s| &s.record).collect::<Vec<_>>(), expected, "all open ones, oldest last_seen first");
+    assert!(open.iter().all(|s| s.version == 1));
+
+    // Duplicates in one batch: the last one wins, one item.
+    let mut again = records[0].clone();
+    again.occurrences = 5;
+    assert_eq!(lab.table.put_batch(&[records[0].clone(), again.clone()]).expect("batch"), 1);
+    assert_eq!(lab.table.get(&again.finding.fingerprint).expect("get").expect("present").record, again);
+    assert_eq!(lab.scan_items().len(), 60);
+}
+
+#[test]
+fn no_secret_of_the_sample_states_is_stored() {
+    let Some(lab) = Lab::start("dynamo-secrets", TableOptions::default()) else { return };
+    let findings = sensitive_findings();
+    assert!(!findings.is_empty(), "the sensitive sample has findings");
+    let (single, rest) = findings.split_at(1);
+    assert_eq!(lab.table.put_if_new(&record(&single[0])).expect("put"), Inserted::Created);
+    let records: Vec<FindingRecord> = rest.iter().map(record).collect();
+    lab.table.put_batch(&records).expect("batch");
+    let items = lab.scan_items();
+    let mut distinct: Vec<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(items.len(), distinct.len());
+    let text = format!("{items:?}");
+    for s in SECRETS {
+        assert!(!text.contains(s), "secret {s} stored in DynamoDB");
+    }
+    assert!(text.contains("sha256:"), "sensitive values are stored as digests");
+}
+
+#[test]
+fn a_missing_table_is_named() {
+    let Some(lab) = Lab::start("dynamo-missing", TableOptions::default()) else { return };
+    let other = BlockingFindingsTable::new(
+        FindingsTable::new(lab.client().clone(), "no-such-table", TableOptions::default()),
+        lab.table.runtime().clone(),
+    );
+    let e = other.get("x").unwrap_err();
+    assert!(matches!(e, DynamoError::NoSuchTable { .. }), "{e:?}");
+    assert!(e.to_string().contains("\"no-such-table\" does not exist"), "{e}");
+}
