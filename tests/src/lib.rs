@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root.
@@ -35,14 +35,30 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// The `driftwatch` binary that `cargo test --workspace` built next to this test binary
 /// (`target/<profile>/driftwatch`; the CLI's own integration tests make cargo build it).
-/// Fails when it is missing or older than a source under `crates/` (after
-/// `cargo test -p driftwatch-tests` alone, say), rather than testing a stale binary.
+/// When it is missing or may be older than the sources (after `cargo test -p driftwatch-tests`
+/// alone, say), `cargo build -p driftwatch` is run first — cargo decides what is stale — so a
+/// stale binary is never tested.
 pub fn driftwatch_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current test binary");
     // target/<profile>/deps/<test> → target/<profile>/driftwatch
     let bin = exe.parent().and_then(|deps| deps.parent()).map(|p| p.join("driftwatch")).expect("target dir");
-    let hint = "run the suite as `cargo test --workspace`, or `cargo build -p driftwatch` first";
-    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| panic!("{} is missing: {hint}", bin.display()));
+    if !binary_is_fresh(&bin) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "-p", "driftwatch", "--bin", "driftwatch"]).current_dir(workspace_root());
+        if bin.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build -p driftwatch");
+        assert!(status.success(), "cargo build -p driftwatch failed");
+    }
+    assert!(bin.is_file(), "{} is missing after cargo build", bin.display());
+    bin
+}
+
+/// Is the binary newer than every source and manifest under `crates/` and `Cargo.lock`?
+fn binary_is_fresh(bin: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else { return false };
     let root = workspace_root();
     let mut newest = std::fs::metadata(root.join("Cargo.lock")).and_then(|m| m.modified()).ok();
     let mut stack = vec![root.join("crates")];
@@ -56,8 +72,7 @@ pub fn driftwatch_bin() -> PathBuf {
             }
         }
     }
-    assert!(newest.is_none_or(|n| n <= built), "{} is older than the sources: {hint}", bin.display());
-    bin
+    newest.is_none_or(|n| n <= built)
 }
 
 /// Where `moto_server` is: `$DRIFTWATCH_MOTO_SERVER`, else the repository's

@@ -7,6 +7,8 @@
 //!   `verify` take (for the CLI).
 //! * [`notify`]: the alerts topic — [`SnsNotifier`] publishes a finding's alert (SNS `Publish`,
 //!   `MessageStructure=json`, message attributes for filter policies); [`BlockingSnsNotifier`].
+//! * [`state`]: Terraform states in the S3 backend — [`S3StateReader`] reads a state by object
+//!   version and finds the version before it; [`BlockingS3StateReader`].
 //!
 //! Clients are built once per process from the standard AWS configuration: the default
 //! credential chain, `AWS_REGION` / profile region, and `AWS_ENDPOINT_URL` (or
@@ -17,8 +19,10 @@ pub mod config;
 pub mod dynamo;
 pub mod evidence;
 pub mod notify;
+pub mod state;
 
 pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
 pub use dynamo::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
 pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};
+pub use state::{BlockingS3StateReader, ListedVersion, S3StateReader, StateObject, StateReadError};

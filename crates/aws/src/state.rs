@@ -1,0 +1,341 @@
+//! The state reader: Terraform states in the S3 backend, by object version.
+//!
+//! The S3 backend keeps the default workspace's state at `<key>` and every other workspace's
+//! at `env:/<workspace>/<key>`; on a versioned bucket every write is a new object version.
+//! The state watcher is told about one write (bucket, key, version id) and needs that version
+//! and the one before it, to diff them:
+//!
+//! * [`S3StateReader::get_version`] — `GetObject`, of one version or the current one; the
+//!   bytes, the version id and the ETag. A missing key or version is a clear error
+//!   ([`StateReadError::NoSuchKey`], [`StateReadError::NoSuchVersion`]), never an empty state.
+//! * [`S3StateReader::previous_version`] — `ListObjectVersions` with `prefix = key`, every
+//!   page, keeping only versions of exactly that key (the prefix also matches
+//!   `key.backup`, `key-md5`…); delete markers are not versions of a state and are skipped.
+//!   Versions are ordered by `LastModified`, newest first, ties kept in S3's listing order
+//!   (which is newest first within a key); the answer is the version just before the given
+//!   one, or `None` when it is the first.
+//! * [`S3StateReader::read_state`] — fetch and parse with the core's `parse_state`, located
+//!   at [`StateLocation::s3`], so the workspace comes from the `env:/<ws>/` key.
+//!
+//! [`S3StateReader`] is async (the Lambdas); [`BlockingS3StateReader`] wraps it with a
+//! runtime for synchronous programs (the CLI), like the other adapters.
+
+use crate::config::{self, PathStyle};
+use crate::evidence::one_line;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::DateTime as SdkDateTime;
+use aws_sdk_s3::Client;
+use driftwatch_core::state::{parse_state, State, StateError, StateLocation};
+use driftwatch_core::{Catalog, Redactor};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Errors of the state reader, one line each, naming the object.
+#[derive(Debug, thiserror::Error)]
+pub enum StateReadError {
+    #[error("S3 bucket {bucket:?} does not exist")]
+    NoSuchBucket { bucket: String },
+    #[error("no state at s3://{bucket}/{key}: the key does not exist (or its current version is a delete marker)")]
+    NoSuchKey { bucket: String, key: String },
+    #[error("no version {version:?} of s3://{bucket}/{key}: {message}")]
+    NoSuchVersion { bucket: String, key: String, version: String, message: String },
+    #[error("version {version:?} of s3://{bucket}/{key} is not among the key's listed versions")]
+    VersionNotListed { bucket: String, key: String, version: String },
+    #[error("access denied: S3 {op} on s3://{bucket}/{key}: {message}")]
+    AccessDenied { op: &'static str, bucket: String, key: String, message: String },
+    #[error("S3 {op} on s3://{bucket}/{key}: {message}")]
+    Request { op: &'static str, bucket: String, key: String, message: String },
+    #[error("s3://{bucket}/{key} (version {version}): {source}")]
+    Parse {
+        bucket: String,
+        key: String,
+        version: String,
+        #[source]
+        source: StateError,
+    },
+    #[error("tokio runtime: {0}")]
+    Runtime(String),
+}
+
+/// One version of a state object as read from S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateObject {
+    pub bytes: Vec<u8>,
+    /// The version id (`None` on a bucket that never had versioning).
+    pub version_id: Option<String>,
+    /// The ETag, quotes included, as S3 sends it.
+    pub etag: Option<String>,
+}
+
+/// One listed version of a key (delete markers are not listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    pub version_id: String,
+    pub last_modified: Option<SdkDateTime>,
+}
+
+/// [`previous_of`]: the given version is not among the listed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotListed;
+
+/// The version listed just before `version_id`, given the versions of one key in S3's listing
+/// order: ordered by `LastModified` newest first, ties kept in listing order (S3 lists a key's
+/// versions newest first). `Err(NotListed)` when `version_id` is not listed.
+pub fn previous_of(mut versions: Vec<ListedVersion>, version_id: &str) -> Result<Option<String>, NotListed> {
+    // Stable sort: equal timestamps (S3 has millisecond resolution) keep S3's order.
+    versions.sort_by(|a, b| {
+        let key = |v: &ListedVersion| v.last_modified.map(|t| (t.secs(), t.subsec_nanos()));
+        key(b).cmp(&key(a))
+    });
+    let at = versions.iter().position(|v| v.version_id == version_id).ok_or(NotListed)?;
+    Ok(versions.get(at + 1).map(|v| v.version_id.clone()))
+}
+
+fn status<E>(e: &SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// S3's code and message when it answered, else the whole error chain.
+fn describe<E>(e: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match e {
+        SdkError::ServiceError(_) => {
+            let code = e.code().unwrap_or("error");
+            let http = status(e).map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            match e.message() {
+                Some(m) => format!("{code}{http}: {m}"),
+                None => format!("{code}{http}"),
+            }
+        }
+        _ => one_line(e),
+    }
+}
+
+/// The async state reader. Cheap to clone; build one per process.
+#[derive(Debug, Clone)]
+pub struct S3StateReader {
+    client: Client,
+    page_size: Option<i32>,
+}
+
+impl S3StateReader {
+    /// A reader over an existing client (the Lambdas build theirs at cold start).
+    pub fn new(client: Client) -> Self {
+        S3StateReader { client, page_size: None }
+    }
+
+    /// `MaxKeys` of each `ListObjectVersions` page (S3's default, 1,000, when unset). Every
+    /// page is read either way.
+    pub fn with_page_size(mut self, page_size: i32) -> Self {
+        self.page_size = Some(page_size);
+        self
+    }
+
+    /// Load the standard AWS configuration and build the client.
+    pub async fn from_env(path_style: PathStyle) -> Self {
+        let sdk = config::load_sdk_config().await;
+        S3StateReader::new(config::s3_client(&sdk, path_style))
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn failed<E>(op: &'static str, bucket: &str, key: &str, version: Option<&str>, e: &SdkError<E>) -> StateReadError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        match (e.code(), status(e), version) {
+            (Some("NoSuchBucket"), _, _) => StateReadError::NoSuchBucket { bucket },
+            (Some("NoSuchVersion"), _, Some(v)) | (Some("InvalidArgument"), _, Some(v)) => {
+                StateReadError::NoSuchVersion { bucket, key, version: v.to_string(), message: describe(e) }
+            }
+            (Some("NoSuchKey"), _, _) => StateReadError::NoSuchKey { bucket, key },
+            (Some("AccessDenied"), _, _) | (_, Some(403), _) => StateReadError::AccessDenied { op, bucket, key, message: describe(e) },
+            _ => StateReadError::Request { op, bucket, key, message: describe(e) },
+        }
+    }
+
+    /// `GetObject` of `version_id`, or of the current version when `None`.
+    pub async fn get_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StateObject, StateReadError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| Self::failed("GetObject", bucket, key, version_id, &e))?;
+        let version = out.version_id().map(str::to_string);
+        let etag = out.e_tag().map(str::to_string);
+        let bytes = out.body.collect().await.map_err(|e| StateReadError::Request {
+            op: "GetObject",
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message: format!("reading the body: {}", one_line(&e)),
+        })?;
+        Ok(StateObject { bytes: bytes.into_bytes().to_vec(), version_id: version, etag })
+    }
+
+    /// Every version of exactly `key` (no delete markers), in S3's listing order, all pages.
+    pub async fn versions(&self, bucket: &str, key: &str) -> Result<Vec<ListedVersion>, StateReadError> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(key)
+                .set_max_keys(self.page_size)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| Self::failed("ListObjectVersions", bucket, key, None, &e))?;
+            for v in page.versions() {
+                if v.key() == Some(key) {
+                    if let Some(id) = v.version_id() {
+                        found.push(ListedVersion { version_id: id.to_string(), last_modified: v.last_modified().copied() });
+                    }
+                }
+            }
+            if !page.is_truncated().unwrap_or(false) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() && version_marker.is_none() {
+                return Err(StateReadError::Request {
+                    op: "ListObjectVersions",
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    message: "a truncated page carried no NextKeyMarker / NextVersionIdMarker".into(),
+                });
+            }
+            // Pages come in key order: once past our key, nothing more of it follows.
+            if key_marker.as_deref().is_some_and(|m| m > key) {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The version of `key` written just before `version_id`; `None` when that is the first.
+    pub async fn previous_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<String>, StateReadError> {
+        let versions = self.versions(bucket, key).await?;
+        previous_of(versions, version_id).map_err(|NotListed| StateReadError::VersionNotListed {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version: version_id.to_string(),
+        })
+    }
+
+    /// Fetch one version (the current one when `None`) and parse it; the state's location is
+    /// `s3://bucket/key`, so its workspace is the one in an `env:/<ws>/` key.
+    pub async fn read_state(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        catalog: &Catalog,
+        redactor: &Redactor,
+    ) -> Result<State, StateReadError> {
+        let object = self.get_version(bucket, key, version_id).await?;
+        parse_state(&object.bytes, StateLocation::s3(bucket, key), catalog, redactor).map_err(|source| StateReadError::Parse {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version: object.version_id.or_else(|| version_id.map(str::to_string)).unwrap_or_else(|| "current".into()),
+            source,
+        })
+    }
+}
+
+/// The synchronous state reader: each call is `block_on` on the runtime it holds. For
+/// synchronous programs only: calling it from async code panics.
+#[derive(Debug, Clone)]
+pub struct BlockingS3StateReader {
+    reader: S3StateReader,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl BlockingS3StateReader {
+    /// Wrap an async reader and the runtime its client runs on.
+    pub fn new(reader: S3StateReader, runtime: Arc<tokio::runtime::Runtime>) -> Self {
+        BlockingS3StateReader { reader, runtime }
+    }
+
+    /// [`S3StateReader::from_env`] on a new one-thread runtime.
+    pub fn from_env(path_style: PathStyle) -> Result<Self, StateReadError> {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StateReadError::Runtime(e.to_string()))?;
+        let reader = runtime.block_on(S3StateReader::from_env(path_style));
+        Ok(BlockingS3StateReader { reader, runtime: Arc::new(runtime) })
+    }
+
+    pub fn reader(&self) -> &S3StateReader {
+        &self.reader
+    }
+
+    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
+        &self.runtime
+    }
+
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    pub fn get_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StateObject, StateReadError> {
+        self.block_on(self.reader.get_version(bucket, key, version_id))
+    }
+
+    pub fn versions(&self, bucket: &str, key: &str) -> Result<Vec<ListedVersion>, StateReadError> {
+        self.block_on(self.reader.versions(bucket, key))
+    }
+
+    pub fn previous_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<String>, StateReadError> {
+        self.block_on(self.reader.previous_version(bucket, key, version_id))
+    }
+
+    pub fn read_state(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        catalog: &Catalog,
+        redactor: &Redactor,
+    ) -> Result<State, StateReadError> {
+        self.block_on(self.reader.read_state(bucket, key, version_id, catalog, redactor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(id: &str, secs: Option<i64>) -> ListedVersion {
+        ListedVersion { version_id: id.into(), last_modified: secs.map(SdkDateTime::from_secs) }
+    }
+
+    #[test]
+    fn previous_is_the_next_older_by_last_modified() {
+        // Listed out of time order: the order comes from LastModified.
+        let listed = vec![v("b", Some(20)), v("c", Some(30)), v("a", Some(10))];
+        assert_eq!(previous_of(listed.clone(), "c"), Ok(Some("b".into())));
+        assert_eq!(previous_of(listed.clone(), "b"), Ok(Some("a".into())));
+        assert_eq!(previous_of(listed.clone(), "a"), Ok(None));
+        assert_eq!(previous_of(listed, "zz"), Err(NotListed));
+    }
+
+    #[test]
+    fn equal_timestamps_keep_listing_order() {
+        // S3 lists a key's versions newest first; same-millisecond writes keep that order.
+        let listed = vec![v("new", Some(10)), v("mid", Some(10)), v("old", Some(5))];
+        assert_eq!(previous_of(listed.clone(), "new"), Ok(Some("mid".into())));
+        assert_eq!(previous_of(listed, "mid"), Ok(Some("old".into())));
+    }
+}
