@@ -178,7 +178,7 @@ fn is_code<E: ProvideErrorMetadata>(e: &SdkError<E>, code: &str) -> bool {
 
 /// One line describing a failed call: DynamoDB's code and message when it answered, else
 /// the whole error chain.
-fn describe<E>(e: &SdkError<E>) -> String
+pub(crate) fn describe<E>(e: &SdkError<E>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -359,6 +359,22 @@ fn request_key(r: &WriteRequest) -> String {
 /// answering the unprocessed requests or an error line), retrying what comes back
 /// unprocessed with bounded exponential backoff.
 async fn write_all<F, Fut>(table: &str, requests: Vec<WriteRequest>, options: &TableOptions, send: F) -> Result<usize, DynamoError>
+where
+    F: Fn(Vec<WriteRequest>) -> Fut,
+    Fut: Future<Output = Result<Vec<WriteRequest>, String>>,
+{
+    write_all_by(table, requests, options, request_key, send).await
+}
+
+/// [`write_all`] for any table: `request_key` names the item a request is about (for the
+/// error listing what was not written).
+pub(crate) async fn write_all_by<F, Fut>(
+    table: &str,
+    requests: Vec<WriteRequest>,
+    options: &TableOptions,
+    request_key: fn(&WriteRequest) -> String,
+    send: F,
+) -> Result<usize, DynamoError>
 where
     F: Fn(Vec<WriteRequest>) -> Fut,
     Fut: Future<Output = Result<Vec<WriteRequest>, String>>,

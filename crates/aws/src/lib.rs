@@ -5,6 +5,8 @@
 //! * [`evidence`]: the evidence bucket — [`S3EvidenceStore`] (async, for the Lambdas) and
 //!   [`BlockingS3EvidenceStore`], the synchronous `EvidenceStore` port the core's `seal` and
 //!   `verify` take (for the CLI).
+//! * [`index_table`]: the managed-resource index in DynamoDB — [`IndexTable`] (async) and
+//!   [`BlockingIndexTable`].
 //! * [`notify`]: the alerts topic — [`SnsNotifier`] publishes a finding's alert (SNS `Publish`,
 //!   `MessageStructure=json`, message attributes for filter policies); [`BlockingSnsNotifier`].
 //! * [`state`]: Terraform states in the S3 backend — [`S3StateReader`] reads a state by object
@@ -18,11 +20,13 @@
 pub mod config;
 pub mod dynamo;
 pub mod evidence;
+pub mod index_table;
 pub mod notify;
 pub mod state;
 
 pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
 pub use dynamo::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
+pub use index_table::{BlockingIndexTable, IndexTable, IndexTableError, ItemKey};
 pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};
 pub use state::{BlockingS3StateReader, ListedVersion, S3StateReader, StateObject, StateReadError};

@@ -1,0 +1,523 @@
+//! The managed-resource index in DynamoDB: one item per indexed Terraform resource instance
+//! (the core's [`IndexEntry`]), keyed by the live resource's identity so that an event
+//! handler does one point lookup.
+//!
+//! Item layout (partition key `identity`, sort key `address`, both strings):
+//!
+//! | attribute        | type | content                                                       |
+//! |------------------|------|---------------------------------------------------------------|
+//! | `identity`       | S    | `<AWS Config type>#<resource id>`                              |
+//! | `address`        | S    | `<bucket/key, or key>#<workspace>#<terraform address>`         |
+//! | `config_type`    | S    | AWS Config resource type (`AWS::S3::Bucket`)                   |
+//! | `resource_id`    | S    | AWS Config resource id                                         |
+//! | `arn`            | S    | the resource's ARN, absent when the state has none (sparse [`ARN_INDEX`]) |
+//! | `tf_address`     | S    | the Terraform address (`module.a["x"].aws_s3_bucket.b[0]`)     |
+//! | `terraform_type` | S    | `aws_s3_bucket`                                                |
+//! | `role`           | S    | `primary` / `facet` / `contributor`                            |
+//! | `state_bucket`   | S    | S3 bucket of the backend, absent for a local state             |
+//! | `state_key`      | S    | state key (or local path)                                      |
+//! | `workspace`      | S    | Terraform workspace                                            |
+//! | `serial`         | N    | the state's serial                                             |
+//! | `lineage`        | S    | the state's lineage                                            |
+//! | `tainted`        | BOOL | the instance is tainted                                        |
+//! | `desired`        | S    | desired comparable values as a JSON array (normalised and redacted by the core) |
+//! | `tags`           | S    | `tags_all` as JSON                                             |
+//!
+//! * [`lookup`](IndexTable::lookup) is a `Query` on one identity, every page.
+//! * [`lookup_arn`](IndexTable::lookup_arn) queries the global secondary index [`ARN_INDEX`]
+//!   (`arn` hash key, projection ALL), every page, and keeps primary entries (as the core's
+//!   in-memory index does).
+//! * [`put_state_entries`](IndexTable::put_state_entries) writes with `BatchWriteItem` in
+//!   chunks of 25, retrying `UnprocessedItems` with bounded exponential backoff (the findings
+//!   table's helper); anything still unwritten is an error naming each key.
+//! * [`remove_state_entries`](IndexTable::remove_state_entries) deletes the entries of a
+//!   state (key + workspace) that its new version no longer has — the state watcher's job
+//!   on each write, after putting the new version's entries.
+//! * [`entries_for_state`](IndexTable::entries_for_state) is a `Scan` with a filter on
+//!   `state_key` and `workspace`, every page (for the sweeper's reconcile and for removal).
+//!
+//! Sensitive values never reach this table in clear: the core replaces them by digests
+//! before an entry exists.
+
+use crate::dynamo::{describe, write_all_by, DynamoError, TableOptions};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use driftwatch_core::catalog::Role;
+use driftwatch_core::finding::StateRef;
+use driftwatch_core::index::IndexEntry;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+/// The global secondary index [`IndexTable::lookup_arn`] queries: `arn` (hash), projection
+/// ALL.
+pub const ARN_INDEX: &str = "arn-index";
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Errors of the index table. Each is one line that says what went wrong where.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexTableError {
+    #[error("DynamoDB table {table:?} does not exist (or is not in this region/account)")]
+    NoSuchTable { table: String },
+    #[error("access denied: DynamoDB {op} on table {table:?}: {message}")]
+    AccessDenied { op: &'static str, table: String, message: String },
+    #[error("DynamoDB {op} on table {table:?}: {message}")]
+    Request { op: &'static str, table: String, message: String },
+    #[error("index entry {address} ({identity}): {message}")]
+    Encode { identity: String, address: String, message: String },
+    #[error("item {identity:?}/{address:?} in table {table:?} is not an index entry: {message}")]
+    Decode { table: String, identity: String, address: String, message: String },
+    /// A batch left items unwritten ([`DynamoError::BatchIncomplete`], keys `identity|address`).
+    #[error(transparent)]
+    Batch(#[from] DynamoError),
+    #[error("tokio runtime: {0}")]
+    Runtime(String),
+}
+
+/// The primary key of one index item.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ItemKey {
+    /// `<config type>#<resource id>`.
+    pub identity: String,
+    /// `<bucket/key or key>#<workspace>#<terraform address>`.
+    pub address: String,
+}
+
+impl ItemKey {
+    /// The key of an entry's item.
+    pub fn of(entry: &IndexEntry) -> ItemKey {
+        ItemKey { identity: identity(&entry.config_type, &entry.resource_id), address: sort_key(&entry.state, &entry.address) }
+    }
+}
+
+/// The partition key of a live identity.
+pub fn identity(config_type: &str, resource_id: &str) -> String {
+    format!("{config_type}#{resource_id}")
+}
+
+/// The sort key of a Terraform address in a state.
+pub fn sort_key(state: &StateRef, address: &str) -> String {
+    let location = match &state.bucket {
+        Some(b) => format!("{b}/{}", state.key),
+        None => state.key.clone(),
+    };
+    format!("{location}#{}#{address}", state.workspace)
+}
+
+fn role_str(r: Role) -> &'static str {
+    match r {
+        Role::Primary => "primary",
+        Role::Facet => "facet",
+        Role::Contributor => "contributor",
+    }
+}
+
+fn parse_role(s: &str) -> Option<Role> {
+    match s {
+        "primary" => Some(Role::Primary),
+        "facet" => Some(Role::Facet),
+        "contributor" => Some(Role::Contributor),
+        _ => None,
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// The item of an entry.
+pub fn encode(entry: &IndexEntry) -> Result<Item, IndexTableError> {
+    let key = ItemKey::of(entry);
+    let bad = |message: String| IndexTableError::Encode { identity: key.identity.clone(), address: entry.address.clone(), message };
+    if entry.config_type.is_empty() || entry.resource_id.is_empty() {
+        return Err(bad("empty config type or resource id".into()));
+    }
+    let desired = serde_json::to_string(&entry.desired[..]).map_err(|e| bad(format!("desired values: {e}")))?;
+    let tags = serde_json::to_string(&entry.tags).map_err(|e| bad(format!("tags: {e}")))?;
+    let mut item = Item::new();
+    item.insert("identity".into(), s(key.identity.clone()));
+    item.insert("address".into(), s(key.address.clone()));
+    item.insert("config_type".into(), s(&entry.config_type));
+    item.insert("resource_id".into(), s(&entry.resource_id));
+    if let Some(arn) = entry.arn.as_deref().filter(|a| !a.is_empty()) {
+        item.insert("arn".into(), s(arn));
+    }
+    item.insert("tf_address".into(), s(&entry.address));
+    item.insert("terraform_type".into(), s(&entry.terraform_type));
+    item.insert("role".into(), s(role_str(entry.role)));
+    if let Some(b) = &entry.state.bucket {
+        item.insert("state_bucket".into(), s(b));
+    }
+    item.insert("state_key".into(), s(&entry.state.key));
+    item.insert("workspace".into(), s(&entry.state.workspace));
+    item.insert("serial".into(), AttributeValue::N(entry.state.serial.to_string()));
+    item.insert("lineage".into(), s(&entry.state.lineage));
+    item.insert("tainted".into(), AttributeValue::Bool(entry.tainted));
+    item.insert("desired".into(), s(desired));
+    item.insert("tags".into(), s(tags));
+    Ok(item)
+}
+
+/// The entry of an item.
+pub fn decode(table: &str, item: &Item) -> Result<IndexEntry, IndexTableError> {
+    let get = |n: &str| item.get(n).and_then(|v| v.as_s().ok());
+    let bad = |message: String| IndexTableError::Decode {
+        table: table.to_string(),
+        identity: get("identity").cloned().unwrap_or_default(),
+        address: get("address").cloned().unwrap_or_default(),
+        message,
+    };
+    let req = |n: &str| get(n).cloned().ok_or_else(|| bad(format!("no string attribute `{n}`")));
+    let role = req("role")?;
+    let role = parse_role(&role).ok_or_else(|| bad(format!("`role`: unknown role {role:?}")))?;
+    let serial = item
+        .get("serial")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or_else(|| bad("no numeric attribute `serial`".into()))?;
+    let tainted =
+        item.get("tainted").and_then(|v| v.as_bool().ok()).copied().ok_or_else(|| bad("no boolean attribute `tainted`".into()))?;
+    let desired: Vec<Value> = serde_json::from_str(&req("desired")?).map_err(|e| bad(format!("`desired`: {e}")))?;
+    let tags: Value = serde_json::from_str(&req("tags")?).map_err(|e| bad(format!("`tags`: {e}")))?;
+    let state = StateRef {
+        bucket: get("state_bucket").cloned(),
+        key: req("state_key")?,
+        workspace: req("workspace")?,
+        serial,
+        lineage: req("lineage")?,
+    };
+    Ok(IndexEntry {
+        address: req("tf_address")?,
+        terraform_type: req("terraform_type")?,
+        config_type: req("config_type")?,
+        resource_id: req("resource_id")?,
+        arn: get("arn").cloned(),
+        role,
+        state: Arc::new(state),
+        tainted,
+        desired: desired.into_boxed_slice(),
+        tags,
+    })
+}
+
+/// The key a write request is about, as `identity|address`.
+fn request_key(r: &WriteRequest) -> String {
+    let k = |m: &Item| {
+        let g = |n: &str| m.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        format!("{}|{}", g("identity"), g("address"))
+    };
+    r.put_request().map(|p| k(p.item())).or_else(|| r.delete_request().map(|d| k(d.key()))).unwrap_or_default()
+}
+
+fn key_item(k: &ItemKey) -> Item {
+    HashMap::from([("identity".to_string(), s(&k.identity)), ("address".to_string(), s(&k.address))])
+}
+
+/// The async index table. Cheap to clone; build one per process.
+#[derive(Debug, Clone)]
+pub struct IndexTable {
+    client: Client,
+    table: String,
+    options: TableOptions,
+}
+
+impl IndexTable {
+    pub fn new(client: Client, table: impl Into<String>, options: TableOptions) -> Self {
+        IndexTable { client, table: table.into(), options }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> IndexTableError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let table = self.table.clone();
+        match e.code() {
+            Some("ResourceNotFoundException") => IndexTableError::NoSuchTable { table },
+            Some("AccessDeniedException" | "UnrecognizedClientException") => {
+                IndexTableError::AccessDenied { op, table, message: describe(e) }
+            }
+            _ => IndexTableError::Request { op, table, message: describe(e) },
+        }
+    }
+
+    /// Send write requests in batches of 25, retrying unprocessed ones.
+    async fn write(&self, requests: Vec<WriteRequest>) -> Result<usize, IndexTableError> {
+        let client = self.client.clone();
+        let table = self.table.clone();
+        let n = write_all_by(&self.table, requests, &self.options, request_key, move |chunk| {
+            let (client, table) = (client.clone(), table.clone());
+            async move {
+                let out = client.batch_write_item().request_items(table.clone(), chunk).send().await;
+                match out {
+                    Ok(o) => Ok(o.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default()),
+                    Err(e) => Err(describe(&e)),
+                }
+            }
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Write the entries of one state version (unconditional puts; of entries with the same
+    /// key the last is written). `state` is the version they come from: entries of another
+    /// state are refused. Returns how many items were written.
+    pub async fn put_state_entries(&self, state: &StateRef, entries: &[IndexEntry]) -> Result<usize, IndexTableError> {
+        let mut last: HashMap<ItemKey, usize> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if e.state.key != state.key || e.state.workspace != state.workspace || e.state.bucket != state.bucket {
+                return Err(IndexTableError::Encode {
+                    identity: identity(&e.config_type, &e.resource_id),
+                    address: e.address.clone(),
+                    message: format!("entry of state {:?} (workspace {:?}), not of {:?}", e.state.key, e.state.workspace, state.key),
+                });
+            }
+            last.insert(ItemKey::of(e), i);
+        }
+        let mut requests = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if last.get(&ItemKey::of(e)) == Some(&i) {
+                let put = PutRequest::builder().set_item(Some(encode(e)?)).build().map_err(|err| IndexTableError::Encode {
+                    identity: identity(&e.config_type, &e.resource_id),
+                    address: e.address.clone(),
+                    message: err.to_string(),
+                })?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        self.write(requests).await
+    }
+
+    /// Delete the entries of the state `state_key` / `workspace` whose keys are not in `keep`
+    /// (the keys of the state's new version). Returns how many items were deleted.
+    pub async fn remove_state_entries(&self, state_key: &str, workspace: &str, keep: &[ItemKey]) -> Result<usize, IndexTableError> {
+        let keep: BTreeSet<&ItemKey> = keep.iter().collect();
+        let stale: Vec<ItemKey> = self.state_items(state_key, workspace).await?.into_iter().filter(|k| !keep.contains(k)).collect();
+        let mut requests = Vec::with_capacity(stale.len());
+        for k in &stale {
+            let del = DeleteRequest::builder().set_key(Some(key_item(k))).build().map_err(|err| IndexTableError::Encode {
+                identity: k.identity.clone(),
+                address: k.address.clone(),
+                message: err.to_string(),
+            })?;
+            requests.push(WriteRequest::builder().delete_request(del).build());
+        }
+        self.write(requests).await
+    }
+
+    /// Every entry of a live identity (primary, facets, contributors; from every state): a
+    /// `Query` on the partition, every page.
+    pub async fn lookup(&self, config_type: &str, resource_id: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#i = :i")
+            .expression_attribute_names("#i", "identity")
+            .expression_attribute_values(":i", s(identity(config_type, resource_id)))
+            .set_limit(self.options.page_size)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.failed("Query", &e))?;
+            for item in page.items() {
+                out.push(decode(&self.table, item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The primary entries for an ARN (one per state that manages it; normally one): a
+    /// `Query` on [`ARN_INDEX`], every page.
+    pub async fn lookup_arn(&self, arn: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ARN_INDEX)
+            .key_condition_expression("#a = :a")
+            .filter_expression("#r = :primary")
+            .expression_attribute_names("#a", "arn")
+            .expression_attribute_names("#r", "role")
+            .expression_attribute_values(":a", s(arn))
+            .expression_attribute_values(":primary", s(role_str(Role::Primary)))
+            .set_limit(self.options.page_size)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.failed("Query", &e))?;
+            for item in page.items() {
+                out.push(decode(&self.table, item)?);
+            }
+        }
+        out.sort_by(|a, b| (&a.state.key, &a.state.workspace, &a.address).cmp(&(&b.state.key, &b.state.workspace, &b.address)));
+        Ok(out)
+    }
+
+    /// Every entry of a state (key + workspace): a filtered `Scan`, every page.
+    pub async fn entries_for_state(&self, state_key: &str, workspace: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+        let mut out = Vec::new();
+        self.scan_state(state_key, workspace, false, |item| {
+            out.push(decode(&self.table, item)?);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// The keys of a state's items.
+    async fn state_items(&self, state_key: &str, workspace: &str) -> Result<Vec<ItemKey>, IndexTableError> {
+        let mut out = Vec::new();
+        self.scan_state(state_key, workspace, true, |item| {
+            let g = |n: &str| item.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            out.push(ItemKey { identity: g("identity"), address: g("address") });
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn scan_state(
+        &self,
+        state_key: &str,
+        workspace: &str,
+        keys_only: bool,
+        mut each: impl FnMut(&Item) -> Result<(), IndexTableError>,
+    ) -> Result<(), IndexTableError> {
+        let mut req = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#k = :k AND #w = :w")
+            .expression_attribute_names("#k", "state_key")
+            .expression_attribute_names("#w", "workspace")
+            .expression_attribute_values(":k", s(state_key))
+            .expression_attribute_values(":w", s(workspace))
+            .set_limit(self.options.page_size);
+        if keys_only {
+            req = req
+                .projection_expression("#i, #ad")
+                .expression_attribute_names("#i", "identity")
+                .expression_attribute_names("#ad", "address");
+        }
+        let mut pages = req.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.failed("Scan", &e))?;
+            for item in page.items() {
+                each(item)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The synchronous index table: each call is `block_on` on the runtime it holds. For
+/// synchronous programs only (the CLI); calling it from async code panics.
+#[derive(Debug, Clone)]
+pub struct BlockingIndexTable {
+    table: IndexTable,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl BlockingIndexTable {
+    /// Wrap an async table and the runtime its client runs on.
+    pub fn new(table: IndexTable, runtime: Arc<tokio::runtime::Runtime>) -> Self {
+        BlockingIndexTable { table, runtime }
+    }
+
+    /// Load the standard AWS configuration and build the client on a new current-thread
+    /// runtime.
+    pub fn connect(table: impl Into<String>, options: TableOptions) -> Result<Self, IndexTableError> {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| IndexTableError::Runtime(e.to_string()))?;
+        let sdk: SdkConfig = runtime.block_on(crate::config::load_sdk_config());
+        Ok(BlockingIndexTable { table: IndexTable::new(crate::dynamo::dynamodb_client(&sdk), table, options), runtime: Arc::new(runtime) })
+    }
+
+    pub fn table(&self) -> &IndexTable {
+        &self.table
+    }
+
+    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
+        &self.runtime
+    }
+
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    pub fn put_state_entries(&self, state: &StateRef, entries: &[IndexEntry]) -> Result<usize, IndexTableError> {
+        self.block_on(self.table.put_state_entries(state, entries))
+    }
+
+    pub fn remove_state_entries(&self, state_key: &str, workspace: &str, keep: &[ItemKey]) -> Result<usize, IndexTableError> {
+        self.block_on(self.table.remove_state_entries(state_key, workspace, keep))
+    }
+
+    pub fn lookup(&self, config_type: &str, resource_id: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+        self.block_on(self.table.lookup(config_type, resource_id))
+    }
+
+    pub fn lookup_arn(&self, arn: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+        self.block_on(self.table.lookup_arn(arn))
+    }
+
+    pub fn entries_for_state(&self, state_key: &str, workspace: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+        self.block_on(self.table.entries_for_state(state_key, workspace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry() -> IndexEntry {
+        IndexEntry {
+            address: "module.a[\"x\"].aws_s3_bucket.b[0]".into(),
+            terraform_type: "aws_s3_bucket".into(),
+            config_type: "AWS::S3::Bucket".into(),
+            resource_id: "phi-bucket".into(),
+            arn: Some("arn:aws:s3:::phi-bucket".into()),
+            role: Role::Facet,
+            state: Arc::new(StateRef {
+                bucket: Some("tfstate".into()),
+                key: "env:/prod/app.tfstate".into(),
+                workspace: "prod".into(),
+                serial: 7,
+                lineage: "l-1".into(),
+            }),
+            tainted: true,
+            desired: vec![json!("aws:kms"), Value::Null, json!(["a", 1])].into_boxed_slice(),
+            tags: json!({"data-classification": "phi"}),
+        }
+    }
+
+    #[test]
+    fn an_entry_round_trips_through_its_item() {
+        let e = entry();
+        let item = encode(&e).expect("encode");
+        assert_eq!(item["identity"].as_s().unwrap(), "AWS::S3::Bucket#phi-bucket");
+        assert_eq!(item["address"].as_s().unwrap(), "tfstate/env:/prod/app.tfstate#prod#module.a[\"x\"].aws_s3_bucket.b[0]");
+        assert_eq!(decode("t", &item).expect("decode"), e);
+        let mut local = e.clone();
+        local.arn = None;
+        local.state = Arc::new(StateRef { bucket: None, ..(*e.state).clone() });
+        let item = encode(&local).expect("encode");
+        assert!(!item.contains_key("arn") && !item.contains_key("state_bucket"), "sparse: no empty GSI key");
+        assert_eq!(decode("t", &item).expect("decode"), local);
+    }
+}

@@ -1,0 +1,294 @@
+//! The managed-resource index table against moto server, through the real AWS SDK: the
+//! entries of the sample states (built by the core, as the state watcher does) written in
+//! several batches, point lookups by identity (paginated `Query`) and by ARN (the `arn-index`
+//! GSI) answering what the in-memory index answers, removal of the entries a new state
+//! version no longer has, and no secret of the sample states in any stored item.
+//!
+//! Assertions are on what is actually in moto's DynamoDB (a raw, paginated `Scan`) as well as
+//! on what the adapter returns. Each test starts its own moto server ([`Moto`]); without
+//! `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+use driftwatch_aws::index_table::ARN_INDEX;
+use driftwatch_aws::{blocking_runtime, dynamodb_client, BlockingIndexTable, IndexTable, IndexTableError, ItemKey, TableOptions};
+use driftwatch_core::catalog::Role;
+use driftwatch_core::index::{IndexEntry, ManagedIndex};
+use driftwatch_core::state::{self, StateLocation};
+use driftwatch_core::{Catalog, Redactor};
+use driftwatch_tests::{workspace_root, Moto};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+const TABLE: &str = "driftwatch-index";
+/// The CLI's default digest salt.
+const SALT: &str = "driftwatch/v1/default-salt";
+/// Every secret planted in the sample states (as in `crates/core/tests/support`).
+const SECRETS: [&str; 4] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
+const STATE_BUCKET: &str = "tfstate";
+/// The sample states, where they are read from and the S3 key they are indexed under (one in
+/// a workspace).
+const STATES: [(&str, &str); 3] = [
+    ("samples/states/network.tfstate", "network.tfstate"),
+    ("samples/states/data.tfstate", "env:/prod/data.tfstate"),
+    ("samples/states/app.tfstate", "app.tfstate"),
+];
+
+struct Lab {
+    table: BlockingIndexTable,
+    _moto: Moto,
+}
+
+impl Lab {
+    fn start(name: &str, options: TableOptions) -> Option<Lab> {
+        let moto = Moto::start(name)?;
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(Moto::REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
+            .build();
+        let runtime = Arc::new(blocking_runtime().expect("runtime"));
+        let table = BlockingIndexTable::new(IndexTable::new(dynamodb_client(&sdk), TABLE, options), runtime);
+        let lab = Lab { table, _moto: moto };
+        lab.create_table();
+        Some(lab)
+    }
+
+    fn client(&self) -> &Client {
+        self.table.table().client()
+    }
+
+    fn create_table(&self) {
+        let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("attr");
+        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(ARN_INDEX)
+            .key_schema(key("arn", KeyType::Hash))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .expect("gsi");
+        self.table
+            .block_on(
+                self.client()
+                    .create_table()
+                    .table_name(TABLE)
+                    .billing_mode(BillingMode::PayPerRequest)
+                    .attribute_definitions(attr("identity"))
+                    .attribute_definitions(attr("address"))
+                    .attribute_definitions(attr("arn"))
+                    .key_schema(key("identity", KeyType::Hash))
+                    .key_schema(key("address", KeyType::Range))
+                    .global_secondary_indexes(gsi)
+                    .send(),
+            )
+            .expect("create the index table");
+    }
+
+    /// Every item in the table: a raw `Scan`, every page (small pages, so paging is used).
+    fn scan_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.table.block_on(async {
+            let mut pages = self.client().scan().table_name(TABLE).limit(10).into_paginator().items().send();
+            let mut out = Vec::new();
+            while let Some(item) = pages.next().await {
+                out.push(item.expect("scan page"));
+            }
+            out
+        })
+    }
+
+    /// Index every sample state: each state's entries put as the state watcher does.
+    fn put_all(&self, index: &ManagedIndex) -> usize {
+        let mut written = 0;
+        for (_, key) in STATES {
+            let entries: Vec<IndexEntry> = index.entries().iter().filter(|e| e.state.key == key).cloned().collect();
+            assert!(!entries.is_empty(), "{key} has entries");
+            written += self.table.put_state_entries(&entries[0].state.clone(), &entries).expect("put state entries");
+        }
+        written
+    }
+}
+
+/// The in-memory index of the sample states, as the state watcher builds it.
+fn sample_index() -> ManagedIndex {
+    let root = workspace_root();
+    let catalog = Catalog::builtin();
+    let redactor = Redactor::new(SALT.as_bytes());
+    let states = STATES.iter().map(|(path, key)| {
+        state::parse_state(&std::fs::read(root.join(path)).expect("state"), StateLocation::s3(STATE_BUCKET, *key), &catalog, &redactor)
+            .expect("parse state")
+    });
+    ManagedIndex::build(states, &catalog)
+}
+
+/// Entries in a deterministic order, for comparisons.
+fn sorted(mut v: Vec<IndexEntry>) -> Vec<IndexEntry> {
+    v.sort_by_key(ItemKey::of);
+    v
+}
+
+fn sorted_refs<'a>(v: impl Iterator<Item = &'a IndexEntry>) -> Vec<IndexEntry> {
+    sorted(v.cloned().collect())
+}
+
+/// The identity with the most entries of a config type.
+fn biggest_group<'a>(index: &'a ManagedIndex, config_type: &str) -> (&'a (String, String), Vec<&'a IndexEntry>) {
+    index
+        .groups()
+        .into_iter()
+        .filter(|(k, _)| k.0 == config_type)
+        .max_by_key(|(_, v)| v.len())
+        .unwrap_or_else(|| panic!("no {config_type}"))
+}
+
+#[test]
+fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
+    let Some(lab) = Lab::start("index-lookup", TableOptions { page_size: Some(2), ..TableOptions::default() }) else { return };
+    let index = sample_index();
+    assert_eq!(index.len(), 105, "the sample states index 105 entries");
+    assert_eq!(lab.put_all(&index), index.len());
+
+    let items = lab.scan_items();
+    assert_eq!(items.len(), index.len(), "one item per entry");
+    let stored: BTreeSet<(String, String)> =
+        items.iter().map(|i| (i["identity"].as_s().unwrap().clone(), i["address"].as_s().unwrap().clone())).collect();
+    let expected: BTreeSet<(String, String)> = index.entries().iter().map(ItemKey::of).map(|k| (k.identity, k.address)).collect();
+    assert_eq!(stored, expected);
+    for e in index.entries().iter().filter(|e| e.state.key == "env:/prod/data.tfstate") {
+        let k = ItemKey::of(e);
+        assert_eq!(k.identity, format!("{}#{}", e.config_type, e.resource_id));
+        assert_eq!(k.address, format!("tfstate/env:/prod/data.tfstate#prod#{}", e.address), "bucket/key#workspace#address");
+    }
+
+    // Every identity answers exactly what the in-memory index answers.
+    for ((ct, id), entries) in index.groups() {
+        let got = lab.table.lookup(ct, id).expect("lookup");
+        assert_eq!(sorted(got), sorted_refs(entries.into_iter()), "{ct} {id}");
+    }
+
+    // An S3 bucket with its facets: several entries under one identity (several query pages).
+    let ((ct, bucket), group) = biggest_group(&index, "AWS::S3::Bucket");
+    assert!(group.len() >= 3, "the bucket has facets: {}", group.len());
+    let got = lab.table.lookup(ct, bucket).expect("lookup bucket");
+    assert_eq!(got.len(), group.len());
+    assert_eq!(got.iter().filter(|e| e.role == Role::Primary).count(), 1);
+    assert!(got.iter().any(|e| e.role == Role::Facet));
+    for e in &got {
+        assert_eq!((e.state.bucket.as_deref(), e.state.key.as_str()), (Some(STATE_BUCKET), group[0].state.key.as_str()));
+    }
+
+    // RDS by its DbiResourceId.
+    let ((ct, dbi), db) = biggest_group(&index, "AWS::RDS::DBInstance");
+    assert!(dbi.starts_with("db-"), "RDS instances are identified by DbiResourceId: {dbi}");
+    let got = lab.table.lookup(ct, dbi).expect("lookup rds");
+    assert_eq!(sorted(got.clone()), sorted_refs(db.into_iter()));
+    let primary = got.iter().find(|e| e.terraform_type == "aws_db_instance").expect("the instance");
+    assert_eq!(primary.state.workspace, "prod");
+    assert!(primary.state.serial > 0 && !primary.state.lineage.is_empty());
+
+    // An IAM role by ARN through the GSI; and every primary ARN.
+    let role = index.entries().iter().find(|e| e.terraform_type == "aws_iam_role" && e.arn.is_some()).expect("an IAM role");
+    let arn = role.arn.as_deref().unwrap();
+    let got = lab.table.lookup_arn(arn).expect("lookup arn");
+    assert_eq!(got, vec![index.lookup_arn(arn).expect("in memory").clone()]);
+    assert_eq!((got[0].address.as_str(), got[0].config_type.as_str()), (role.address.as_str(), "AWS::IAM::Role"));
+    for e in index.entries().iter().filter(|e| e.role == Role::Primary && e.arn.is_some()) {
+        let arn = e.arn.as_deref().unwrap();
+        assert_eq!(lab.table.lookup_arn(arn).expect("lookup arn"), vec![index.lookup_arn(arn).unwrap().clone()], "{arn}");
+    }
+    assert_eq!(lab.table.lookup_arn("arn:aws:iam::123456789012:role/nobody").expect("lookup"), vec![]);
+    assert_eq!(lab.table.lookup("AWS::S3::Bucket", "no-such-bucket").expect("lookup"), vec![]);
+
+    // Per state.
+    for (_, key) in STATES {
+        let ws = if key.starts_with("env:/prod/") { "prod" } else { "default" };
+        let got = lab.table.entries_for_state(key, ws).expect("entries for state");
+        assert_eq!(sorted(got), sorted_refs(index.entries().iter().filter(|e| e.state.key == key)), "{key}");
+    }
+    assert_eq!(lab.table.entries_for_state("app.tfstate", "prod").expect("other workspace"), vec![]);
+}
+
+#[test]
+fn entries_a_new_state_version_drops_are_removed() {
+    let Some(lab) = Lab::start("index-remove", TableOptions { page_size: Some(4), ..TableOptions::default() }) else { return };
+    let index = sample_index();
+    lab.put_all(&index);
+    let ((ct, bucket), group) = biggest_group(&index, "AWS::S3::Bucket");
+    let key = group[0].state.key.clone();
+    let ws = group[0].state.workspace.clone();
+    let dropped: BTreeSet<ItemKey> = group.iter().filter(|e| e.role != Role::Primary).map(|e| ItemKey::of(e)).collect();
+    assert!(!dropped.is_empty());
+    // The new version of the state: everything but the bucket's facets.
+    let keep: Vec<ItemKey> =
+        index.entries().iter().filter(|e| e.state.key == key).map(ItemKey::of).filter(|k| !dropped.contains(k)).collect();
+    let before = lab.scan_items().len();
+    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).expect("remove"), dropped.len());
+    assert_eq!(lab.scan_items().len(), before - dropped.len());
+    let got = lab.table.lookup(ct, bucket).expect("lookup");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].role, Role::Primary);
+    assert_eq!(lab.table.entries_for_state(&key, &ws).expect("entries").len(), keep.len());
+    // Other states are untouched; removing again is a no-op.
+    for (_, other) in STATES.iter().filter(|(_, k)| *k != key) {
+        let ws = if other.starts_with("env:/prod/") { "prod" } else { "default" };
+        let n = index.entries().iter().filter(|e| e.state.key == *other).count();
+        assert_eq!(lab.table.entries_for_state(other, ws).expect("entries").len(), n);
+    }
+    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).expect("remove again"), 0);
+
+    // A state that is gone entirely: keep nothing (more than one batch of deletes).
+    let (_, big) = STATES.iter().map(|(_, k)| (index.entries().iter().filter(|e| e.state.key == *k).count(), *k)).max().unwrap();
+    let big_ws = if big.starts_with("env:/prod/") { "prod" } else { "default" };
+    let n = lab.table.entries_for_state(big, big_ws).expect("entries").len();
+    assert!(n > 25, "more than one batch: {n}");
+    assert_eq!(lab.table.remove_state_entries(big, big_ws, &[]).expect("remove all"), n);
+    assert_eq!(lab.table.entries_for_state(big, big_ws).expect("entries"), vec![]);
+    assert!(lab.scan_items().iter().all(|i| i["state_key"].as_s().unwrap() != big));
+}
+
+#[test]
+fn no_secret_of_the_sample_states_is_stored() {
+    let Some(lab) = Lab::start("index-secrets", TableOptions::default()) else { return };
+    let index = sample_index();
+    lab.put_all(&index);
+    let items = lab.scan_items();
+    assert_eq!(items.len(), index.len());
+    let text = format!("{items:?}");
+    for s in SECRETS {
+        assert!(!text.contains(s), "secret {s} stored in DynamoDB");
+    }
+    let digests_in_memory = index.entries().iter().any(|e| serde_json::to_string(&e.desired[..]).unwrap().contains("sha256:"));
+    assert!(digests_in_memory && text.contains("sha256:"), "sensitive values are stored as digests");
+    // Attributes as documented.
+    let by_type: BTreeMap<&str, &HashMap<String, AttributeValue>> =
+        items.iter().map(|i| (i["terraform_type"].as_s().unwrap().as_str(), i)).collect();
+    let db = by_type["aws_db_instance"];
+    assert_eq!(db["config_type"].as_s().unwrap(), "AWS::RDS::DBInstance");
+    assert_eq!(db["state_bucket"].as_s().unwrap(), STATE_BUCKET);
+    assert!(db["serial"].as_n().is_ok() && db["tainted"].as_bool().is_ok());
+    assert!(serde_json::from_str::<Vec<serde_json::Value>>(db["desired"].as_s().unwrap()).is_ok());
+}
+
+#[test]
+fn entries_of_another_state_and_a_missing_table_are_refused() {
+    let Some(lab) = Lab::start("index-errors", TableOptions::default()) else { return };
+    let index = sample_index();
+    let a = &index.entries()[0];
+    let other = index.entries().iter().find(|e| e.state.key != a.state.key).expect("another state");
+    let e = lab.table.put_state_entries(&a.state.clone(), &[a.clone(), other.clone()]).unwrap_err();
+    assert!(matches!(e, IndexTableError::Encode { .. }), "{e:?}");
+    assert!(lab.scan_items().is_empty(), "nothing written");
+
+    let missing = BlockingIndexTable::new(
+        IndexTable::new(lab.client().clone(), "no-such-table", TableOptions::default()),
+        lab.table.runtime().clone(),
+    );
+    let e = missing.lookup("AWS::S3::Bucket", "x").unwrap_err();
+    assert!(matches!(e, IndexTableError::NoSuchTable { .. }), "{e:?}");
+    assert!(e.to_string().contains("\"no-such-table\" does not exist"), "{e}");
+}
