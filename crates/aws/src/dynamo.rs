@@ -33,7 +33,7 @@
 //! Throttling and transient errors of each call are retried by the SDK's standard retry
 //! strategy (from the shared SDK configuration).
 
-use crate::evidence::one_line;
+use crate::sdk_error::describe;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -174,21 +174,6 @@ pub fn decode(table: &str, item: &Item) -> Result<Stored, DynamoError> {
 
 fn is_code<E: ProvideErrorMetadata>(e: &SdkError<E>, code: &str) -> bool {
     e.code() == Some(code)
-}
-
-/// One line describing a failed call: DynamoDB's code and message when it answered, else
-/// the whole error chain.
-pub(crate) fn describe<E>(e: &SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e {
-        SdkError::ServiceError(_) => match (e.code(), e.message()) {
-            (c, Some(m)) => format!("{}: {m}", c.unwrap_or("error")),
-            (c, None) => c.unwrap_or("error").to_string(),
-        },
-        _ => one_line(e),
-    }
 }
 
 /// The async findings table. Cheap to clone; build one per process.

@@ -25,6 +25,7 @@
 //! code uses [`S3EvidenceStore`] directly.
 
 use crate::config::{self, ConfigError, PathStyle};
+use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime as SdkDateTime};
 use aws_sdk_s3::types::{ObjectLockMode, ServerSideEncryption};
@@ -166,44 +167,6 @@ impl StoreOptions {
     /// From the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|k| std::env::var(k).ok())
-    }
-}
-
-/// The HTTP status of a failed call, when S3 answered.
-fn status<E>(e: &SdkError<E>) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
-}
-
-/// An error and its sources on one line (`a: b: c`), multi-line messages folded.
-pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(e);
-    while let Some(err) = next {
-        let text = err.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ").replace(":;", ":");
-        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = err.source();
-    }
-    parts.join(": ")
-}
-
-/// One line describing a failed call: S3's code and message when it answered, else the
-/// whole error chain (connection refused, timeout, credentials…).
-fn describe<E>(e: &SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e {
-        SdkError::ServiceError(_) => {
-            let code = e.code().unwrap_or("error");
-            let http = status(e).map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-            match e.message() {
-                Some(m) => format!("{code}{http}: {m}"),
-                None => format!("{code}{http}"),
-            }
-        }
-        _ => one_line(e),
     }
 }
 

@@ -39,7 +39,8 @@
 //! Sensitive values never reach this table in clear: the core replaces them by digests
 //! before an entry exists.
 
-use crate::dynamo::{describe, write_all_by, DynamoError, TableOptions};
+use crate::dynamo::{write_all_by, DynamoError, TableOptions};
+use crate::sdk_error::describe;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};

@@ -22,6 +22,7 @@ pub mod dynamo;
 pub mod evidence;
 pub mod index_table;
 pub mod notify;
+mod sdk_error;
 pub mod state;
 
 pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};

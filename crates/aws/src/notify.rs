@@ -32,7 +32,7 @@
 //! [`load_sdk_config`]: crate::config::load_sdk_config
 
 use crate::config;
-use crate::evidence::one_line;
+use crate::sdk_error::{describe, one_line};
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
@@ -133,25 +133,6 @@ fn publish_size(message: &SnsMessage) -> usize {
 /// it there; this guards the limit at the wire).
 fn subject(message: &SnsMessage) -> String {
     message.subject.chars().take(SUBJECT_MAX).collect()
-}
-
-/// One line describing a failed call: SNS's code and message when it answered, else the
-/// whole error chain.
-fn describe<E>(e: &SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e {
-        SdkError::ServiceError(_) => {
-            let code = e.code().unwrap_or("error");
-            let http = e.raw_response().map(|r| format!(" (HTTP {})", r.status().as_u16())).unwrap_or_default();
-            match e.message() {
-                Some(m) => format!("{code}{http}: {m}"),
-                None => format!("{code}{http}"),
-            }
-        }
-        _ => one_line(e),
-    }
 }
 
 /// The async notifier: one topic, one environment name. Cheap to clone; build one per

@@ -21,7 +21,7 @@
 //! runtime for synchronous programs (the CLI), like the other adapters.
 
 use crate::config::{self, PathStyle};
-use crate::evidence::one_line;
+use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::DateTime as SdkDateTime;
 use aws_sdk_s3::Client;
@@ -89,28 +89,6 @@ pub fn previous_of(mut versions: Vec<ListedVersion>, version_id: &str) -> Result
     });
     let at = versions.iter().position(|v| v.version_id == version_id).ok_or(NotListed)?;
     Ok(versions.get(at + 1).map(|v| v.version_id.clone()))
-}
-
-fn status<E>(e: &SdkError<E>) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
-}
-
-/// S3's code and message when it answered, else the whole error chain.
-fn describe<E>(e: &SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e {
-        SdkError::ServiceError(_) => {
-            let code = e.code().unwrap_or("error");
-            let http = status(e).map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-            match e.message() {
-                Some(m) => format!("{code}{http}: {m}"),
-                None => format!("{code}{http}"),
-            }
-        }
-        _ => one_line(e),
-    }
 }
 
 /// The async state reader. Cheap to clone; build one per process.
