@@ -109,6 +109,19 @@ impl Moto {
     pub const ACCESS_KEY: &'static str = "testing";
     pub const SECRET_KEY: &'static str = "testing";
 
+    /// An SDK configuration for this server: its endpoint, the test region and dummy static
+    /// credentials, nothing from the environment.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_config::{BehaviorVersion, Region};
+        use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(Self::REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Self::ACCESS_KEY, Self::SECRET_KEY, None, None, "moto")))
+            .build()
+    }
+
     /// Start moto server for test `name`. When `moto_server` cannot be found: under CI the
     /// test fails; elsewhere it prints a loud SKIPPED line and returns `None`.
     pub fn start(name: &str) -> Option<Moto> {

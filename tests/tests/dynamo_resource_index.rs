@@ -8,8 +8,6 @@
 //! on what the adapter returns. Each test starts its own moto server ([`Moto`]); without
 //! `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType,
@@ -47,12 +45,7 @@ struct Lab {
 impl Lab {
     fn start(name: &str, options: TableOptions) -> Option<Lab> {
         let moto = Moto::start(name)?;
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(Moto::REGION))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
-            .build();
+        let sdk = moto.sdk_config();
         let runtime = Arc::new(blocking_runtime().expect("runtime"));
         let table = BlockingIndexTable::new(IndexTable::new(dynamodb_client(&sdk), TABLE, options), runtime);
         let lab = Lab { table, _moto: moto };

@@ -8,8 +8,6 @@
 //! own moto server on a free loopback port ([`Moto`]); without `moto_server` the tests fail
 //! under `CI=true` and are skipped loudly elsewhere.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{ByteStream, DateTime as SdkDateTime};
 use aws_sdk_s3::types::{ObjectLockEnabled, ObjectLockMode, ServerSideEncryption};
@@ -41,12 +39,7 @@ impl Lab {
         let moto = Moto::start(name)?;
         // Explicit configuration (no environment): the endpoint is custom, so PathStyle::Auto
         // must choose path-style addressing, which moto needs.
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(Moto::REGION))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
-            .build();
+        let sdk = moto.sdk_config();
         let client = s3_client(&sdk, PathStyle::Auto);
         let runtime = Arc::new(blocking_runtime().expect("runtime"));
         let location = S3Location::parse(&format!("s3://{BUCKET}")).expect("location");

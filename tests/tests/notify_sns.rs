@@ -10,8 +10,6 @@
 //! Each test starts its own moto server on a free loopback port ([`Moto`]); without
 //! `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sns::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_sqs::types::QueueAttributeName;
 use driftwatch_aws::{blocking_runtime, sns_client, BlockingSnsNotifier, NotifyError, SnsNotifier};
 use driftwatch_core::alert::{Alert, SUBJECT_MAX};
@@ -66,12 +64,7 @@ impl Lab {
     /// Moto and a topic named `topic`; the notifier publishes to it.
     fn start(name: &str, topic: &str) -> Option<Lab> {
         let moto = Moto::start(name)?;
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(Moto::REGION))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
-            .build();
+        let sdk = moto.sdk_config();
         let sns = sns_client(&sdk);
         let runtime = Arc::new(blocking_runtime().expect("runtime"));
         let arn =

@@ -2,8 +2,6 @@
 //! records through the S3 store and records itself there as a `report` record. Without
 //! `moto_server` the test fails under `CI=true` and is skipped loudly elsewhere.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use driftwatch_aws::{blocking_runtime, s3_client, PathStyle};
 use driftwatch_tests::{driftwatch_bin, scratch, workspace_root, Moto};
 use std::process::Output;
@@ -17,12 +15,7 @@ fn text(o: &Output) -> String {
 #[test]
 fn report_reads_and_records_s3_evidence() {
     let Some(moto) = Moto::start("report-s3") else { return };
-    let sdk = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(Moto::REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
-        .build();
+    let sdk = moto.sdk_config();
     let client = s3_client(&sdk, PathStyle::Auto);
     let runtime = blocking_runtime().expect("runtime");
     runtime.block_on(client.create_bucket().bucket(BUCKET).object_lock_enabled_for_bucket(true).send()).expect("create the bucket");

@@ -7,9 +7,8 @@
 //! Without `terraform` or `moto_server` the tests fail under `CI=true` and are skipped loudly
 //! elsewhere.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use driftwatch_aws::{blocking_runtime, s3_client, BlockingS3StateReader, PathStyle, S3StateReader, StateReadError};
 use driftwatch_core::{Catalog, Redactor};
@@ -23,19 +22,10 @@ const BUCKET: &str = "tf-state";
 const TABLE: &str = "tf-locks";
 const KEY: &str = "net/terraform.tfstate";
 
-fn sdk(moto: &Moto) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(Moto::REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(Moto::ACCESS_KEY, Moto::SECRET_KEY, None, None, "moto")))
-        .build()
-}
-
 /// Moto with a versioned state bucket; the reader and its runtime.
 fn lab(name: &str) -> Option<(Moto, SdkConfig, BlockingS3StateReader)> {
     let moto = Moto::start(name)?;
-    let sdk = sdk(&moto);
+    let sdk = moto.sdk_config();
     let runtime = Arc::new(blocking_runtime().expect("runtime"));
     let reader = BlockingS3StateReader::new(S3StateReader::new(s3_client(&sdk, PathStyle::Auto)), runtime);
     let s3 = reader.reader().client().clone();
