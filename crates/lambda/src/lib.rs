@@ -1,0 +1,19 @@
+//! driftwatch-lambda: the handlers of the six functions, behind thin mains (`functions/*`).
+//!
+//! * [`env`]: configuration from environment variables, validated at cold start.
+//! * [`deps`]: the clients and adapters, built once per process from the standard AWS
+//!   configuration (`AWS_ENDPOINT_URL` points everything at moto in the tests).
+//! * [`handlers`]: one module per function; each takes the event payload and returns the
+//!   response. An invalid event is recorded (`input.invalid` evidence) and acknowledged; a
+//!   transient AWS error is returned as an error so the platform retries.
+//! * [`runtime`]: the loop the mains call — JSON logs, configuration, clients, then
+//!   `lambda_runtime::run`.
+
+pub mod deps;
+pub mod env;
+pub mod handlers;
+pub mod runtime;
+
+pub use deps::Deps;
+pub use env::{Env, EnvError, Function};
+pub use handlers::{handle, HandlerError, Invocation};

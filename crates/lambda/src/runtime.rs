@@ -1,0 +1,91 @@
+//! The runtime loop of every function: JSON logs (stable keys, no secrets), configuration
+//! validated at cold start, clients built once, then the Lambda runtime API loop.
+
+use crate::deps::Deps;
+use crate::env::{Env, Function};
+use crate::handlers::{self, Invocation};
+use chrono::{DateTime, TimeZone, Utc};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Install the JSON log subscriber: one JSON object per line on stdout (CloudWatch Logs),
+/// keys `timestamp`, `level`, `message`, `function` and the event's fields. `DRIFTWATCH_LOG`
+/// (`error` … `trace`, default `info`) sets the level of driftwatch's own targets; the SDK's
+/// are kept at `warn`.
+pub fn init_logging() {
+    let level = match std::env::var("DRIFTWATCH_LOG").ok().as_deref().map(str::trim) {
+        Some("error") => LevelFilter::ERROR,
+        Some("warn") => LevelFilter::WARN,
+        Some("debug") => LevelFilter::DEBUG,
+        Some("trace") => LevelFilter::TRACE,
+        _ => LevelFilter::INFO,
+    };
+    let filter = Targets::new()
+        .with_target("driftwatch_lambda", level)
+        .with_target("driftwatch_aws", level)
+        .with_target("driftwatch_core", level)
+        .with_target("driftwatch_decode", level)
+        .with_default(LevelFilter::WARN);
+    let fmt = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
+        .with_max_level(LevelFilter::TRACE);
+    let _ = fmt.finish().with(filter).try_init();
+}
+
+fn deadline_of(ctx: &lambda_runtime::Context) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ctx.deadline as i64).single()
+}
+
+/// Run `function`: the whole life of the process. Returns a failure exit code when the cold
+/// start fails (missing or malformed configuration), after logging the error naming the
+/// variable — the platform reports it as an init error.
+pub fn run(function: Function) -> ExitCode {
+    init_logging();
+    let started = std::time::Instant::now();
+    let env = match Env::from_env(function) {
+        Ok(env) => env,
+        Err(e) => {
+            tracing::error!(function = function.name(), error = %e, "configuration error at cold start");
+            eprintln!("{e}");
+            return ExitCode::from(78);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(function = function.name(), error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let deps = Arc::new(Deps::connect(env).await.map_err(|e| e.to_string())?);
+        tracing::info!(function = function.name(), ready_ms = started.elapsed().as_millis() as u64, "ready");
+        let service = service_fn(move |event: LambdaEvent<Value>| {
+            let deps = deps.clone();
+            async move {
+                let inv =
+                    Invocation { now: Utc::now(), deadline: deadline_of(&event.context), request_id: event.context.request_id.clone() };
+                handlers::handle(&deps, event.payload, &inv).await.map_err(lambda_runtime::Error::from)
+            }
+        });
+        lambda_runtime::run(service).await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(function = function.name(), error = %e, "function stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
