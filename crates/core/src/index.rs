@@ -22,11 +22,18 @@ pub struct IndexEntry {
     pub state: Arc<StateRef>,
     pub tainted: bool,
     /// Normalised (and redacted) desired values, indexed like the catalog row's `attrs`;
-    /// `Null` where the state has no value.
+    /// `Null` where the state has no value. A contributor's row has no `attrs`: its entry
+    /// holds instead one `{"to": attr, "members": [...]}` object per `contributes` row that
+    /// applies, from which [`ManagedIndex::from_entries`] rebuilds the contributions.
     pub desired: Box<[Value]>,
     /// `tags_all`, for classification.
     pub tags: Value,
 }
+
+/// Key of the attribute a contributor's `desired` object contributes to.
+const CONTRIBUTES_TO: &str = "to";
+/// Key of the contributed members in a contributor's `desired` object.
+const CONTRIBUTES_MEMBERS: &str = "members";
 
 /// What indexing a state did.
 #[derive(Debug, Clone)]
@@ -102,29 +109,30 @@ impl ManagedIndex {
                 }
             };
             summary.indexed += 1;
-            if spec.role == Role::Contributor {
-                for c in &spec.contributes {
-                    if let (Some(attr), Some(eq)) = (&c.when_attr, &c.when_equals) {
-                        if inst.attributes.get(attr).and_then(Value::as_str) != Some(eq.as_str()) {
-                            continue;
-                        }
-                    }
-                    let members = c.normalize.apply(&inst.attributes, &Ctx { self_id: Some(&id) });
-                    let list = self.contributions.entry((spec.config_type.clone(), id.clone(), c.to.clone())).or_default();
-                    if let Value::Array(ms) = members {
-                        list.extend(ms);
-                    }
-                }
-            }
             let ctx = Ctx { self_id: Some(&id) };
-            let desired: Box<[Value]> = spec
-                .attrs
-                .iter()
-                .map(|a| match a.tf.get(&inst.attributes) {
-                    Some(v) => a.normalize.apply(v, &ctx),
-                    None => Value::Null,
-                })
-                .collect();
+            let desired: Box<[Value]> = if spec.role == Role::Contributor {
+                // A contributor compares nothing itself (its row has no attrs): its `desired`
+                // holds what it contributes, so that the entry alone rebuilds the index.
+                spec.contributes
+                    .iter()
+                    .filter(|c| match (&c.when_attr, &c.when_equals) {
+                        (Some(attr), Some(eq)) => inst.attributes.get(attr).and_then(Value::as_str) == Some(eq.as_str()),
+                        _ => true,
+                    })
+                    .filter_map(|c| match c.normalize.apply(&inst.attributes, &ctx) {
+                        members @ Value::Array(_) => Some(serde_json::json!({ CONTRIBUTES_TO: c.to, CONTRIBUTES_MEMBERS: members })),
+                        _ => None,
+                    })
+                    .collect()
+            } else {
+                spec.attrs
+                    .iter()
+                    .map(|a| match a.tf.get(&inst.attributes) {
+                        Some(v) => a.normalize.apply(v, &ctx),
+                        None => Value::Null,
+                    })
+                    .collect()
+            };
             let arn = spec
                 .arn_attr
                 .as_ref()
@@ -133,15 +141,7 @@ impl ManagedIndex {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string);
             let tags = inst.attributes.as_object_mut().and_then(|m| m.remove("tags_all")).unwrap_or(Value::Null);
-            let i = self.entries.len();
-            if let Some(a) = &arn {
-                if spec.role == Role::Primary {
-                    self.by_arn.insert(a.clone(), i);
-                    self.by_name.entry((spec.config_type.clone(), arn_resource_name(a).to_string())).or_default().push(i);
-                }
-            }
-            self.by_identity.entry((spec.config_type.clone(), id.clone())).or_default().push(i);
-            self.entries.push(IndexEntry {
+            self.insert(IndexEntry {
                 address: inst.address,
                 terraform_type: inst.resource_type,
                 config_type: spec.config_type.clone(),
@@ -155,6 +155,39 @@ impl ManagedIndex {
             });
         }
         summary
+    }
+
+    /// Rebuild an index from entries (as loaded back from the index table): the identity,
+    /// ARN, name and contribution lookups are exactly those [`add_state`](Self::add_state)
+    /// builds. The per-state counts (`managed_instances`, `uncovered_types`, `problems`) are
+    /// not in entries and stay empty.
+    pub fn from_entries(entries: impl IntoIterator<Item = IndexEntry>) -> ManagedIndex {
+        let mut idx = ManagedIndex::default();
+        for e in entries {
+            idx.insert(e);
+        }
+        idx
+    }
+
+    /// Add one entry to every lookup: the one place entries enter the index.
+    fn insert(&mut self, entry: IndexEntry) {
+        let i = self.entries.len();
+        if entry.role == Role::Primary {
+            if let Some(a) = &entry.arn {
+                self.by_arn.insert(a.clone(), i);
+                self.by_name.entry((entry.config_type.clone(), arn_resource_name(a).to_string())).or_default().push(i);
+            }
+        }
+        if entry.role == Role::Contributor {
+            for c in entry.desired.iter() {
+                if let (Some(Value::String(to)), Some(Value::Array(members))) = (c.get(CONTRIBUTES_TO), c.get(CONTRIBUTES_MEMBERS)) {
+                    let key = (entry.config_type.clone(), entry.resource_id.clone(), to.clone());
+                    self.contributions.entry(key).or_default().extend(members.iter().cloned());
+                }
+            }
+        }
+        self.by_identity.entry((entry.config_type.clone(), entry.resource_id.clone())).or_default().push(i);
+        self.entries.push(entry);
     }
 
     /// Entries for a live identity.
@@ -216,5 +249,62 @@ pub fn arn_resource_name(arn: &str) -> &str {
     match resource.split_once(':') {
         Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
         None => resource,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+    use crate::state::{parse_state, StateLocation};
+
+    fn sample_index() -> ManagedIndex {
+        let catalog = Catalog::builtin();
+        let redactor = Redactor::new(b"driftwatch/v1/default-salt");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/states");
+        let states = ["network.tfstate", "data.tfstate", "app.tfstate"].map(|name| {
+            let bytes = std::fs::read(dir.join(name)).expect("sample state");
+            parse_state(&bytes, StateLocation::local(name), &catalog, &redactor).expect("parse sample state")
+        });
+        ManagedIndex::build(states, &catalog)
+    }
+
+    fn addresses<'a>(entries: impl Iterator<Item = &'a IndexEntry>) -> Vec<&'a str> {
+        entries.map(|e| e.address.as_str()).collect()
+    }
+
+    #[test]
+    fn from_entries_answers_like_the_built_index() {
+        let built = sample_index();
+        let rebuilt = ManagedIndex::from_entries(built.entries().to_vec());
+        assert_eq!(rebuilt.entries(), built.entries());
+        assert!(built.len() > 50, "the sample states index many resources");
+        let catalog = Catalog::builtin();
+        let mut contributed = 0;
+        for e in built.entries() {
+            assert_eq!(
+                addresses(rebuilt.lookup(&e.config_type, &e.resource_id)),
+                addresses(built.lookup(&e.config_type, &e.resource_id)),
+                "{}",
+                e.address
+            );
+            if let Some(arn) = &e.arn {
+                assert_eq!(rebuilt.lookup_arn(arn).map(|x| &x.address), built.lookup_arn(arn).map(|x| &x.address), "{arn}");
+                let name = arn_resource_name(arn);
+                assert_eq!(addresses(rebuilt.lookup_name(&e.config_type, name)), addresses(built.lookup_name(&e.config_type, name)));
+            }
+            for spec in catalog.rows().iter().filter(|s| s.config_type == e.config_type) {
+                for c in &spec.contributes {
+                    let want = built.contributions(&e.config_type, &e.resource_id, &c.to);
+                    contributed += want.len();
+                    assert_eq!(rebuilt.contributions(&e.config_type, &e.resource_id, &c.to), want, "{} {}", e.address, c.to);
+                }
+            }
+        }
+        assert!(contributed > 0, "the sample states have security group rules contributing members");
+        let groups = |i: &ManagedIndex| -> Vec<(String, String, Vec<String>)> {
+            i.groups().into_iter().map(|(k, v)| (k.0.clone(), k.1.clone(), v.iter().map(|e| e.address.clone()).collect())).collect()
+        };
+        assert_eq!(groups(&rebuilt), groups(&built));
     }
 }
