@@ -1,6 +1,8 @@
 //! The adapters a function uses, built once per process.
 
-use crate::env::Env;
+use crate::env::{Env, S3Url};
+use crate::ledger::Ledger;
+use driftwatch_aws::{FindingsTable, IndexTable, S3EvidenceStore, S3Location, S3StateReader, SnsNotifier, TableOptions};
 use driftwatch_core::{Catalog, Redactor};
 
 /// Errors of building the clients at cold start.
@@ -15,13 +17,58 @@ pub struct Deps {
     pub env: Env,
     pub catalog: Catalog,
     pub redactor: Redactor,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub index: IndexTable,
+    pub findings: FindingsTable,
+    pub ledger: Ledger,
+    pub evidence: S3EvidenceStore,
+    pub states: S3StateReader,
+    pub alerts: Option<SnsNotifier>,
+    pub notices: Option<SnsNotifier>,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+fn location(url: &S3Url) -> S3Location {
+    let prefix = if url.prefix.is_empty() { String::new() } else { format!("{}/", url.prefix) };
+    S3Location { bucket: url.bucket.clone(), prefix }
 }
 
 impl Deps {
     /// Build the clients from the standard AWS configuration (credentials chain, region,
-    /// `AWS_ENDPOINT_URL`).
+    /// `AWS_ENDPOINT_URL`). Nothing is called yet: a cold start costs no AWS round trip.
     pub async fn connect(env: Env) -> Result<Deps, DepsError> {
-        let redactor = Redactor::new(env.redaction_salt.as_bytes());
-        Ok(Deps { env, catalog: Catalog::builtin(), redactor })
+        let sdk = driftwatch_aws::load_sdk_config().await;
+        Deps::with_sdk(env, &sdk)
+    }
+
+    /// Build the clients from an SDK configuration already loaded (tests pass moto's).
+    pub fn with_sdk(env: Env, sdk: &aws_config::SdkConfig) -> Result<Deps, DepsError> {
+        let sdk = sdk.clone();
+        let s3 = driftwatch_aws::s3_client(&sdk, env.path_style);
+        let dynamodb = driftwatch_aws::dynamodb_client(&sdk);
+        let sns = driftwatch_aws::sns_client(&sdk);
+        let notifier = |arn: &Option<String>| -> Result<Option<SnsNotifier>, DepsError> {
+            arn.as_deref()
+                .map(|a| SnsNotifier::new(sns.clone(), a, &env.environment).map_err(|e| DepsError::Setup(e.to_string())))
+                .transpose()
+        };
+        let alerts = notifier(&env.alerts_topic_arn)?;
+        let notices = notifier(&env.notices_topic_arn)?;
+        Ok(Deps {
+            redactor: Redactor::new(env.redaction_salt.as_bytes()),
+            catalog: Catalog::builtin(),
+            index: IndexTable::new(dynamodb.clone(), env.index_table.clone(), TableOptions::default()),
+            findings: FindingsTable::new(dynamodb.clone(), env.findings_table.clone(), TableOptions::default()),
+            ledger: Ledger::new(dynamodb.clone(), env.findings_table.clone()),
+            evidence: S3EvidenceStore::new(s3.clone(), location(&env.evidence), env.store_options.clone()),
+            states: S3StateReader::new(s3.clone()),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            alerts,
+            notices,
+            s3,
+            dynamodb,
+            env,
+        })
     }
 }

@@ -35,7 +35,8 @@ pub const REPORTS: &str = "DRIFTWATCH_REPORTS";
 pub const EVIDENCE_RETENTION_DAYS: &str = driftwatch_aws::evidence::RETENTION_DAYS_ENV;
 /// SSE-KMS key of evidence objects, see `driftwatch_aws::evidence`.
 pub const EVIDENCE_KMS_KEY: &str = driftwatch_aws::evidence::KMS_KEY_ENV;
-/// `auto` (default) / `path` / `virtual`: S3 addressing style.
+/// S3 addressing style: `auto` (default: path style for a custom endpoint), `true` / `path`
+/// (path style), `false` / `virtual` (virtual-hosted).
 pub const S3_PATH_STYLE: &str = "DRIFTWATCH_S3_PATH_STYLE";
 /// Sweeper: how many indexed states one invocation reconciles before handing the rest to the
 /// next invocation (default 25).
@@ -226,7 +227,12 @@ impl Env {
                 problem: e.to_string(),
             })?,
         };
-        let path_style = driftwatch_aws::PathStyle::parse(get(S3_PATH_STYLE).as_deref()).map_err(|e| EnvError::Invalid {
+        let style = get(S3_PATH_STYLE).map(|v| match v.trim() {
+            "path" => "true".to_string(),
+            "virtual" => "false".to_string(),
+            other => other.to_string(),
+        });
+        let path_style = driftwatch_aws::PathStyle::parse(style.as_deref()).map_err(|e| EnvError::Invalid {
             function,
             var: S3_PATH_STYLE,
             value: get(S3_PATH_STYLE).unwrap_or_default(),

@@ -11,7 +11,11 @@
 
 pub mod deps;
 pub mod env;
+mod exceptions;
 pub mod handlers;
+pub mod index;
+pub mod ledger;
+pub mod pipeline;
 pub mod runtime;
 
 pub use deps::Deps;

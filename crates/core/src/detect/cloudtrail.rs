@@ -476,6 +476,44 @@ fn data_event(call: &ApiCall, ctx: &Context<'_>, mem: &mut dyn Memory) -> Option
     }
 }
 
+/// What detecting `call` may read: the identities and ARNs of the resource it names, and the
+/// lock its data event concerns.
+pub(crate) fn needs(call: &ApiCall, policy: &crate::policy::Policy, n: &mut super::Needs) {
+    match (call.event_source.as_str(), call.event_name.as_str()) {
+        ("dynamodb.amazonaws.com", "PutItem" | "DeleteItem") => {
+            if let (Some(table), Some(id)) = (param_str(call, &["tableName"]).map(api_table::arn_name), lock_id_of(call)) {
+                if policy.is_lock_table(table) {
+                    n.lock_ids.push(id);
+                    return;
+                }
+            }
+        }
+        ("s3.amazonaws.com", "PutObject" | "DeleteObject" | "CopyObject" | "CompleteMultipartUpload") => {
+            if let Some((bucket, key)) = object_of(call) {
+                if let Some(state_key) = key.strip_suffix(".tflock") {
+                    n.lock_ids.push(format!("{bucket}/{state_key}"));
+                    return;
+                }
+                if policy.is_state_object(&bucket, &key) {
+                    return;
+                }
+            }
+        }
+        _ => {}
+    }
+    if call.error_code.is_some() || api_table::is_read_only(call) {
+        return;
+    }
+    let Some(row) = ApiTable::builtin().get(&call.event_source, &call.event_name) else { return };
+    for id in row.ids(call) {
+        n.identities.push((row.config_type.clone(), id));
+    }
+    for arn in row.arns(call) {
+        n.identities.push((row.config_type.clone(), arn.clone()));
+        n.arns.push(arn);
+    }
+}
+
 fn param_str<'a>(call: &'a ApiCall, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| call.request_parameters.get(*k).and_then(Value::as_str)).filter(|s| !s.is_empty())
 }

@@ -38,7 +38,7 @@ pub struct Context<'a> {
 }
 
 /// Where a lock is held.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LockSource {
     /// DynamoDB lock table item.
     Table { table: Option<String> },
@@ -47,7 +47,7 @@ pub enum LockSource {
 }
 
 /// A lock somebody holds, as the lock detector remembers it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HeldLock {
     pub info: LockInfo,
     /// When we first saw it held (or `Info.Created`).
@@ -132,6 +132,52 @@ pub fn process(signal: &Signal, ctx: &Context<'_>, mem: &mut dyn Memory) -> Vec<
     };
     finding::sort(&mut out);
     out
+}
+
+/// What detecting a signal may read, so that an adapter holding the index and the memory in a
+/// database can load just that before calling [`process`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Index identities (AWS Config type, resource id).
+    pub identities: Vec<(String, String)>,
+    /// ARNs to look up in the index (each brings its whole identity).
+    pub arns: Vec<String>,
+    /// Lock ids (`<bucket>/<key>`) whose ledger entries (holder, acquirer) are read.
+    pub lock_ids: Vec<String>,
+    /// Config items (type, id) whose newest state id is read.
+    pub config_items: Vec<(String, String)>,
+}
+
+/// What [`process`] may read for `signal`.
+pub fn needs(signal: &Signal, policy: &Policy) -> Needs {
+    let mut n = Needs::default();
+    match signal {
+        Signal::ApiCall(call) => cloudtrail::needs(call, policy, &mut n),
+        Signal::ConfigChange(change) => {
+            if let Some(item) = &change.item {
+                n.identities.push((item.resource_type.clone(), item.resource_id.clone()));
+                n.config_items.push((item.resource_type.clone(), item.resource_id.clone()));
+                n.arns.extend(item.arn.clone());
+            }
+            if let Some(o) = &change.oversized {
+                if let (Some(t), Some(id)) = (&o.resource_type, &o.resource_id) {
+                    n.identities.push((t.clone(), id.clone()));
+                    n.config_items.push((t.clone(), id.clone()));
+                }
+            }
+        }
+        Signal::LockRecord(rec) => n.lock_ids.push(rec.lock_id.clone()),
+        Signal::LockFile(ev) => n.lock_ids.extend(lock::lock_id_for_file(&ev.bucket, &ev.key)),
+        Signal::StateObject(ev) => n.lock_ids.push(format!("{}/{}", ev.bucket, ev.key)),
+        Signal::Tick(_) => {}
+    }
+    n.identities.sort();
+    n.identities.dedup();
+    n.arns.sort();
+    n.arns.dedup();
+    n.lock_ids.sort();
+    n.lock_ids.dedup();
+    n
 }
 
 /// The `input.invalid` finding for input that could not be decoded.

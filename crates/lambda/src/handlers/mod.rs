@@ -1,9 +1,33 @@
-//! One handler per function, dispatched by [`Deps::env`]'s function.
+//! One handler per function, dispatched by the configured [`Function`].
+//!
+//! | function | payload | does |
+//! |---|---|---|
+//! | `state-watcher` | S3 `Object Created/Deleted` (EventBridge or S3 notification) on a state key | indexes the state version, runs the state-write detector against the previous version |
+//! | `trail-watcher` | `AWS API Call via CloudTrail` (EventBridge), a CloudTrail log document, or an S3 event of a log file | CloudTrail detectors |
+//! | `config-watcher` | `Config Configuration Item Change` (EventBridge; oversized items fetched from S3) | Config change detectors |
+//! | `lock-watcher` | DynamoDB Streams batch of the lock table | lock detectors; per-record failures (`batchItemFailures`) |
+//! | `sweeper` | schedule | stale locks, exception notices, evidence digests, chunked reconcile |
+//! | `reporter` | schedule | the continuous-compliance report |
+
+pub mod config_watcher;
+pub mod lock_watcher;
+pub mod reporter;
+pub mod state_watcher;
+pub mod sweeper;
+mod sweeper_notices;
+mod sweeper_reconcile;
+pub mod trail_watcher;
 
 use crate::deps::Deps;
 use crate::env::Function;
+use crate::ledger::StoredMemory;
+use crate::pipeline::{self, Recorded};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use driftwatch_core::detect::{self, Context};
+use driftwatch_core::signal::Signal;
+use driftwatch_core::Finding;
+use driftwatch_decode::Decoded;
+use serde_json::{json, Value};
 
 /// The invocation's clock and limits.
 #[derive(Debug, Clone)]
@@ -12,6 +36,13 @@ pub struct Invocation {
     /// When the platform stops the invocation (the sweeper stops starting work before it).
     pub deadline: Option<DateTime<Utc>>,
     pub request_id: String,
+}
+
+impl Invocation {
+    /// An invocation at `now` without a deadline (tests, local runs).
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Invocation { now, deadline: None, request_id: String::new() }
+    }
 }
 
 /// A failure the platform should retry (transient AWS error). Invalid input is never one.
@@ -23,13 +54,92 @@ pub enum HandlerError {
 
 /// Handle one invocation of the configured function.
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
-    let _ = (payload, inv);
     match deps.env.function {
-        Function::StateWatcher
-        | Function::TrailWatcher
-        | Function::ConfigWatcher
-        | Function::LockWatcher
-        | Function::Sweeper
-        | Function::Reporter => Err(HandlerError::Transient(format!("{}: handler not built yet", deps.env.function))),
+        Function::StateWatcher => state_watcher::handle(deps, payload, inv).await,
+        Function::TrailWatcher => trail_watcher::handle(deps, payload, inv).await,
+        Function::ConfigWatcher => config_watcher::handle(deps, payload, inv).await,
+        Function::LockWatcher => lock_watcher::handle(deps, payload, inv).await,
+        Function::Sweeper => sweeper::handle(deps, payload, inv).await,
+        Function::Reporter => reporter::handle(deps, payload, inv).await,
     }
+}
+
+/// Detect one decoded signal against the index slice and ledger items it needs; the ledger is
+/// written back before returning. Undecodable input becomes `input.invalid`.
+pub async fn detect_one(deps: &Deps, decoded: Decoded, inv: &Invocation) -> Result<Vec<Finding>, HandlerError> {
+    let signal = match decoded {
+        Ok(s) => s,
+        Err(bad) => {
+            tracing::warn!(source = %bad.source, index = ?bad.index, problem = %bad.message, "input.invalid");
+            return Ok(vec![detect::invalid_input(&bad, &deps.catalog, inv.now)]);
+        }
+    };
+    detect_signal(deps, &signal, inv).await
+}
+
+/// Detect a decoded signal (see [`detect_one`]).
+pub async fn detect_signal(deps: &Deps, signal: &Signal, inv: &Invocation) -> Result<Vec<Finding>, HandlerError> {
+    let needs = detect::needs(signal, &deps.env.policy);
+    let index = crate::index::load(&deps.index, &needs).await?;
+    let mut mem = StoredMemory::load(&deps.ledger, &needs).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    let ctx = Context {
+        index: &index,
+        catalog: &deps.catalog,
+        policy: &deps.env.policy,
+        redactor: &deps.redactor,
+        now: signal.time().unwrap_or(inv.now),
+    };
+    let found = detect::process(signal, &ctx, &mut mem);
+    mem.save(&deps.ledger).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    Ok(found)
+}
+
+/// The response of a watcher: counts, and the fingerprints of what it found.
+pub fn response(signals: usize, invalid: usize, findings: &[Finding], recorded: Recorded) -> Value {
+    json!({
+        "signals": signals,
+        "invalid": invalid,
+        "findings": findings.iter().map(|f| json!({"rule": f.rule.id(), "fingerprint": f.fingerprint, "resource": f.resource.address.clone().unwrap_or_else(|| format!("{} {}", f.resource.resource_type, f.resource.id))})).collect::<Vec<_>>(),
+        "recorded": recorded,
+    })
+}
+
+/// What a watcher did with a payload.
+#[derive(Debug, Default)]
+pub struct Watched {
+    pub signals: usize,
+    pub invalid: usize,
+    pub findings: Vec<Finding>,
+    pub recorded: Recorded,
+}
+
+impl Watched {
+    pub fn add(&mut self, o: Watched) {
+        self.signals += o.signals;
+        self.invalid += o.invalid;
+        self.findings.extend(o.findings);
+        self.recorded += o.recorded;
+    }
+
+    pub fn response(&self) -> Value {
+        response(self.signals, self.invalid, &self.findings, self.recorded)
+    }
+}
+
+/// Decode, detect and record a whole document (trail and config watchers).
+pub async fn watch_bytes(deps: &Deps, bytes: &[u8], source: &str, inv: &Invocation) -> Result<Watched, HandlerError> {
+    let decoded = driftwatch_decode::decode_document(bytes, source, &deps.env.policy, &deps.redactor);
+    watch_decoded(deps, decoded, inv).await
+}
+
+/// Detect and record decoded items.
+pub async fn watch_decoded(deps: &Deps, decoded: Vec<Decoded>, inv: &Invocation) -> Result<Watched, HandlerError> {
+    let signals = decoded.len();
+    let invalid = decoded.iter().filter(|d| d.is_err()).count();
+    let mut findings = Vec::new();
+    for d in decoded {
+        findings.extend(detect_one(deps, d, inv).await?);
+    }
+    let recorded = pipeline::record(deps, findings.clone(), inv).await?;
+    Ok(Watched { signals, invalid, findings, recorded })
 }

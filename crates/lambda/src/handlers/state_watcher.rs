@@ -1,0 +1,189 @@
+//! `state-watcher`: a Terraform state object was written (or deleted) in the S3 backend.
+//!
+//! On a write: read that object version, index it (put its entries, remove the entries its
+//! previous version had and this one has not), read the version before it, and run the
+//! state-write detector with what the lock table says (the `-md5` digest item, a lock still
+//! held). A deletion removes the state's entries. Each checked write is recorded as
+//! `state-write` evidence (the addresses it added, removed and changed — never values).
+//!
+//! A state that cannot be parsed is `input.invalid` (the index keeps the previous version).
+
+use super::{response, HandlerError, Invocation};
+use crate::deps::Deps;
+use crate::pipeline::{self, Recorded};
+use aws_sdk_dynamodb::types::AttributeValue;
+use driftwatch_aws::ItemKey;
+use driftwatch_core::detect::state_write::{self, StateWrite};
+use driftwatch_core::detect::{self, Context, HeldLock, LockSource, Needs};
+use driftwatch_core::evidence::Record;
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::signal::{InvalidInput, LockInfo, ObjectChange, Signal, StateObjectEvent};
+use driftwatch_core::state::{parse_state, StateLocation};
+use driftwatch_core::Finding;
+use md5::{Digest, Md5};
+use serde_json::{json, Value};
+use tracing::info;
+
+fn transient(what: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(what.to_string())
+}
+
+pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+    let decoded = driftwatch_decode::decode_document(&bytes, "event", &deps.env.policy, &deps.redactor);
+    let signals = decoded.len();
+    let mut invalid = 0;
+    let mut findings = Vec::new();
+    let mut writes = Vec::new();
+    for d in decoded {
+        match d {
+            Err(bad) => {
+                invalid += 1;
+                findings.push(detect::invalid_input(&bad, &deps.catalog, inv.now));
+            }
+            Ok(Signal::StateObject(ev)) => match ev.change {
+                ObjectChange::Created => match state_written(deps, &ev, inv).await? {
+                    Ok((found, summary)) => {
+                        findings.extend(found);
+                        writes.push(summary);
+                    }
+                    Err(bad) => {
+                        invalid += 1;
+                        findings.push(detect::invalid_input(&bad, &deps.catalog, inv.now));
+                    }
+                },
+                ObjectChange::Deleted => writes.push(state_deleted(deps, &ev).await?),
+            },
+            Ok(other) => findings.extend(super::detect_signal(deps, &other, inv).await?),
+        }
+    }
+    let recorded: Recorded = pipeline::record(deps, findings.clone(), inv).await?;
+    let mut out = response(signals, invalid, &findings, recorded);
+    out["states"] = Value::Array(writes);
+    Ok(out)
+}
+
+async fn state_deleted(deps: &Deps, ev: &StateObjectEvent) -> Result<Value, HandlerError> {
+    let ws = StateLocation::s3(ev.bucket.clone(), ev.key.clone()).workspace();
+    let removed = deps.index.remove_state_entries(&ev.key, &ws, &[]).await.map_err(transient)?;
+    deps.ledger.delete("state", &format!("{}/{}", ev.bucket, ev.key)).await.map_err(transient)?;
+    info!(state = %format!("s3://{}/{}", ev.bucket, ev.key), removed, "state deleted: entries removed");
+    Ok(json!({"state": format!("s3://{}/{}", ev.bucket, ev.key), "deleted": true, "removed_entries": removed}))
+}
+
+/// A lock-table item (`LockID` → item), from the first of the policy's lock tables that has it.
+async fn lock_item(deps: &Deps, lock_id: &str) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, HandlerError> {
+    for table in &deps.env.policy.state.lock_tables {
+        let out = deps
+            .dynamodb
+            .get_item()
+            .table_name(table)
+            .key("LockID", AttributeValue::S(lock_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| transient(format!("lock table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))?;
+        if let Some(item) = out.item {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
+}
+
+fn attr_s<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// Index and check one state write. The outer error is transient (retry); the inner one is
+/// the write's own invalid input.
+async fn state_written(
+    deps: &Deps,
+    ev: &StateObjectEvent,
+    inv: &Invocation,
+) -> Result<Result<(Vec<Finding>, Value), InvalidInput>, HandlerError> {
+    let id = format!("{}/{}", ev.bucket, ev.key);
+    let url = format!("s3://{id}");
+    let object = deps.states.get_version(&ev.bucket, &ev.key, ev.version_id.as_deref()).await.map_err(transient)?;
+    let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
+    let current = match parse_state(&object.bytes, loc.clone(), &deps.catalog, &deps.redactor) {
+        Ok(s) => s,
+        Err(e) => {
+            let source = format!("{url} (version {})", ev.version_id.as_deref().unwrap_or("current"));
+            return Ok(Err(InvalidInput { source, index: None, message: e.to_string() }));
+        }
+    };
+    let md5 = driftwatch_core::redact::hex(&Md5::digest(&object.bytes));
+
+    // The version before, if any (a previous version that no longer parses is treated as absent).
+    let version = object.version_id.clone().or_else(|| ev.version_id.clone());
+    let mut previous = None;
+    let mut previous_md5 = None;
+    if let Some(v) = &version {
+        if let Some(pv) = deps.states.previous_version(&ev.bucket, &ev.key, v).await.map_err(transient)? {
+            let o = deps.states.get_version(&ev.bucket, &ev.key, Some(&pv)).await.map_err(transient)?;
+            previous_md5 = Some(driftwatch_core::redact::hex(&Md5::digest(&o.bytes)));
+            previous = parse_state(&o.bytes, loc.clone(), &deps.catalog, &deps.redactor).ok();
+        }
+    }
+
+    // Index the new version.
+    let mut index = ManagedIndex::default();
+    let summary = index.add_state(current.clone(), &deps.catalog);
+    let entries = index.entries().to_vec();
+    let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
+    let put = deps.index.put_state_entries(&summary.state, &entries).await.map_err(transient)?;
+    let removed = deps.index.remove_state_entries(&ev.key, &summary.state.workspace, &keep).await.map_err(transient)?;
+    deps.ledger
+        .put(
+            "state",
+            &id,
+            &json!({"bucket": ev.bucket, "key": ev.key, "workspace": summary.state.workspace, "serial": current.serial, "version": version}),
+        )
+        .await
+        .map_err(transient)?;
+
+    // What the lock table says.
+    let digest = lock_item(deps, &format!("{id}-md5")).await?.and_then(|i| attr_s(&i, "Digest").map(str::to_string));
+    let lock = lock_item(deps, &id).await?.and_then(|i| {
+        let info: LockInfo = serde_json::from_str(attr_s(&i, "Info")?).ok()?;
+        let since = info.created.unwrap_or(ev.time);
+        Some(HeldLock { info, since, principal: None, source: LockSource::Table { table: None } })
+    });
+
+    // Identities the write removed: does another state still manage them?
+    let mut needs = Needs::default();
+    if let Some(prev) = &previous {
+        for r in state_write::removed_identities(prev, &current, &deps.catalog) {
+            needs.identities.push((r.config_type, r.resource_id));
+        }
+    }
+    let others = crate::index::load(&deps.index, &needs).await?;
+    let mut w = StateWrite::new(ev, previous.as_ref(), &current);
+    w.object_md5 = Some(md5.clone());
+    w.previous_md5 = previous_md5;
+    w.lock_table_digest = digest;
+    // Terraform releases the lock right after writing: a lock gone by now proves nothing, so
+    // only a lock still held is evidence (unknown otherwise).
+    w.lock_held = lock.is_some().then_some(true);
+    w.lock = lock;
+    let ctx = Context { index: &others, catalog: &deps.catalog, policy: &deps.env.policy, redactor: &deps.redactor, now: ev.time };
+    let (found, diff) = state_write::detect(&w, &ctx);
+    let body = json!({
+        "state": url,
+        "version": version,
+        "serial": current.serial,
+        "lineage": current.lineage,
+        "md5": md5,
+        "added": diff.added,
+        "removed": diff.removed,
+        "changed": diff.changed,
+        "moved": diff.moved,
+        "indexed": entries.len(),
+    });
+    crate::pipeline::write_evidence(deps, &Record { kind: "state-write".into(), time: ev.time, body }, inv.now).await?;
+    info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
+    Ok(Ok((
+        found,
+        json!({"state": url, "version": version, "serial": current.serial, "indexed": entries.len(), "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()}),
+    )))
+}

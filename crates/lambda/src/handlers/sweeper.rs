@@ -1,0 +1,180 @@
+//! `sweeper`: the scheduled backstop. Each run, in this order, each part independent (a part
+//! that fails is reported and the others still run; the invocation then fails so the schedule's
+//! retry runs it again — every part is idempotent):
+//!
+//! 1. **stale locks**: every lock held in the policy's lock tables (a `Scan`) and `.tflock`
+//!    objects in its state buckets, swept against the thresholds (`lock.stale`);
+//! 2. **exception notices**: each notice due is recorded on its exception item first (a
+//!    conditional update), then published — so each is sent once across runs;
+//! 3. **evidence digests**: every record not yet covered is sealed into a signed, chained
+//!    digest (the key is the Secrets Manager secret [`SIGNING_KEY_SECRET`](crate::env::SIGNING_KEY_SECRET));
+//! 4. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
+//!    cursor kept in the ledger, stopping early when the deadline nears — so any estate is
+//!    covered across runs without hitting the 15-minute limit.
+
+use super::{response, HandlerError, Invocation};
+use crate::deps::Deps;
+use crate::ledger::StoredMemory;
+use crate::pipeline::{self, Recorded};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use driftwatch_core::detect::{self, Context, HeldLock, LockSource};
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::signal::LockInfo;
+use driftwatch_core::Finding;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+fn transient(what: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(what.to_string())
+}
+
+pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    let now = payload.get("time").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    // A scheduled event's own time is when the schedule fired; sweeping "as of" it keeps a
+    // redelivered event's findings identical.
+    let inv = &Invocation { now: now.unwrap_or(inv.now), ..inv.clone() };
+    let mut errors: Vec<String> = Vec::new();
+    let mut out = json!({});
+
+    match stale_locks(deps, inv).await {
+        Ok((findings, recorded, held)) => {
+            out["locks"] = json!({"held": held});
+            let r = response(held, 0, &findings, recorded);
+            out["findings"] = r["findings"].clone();
+            out["recorded"] = r["recorded"].clone();
+        }
+        Err(e) => errors.push(format!("stale locks: {e}")),
+    }
+    match super::sweeper_notices::run(deps, inv).await {
+        Ok(v) => out["notices"] = v,
+        Err(e) => errors.push(format!("exception notices: {e}")),
+    }
+    match seal(deps, inv).await {
+        Ok(v) => out["sealed"] = v,
+        Err(e) => errors.push(format!("evidence digests: {e}")),
+    }
+    match super::sweeper_reconcile::run(deps, inv).await {
+        Ok(v) => out["reconcile"] = v,
+        Err(e) => errors.push(format!("reconcile: {e}")),
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        for e in &errors {
+            warn!(error = %e, "sweeper part failed");
+        }
+        Err(HandlerError::Transient(errors.join("; ")))
+    }
+}
+
+/// Every lock held now, from the lock tables and `.tflock` objects.
+async fn held_locks(deps: &Deps, now: DateTime<Utc>) -> Result<Vec<(String, HeldLock)>, HandlerError> {
+    let mut held = Vec::new();
+    for table in &deps.env.policy.state.lock_tables {
+        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = deps
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| transient(format!("lock table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))?;
+            for item in page.items() {
+                let id = item.get("LockID").and_then(|v| v.as_s().ok());
+                let info = item.get("Info").and_then(|v| v.as_s().ok());
+                if let (Some(id), Some(info)) = (id, info) {
+                    if let Ok(info) = serde_json::from_str::<LockInfo>(info) {
+                        let since = info.created.unwrap_or(now);
+                        held.push((
+                            id.clone(),
+                            HeldLock { info, since, principal: None, source: LockSource::Table { table: Some(table.clone()) } },
+                        ));
+                    }
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+    }
+    for bucket in &deps.env.policy.state.buckets {
+        let mut token = None;
+        loop {
+            let page = deps
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| transient(format!("state bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+            for o in page.contents() {
+                let Some(key) = o.key().filter(|k| k.ends_with(".tflock")) else { continue };
+                let Some(state_key) = key.strip_suffix(".tflock") else { continue };
+                let body = deps.s3.get_object().bucket(bucket).key(key).send().await;
+                let Ok(body) = body else { continue }; // released meanwhile
+                let bytes = body.body.collect().await.map(|b| b.into_bytes().to_vec()).unwrap_or_default();
+                if let Ok(info) = serde_json::from_slice::<LockInfo>(&bytes) {
+                    let since = info.created.unwrap_or(now);
+                    let source = LockSource::File { bucket: bucket.clone(), key: key.to_string() };
+                    held.push((format!("{bucket}/{state_key}"), HeldLock { info, since, principal: None, source }));
+                }
+            }
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated == Some(true) => token = Some(t),
+                _ => break,
+            }
+        }
+    }
+    Ok(held)
+}
+
+async fn stale_locks(deps: &Deps, inv: &Invocation) -> Result<(Vec<Finding>, Recorded, usize), HandlerError> {
+    let held = held_locks(deps, inv.now).await?;
+    let n = held.len();
+    let mut mem = StoredMemory::with_locks(held);
+    let index = ManagedIndex::default();
+    let ctx = Context { index: &index, catalog: &deps.catalog, policy: &deps.env.policy, redactor: &deps.redactor, now: inv.now };
+    let found = detect::lock::sweep(inv.now, &ctx, &mut mem);
+    let recorded = pipeline::record(deps, found.clone(), inv).await?;
+    info!(held = n, stale = found.len(), "stale-lock sweep");
+    Ok((found, recorded, n))
+}
+
+/// The signing key, from Secrets Manager.
+async fn signer(deps: &Deps) -> Result<driftwatch_core::evidence::Signer25519, HandlerError> {
+    let id = deps.env.signing_key_secret.clone().unwrap_or_default();
+    let out = deps
+        .secrets
+        .get_secret_value()
+        .secret_id(&id)
+        .send()
+        .await
+        .map_err(|e| transient(format!("signing key secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))))?;
+    let text = out.secret_string().ok_or_else(|| transient(format!("signing key secret {id}: no string value")))?;
+    driftwatch_core::evidence::Signer25519::from_text(text).map_err(|e| transient(format!("signing key secret {id}: {e}")))
+}
+
+/// Seal what is not yet covered, up to a minute ago (records being written now wait for the
+/// next run). The core's sealing is synchronous: it runs on a blocking thread with its own
+/// client and runtime.
+async fn seal(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
+    let signer = signer(deps).await?;
+    let url = &deps.env.evidence;
+    let location = driftwatch_aws::S3Location::parse(&format!("s3://{}/{}", url.bucket, url.prefix)).map_err(transient)?;
+    let (options, style) = (deps.env.store_options.clone(), deps.env.path_style);
+    let window_end = inv.now - Duration::minutes(1);
+    let sealed = tokio::task::spawn_blocking(move || {
+        let mut store = driftwatch_aws::BlockingS3EvidenceStore::connect(location, options, style).map_err(|e| e.to_string())?;
+        driftwatch_core::evidence::seal(&mut store, "", &signer, window_end).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(transient)?
+    .map_err(transient)?;
+    info!(digest = %sealed.key, records = sealed.records, "evidence sealed");
+    Ok(json!({"digest": sealed.key, "sequence": sealed.sequence, "records": sealed.records}))
+}

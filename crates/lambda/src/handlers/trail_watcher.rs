@@ -1,0 +1,68 @@
+//! `trail-watcher`: CloudTrail API calls — one EventBridge `AWS API Call via CloudTrail`
+//! event, a CloudTrail log document, or an S3 notification of a delivered log file (read,
+//! gunzipped and replayed record by record; a corrupt record is `input.invalid`, the others
+//! are still processed).
+
+use super::{watch_bytes, watch_decoded, HandlerError, Invocation, Watched};
+use crate::deps::Deps;
+use driftwatch_core::signal::InvalidInput;
+use serde_json::Value;
+
+/// Largest CloudTrail log file read (decompressed).
+const MAX_LOG_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Objects of the payload that are CloudTrail log files: `(bucket, key)`.
+fn log_files(payload: &Value) -> Vec<(String, String)> {
+    let is_log = |k: &str| k.contains("/CloudTrail/") && (k.ends_with(".json.gz") || k.ends_with(".json"));
+    let mut out = Vec::new();
+    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        for r in records {
+            let b = r.pointer("/s3/bucket/name").and_then(Value::as_str);
+            let k = r.pointer("/s3/object/key").and_then(Value::as_str).map(driftwatch_decode::s3::url_decode);
+            if let (Some(b), Some(k)) = (b, k) {
+                if is_log(&k) {
+                    out.push((b.to_string(), k));
+                }
+            }
+        }
+    }
+    if payload.get("detail-type").and_then(Value::as_str) == Some("Object Created") {
+        let b = payload.pointer("/detail/bucket/name").and_then(Value::as_str);
+        let k = payload.pointer("/detail/object/key").and_then(Value::as_str);
+        if let (Some(b), Some(k)) = (b, k) {
+            if is_log(k) {
+                out.push((b.to_string(), k.to_string()));
+            }
+        }
+    }
+    out
+}
+
+pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    let files = log_files(&payload);
+    if files.is_empty() {
+        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+        return Ok(watch_bytes(deps, &bytes, "event", inv).await?.response());
+    }
+    let mut all = Watched::default();
+    for (bucket, key) in files {
+        let source = format!("s3://{bucket}/{key}");
+        let object = deps.s3.get_object().bucket(&bucket).key(&key).send().await;
+        let bytes = match object {
+            Ok(o) => {
+                o.body.collect().await.map(|b| b.into_bytes().to_vec()).map_err(|e| HandlerError::Transient(format!("{source}: {e}")))?
+            }
+            Err(e) => return Err(HandlerError::Transient(format!("{source}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))),
+        };
+        let decoded = if bytes.starts_with(&[0x1f, 0x8b]) {
+            match driftwatch_decode::gunzip(&bytes, MAX_LOG_BYTES) {
+                Ok(b) => driftwatch_decode::decode_document(&b, &source, &deps.env.policy, &deps.redactor),
+                Err(message) => vec![Err(InvalidInput { source: source.clone(), index: None, message })],
+            }
+        } else {
+            driftwatch_decode::decode_document(&bytes, &source, &deps.env.policy, &deps.redactor)
+        };
+        all.add(watch_decoded(deps, decoded, inv).await?);
+    }
+    Ok(all.response())
+}

@@ -1,0 +1,199 @@
+//! The detectors' memory between invocations, kept in the findings table beside the findings.
+//!
+//! Items are keyed `fingerprint = "ledger#<kind>#<key>"` and hold one JSON `value`; they have no
+//! `status` attribute, so the open-findings index never sees them. Kinds:
+//!
+//! | kind   | key                     | value                                             |
+//! |--------|-------------------------|---------------------------------------------------|
+//! | `lock` | `<bucket>/<key>`        | the held lock ([`HeldLock`]); deleted on release   |
+//! | `acq`  | `<bucket>/<key>`        | `[principal, time]` of the last CloudTrail acquisition |
+//! | `cfg`  | `<type>#<id>`           | newest AWS Config `configurationStateId` processed |
+//! | `cursor` | `reconcile`           | the sweeper's reconcile position                   |
+//!
+//! [`StoredMemory`] loads what a signal [needs](driftwatch_core::detect::needs) into the core's
+//! in-memory [`Memory`], lets the detector run, and writes back what changed.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use driftwatch_core::detect::{ConfigOrder, HeldLock, InMemory, LockLedger, Needs};
+use driftwatch_core::signal::Principal;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Errors of the ledger: one line naming the item.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger item {key} in table {table}: {message}")]
+    Call { table: String, key: String, message: String },
+}
+
+/// The ledger in the findings table.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    client: Client,
+    table: String,
+}
+
+fn item_key(kind: &str, key: &str) -> String {
+    format!("ledger#{kind}#{key}")
+}
+
+impl Ledger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Ledger { client, table: table.into() }
+    }
+
+    fn err(&self, key: &str, e: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Call { table: self.table.clone(), key: key.to_string(), message: e.to_string() }
+    }
+
+    /// The value of an item (consistent read).
+    pub async fn get(&self, kind: &str, key: &str) -> Result<Option<Value>, LedgerError> {
+        let k = item_key(kind, key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("fingerprint", AttributeValue::S(k.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err(&k, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        let Some(item) = out.item else { return Ok(None) };
+        match item.get("value") {
+            Some(AttributeValue::S(s)) => serde_json::from_str(s).map(Some).map_err(|e| self.err(&k, format!("value is not JSON: {e}"))),
+            _ => Err(self.err(&k, "item has no string value")),
+        }
+    }
+
+    /// Write an item (last writer wins).
+    pub async fn put(&self, kind: &str, key: &str, value: &Value) -> Result<(), LedgerError> {
+        let k = item_key(kind, key);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("fingerprint", AttributeValue::S(k.clone()))
+            .item("value", AttributeValue::S(value.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.err(&k, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+
+    /// Delete an item (absent is fine).
+    pub async fn delete(&self, kind: &str, key: &str) -> Result<(), LedgerError> {
+        let k = item_key(kind, key);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("fingerprint", AttributeValue::S(k.clone()))
+            .send()
+            .await
+            .map_err(|e| self.err(&k, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}
+
+fn cfg_key(t: &str, id: &str) -> String {
+    format!("{t}#{id}")
+}
+
+/// The core's [`InMemory`] loaded with the ledger items a signal needs; records what the
+/// detector changed so [`StoredMemory::save`] writes back only that.
+#[derive(Debug, Default)]
+pub struct StoredMemory {
+    inner: InMemory,
+    locks: BTreeSet<String>,
+    acquirers: BTreeSet<String>,
+    configs: BTreeSet<(String, String)>,
+}
+
+impl StoredMemory {
+    /// Load the items `needs` names.
+    pub async fn load(ledger: &Ledger, needs: &Needs) -> Result<StoredMemory, LedgerError> {
+        let mut inner = InMemory::default();
+        for id in &needs.lock_ids {
+            if let Some(v) = ledger.get("lock", id).await? {
+                if let Ok(held) = serde_json::from_value::<HeldLock>(v) {
+                    inner.hold(id, held);
+                }
+            }
+            if let Some(v) = ledger.get("acq", id).await? {
+                if let Ok((p, at)) = serde_json::from_value::<(Principal, DateTime<Utc>)>(v) {
+                    inner.note_acquirer(id, p, at);
+                }
+            }
+        }
+        for (t, id) in &needs.config_items {
+            if let Some(n) = ledger.get("cfg", &cfg_key(t, id)).await?.and_then(|v| v.as_u64()) {
+                inner.set_state_id(t, id, n);
+            }
+        }
+        Ok(StoredMemory { inner, ..Default::default() })
+    }
+
+    /// An empty memory with these locks held (the sweeper's view of the lock table).
+    pub fn with_locks(locks: Vec<(String, HeldLock)>) -> StoredMemory {
+        let mut inner = InMemory::default();
+        for (id, l) in locks {
+            inner.hold(&id, l);
+        }
+        StoredMemory { inner, ..Default::default() }
+    }
+
+    /// Write back what the detector changed.
+    pub async fn save(&self, ledger: &Ledger) -> Result<(), LedgerError> {
+        for id in &self.locks {
+            match self.inner.held(id) {
+                Some(l) => ledger.put("lock", id, &serde_json::to_value(l).unwrap_or(Value::Null)).await?,
+                None => ledger.delete("lock", id).await?,
+            }
+        }
+        for id in &self.acquirers {
+            if let Some(a) = self.inner.acquirer(id) {
+                ledger.put("acq", id, &serde_json::to_value(a).unwrap_or(Value::Null)).await?;
+            }
+        }
+        for (t, id) in &self.configs {
+            if let Some(n) = self.inner.last_state_id(t, id) {
+                ledger.put("cfg", &cfg_key(t, id), &Value::from(n)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LockLedger for StoredMemory {
+    fn held(&self, lock_id: &str) -> Option<HeldLock> {
+        self.inner.held(lock_id)
+    }
+    fn hold(&mut self, lock_id: &str, lock: HeldLock) {
+        self.locks.insert(lock_id.to_string());
+        self.inner.hold(lock_id, lock)
+    }
+    fn release(&mut self, lock_id: &str) -> Option<HeldLock> {
+        self.locks.insert(lock_id.to_string());
+        self.inner.release(lock_id)
+    }
+    fn all_held(&self) -> Vec<(String, HeldLock)> {
+        self.inner.all_held()
+    }
+    fn note_acquirer(&mut self, lock_id: &str, principal: Principal, at: DateTime<Utc>) {
+        self.acquirers.insert(lock_id.to_string());
+        self.inner.note_acquirer(lock_id, principal, at)
+    }
+    fn acquirer(&self, lock_id: &str) -> Option<(Principal, DateTime<Utc>)> {
+        self.inner.acquirer(lock_id)
+    }
+}
+
+impl ConfigOrder for StoredMemory {
+    fn last_state_id(&self, resource_type: &str, resource_id: &str) -> Option<u64> {
+        self.inner.last_state_id(resource_type, resource_id)
+    }
+    fn set_state_id(&mut self, resource_type: &str, resource_id: &str, id: u64) {
+        self.configs.insert((resource_type.to_string(), resource_id.to_string()));
+        self.inner.set_state_id(resource_type, resource_id, id)
+    }
+}
