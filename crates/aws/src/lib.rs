@@ -5,8 +5,13 @@
 //! * [`evidence`]: the evidence bucket — [`S3EvidenceStore`] (async, for the Lambdas) and
 //!   [`BlockingS3EvidenceStore`], the synchronous `EvidenceStore` port the core's `seal` and
 //!   `verify` take (for the CLI).
+//! * [`exceptions_table`]: exceptions as code in DynamoDB — [`ExceptionsTable`] loads them
+//!   into the core's `Exceptions` (validated exactly as the TOML file is) and keeps the
+//!   ledger of expiry notices sent, each recorded once by a conditional update.
 //! * [`index_table`]: the managed-resource index in DynamoDB — [`IndexTable`] (async) and
 //!   [`BlockingIndexTable`].
+//! * [`live`]: live configuration from AWS Config — [`ConfigReader`] (`BatchGetResourceConfig`,
+//!   `SelectResourceConfig`, oversized items from S3) into the core's `ConfigItem`s.
 //! * [`notify`]: the alerts topic — [`SnsNotifier`] publishes a finding's alert (SNS `Publish`,
 //!   `MessageStructure=json`, message attributes for filter policies); [`BlockingSnsNotifier`].
 //! * [`state`]: Terraform states in the S3 backend — [`S3StateReader`] reads a state by object
@@ -20,7 +25,9 @@
 pub mod config;
 pub mod dynamo;
 pub mod evidence;
+pub mod exceptions_table;
 pub mod index_table;
+pub mod live;
 pub mod notify;
 mod sdk_error;
 pub mod state;
@@ -28,6 +35,8 @@ pub mod state;
 pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
 pub use dynamo::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
+pub use exceptions_table::{BlockingExceptionsTable, ExceptionsTable, ExceptionsTableError};
 pub use index_table::{BlockingIndexTable, IndexTable, IndexTableError, ItemKey};
+pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
 pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};
 pub use state::{BlockingS3StateReader, ListedVersion, S3StateReader, StateObject, StateReadError};
