@@ -2,7 +2,9 @@
 
 use crate::env::{Env, S3Url};
 use crate::ledger::Ledger;
-use driftwatch_aws::{FindingsTable, IndexTable, S3EvidenceStore, S3Location, S3StateReader, SnsNotifier, TableOptions};
+use driftwatch_aws::{
+    ConfigReader, ExceptionsTable, FindingsTable, IndexTable, S3EvidenceStore, S3Location, S3StateReader, SnsNotifier, TableOptions,
+};
 use driftwatch_core::{Catalog, Redactor};
 
 /// Errors of building the clients at cold start.
@@ -22,6 +24,8 @@ pub struct Deps {
     pub index: IndexTable,
     pub findings: FindingsTable,
     pub ledger: Ledger,
+    pub exceptions: ExceptionsTable,
+    pub live: ConfigReader,
     pub evidence: S3EvidenceStore,
     pub states: S3StateReader,
     pub alerts: Option<SnsNotifier>,
@@ -61,6 +65,8 @@ impl Deps {
             index: IndexTable::new(dynamodb.clone(), env.index_table.clone(), TableOptions::default()),
             findings: FindingsTable::new(dynamodb.clone(), env.findings_table.clone(), TableOptions::default()),
             ledger: Ledger::new(dynamodb.clone(), env.findings_table.clone()),
+            exceptions: ExceptionsTable::new(dynamodb.clone(), env.exceptions_table.clone()),
+            live: ConfigReader::new(driftwatch_aws::config_client(&sdk), s3.clone()),
             evidence: S3EvidenceStore::new(s3.clone(), location(&env.evidence), env.store_options.clone()),
             states: S3StateReader::new(s3.clone()),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),

@@ -189,7 +189,7 @@ fn parse_s3_url(function: Function, var: &'static str, value: &str) -> Result<S3
     Ok(S3Url { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() })
 }
 
-fn parse_number<T: std::str::FromStr>(
+fn parse_number<T>(
     function: Function,
     var: &'static str,
     value: Option<String>,
@@ -197,7 +197,7 @@ fn parse_number<T: std::str::FromStr>(
     min: T,
 ) -> Result<T, EnvError>
 where
-    T: PartialOrd + fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
     match value.filter(|v| !v.trim().is_empty()) {
         None => Ok(default),

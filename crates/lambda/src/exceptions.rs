@@ -4,8 +4,9 @@ use crate::deps::Deps;
 use crate::handlers::HandlerError;
 use driftwatch_core::exceptions::Exceptions;
 
-/// The exceptions in force (valid or not: invalid ones surface as `exception.invalid`).
+/// The exceptions in force (valid or not: invalid ones surface as `exception.invalid`). A
+/// table that cannot be read fails the invocation (retried): recording findings without the
+/// exceptions would alert on excepted resources.
 pub async fn load(deps: &Deps) -> Result<Exceptions, HandlerError> {
-    // Replaced by the exceptions table adapter.
-    Exceptions::parse("", deps.env.policy.exceptions.max_days).map_err(|e| HandlerError::Transient(e.to_string()))
+    deps.exceptions.load(deps.env.policy.exceptions.max_days).await.map_err(|e| HandlerError::Transient(format!("exceptions table: {e}")))
 }

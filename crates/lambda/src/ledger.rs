@@ -8,6 +8,7 @@
 //! | `lock` | `<bucket>/<key>`        | the held lock ([`HeldLock`]); deleted on release   |
 //! | `acq`  | `<bucket>/<key>`        | `[principal, time]` of the last CloudTrail acquisition |
 //! | `cfg`  | `<type>#<id>`           | newest AWS Config `configurationStateId` processed |
+//! | `state` | `<bucket>/<key>`       | an indexed state (the state watcher's; the reconcile's list) |
 //! | `cursor` | `reconcile`           | the sweeper's reconcile position                   |
 //!
 //! [`StoredMemory`] loads what a signal [needs](driftwatch_core::detect::needs) into the core's
@@ -79,6 +80,31 @@ impl Ledger {
             .await
             .map_err(|e| self.err(&k, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
         Ok(())
+    }
+
+    /// Every item of a kind: `(key, value)`, sorted by key (a `Scan` filtered on the key
+    /// prefix, every page).
+    pub async fn list(&self, kind: &str) -> Result<Vec<(String, Value)>, LedgerError> {
+        let prefix = item_key(kind, "");
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(fingerprint, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| self.err(&prefix, aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            let (Some(AttributeValue::S(k)), Some(AttributeValue::S(v))) = (item.get("fingerprint"), item.get("value")) else { continue };
+            if let (Some(key), Ok(value)) = (k.strip_prefix(&prefix), serde_json::from_str(v)) {
+                out.push((key.to_string(), value));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Delete an item (absent is fine).

@@ -1,10 +1,114 @@
 //! `reporter`: the scheduled continuous-compliance report.
+//!
+//! Reads the `finding` evidence records written during the period (one listing per day of
+//! the evidence store's `<yyyy>/<mm>/<dd>/finding/` prefixes), builds the report with the
+//! core (the same as `driftwatch report`), writes `report.html`, `report.json` and
+//! `report.csv` under `<reports prefix>/<period end date>/`, and records the report JSON as a
+//! `report` evidence record. The period is the scheduled event's `detail.from`/`detail.to`
+//! when given, else the 30 days before the event's time. A record that cannot be read as a
+//! finding is skipped and counted, never fatal.
 
 use super::{HandlerError, Invocation};
 use crate::deps::Deps;
+use chrono::{DateTime, Duration, Utc};
+use driftwatch_core::report::{self, ExpiringException, FindingRecord, Period};
+use driftwatch_core::Finding;
 use serde_json::{json, Value};
+use tracing::{info, warn};
+
+/// Default period length.
+const DEFAULT_DAYS: i64 = 30;
+
+fn transient(what: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(what.to_string())
+}
+
+fn time_at(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
+    v.pointer(pointer).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+}
 
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
-    let _ = (deps, payload, inv);
-    Ok(json!({}))
+    let now = time_at(&payload, "/time").unwrap_or(inv.now);
+    let to = time_at(&payload, "/detail/to").unwrap_or(now);
+    let from = time_at(&payload, "/detail/from").unwrap_or(to - Duration::days(DEFAULT_DAYS));
+    let (records, skipped) = read_findings(deps, from, now.max(to)).await?;
+    let exceptions = crate::exceptions::load(deps).await?;
+    let expiring: Vec<ExpiringException> = exceptions
+        .exceptions
+        .iter()
+        .filter(|e| e.is_valid())
+        .map(|e| ExpiringException {
+            id: e.id.clone(),
+            owner: [e.owner.email.as_deref(), e.owner.sns_topic.as_deref()].into_iter().flatten().next().map(str::to_string),
+            expires: e.expires,
+            detail: format!("{} (ticket {})", e.reason, e.ticket),
+            evidence: vec![format!("exceptions table {}", deps.env.exceptions_table)],
+        })
+        .collect();
+    let r = report::build(&records, Period { from: Some(from), to: Some(to) }, now, Some(expiring));
+    let report_json = report::to_json(&r);
+    let reports = deps.env.reports.clone().ok_or_else(|| transient("DRIFTWATCH_REPORTS is not set"))?;
+    let dir =
+        format!("{}{}", if reports.prefix.is_empty() { String::new() } else { format!("{}/", reports.prefix) }, to.format("%Y-%m-%d"));
+    let mut written = Vec::new();
+    let pretty = serde_json::to_vec_pretty(&report_json).map_err(transient)?;
+    for (name, bytes, content_type) in [
+        ("report.html", report::to_html(&r).into_bytes(), "text/html; charset=utf-8"),
+        ("report.json", pretty, "application/json"),
+        ("report.csv", report::to_csv(&r).into_bytes(), "text/csv; charset=utf-8"),
+    ] {
+        let key = format!("{dir}/{name}");
+        deps.s3
+            .put_object()
+            .bucket(&reports.bucket)
+            .key(&key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| transient(format!("s3://{}/{key}: {}", reports.bucket, aws_sdk_s3::error::DisplayErrorContext(e))))?;
+        written.push(format!("s3://{}/{key}", reports.bucket));
+    }
+    let record = driftwatch_core::evidence::Record { kind: "report".into(), time: to, body: report_json };
+    crate::pipeline::write_evidence(deps, &record, inv.now).await?;
+    let open = r.by_status.iter().find(|c| c.label == "open").map(|c| c.count).unwrap_or(0);
+    info!(records = r.records, findings = r.findings, open, skipped, "report written");
+    Ok(json!({
+        "period": {"from": from, "to": to},
+        "records": r.records,
+        "findings": r.findings,
+        "open": open,
+        "skipped": skipped,
+        "written": written,
+    }))
+}
+
+/// The `finding` records written from `from`'s day to `until`'s day.
+async fn read_findings(deps: &Deps, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<(Vec<FindingRecord>, usize), HandlerError> {
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    let mut day = from.date_naive();
+    while day <= until.date_naive() {
+        let prefix = format!("{}/finding/", day.format("%Y/%m/%d"));
+        for listed in deps.evidence.list(&prefix).await.map_err(transient)? {
+            let Some(bytes) = deps.evidence.get(&listed.key).await.map_err(transient)? else { continue };
+            let parsed = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                let time = time_at(&v, "/time")?;
+                let finding = serde_json::from_value::<Finding>(v.get("body")?.clone()).ok()?;
+                Some(FindingRecord { key: listed.key.clone(), time, finding })
+            });
+            match parsed {
+                Some(r) => out.push(r),
+                None => {
+                    warn!(key = %listed.key, "skipping a record that is not a finding");
+                    skipped += 1;
+                }
+            }
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    Ok((out, skipped))
 }

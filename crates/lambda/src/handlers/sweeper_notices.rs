@@ -1,10 +1,74 @@
-//! The sweeper's exception notices (needs the exceptions table).
+//! The sweeper's exception expiry notices: plan the notices due (the core's thresholds, 14, 7
+//! and 1 days and on expiry) against the ledger kept on each exception item, publish each to
+//! the notices topic (message attributes `exception`, `threshold`, `owner` for subscription
+//! filters), record it on its exception item, and write it as `notice` evidence. The sweeper
+//! runs with reserved concurrency 1, so a notice is sent once; a run that fails between
+//! publishing and recording sends that one notice again on its retry (at least once).
 
 use super::{HandlerError, Invocation};
 use crate::deps::Deps;
+use aws_sdk_sns::types::MessageAttributeValue;
+use driftwatch_core::evidence::Record;
+use driftwatch_core::exceptions::{self, Notice, DEFAULT_THRESHOLDS};
 use serde_json::{json, Value};
+use tracing::info;
+
+fn transient(what: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(what.to_string())
+}
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("data type and value are set")
+}
+
+fn subject(n: &Notice) -> String {
+    let s = format!(
+        "[driftwatch] exception {} {}",
+        n.exception,
+        if n.days_left == 0 { "expired".to_string() } else { format!("expires in {} day(s)", n.days_left) }
+    );
+    s.chars().take(100).collect()
+}
+
+async fn publish(deps: &Deps, n: &Notice) -> Result<(), HandlerError> {
+    let Some(topic) = &deps.notices else { return Ok(()) };
+    let owner = n.owner.email.clone().or_else(|| n.owner.sns_topic.clone()).unwrap_or_else(|| "unknown".into());
+    let body = format!(
+        "{}\n\nException: {}\nTicket: {}\nOwner: {}\nReason: {}\nExpires: {}\n",
+        n.message,
+        n.exception,
+        n.ticket,
+        owner,
+        n.reason,
+        n.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    topic
+        .client()
+        .publish()
+        .topic_arn(topic.topic_arn())
+        .subject(subject(n))
+        .message(body)
+        .message_attributes("exception", attr(&n.exception))
+        .message_attributes("threshold", attr(&n.threshold.key()))
+        .message_attributes("owner", attr(&owner))
+        .send()
+        .await
+        .map_err(|e| transient(format!("notices topic: {}", aws_sdk_sns::error::DisplayErrorContext(e))))?;
+    Ok(())
+}
 
 pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
-    let _ = (deps, inv);
-    Ok(json!({"sent": 0}))
+    let ex = crate::exceptions::load(deps).await?;
+    let sent = deps.exceptions.sent_notices().await.map_err(transient)?;
+    let due = exceptions::notices(&ex, inv.now, &DEFAULT_THRESHOLDS, &sent);
+    let mut out = Vec::new();
+    for n in &due {
+        publish(deps, n).await?;
+        deps.exceptions.record_notices(std::slice::from_ref(n)).await.map_err(transient)?;
+        let body = serde_json::to_value(n).map_err(transient)?;
+        crate::pipeline::write_evidence(deps, &Record { kind: "notice".into(), time: inv.now, body }, inv.now).await?;
+        info!(exception = %n.exception, threshold = %n.threshold.key(), "exception notice sent");
+        out.push(json!({"exception": n.exception, "threshold": n.threshold.key()}));
+    }
+    Ok(json!({"sent": out.len(), "notices": out}))
 }
