@@ -244,3 +244,61 @@ fn every_payload_decodes_and_is_real_shaped() {
         assert!(want.contains(&got), "{}: {function} is not triggered by {got}", case.name);
     }
 }
+
+/// The Lambdas read only the slice of the index a signal [`needs`](driftwatch_core::detect::needs)
+/// (point lookups in the DynamoDB index table). For every API call and Config change of every
+/// case, detecting against that slice — rebuilt with `ManagedIndex::from_entries` as the
+/// Lambdas do — must give exactly the findings the full index gives.
+#[test]
+fn the_slice_of_the_index_a_signal_needs_is_enough() {
+    use driftwatch_core::detect::{self, Context, InMemory};
+    use driftwatch_core::index::IndexEntry;
+    use driftwatch_core::signal::Signal;
+    let w = world();
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    let mut checked = 0;
+    let mut with_findings = 0;
+    for case in cases() {
+        if !(case.name.starts_with("trail-watcher/") || case.name.starts_with("config-watcher/")) {
+            continue;
+        }
+        {
+            for file in replay::event_files(&case.dir).expect("event files") {
+                let bytes = replay::read_file(&file).expect("event file");
+                let decoded = driftwatch_decode::decode_document(&bytes, &file.display().to_string(), &w.policy, &w.redactor);
+                for signal in decoded.into_iter().flatten() {
+                    if !matches!(signal, Signal::ApiCall(_) | Signal::ConfigChange(_)) {
+                        continue;
+                    }
+                    let needs = detect::needs(&signal, &w.policy);
+                    let mut slice: Vec<IndexEntry> = Vec::new();
+                    let mut seen = BTreeSet::new();
+                    let mut take = |t: &str, id: &str, slice: &mut Vec<IndexEntry>| {
+                        if seen.insert((t.to_string(), id.to_string())) {
+                            slice.extend(w.index.lookup(t, id).cloned());
+                        }
+                    };
+                    for (t, id) in &needs.identities {
+                        take(t, id, &mut slice);
+                    }
+                    for arn in &needs.arns {
+                        if let Some(e) = w.index.lookup_arn(arn) {
+                            let (t, id) = (e.config_type.clone(), e.resource_id.clone());
+                            take(&t, &id, &mut slice);
+                        }
+                    }
+                    let small = ManagedIndex::from_entries(slice);
+                    let at = signal.time().unwrap_or(now);
+                    let ctx = |index| Context { index, catalog: &w.catalog, policy: &w.policy, redactor: &w.redactor, now: at };
+                    let full = detect::process(&signal, &ctx(&w.index), &mut InMemory::default());
+                    let sliced = detect::process(&signal, &ctx(&small), &mut InMemory::default());
+                    assert_eq!(sliced, full, "{}: the index slice gives other findings", file.display());
+                    checked += 1;
+                    with_findings += usize::from(!full.is_empty());
+                }
+            }
+        }
+    }
+    assert!(checked >= 25, "only {checked} signals checked");
+    assert!(with_findings >= 15, "only {with_findings} signals with findings: the comparison is weak");
+}
