@@ -84,3 +84,30 @@ fn core_sources_do_no_io() {
     }
     assert!(offences.is_empty(), "I/O or clock in crates/core:\n{}", offences.join("\n"));
 }
+
+/// Thin Lambda mains (STYLE.md habit 1): every `functions/<name>` is one `main` handing its
+/// function to `driftwatch_lambda::runtime::run`, and names a function the handler crate knows.
+#[test]
+fn function_mains_are_thin() {
+    let dir = workspace_root().join("functions");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("functions/") {
+        let path = entry.expect("entry").path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).expect("utf8").to_string();
+        let main = std::fs::read_to_string(path.join("src/main.rs")).unwrap_or_else(|e| panic!("functions/{name}/src/main.rs: {e}"));
+        let code: Vec<&str> = main.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).collect();
+        assert!(code.len() <= 5, "functions/{name}/src/main.rs is not thin:\n{main}");
+        assert!(main.contains("driftwatch_lambda::runtime::run("), "functions/{name} does not run through driftwatch_lambda::runtime::run");
+        let f = driftwatch_lambda::Function::from_name(&name).unwrap_or_else(|| panic!("functions/{name}: no such function in driftwatch_lambda"));
+        let variant = format!("{f:?}");
+        assert!(main.contains(&format!("Function::{variant})")), "functions/{name} runs another function than {variant}");
+        names.push(name);
+    }
+    names.sort();
+    let mut all: Vec<String> = driftwatch_lambda::Function::ALL.iter().map(|f| f.name().to_string()).collect();
+    all.sort();
+    assert_eq!(names, all, "functions/ and driftwatch_lambda::Function::ALL disagree");
+}

@@ -261,11 +261,12 @@ mod tests {
     fn sample_index() -> ManagedIndex {
         let catalog = Catalog::builtin();
         let redactor = Redactor::new(b"driftwatch/v1/default-salt");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/states");
-        let states = ["network.tfstate", "data.tfstate", "app.tfstate"].map(|name| {
-            let bytes = std::fs::read(dir.join(name)).expect("sample state");
-            parse_state(&bytes, StateLocation::local(name), &catalog, &redactor).expect("parse sample state")
-        });
+        let files: [(&str, &[u8]); 3] = [
+            ("network.tfstate", include_bytes!("../../../samples/states/network.tfstate")),
+            ("data.tfstate", include_bytes!("../../../samples/states/data.tfstate")),
+            ("app.tfstate", include_bytes!("../../../samples/states/app.tfstate")),
+        ];
+        let states = files.map(|(name, bytes)| parse_state(bytes, StateLocation::local(name), &catalog, &redactor).expect("parse sample state"));
         ManagedIndex::build(states, &catalog)
     }
 
