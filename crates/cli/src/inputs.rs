@@ -69,3 +69,80 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     }
     Ok(buf)
 }
+
+/// Where `--state` reads from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateSource {
+    /// A local file, or a directory searched for `*.tfstate`.
+    Local(PathBuf),
+    /// One state object in an S3 backend bucket.
+    S3Key { bucket: String, key: String },
+    /// Every `*.tfstate` under a prefix of an S3 bucket (empty: the whole bucket), and the
+    /// same keys of every workspace (`env:/<workspace>/<prefix>…`).
+    S3Prefix { bucket: String, prefix: String },
+}
+
+impl StateSource {
+    /// `s3://BUCKET/KEY`, `s3://BUCKET/PREFIX/` or `s3://BUCKET`, else a local path.
+    pub fn parse(arg: &str) -> Result<StateSource> {
+        let Some(rest) = arg.strip_prefix("s3://") else { return Ok(StateSource::Local(PathBuf::from(arg))) };
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid_bucket {
+            bail!("{arg:?}: not an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens): expected s3://BUCKET/KEY or s3://BUCKET/PREFIX/");
+        }
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        Ok(if key.is_empty() || key.ends_with('/') {
+            StateSource::S3Prefix { bucket, prefix: key }
+        } else {
+            StateSource::S3Key { bucket, key }
+        })
+    }
+}
+
+/// The state keys under `prefix` in `bucket`, sorted: `*.tfstate` keys starting with the
+/// prefix, and those of every workspace (`env:/<workspace>/<prefix>…`). `ListObjectsV2`,
+/// every page. None is an error naming the location.
+pub async fn s3_state_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    let list = |p: String| async move {
+        let mut keys = Vec::new();
+        let mut pages = s3.list_objects_v2().bucket(bucket).prefix(p).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| anyhow::anyhow!("S3 ListObjectsV2 on s3://{bucket}/{prefix}: {}", sdk_error_line(&e)))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_string));
+        }
+        anyhow::Ok(keys)
+    };
+    let name_ok = |k: &str| k.rsplit('/').next().is_some_and(is_state_file);
+    let mut keys: std::collections::BTreeSet<String> = list(prefix.to_string()).await?.into_iter().filter(|k| name_ok(k)).collect();
+    if !prefix.is_empty() && !prefix.starts_with("env:/") {
+        for k in list("env:/".to_string()).await? {
+            let in_workspace = k.strip_prefix("env:/").and_then(|r| r.split_once('/')).is_some_and(|(_, rest)| rest.starts_with(prefix));
+            if in_workspace && name_ok(&k) {
+                keys.insert(k);
+            }
+        }
+    }
+    if keys.is_empty() {
+        bail!("s3://{bucket}/{prefix}: holds no Terraform state files (*.tfstate)");
+    }
+    Ok(keys.into_iter().collect())
+}
+
+/// One line for a failed AWS call: the service's code and message when it answered, else
+/// the error with its causes.
+pub fn sdk_error_line<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => aws_sdk_s3::error::DisplayErrorContext(e).to_string().replace('\n', " "),
+    }
+}

@@ -6,13 +6,18 @@ use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use driftwatch::evidence::{record_run, InputEvidence};
+use driftwatch_aws::{config_client, load_sdk_config, s3_client, ConfigReader, PathStyle, S3StateReader};
+use driftwatch_core::catalog::Role;
 use driftwatch_core::drift::{self, ScanPolicy};
+use driftwatch_core::index::IndexEntry;
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::live::{self, LiveInventory};
 use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
+use inputs::StateSource;
 use serde_json::json;
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
 /// Salt of the digests that replace secrets, unless DRIFTWATCH_DIGEST_SALT is set.
@@ -20,17 +25,21 @@ const DEFAULT_SALT: &str = "driftwatch/v1/default-salt";
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to choose the salt)."
+    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n  driftwatch scan --state s3://acme-tfstate/prod/ --live aws\n\nReading from AWS (--state s3://..., --live aws) uses the standard AWS configuration: the\ndefault credential chain (environment, profiles, SSO, instance roles), AWS_REGION, and\nAWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_CONFIG_SERVICE) for another\nendpoint. It needs s3:ListBucket and s3:GetObject on the state bucket, and\nconfig:BatchGetResourceConfig and config:SelectResourceConfig.\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to choose the salt)."
 )]
 pub struct ScanArgs {
-    /// Terraform state file (v4 JSON) or a directory searched for *.tfstate; repeatable
-    #[arg(long = "state", value_name = "FILE|DIR", required = true)]
-    states: Vec<PathBuf>,
-    /// Live configuration: an AWS Config snapshot, BatchGetResourceConfig or
-    /// SelectResourceConfig output, or change events (*.json, *.json.gz), or a directory
-    /// of them; repeatable
-    #[arg(long = "live", value_name = "FILE|DIR", required = true)]
-    live: Vec<PathBuf>,
+    /// Terraform state: a file (v4 JSON), a directory searched for *.tfstate, an object of an
+    /// S3 backend (s3://BUCKET/KEY), or every *.tfstate under s3://BUCKET/PREFIX/ (the
+    /// workspaces' env:/WORKSPACE/PREFIX... keys included); repeatable
+    #[arg(long = "state", value_name = "FILE|DIR|s3://BUCKET/KEY|s3://BUCKET/PREFIX/", required = true)]
+    states: Vec<String>,
+    /// Live configuration: "aws" to read it from AWS Config (the configuration item of every
+    /// resource in the states, and every resource of the catalog's types for unmanaged
+    /// ones), or files: an AWS Config snapshot, BatchGetResourceConfig or
+    /// SelectResourceConfig output, or change events (*.json, *.json.gz), or a directory of
+    /// them; repeatable
+    #[arg(long = "live", value_name = "aws|FILE|DIR", required = true)]
+    live: Vec<String>,
     /// Output format on stdout: a table for people, a JSON array of findings, or ASFF for
     /// Security Hub
     #[arg(long, value_enum, default_value_t = render::Format::Table)]
@@ -57,6 +66,49 @@ pub struct ScanArgs {
     exceptions: Option<PathBuf>,
 }
 
+/// `--live aws`: read the live configuration from AWS Config.
+const LIVE_AWS: &str = "aws";
+/// The source named in the evidence of `--live aws`.
+const LIVE_AWS_SOURCE: &str = "aws-config";
+
+/// The live configuration of every indexed identity (`BatchGetResourceConfig`, 100 at a time)
+/// and of every resource of the catalog's primary types (`SelectResourceConfig`, for
+/// unmanaged ones). Partial results over failure: a failed batch is a warning and its
+/// identities are answered as not read; a failed select is a warning (no unmanaged findings).
+fn read_live_aws(
+    rt: &tokio::runtime::Runtime,
+    reader: &ConfigReader,
+    index: &ManagedIndex,
+    catalog: &Catalog,
+    redactor: &Redactor,
+) -> (Vec<live::ConfigItem>, HashSet<(String, String)>) {
+    let keys: Vec<(String, String)> = index.groups().into_iter().map(|(k, _)| k.clone()).collect();
+    let types: BTreeSet<&str> = catalog.rows().iter().filter(|r| r.role == Role::Primary).map(|r| r.config_type.as_str()).collect();
+    let types: Vec<&str> = types.into_iter().collect();
+    let mut items = Vec::new();
+    // The inventory first: on equal configuration state ids a later item wins, and the
+    // batch's items are the ones asked for.
+    match rt.block_on(reader.select(&types, redactor)) {
+        Ok(found) => items.extend(found),
+        Err(e) => {
+            warn!(error = %e, "unmanaged resources not looked for");
+            eprintln!("warning: {e}; unmanaged resources were not looked for");
+        }
+    }
+    let mut unread = HashSet::new();
+    for chunk in keys.chunks(driftwatch_aws::live::BATCH_GET_SIZE) {
+        match rt.block_on(reader.batch_get(chunk, redactor)) {
+            Ok(found) => items.extend(found),
+            Err(e) => {
+                warn!(error = %e, resources = chunk.len(), "live configuration not read");
+                eprintln!("warning: {e}; {} resource(s) not compared", chunk.len());
+                unread.extend(chunk.iter().cloned());
+            }
+        }
+    }
+    (items, unread)
+}
+
 /// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ScanArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
@@ -74,26 +126,72 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     };
     let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), driftwatch_core::exceptions::DEFAULT_MAX_DAYS)?;
 
+    // Every argument is checked before anything is read, so a bad s3:// URL fails fast.
+    let sources = args.states.iter().map(|a| StateSource::parse(a).with_context(|| "--state".to_string())).collect::<Result<Vec<_>>>()?;
+    let live_aws = args.live.iter().any(|l| l == LIVE_AWS);
+    let needs_aws = live_aws || sources.iter().any(|s| !matches!(s, StateSource::Local(_)));
+    // One runtime and one SDK configuration for every AWS call of the run.
+    let aws = if needs_aws {
+        let rt = driftwatch_aws::blocking_runtime().context("starting the AWS client runtime")?;
+        let sdk = rt.block_on(load_sdk_config());
+        let s3 = s3_client(&sdk, PathStyle::from_env()?);
+        Some((rt, sdk, s3))
+    } else {
+        None
+    };
+
     let mut index = ManagedIndex::default();
     let mut state_count = 0;
     let mut inputs: Vec<InputEvidence> = Vec::new();
-    for arg in &args.states {
-        for path in inputs::expand(arg, inputs::is_state_file, "Terraform state files (*.tfstate)")? {
-            let bytes = inputs::read(&path)?;
-            let st = state::parse_state(&bytes, StateLocation::local(path.display().to_string()), &catalog, &redactor)
-                .with_context(|| path.display().to_string())?;
-            if args.evidence.is_some() {
-                inputs.push(InputEvidence::new("terraform-state", &path, &bytes, json!({"serial": st.serial, "lineage": st.lineage})));
+    for source in &sources {
+        let (bucket, keys) = match source {
+            StateSource::Local(arg) => {
+                for path in inputs::expand(arg, inputs::is_state_file, "Terraform state files (*.tfstate)")? {
+                    let bytes = inputs::read(&path)?;
+                    let st = state::parse_state(&bytes, StateLocation::local(path.display().to_string()), &catalog, &redactor)
+                        .with_context(|| path.display().to_string())?;
+                    if args.evidence.is_some() {
+                        inputs.push(InputEvidence::new(
+                            "terraform-state",
+                            &path,
+                            &bytes,
+                            json!({"serial": st.serial, "lineage": st.lineage}),
+                        ));
+                    }
+                    drop(bytes);
+                    let s = index.add_state(st, &catalog);
+                    info!(state = %path.display(), serial = s.state.serial, lineage = %s.state.lineage, instances = s.instances, managed = s.managed, indexed = s.indexed, "state indexed");
+                    state_count += 1;
+                }
+                continue;
             }
-            drop(bytes);
+            StateSource::S3Key { bucket, key } => (bucket, vec![key.clone()]),
+            StateSource::S3Prefix { bucket, prefix } => {
+                let (rt, _, s3) = aws.as_ref().context("AWS client")?;
+                (bucket, rt.block_on(inputs::s3_state_keys(s3, bucket, prefix))?)
+            }
+        };
+        let (rt, _, s3) = aws.as_ref().context("AWS client")?;
+        let reader = S3StateReader::new(s3.clone());
+        for key in keys {
+            let url = format!("s3://{bucket}/{key}");
+            let object = rt.block_on(reader.get_version(bucket, &key, None))?;
+            let st = state::parse_state(&object.bytes, StateLocation::s3(bucket.as_str(), key.as_str()), &catalog, &redactor)
+                .with_context(|| url.clone())?;
+            if args.evidence.is_some() {
+                let details = json!({"serial": st.serial, "lineage": st.lineage, "version_id": object.version_id});
+                inputs.push(InputEvidence::new("terraform-state", Path::new(&url), &object.bytes, details));
+            }
+            drop(object);
             let s = index.add_state(st, &catalog);
-            info!(state = %path.display(), serial = s.state.serial, lineage = %s.state.lineage, instances = s.instances, managed = s.managed, indexed = s.indexed, "state indexed");
+            info!(state = %url, workspace = %s.state.workspace, serial = s.state.serial, lineage = %s.state.lineage, instances = s.instances, managed = s.managed, indexed = s.indexed, "state indexed");
             state_count += 1;
         }
     }
 
     let mut inventory = LiveInventory::default();
-    for arg in &args.live {
+    for arg in args.live.iter().filter(|l| *l != LIVE_AWS) {
+        let arg = Path::new(arg);
         for path in inputs::expand(arg, inputs::is_live_file, "live configuration files (*.json, *.json.gz)")? {
             let bytes = inputs::read(&path)?;
             let (items, errors) = live::parse_document(&bytes, &redactor).with_context(|| path.display().to_string())?;
@@ -110,6 +208,29 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             }
         }
     }
+    if let (true, Some((rt, sdk, s3))) = (live_aws, aws.as_ref()) {
+        let reader = ConfigReader::new(config_client(sdk), s3.clone());
+        let (items, unread) = read_live_aws(rt, &reader, &index, &catalog, &redactor);
+        if args.evidence.is_some() {
+            let docs = serde_json::to_vec(&items.iter().map(|i| &i.doc).collect::<Vec<_>>())?;
+            inputs.push(InputEvidence::new("live-configuration", Path::new(LIVE_AWS_SOURCE), &docs, json!({"items": items.len()})));
+        }
+        info!(items = items.len(), not_read = unread.len(), "live configuration read from AWS Config");
+        for it in items {
+            inventory.insert(it);
+        }
+        if !unread.is_empty() {
+            // Resources whose configuration could not be read are not compared at all (rather
+            // than reported missing): the index is rebuilt without them.
+            let kept: Vec<IndexEntry> =
+                index.entries().iter().filter(|e| !unread.contains(&(e.config_type.clone(), e.resource_id.clone()))).cloned().collect();
+            let mut rebuilt = ManagedIndex::from_entries(kept);
+            rebuilt.uncovered_types = std::mem::take(&mut index.uncovered_types);
+            rebuilt.problems = std::mem::take(&mut index.problems);
+            rebuilt.managed_instances = index.managed_instances;
+            index = rebuilt;
+        }
+    }
 
     let mut outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
     crate::exceptions::apply(&mut outcome.findings, &exceptions, &catalog, now);
@@ -119,7 +240,13 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             dir,
             &inputs,
             &mut outcome.findings,
-            |f, i| i.kind == "live-configuration" || f.resource.state.as_ref().is_some_and(|s| s.key == i.source),
+            |f, i| {
+                i.kind == "live-configuration"
+                    || f.resource
+                        .state
+                        .as_ref()
+                        .is_some_and(|s| s.key == i.source || s.bucket.as_ref().is_some_and(|b| format!("s3://{b}/{}", s.key) == i.source))
+            },
             now,
             Utc::now(),
         )?;

@@ -154,3 +154,17 @@ pub fn moto_config_proxy(moto_endpoint: &str) -> Stub {
         answer
     }))
 }
+
+/// [`moto_config_proxy`], except that `SelectResourceConfig` (which moto cannot be seeded
+/// for from outside its process) is answered with `results`, one page.
+pub fn moto_config_proxy_selecting(moto_endpoint: &str, results: Vec<String>) -> Stub {
+    let moto = moto_endpoint.to_string();
+    Stub::start(Arc::new(move |r: &Request| {
+        if r.target.ends_with("SelectResourceConfig") {
+            return serde_json::json!({"Results": results});
+        }
+        let mut answer = forward(&moto, r);
+        fix_timestamps(&mut answer);
+        answer
+    }))
+}
