@@ -1,0 +1,55 @@
+# Alarms on the watcher itself, to the operations topic: any function error, any message in
+# a dead-letter queue, a lock stream falling behind.
+
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  for_each = local.function_names
+
+  alarm_name          = "${var.name_prefix}-${each.key}-errors"
+  alarm_description   = "driftwatch ${each.key} failed an invocation"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operations.arn]
+  ok_actions          = [aws_sns_topic.operations.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
+  for_each = aws_sqs_queue.dlq
+
+  alarm_name          = "${var.name_prefix}-${each.key}-dlq-depth"
+  alarm_description   = "driftwatch ${each.key} dead-letter queue is not empty: ${local.dlqs[each.key]}"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operations.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lock_stream_age" {
+  alarm_name          = "${var.name_prefix}-lock-stream-iterator-age"
+  alarm_description   = "driftwatch lock-watcher is more than 15 minutes behind the lock table stream"
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = aws_lambda_function.lock_watcher.function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 900000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.operations.arn]
+  tags                = var.tags
+}

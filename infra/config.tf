@@ -1,0 +1,113 @@
+# What the functions are told: the policy (DRIFTWATCH_POLICY) and the EventBridge patterns.
+# Only variables and files under infra/ are used here, so tests/tests/infra.rs can evaluate
+# these locals with the example variables and check them (the policy parses as the core's
+# Policy; each pattern, on moto's EventBridge, delivers its function's events/ payloads and
+# no other function's).
+
+locals {
+  # State object keys: <prefix>*.tfstate, and the same under workspaces (env:/<workspace>/…).
+  state_key_globs = distinct(flatten([
+    for p in var.state_key_prefixes : ["${p}*.tfstate", "env:/*/${p}*.tfstate"]
+  ]))
+
+  # crates/core/src/policy.rs: unknown keys are errors. JSON arrays of strings are TOML arrays.
+  policy_toml = join("\n", [
+    "regulated_tag = ${jsonencode(var.regulated_tag)}",
+    "",
+    "[pipeline]",
+    "principals = ${jsonencode(var.pipeline_principals)}",
+    "session_names = ${jsonencode(var.pipeline_session_names)}",
+    "",
+    "[state]",
+    "buckets = ${jsonencode(var.state_buckets)}",
+    "lock_tables = ${jsonencode(var.lock_tables)}",
+    "keys = ${jsonencode(local.state_key_globs)}",
+    "",
+    "[locks]",
+    "stale_after_minutes = { ${join(", ", [for k, v in var.lock_stale_after_minutes : "${jsonencode(k)} = ${v}"])} }",
+    "",
+    "[exceptions]",
+    "max_days = ${var.exception_max_days}",
+    "",
+  ])
+
+  # The write APIs of crates/core/catalog/cloudtrail.toml, by EventBridge source (the infra
+  # test checks this file against the catalog).
+  cloudtrail_calls = jsondecode(file("${path.module}/patterns/cloudtrail-calls.json"))
+
+  # One rule per entry; `function` is the target. Rules of one function never overlap (an
+  # event is delivered once).
+  event_rules = merge(
+    {
+      for source, calls in local.cloudtrail_calls : "trail-${calls.name}" => {
+        function    = "trail-watcher"
+        description = "CloudTrail write calls of ${calls.eventSource} that the catalog knows"
+        pattern = {
+          source        = [source]
+          "detail-type" = ["AWS API Call via CloudTrail"]
+          detail = {
+            eventSource = [calls.eventSource]
+            eventName   = calls.eventNames
+          }
+        }
+      }
+    },
+    {
+      "trail-state-objects" = {
+        function    = "trail-watcher"
+        description = "CloudTrail S3 data events on the state buckets (state and .tflock writes)"
+        pattern = {
+          source        = ["aws.s3"]
+          "detail-type" = ["AWS API Call via CloudTrail"]
+          detail = {
+            eventSource       = ["s3.amazonaws.com"]
+            eventName         = ["PutObject", "DeleteObject", "CopyObject", "CompleteMultipartUpload"]
+            requestParameters = { bucketName = var.state_buckets }
+          }
+        }
+      }
+      "trail-lock-items" = {
+        function    = "trail-watcher"
+        description = "CloudTrail DynamoDB data events on the lock tables (lock taken, released, forced)"
+        pattern = {
+          source        = ["aws.dynamodb"]
+          "detail-type" = ["AWS API Call via CloudTrail"]
+          detail = {
+            eventSource       = ["dynamodb.amazonaws.com"]
+            eventName         = ["PutItem", "DeleteItem"]
+            requestParameters = { tableName = var.lock_tables }
+          }
+        }
+      }
+      "state-objects" = {
+        function    = "state-watcher"
+        description = "Terraform state objects written or deleted in the state buckets"
+        pattern = {
+          source        = ["aws.s3"]
+          "detail-type" = ["Object Created", "Object Deleted"]
+          detail = {
+            bucket = { name = var.state_buckets }
+            object = { key = [for k in local.state_key_globs : { wildcard = k }] }
+          }
+        }
+      }
+      "config-items" = {
+        function    = "config-watcher"
+        description = "AWS Config configuration item changes (oversized ones included)"
+        pattern = {
+          source        = ["aws.config"]
+          "detail-type" = ["Config Configuration Item Change"]
+          detail = {
+            messageType = ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"]
+          }
+        }
+      }
+    },
+  )
+
+  # Scheduled functions: no pattern, a schedule.
+  schedules = {
+    "sweeper"  = var.sweeper_schedule
+    "reporter" = var.report_schedule
+  }
+}

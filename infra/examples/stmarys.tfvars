@@ -1,0 +1,23 @@
+# The St Mary's EHR estate of samples/ and events/ (the same policy as events/policy.toml).
+# terraform plan -var-file=examples/stmarys.tfvars
+environment = "prod"
+
+state_buckets = ["stmarys-ehr-tfstate"]
+lock_tables   = ["stmarys-terraform-locks"]
+
+pipeline_principals    = ["arn:aws:iam::123456789012:role/terraform-ci", "arn:aws:sts::123456789012:assumed-role/terraform-ci/*"]
+pipeline_session_names = ["GitHubActions"]
+
+regulated_tag = "data-classification=phi"
+
+lock_stale_after_minutes = {
+  default = 60
+  apply   = 120
+  plan    = 30
+}
+
+alert_subscriptions = [
+  { protocol = "email", endpoint = "security-oncall@stmarys.example", severities = ["critical", "high"] },
+]
+notice_emails = ["platform-team@stmarys.example"]
+alarm_emails  = ["platform-oncall@stmarys.example"]

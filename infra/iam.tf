@@ -1,0 +1,193 @@
+# One role per function, each with only what its handler calls (crates/lambda/src/handlers/).
+# Statements are built from these pieces; every Resource is scoped except where AWS has no
+# resource-level permissions (X-Ray segments, AWS Config's BatchGet/Select).
+
+locals {
+  table_arns = {
+    index      = aws_dynamodb_table.index.arn
+    findings   = aws_dynamodb_table.findings.arn
+    exceptions = aws_dynamodb_table.exceptions.arn
+  }
+  state_bucket_arns  = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}"]
+  state_object_arns  = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}/*"]
+  lock_table_arns    = [for t in var.lock_tables : "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${t}"]
+  lock_stream_arns   = [for t in var.lock_tables : "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${t}/stream/*"]
+  evidence_prefix    = "evidence"
+  reports_prefix     = "reports"
+  state_kms_key_arns = var.state_kms_key_arns
+
+  stmt = {
+    tracing = {
+      Sid      = "XRayHasNoResourceLevelPermissions"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      Resource = "*"
+    }
+    kms = {
+      Sid      = "WatcherKey"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = aws_kms_key.main.arn
+    }
+    findings_rw = {
+      Sid      = "FindingsAndLedger"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
+      Resource = [local.table_arns.findings, "${local.table_arns.findings}/index/*"]
+    }
+    findings_ro = {
+      Sid      = "FindingsRead"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Resource = [local.table_arns.findings, "${local.table_arns.findings}/index/*"]
+    }
+    index_ro = {
+      Sid      = "IndexRead"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Resource = [local.table_arns.index, "${local.table_arns.index}/index/*"]
+    }
+    index_rw = {
+      Sid      = "IndexReadWrite"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+      Resource = [local.table_arns.index, "${local.table_arns.index}/index/*"]
+    }
+    exceptions_ro = {
+      Sid      = "ExceptionsRead"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Resource = [local.table_arns.exceptions]
+    }
+    exceptions_notices = {
+      Sid      = "ExceptionsReadAndNoticeLedger"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"]
+      Resource = [local.table_arns.exceptions]
+    }
+    evidence_write = {
+      Sid      = "EvidenceWriteOnce"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:GetObject"]
+      Resource = ["${aws_s3_bucket.evidence.arn}/${local.evidence_prefix}/*"]
+    }
+    evidence_list = {
+      Sid       = "EvidenceList"
+      Effect    = "Allow"
+      Action    = ["s3:ListBucket"]
+      Resource  = [aws_s3_bucket.evidence.arn]
+      Condition = { StringLike = { "s3:prefix" = ["${local.evidence_prefix}/*", local.evidence_prefix] } }
+    }
+    reports_write = {
+      Sid      = "Reports"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject"]
+      Resource = ["${aws_s3_bucket.evidence.arn}/${local.reports_prefix}/*"]
+    }
+    alerts = {
+      Sid      = "PublishAlerts"
+      Effect   = "Allow"
+      Action   = ["sns:Publish"]
+      Resource = [aws_sns_topic.alerts.arn]
+    }
+    notices = {
+      Sid      = "PublishNotices"
+      Effect   = "Allow"
+      Action   = ["sns:Publish"]
+      Resource = [aws_sns_topic.notices.arn]
+    }
+    async_dlq = {
+      Sid      = "FailedInvocations"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.dlq["async"].arn]
+    }
+    state_read = {
+      Sid      = "StateObjectsRead"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+      Resource = local.state_object_arns
+    }
+    state_list = {
+      Sid      = "StateBucketsList"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
+      Resource = local.state_bucket_arns
+    }
+    locks_read = {
+      Sid      = "LockTablesRead"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Resource = local.lock_table_arns
+    }
+    state_kms = {
+      Sid      = "StateKeys"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = local.state_kms_key_arns
+    }
+    config_read = {
+      Sid      = "ConfigHasNoResourceLevelPermissionsForTheseReads"
+      Effect   = "Allow"
+      Action   = ["config:BatchGetResourceConfig", "config:SelectResourceConfig"]
+      Resource = "*"
+    }
+    config_bucket = {
+      Sid      = "OversizedConfigItems"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["arn:${local.partition}:s3:::${var.config_delivery_bucket}/*"]
+    }
+    lock_stream = {
+      Sid      = "LockTableStreams"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+      Resource = local.lock_stream_arns
+    }
+    lock_stream_dlq = {
+      Sid      = "FailedStreamBatches"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.dlq["lock-stream"].arn]
+    }
+    lock_files = {
+      Sid      = "LockFilesRead"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+      Resource = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}/*.tflock"]
+    }
+    signing_key = {
+      Sid      = "EvidenceSigningKey"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [aws_secretsmanager_secret.signing_key.arn]
+    }
+  }
+
+  # Statements every recording function has: tracing, the key, findings, exceptions, evidence.
+  recording = [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.async_dlq]
+  state_kms = length(var.state_kms_key_arns) > 0 ? [local.stmt.state_kms] : []
+
+  function_statements = {
+    "state-watcher"  = concat(local.recording, [local.stmt.index_rw, local.stmt.state_read, local.stmt.state_list, local.stmt.locks_read], local.state_kms)
+    "trail-watcher"  = concat(local.recording, [local.stmt.index_ro])
+    "config-watcher" = concat(local.recording, [local.stmt.index_ro, local.stmt.config_read], var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
+    "lock-watcher"   = concat(local.recording, [local.stmt.index_ro, local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_files], local.state_kms)
+    "sweeper" = concat(
+      [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
+      [local.stmt.index_ro, local.stmt.state_read, local.stmt.state_list, local.stmt.locks_read, local.stmt.signing_key, local.stmt.config_read],
+      local.state_kms,
+    )
+    "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.findings_ro, local.stmt.index_ro, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]
+  }
+
+  lambda_assume_role = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+}

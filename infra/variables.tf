@@ -1,0 +1,170 @@
+# ---------------------------------------------------------------- naming and packaging
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions are <prefix>-<function>)."
+  type        = string
+  default     = "driftwatch"
+}
+
+variable "environment" {
+  description = "Deployment name shown in alerts (DRIFTWATCH_ENVIRONMENT), e.g. prod."
+  type        = string
+  default     = "prod"
+}
+
+variable "package_dir" {
+  description = "Directory holding <function>/bootstrap.zip from `cargo lambda build --release --arm64 --output-format zip`. Empty: target/lambda of this repository."
+  type        = string
+  default     = ""
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------- what is watched
+
+variable "state_buckets" {
+  description = "S3 buckets of the Terraform S3 backends to watch (names)."
+  type        = list(string)
+}
+
+variable "state_key_prefixes" {
+  description = "Key prefixes of the state objects in the state buckets (\"\" = any key ending in .tfstate)."
+  type        = list(string)
+  default     = [""]
+}
+
+variable "lock_tables" {
+  description = "DynamoDB lock tables of the backends (names). Each must have a stream (NEW_AND_OLD_IMAGES) enabled."
+  type        = list(string)
+  default     = []
+}
+
+variable "state_kms_key_arns" {
+  description = "KMS keys that encrypt the state buckets and lock tables (the watchers decrypt with them)."
+  type        = list(string)
+  default     = []
+}
+
+variable "manage_state_bucket_notifications" {
+  description = "Manage the state buckets' notification configuration (EventBridge on, .tflock objects to lock-watcher). It REPLACES any notification configuration the buckets have."
+  type        = bool
+  default     = true
+}
+
+variable "config_delivery_bucket" {
+  description = "S3 bucket where AWS Config delivers oversized configuration items (config-watcher reads them). Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "pipeline_principals" {
+  description = "ARN globs of the pipeline's principals (the caller ARN or its session issuer's role ARN)."
+  type        = list(string)
+}
+
+variable "pipeline_session_names" {
+  description = "Role session name globs of the pipeline (e.g. GitHubActions)."
+  type        = list(string)
+  default     = []
+}
+
+variable "regulated_tag" {
+  description = "KEY=VALUE of the tag that marks regulated data (\"none\" disables)."
+  type        = string
+  default     = "data-classification=phi"
+
+  validation {
+    condition     = var.regulated_tag == "none" || can(regex("^[^=]+=.*$", var.regulated_tag))
+    error_message = "regulated_tag must be KEY=VALUE or \"none\"."
+  }
+}
+
+variable "lock_stale_after_minutes" {
+  description = "Minutes a lock may be held, by Terraform operation (apply, plan) and default."
+  type        = map(number)
+  default = {
+    default = 60
+    apply   = 120
+    plan    = 30
+  }
+}
+
+variable "exception_max_days" {
+  description = "The longest an exception may last (days)."
+  type        = number
+  default     = 90
+}
+
+# ---------------------------------------------------------------- evidence and schedules
+
+variable "evidence_retention_days" {
+  description = "Object Lock COMPLIANCE default retention of the evidence bucket (days). HIPAA documentation: 6 years."
+  type        = number
+  default     = 2192
+
+  validation {
+    condition     = var.evidence_retention_days >= 1
+    error_message = "evidence_retention_days must be at least 1."
+  }
+}
+
+variable "report_schedule" {
+  description = "EventBridge schedule expression of the compliance report."
+  type        = string
+  default     = "cron(0 6 1 * ? *)"
+}
+
+variable "sweeper_schedule" {
+  description = "EventBridge schedule expression of the sweeper (stale locks, notices, digests, reconcile)."
+  type        = string
+  default     = "rate(15 minutes)"
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups (days)."
+  type        = number
+  default     = 365
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency of the event-driven functions (the sweeper and reporter always have 1)."
+  type        = number
+  default     = 10
+}
+
+# ---------------------------------------------------------------- who is told
+
+variable "alert_subscriptions" {
+  description = "Subscriptions of the security alerts topic: protocol (email, https, sqs, lambda, …), endpoint, and the severities delivered."
+  type = list(object({
+    protocol   = string
+    endpoint   = string
+    severities = optional(list(string), ["critical", "high"])
+  }))
+  default = []
+}
+
+variable "notice_emails" {
+  description = "Email addresses subscribed to exception expiry notices."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_emails" {
+  description = "Email addresses subscribed to the operations topic (function errors, DLQ depth)."
+  type        = list(string)
+  default     = []
+}
+
+variable "chatbot_slack" {
+  description = "AWS Chatbot Slack channel for alerts (the workspace must already be authorised in the Chatbot console). Null: none."
+  type = object({
+    team_id    = string
+    channel_id = string
+  })
+  default = null
+}

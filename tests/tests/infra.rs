@@ -1,0 +1,743 @@
+//! `infra/`: the Terraform that deploys the watcher, parsed with `hcl-rs` and checked against
+//! the code it deploys.
+//!
+//! * every crate in `functions/` has exactly one `aws_lambda_function`, one `aws_iam_role` and
+//!   one `aws_cloudwatch_log_group`, wired together (`provided.al2023`, arm64, its zip);
+//! * each function's `environment` sets every variable `Function::required` lists, and the
+//!   rendered environment passes the functions' own cold-start validation (`Env::from_vars`);
+//! * `DRIFTWATCH_POLICY`, rendered from `infra/examples/stmarys.tfvars`, is the policy of
+//!   `events/policy.toml`;
+//! * no IAM statement (jsonencode'd documents, `aws_iam_policy_document`) has `Action = "*"`,
+//!   and `Resource = "*"` only for actions AWS cannot scope;
+//! * on moto's EventBridge, every rule pattern (rendered from `infra/` with the example
+//!   variables) delivers each EventBridge-shaped `events/<function>/` payload to that
+//!   function's rules exactly once and to no other function's. DynamoDB Streams batches and
+//!   S3 notifications (`{"Records": …}`: lock-watcher's stream and `.tflock` notifications,
+//!   CloudTrail log documents) are not EventBridge events and are skipped; CloudTrail read-only
+//!   calls must be delivered nowhere (the rules select write calls); scheduled events must be
+//!   delivered nowhere (sweeper and reporter run on schedules, checked separately). Moto's
+//!   TestEventPattern is not implemented, so this goes through PutRule/PutTargets/PutEvents to
+//!   one SQS queue per rule.
+//!
+//! Expressions are evaluated with hcl-rs: `var` from the variables' defaults and the example
+//! tfvars, `local` evaluated to a fixed point, resource attributes as placeholders
+//! (`arn:aws:<service>:us-east-1:123456789012:<type>.<name>` for ARNs, `<type>.<name>.<attr>`
+//! otherwise) and the few Terraform functions `infra/` uses.
+
+use driftwatch_lambda::env::{Env, Function};
+use driftwatch_tests::Moto;
+use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use hcl::{Block, Body, Expression, ObjectKey, Value};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn tf_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if !p.file_name().unwrap().to_string_lossy().starts_with('.') {
+                tf_files(&p, out);
+            }
+        } else if p.extension().is_some_and(|e| e == "tf") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every top-level block of infra/, with the text of all files (for placeholders).
+struct Infra {
+    dir: PathBuf,
+    blocks: Vec<Block>,
+    text: String,
+}
+
+fn load() -> Infra {
+    let dir = repo().join("infra");
+    let mut files = Vec::new();
+    tf_files(&dir, &mut files);
+    assert!(files.len() > 3, "infra/ has no Terraform");
+    let mut blocks = Vec::new();
+    let mut text = String::new();
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        let body: Body = hcl::parse(&src).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        blocks.extend(body.into_blocks());
+        text.push_str(&src);
+        text.push('\n');
+    }
+    Infra { dir, blocks, text }
+}
+
+impl Infra {
+    fn of<'a>(&'a self, kind: &'a str, ty: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
+        self.blocks
+            .iter()
+            .filter(move |b| b.identifier.as_str() == kind && b.labels.first().map(|l| l.as_str()) == Some(ty))
+    }
+    fn resources<'a>(&'a self, ty: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
+        self.of("resource", ty)
+    }
+}
+
+fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+    body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
+}
+
+fn block<'a>(body: &'a Body, id: &str) -> Option<&'a Block> {
+    body.blocks().find(|b| b.identifier.as_str() == id)
+}
+
+fn name(b: &Block) -> &str {
+    b.labels[1].as_str()
+}
+
+// ------------------------------------------------------------------ evaluation
+
+fn to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap()
+}
+
+fn from_json(v: &serde_json::Value) -> Value {
+    hcl::to_value(v).unwrap()
+}
+
+fn f_jsonencode(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::String(serde_json::to_string(&to_json(&args[0])).map_err(|e| e.to_string())?))
+}
+fn f_jsondecode(args: FuncArgs) -> Result<Value, String> {
+    let s = args[0].as_str().ok_or("jsondecode: not a string")?;
+    Ok(from_json(&serde_json::from_str(s).map_err(|e| e.to_string())?))
+}
+fn f_file(args: FuncArgs) -> Result<Value, String> {
+    let p = args[0].as_str().ok_or("file: not a string")?;
+    std::fs::read_to_string(p).map(Value::String).map_err(|e| format!("file({p}): {e}"))
+}
+fn f_join(args: FuncArgs) -> Result<Value, String> {
+    let sep = args[0].as_str().ok_or("join: separator")?;
+    let items = args[1].as_array().ok_or("join: list")?;
+    let parts: Vec<String> = items.iter().map(|v| v.as_str().map(str::to_string).ok_or("join: not a string")).collect::<Result<_, _>>()?;
+    Ok(Value::String(parts.join(sep)))
+}
+fn flatten_into(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| flatten_into(x, out)),
+        other => out.push(other.clone()),
+    }
+}
+fn f_flatten(args: FuncArgs) -> Result<Value, String> {
+    let mut out = Vec::new();
+    flatten_into(&args[0], &mut out);
+    Ok(Value::Array(out))
+}
+fn f_distinct(args: FuncArgs) -> Result<Value, String> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in args[0].as_array().ok_or("distinct: list")? {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::Array(out))
+}
+fn f_merge(args: FuncArgs) -> Result<Value, String> {
+    let mut out = hcl::Map::new();
+    for a in args.iter() {
+        for (k, v) in a.as_object().ok_or("merge: not an object")? {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(Value::Object(out))
+}
+fn f_concat(args: FuncArgs) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for a in args.iter() {
+        out.extend(a.as_array().ok_or("concat: not a list")?.iter().cloned());
+    }
+    Ok(Value::Array(out))
+}
+fn f_length(args: FuncArgs) -> Result<Value, String> {
+    let n = match &args[0] {
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        Value::String(s) => s.chars().count(),
+        _ => return Err("length: not a collection".into()),
+    };
+    Ok(Value::from(n as u64))
+}
+fn f_toset(args: FuncArgs) -> Result<Value, String> {
+    f_distinct(args)
+}
+
+/// The evaluation context: variables, functions, resource placeholders, locals (as far as
+/// they evaluate).
+struct Eval {
+    vars: hcl::Map<String, Value>,
+    resources: hcl::Map<String, Value>,
+    data: hcl::Map<String, Value>,
+    locals: hcl::Map<String, Value>,
+    dir: PathBuf,
+}
+
+fn placeholder(ty: &str, name: &str, attr: &str) -> Value {
+    let service = ty.split('_').nth(1).unwrap_or("x");
+    Value::String(match attr {
+        "arn" => format!("arn:aws:{service}:{}:{}:{ty}.{name}", Moto::REGION, "123456789012"),
+        "account_id" => "123456789012".into(),
+        "partition" => "aws".into(),
+        "name" if ty == "aws_region" => Moto::REGION.into(),
+        _ => format!("{ty}.{name}.{attr}"),
+    })
+}
+
+/// `<prefix>type.name.attr` references in the text, as nested objects of placeholders.
+fn placeholders(text: &str, blocks: &[(String, String)], prefix: &str) -> hcl::Map<String, Value> {
+    let mut out: hcl::Map<String, Value> = hcl::Map::new();
+    for (ty, name) in blocks {
+        let needle = format!("{prefix}{ty}.{name}.");
+        let mut attrs = hcl::Map::new();
+        for (i, _) in text.match_indices(&needle) {
+            let before = text[..i].chars().last();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let rest = &text[i + needle.len()..];
+            let attr: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !attr.is_empty() {
+                attrs.insert(attr.clone(), placeholder(ty, name, &attr));
+            }
+        }
+        let entry = out.entry(ty.clone()).or_insert_with(|| Value::Object(hcl::Map::new()));
+        if let Value::Object(m) = entry {
+            m.insert(name.clone(), Value::Object(attrs));
+        }
+    }
+    out
+}
+
+impl Eval {
+    fn new(infra: &Infra) -> Eval {
+        // Variables: defaults, then the example tfvars.
+        let mut vars = hcl::Map::new();
+        for b in infra.blocks.iter().filter(|b| b.identifier.as_str() == "variable") {
+            if let Some(d) = attr(&b.body, "default") {
+                vars.insert(b.labels[0].as_str().to_string(), d.evaluate(&Context::new()).unwrap());
+            }
+        }
+        let tfvars: Body = hcl::parse(&std::fs::read_to_string(infra.dir.join("examples/stmarys.tfvars")).unwrap()).unwrap();
+        for a in tfvars.attributes() {
+            vars.insert(a.key.as_str().to_string(), a.expr.evaluate(&Context::new()).unwrap());
+        }
+        let labels = |kind: &str| -> Vec<(String, String)> {
+            infra
+                .blocks
+                .iter()
+                .filter(|b| b.identifier.as_str() == kind && b.labels.len() == 2)
+                .map(|b| (b.labels[0].as_str().to_string(), b.labels[1].as_str().to_string()))
+                .collect()
+        };
+        let resources = placeholders(&infra.text, &labels("resource"), "");
+        let data = placeholders(&infra.text, &labels("data"), "data.");
+        let mut e = Eval { vars, resources, data, locals: hcl::Map::new(), dir: infra.dir.clone() };
+        // Locals to a fixed point: those that reference what has no placeholder stay out.
+        let all: Vec<(String, Expression)> = infra
+            .blocks
+            .iter()
+            .filter(|b| b.identifier.as_str() == "locals")
+            .flat_map(|b| b.body.attributes().map(|a| (a.key.as_str().to_string(), a.expr.clone())))
+            .collect();
+        loop {
+            let mut progress = false;
+            for (k, expr) in &all {
+                if e.locals.contains_key(k) {
+                    continue;
+                }
+                if let Ok(v) = e.eval(expr, &[]) {
+                    e.locals.insert(k.clone(), v);
+                    progress = true;
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        e
+    }
+
+    fn eval(&self, expr: &Expression, extra: &[(&str, Value)]) -> Result<Value, String> {
+        let mut ctx = Context::new();
+        let any = |f| FuncDef::builder().variadic_param(ParamType::Any).build(f);
+        ctx.declare_func("jsonencode", any(f_jsonencode));
+        ctx.declare_func("jsondecode", any(f_jsondecode));
+        ctx.declare_func("file", any(f_file));
+        ctx.declare_func("join", any(f_join));
+        ctx.declare_func("flatten", any(f_flatten));
+        ctx.declare_func("distinct", any(f_distinct));
+        ctx.declare_func("merge", any(f_merge));
+        ctx.declare_func("concat", any(f_concat));
+        ctx.declare_func("length", any(f_length));
+        ctx.declare_func("toset", any(f_toset));
+        ctx.declare_var("var", Value::Object(self.vars.clone()));
+        ctx.declare_var("local", Value::Object(self.locals.clone()));
+        ctx.declare_var("data", Value::Object(self.data.clone()));
+        let dir = self.dir.to_string_lossy().to_string();
+        ctx.declare_var("path", json_obj(json!({"module": dir, "root": dir})));
+        for (k, v) in &self.resources {
+            ctx.declare_var(k.clone(), v.clone());
+        }
+        for (k, v) in extra {
+            ctx.declare_var(k.to_string(), v.clone());
+        }
+        expr.evaluate(&ctx).map_err(|e| e.to_string())
+    }
+
+    fn string(&self, expr: &Expression) -> String {
+        match self.eval(expr, &[]) {
+            Ok(Value::String(s)) => s,
+            other => panic!("expected a string from {expr:?}: {other:?}"),
+        }
+    }
+
+    fn local(&self, name: &str) -> serde_json::Value {
+        to_json(self.locals.get(name).unwrap_or_else(|| panic!("local.{name} does not evaluate with the example variables")))
+    }
+}
+
+fn json_obj(v: serde_json::Value) -> Value {
+    from_json(&v)
+}
+
+fn function_dirs() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(repo().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    out.sort();
+    assert_eq!(out.len(), 6, "functions/: {out:?}");
+    out
+}
+
+// ------------------------------------------------------------------ (a) one of each
+
+#[test]
+fn every_function_has_one_lambda_one_role_one_log_group() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    let prefix = ev.vars["name_prefix"].as_str().unwrap().to_string();
+    let lambdas: Vec<&Block> = infra.resources("aws_lambda_function").collect();
+    assert_eq!(lambdas.len(), function_dirs().len(), "one aws_lambda_function per functions/ crate");
+    for f in function_dirs() {
+        let full = format!("{prefix}-{f}");
+        let mine = |ty: &'static str, key: &str, want: &str| -> Vec<&Block> {
+            infra.resources(ty).filter(|b| attr(&b.body, key).map(|e| ev.string(e)) == Some(want.to_string())).collect::<Vec<_>>()
+        };
+        let lambda = mine("aws_lambda_function", "function_name", &full);
+        let role = mine("aws_iam_role", "name", &full);
+        let logs = mine("aws_cloudwatch_log_group", "name", &format!("/aws/lambda/{full}"));
+        assert_eq!((lambda.len(), role.len(), logs.len()), (1, 1, 1), "{f}: lambdas, roles, log groups");
+        let (lambda, role, logs) = (lambda[0], role[0], logs[0]);
+        let b = &lambda.body;
+        assert_eq!(
+            ev.string(attr(b, "role").unwrap()),
+            placeholder("aws_iam_role", name(role), "arn").as_str().unwrap(),
+            "{f}: its own role"
+        );
+        let lc = block(b, "logging_config").unwrap_or_else(|| panic!("{f}: logging_config"));
+        assert_eq!(ev.string(attr(&lc.body, "log_group").unwrap()), format!("aws_cloudwatch_log_group.{}.name", name(logs)), "{f}: its own log group");
+        assert_eq!(ev.string(attr(b, "runtime").unwrap()), "provided.al2023", "{f}");
+        assert_eq!(to_json(&ev.eval(attr(b, "architectures").unwrap(), &[]).unwrap()), json!(["arm64"]), "{f}");
+        assert!(ev.string(attr(b, "filename").unwrap()).ends_with(&format!("target/lambda/{f}/bootstrap.zip")), "{f}: zip");
+        let reserved = to_json(&ev.eval(attr(b, "reserved_concurrent_executions").unwrap(), &[]).unwrap());
+        if f == "sweeper" {
+            assert_eq!(reserved, json!(1), "the sweeper runs alone");
+        }
+        assert!(attr(&logs.body, "retention_in_days").is_some() && attr(&logs.body, "kms_key_id").is_some(), "{f}: log retention and KMS");
+        // The role is assumed by Lambda and used by no other function.
+        let uses = infra.text.matches(&format!("aws_iam_role.{}.arn", name(role))).count();
+        assert_eq!(uses, 1, "{f}: role used once");
+    }
+}
+
+// ------------------------------------------------------------------ (b) environment
+
+fn environment(infra: &Infra, ev: &Eval, f: &str) -> BTreeMap<String, String> {
+    let prefix = ev.vars["name_prefix"].as_str().unwrap().to_string();
+    let lambda = infra
+        .resources("aws_lambda_function")
+        .find(|b| ev.string(attr(&b.body, "function_name").unwrap()) == format!("{prefix}-{f}"))
+        .unwrap();
+    let env = block(&lambda.body, "environment").unwrap_or_else(|| panic!("{f}: no environment block"));
+    let vars = ev.eval(attr(&env.body, "variables").unwrap(), &[]).unwrap_or_else(|e| panic!("{f}: environment: {e}"));
+    to_json(&vars)
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .collect()
+}
+
+#[test]
+fn every_required_variable_is_set_and_the_functions_would_start() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    for f in function_dirs() {
+        let function = Function::from_name(&f).unwrap_or_else(|| panic!("functions/{f} is not a Function"));
+        let vars = environment(&infra, &ev, &f);
+        for v in function.required() {
+            assert!(vars.get(*v).is_some_and(|x| !x.trim().is_empty()), "{f}: {v} is not set in infra/");
+        }
+        let known: BTreeSet<&str> = function.required().iter().chain(function.optional()).copied().collect();
+        for k in vars.keys() {
+            assert!(known.contains(k.as_str()), "{f}: {k} is set but the function does not read it");
+        }
+        if let Err(e) = Env::from_vars(function, |k| vars.get(k).cloned()) {
+            panic!("{f}: the rendered environment fails the cold start: {e}");
+        }
+    }
+}
+
+#[test]
+fn the_rendered_policy_is_the_events_policy() {
+    use driftwatch_core::policy::Policy;
+    let infra = load();
+    let ev = Eval::new(&infra);
+    let rendered = ev.local("policy_toml");
+    let rendered = Policy::from_toml(rendered.as_str().unwrap()).unwrap_or_else(|e| panic!("{e}\n{rendered}"));
+    let expected = Policy::from_toml(&std::fs::read_to_string(repo().join("events/policy.toml")).unwrap()).unwrap();
+    assert_eq!(rendered.regulated_tag, expected.regulated_tag);
+    assert_eq!(rendered.pipeline, expected.pipeline);
+    assert_eq!(rendered.state.buckets, expected.state.buckets);
+    assert_eq!(rendered.state.lock_tables, expected.state.lock_tables);
+    assert_eq!(rendered.locks, expected.locks);
+    assert_eq!(rendered.exceptions.max_days, 90);
+    for key in ["prod/network.tfstate", "env:/staging/network.tfstate"] {
+        assert!(rendered.is_state_object("stmarys-ehr-tfstate", key), "{key}");
+    }
+    assert!(!rendered.is_state_object("stmarys-ehr-tfstate", "prod/app.tfstate.tflock"));
+}
+
+// ------------------------------------------------------------------ (c) IAM
+
+/// Actions AWS has no resource-level permissions for.
+const UNSCOPABLE: [&str; 4] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "config:BatchGetResourceConfig", "config:SelectResourceConfig"];
+
+fn key_name(k: &ObjectKey) -> Option<String> {
+    match k {
+        ObjectKey::Identifier(i) => Some(i.as_str().to_string()),
+        ObjectKey::Expression(Expression::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn strings(e: &Expression) -> Vec<String> {
+    match e {
+        Expression::String(s) => vec![s.clone()],
+        Expression::Array(a) => a.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Walk every expression; `found` gets (where, problem).
+fn walk(e: &Expression, at: &str, key_policy: bool, found: &mut Vec<String>, statements: &mut usize) {
+    match e {
+        Expression::Object(o) => {
+            let get = |name: &str| o.iter().find(|(k, _)| key_name(k).as_deref() == Some(name)).map(|(_, v)| v);
+            if let Some(action) = get("Action").or_else(|| get("NotAction")) {
+                *statements += 1;
+                let actions = strings(action);
+                if actions.iter().any(|a| a == "*" || a == "*:*") {
+                    found.push(format!("{at}: Action \"*\""));
+                }
+                let resources = get("Resource").map(strings).unwrap_or_default();
+                let effect = get("Effect").map(strings).unwrap_or_default();
+                if resources.iter().any(|r| r == "*") && effect == ["Allow"] && !key_policy {
+                    let open: Vec<&String> = actions.iter().filter(|a| !UNSCOPABLE.contains(&a.as_str())).collect();
+                    if !open.is_empty() || actions.is_empty() {
+                        found.push(format!("{at}: Resource \"*\" for scopable actions {open:?}"));
+                    }
+                }
+            }
+            for (k, v) in o.iter() {
+                if let ObjectKey::Expression(k) = k {
+                    walk(k, at, key_policy, found, statements);
+                }
+                walk(v, at, key_policy, found, statements);
+            }
+        }
+        Expression::Array(a) => a.iter().for_each(|x| walk(x, at, key_policy, found, statements)),
+        Expression::FuncCall(f) => f.args.iter().for_each(|x| walk(x, at, key_policy, found, statements)),
+        Expression::Parenthesis(x) => walk(x, at, key_policy, found, statements),
+        Expression::Conditional(c) => {
+            walk(&c.true_expr, at, key_policy, found, statements);
+            walk(&c.false_expr, at, key_policy, found, statements);
+        }
+        Expression::ForExpr(f) => {
+            walk(&f.value_expr, at, key_policy, found, statements);
+            if let Some(k) = &f.key_expr {
+                walk(k, at, key_policy, found, statements);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn walk_body(body: &Body, at: &str, key_policy: bool, found: &mut Vec<String>, statements: &mut usize) {
+    for a in body.attributes() {
+        walk(&a.expr, &format!("{at}.{}", a.key.as_str()), key_policy, found, statements);
+    }
+    for b in body.blocks() {
+        walk_body(&b.body, &format!("{at}.{}", b.identifier.as_str()), key_policy, found, statements);
+    }
+}
+
+#[test]
+fn no_iam_statement_allows_every_action() {
+    let infra = load();
+    let mut found = Vec::new();
+    let mut statements = 0;
+    for b in &infra.blocks {
+        let at = format!("{} {}", b.identifier.as_str(), b.labels.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("."));
+        // A key policy's Resource "*" is the key itself.
+        let key_policy = b.labels.first().is_some_and(|l| l.as_str() == "aws_kms_key");
+        walk_body(&b.body, &at, key_policy, &mut found, &mut statements);
+        if b.identifier.as_str() == "data" && b.labels[0].as_str() == "aws_iam_policy_document" {
+            for s in b.body.blocks().filter(|s| s.identifier.as_str() == "statement") {
+                statements += 1;
+                let actions = attr(&s.body, "actions").map(strings).unwrap_or_default();
+                if actions.iter().any(|a| a == "*" || a == "*:*") {
+                    found.push(format!("{at}: actions \"*\""));
+                }
+                let resources = attr(&s.body, "resources").map(strings).unwrap_or_default();
+                if resources.iter().any(|r| r == "*") && actions.iter().any(|a| !UNSCOPABLE.contains(&a.as_str())) {
+                    found.push(format!("{at}: resources \"*\" for scopable actions"));
+                }
+            }
+        }
+    }
+    assert!(statements > 20, "only {statements} IAM statements found: is the walk broken?");
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+// ------------------------------------------------------------------ lock stream, catalog
+
+#[test]
+fn the_lock_stream_reports_partial_failures_bisects_and_has_a_dlq() {
+    let infra = load();
+    let esm: Vec<&Block> = infra.resources("aws_lambda_event_source_mapping").collect();
+    assert_eq!(esm.len(), 1);
+    let b = &esm[0].body;
+    assert_eq!(strings(attr(b, "function_response_types").unwrap()), ["ReportBatchItemFailures"]);
+    assert!(matches!(attr(b, "bisect_batch_on_function_error"), Some(Expression::Bool(true))));
+    let dc = block(b, "destination_config").expect("destination_config");
+    assert!(block(&dc.body, "on_failure").is_some_and(|o| attr(&o.body, "destination_arn").is_some()));
+    let text = format!("{:?}", attr(b, "function_name").unwrap());
+    assert!(text.contains("lock_watcher"), "{text}");
+}
+
+#[test]
+fn the_trail_rules_list_exactly_the_catalogs_write_calls() {
+    let catalog: toml::Table = std::fs::read_to_string(repo().join("crates/core/catalog/cloudtrail.toml")).unwrap().parse().unwrap();
+    let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for g in catalog["group"].as_array().unwrap() {
+        for c in g["calls"].as_array().unwrap() {
+            let source = c.get("source").or_else(|| g.get("source")).and_then(|s| s.as_str()).unwrap();
+            want.entry(source.to_string()).or_default().insert(c["name"].as_str().unwrap().to_string());
+        }
+    }
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo().join("infra/patterns/cloudtrail-calls.json")).unwrap()).unwrap();
+    let mut have: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (eb_source, calls) in file.as_object().unwrap() {
+        let source = calls["eventSource"].as_str().unwrap();
+        assert_eq!(eb_source, &format!("aws.{}", source.trim_end_matches(".amazonaws.com")));
+        have.insert(source.to_string(), calls["eventNames"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect());
+    }
+    let expected: BTreeMap<String, serde_json::Value> = want
+        .iter()
+        .map(|(s, names)| {
+            let svc = s.trim_end_matches(".amazonaws.com");
+            (format!("aws.{svc}"), json!({"name": svc, "eventSource": s, "eventNames": names}))
+        })
+        .collect();
+    assert_eq!(have, want, "infra/patterns/cloudtrail-calls.json is out of date with the catalog; it should be:\n{}", serde_json::to_string_pretty(&expected).unwrap());
+}
+
+// ------------------------------------------------------------------ (d) EventBridge on moto
+
+/// One JSON-protocol call to moto (EventBridge, SQS).
+fn call(moto: &Moto, target: &str, body: serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let (service, content_type) = if target.starts_with("AWSEvents") { ("events", "1.1") } else { ("sqs", "1.0") };
+    let body = body.to_string();
+    let host = moto.endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-{content_type}\r\nX-Amz-Target: {target}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={}/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        Moto::ACCESS_KEY,
+        Moto::REGION,
+        body.len()
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, payload) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{target}: {head}\n{payload}");
+    if payload.trim().is_empty() { json!({}) } else { serde_json::from_str(payload).unwrap_or_else(|e| panic!("{target}: {e}: {payload}")) }
+}
+
+/// Every EventBridge-shaped payload under events/<function>/: (function, file, event).
+fn eventbridge_payloads() -> (Vec<(String, String, serde_json::Value)>, usize) {
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for f in function_dirs() {
+        let dir = repo().join("events").join(&f);
+        let mut files = Vec::new();
+        for case in std::fs::read_dir(&dir).unwrap() {
+            for file in std::fs::read_dir(case.unwrap().path()).unwrap() {
+                files.push(file.unwrap().path());
+            }
+        }
+        files.sort();
+        for p in files {
+            if p.extension().is_none_or(|e| e != "json") || p.file_name().unwrap() == "expected.json" {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            if v.get("detail-type").is_some() && v.get("source").is_some() {
+                out.push((f.clone(), p.strip_prefix(repo()).unwrap().display().to_string(), v));
+            } else {
+                skipped += 1; // {"Records": …}: DynamoDB Streams, S3 notifications, CloudTrail logs
+            }
+        }
+    }
+    (out, skipped)
+}
+
+#[test]
+fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    let rules = ev.local("event_rules");
+    let rules = rules.as_object().unwrap();
+    // The rules and targets are for_each over local.event_rules; the target is the function.
+    let rule_res: Vec<&Block> = infra.resources("aws_cloudwatch_event_rule").filter(|b| attr(&b.body, "event_pattern").is_some()).collect();
+    assert_eq!(rule_res.len(), 1, "pattern rules: one for_each resource");
+    let pattern_expr = attr(&rule_res[0].body, "event_pattern").unwrap();
+    let target = infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == name(rule_res[0])).expect("targets of the pattern rules");
+    let target_arn = attr(&target.body, "arn").unwrap();
+    for r in [rule_res[0], target] {
+        assert_eq!(format!("{:?}", attr(&r.body, "for_each").unwrap()), format!("{:?}", attr(&rule_res[0].body, "for_each").unwrap()));
+    }
+    let functions = function_dirs();
+    let prefix = ev.vars["name_prefix"].as_str().unwrap().to_string();
+    let mut rule_function = BTreeMap::new();
+    let mut rendered = BTreeMap::new();
+    for (key, value) in rules {
+        let each = json_obj(json!({"key": key, "value": value}));
+        let pattern = ev.eval(pattern_expr, &[("each", each.clone())]).unwrap();
+        let arn = ev.eval(target_arn, &[("each", each)]).unwrap();
+        let arn = arn.as_str().unwrap();
+        let f = functions
+            .iter()
+            .find(|f| arn.ends_with(&format!("aws_lambda_function.{}", f.replace('-', "_"))))
+            .unwrap_or_else(|| panic!("rule {key} targets {arn}, not a function"));
+        let pattern = pattern.as_str().unwrap().to_string();
+        assert!(pattern.len() <= 4096, "rule {key}: pattern of {} characters (EventBridge allows 4096)", pattern.len());
+        rule_function.insert(key.clone(), f.clone());
+        rendered.insert(key.clone(), pattern);
+    }
+    // Scheduled functions: a schedule, no pattern.
+    let schedules = ev.local("schedules");
+    let scheduled: BTreeSet<String> = schedules.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(scheduled, BTreeSet::from(["reporter".to_string(), "sweeper".to_string()]));
+    assert!(infra.resources("aws_cloudwatch_event_rule").any(|b| attr(&b.body, "schedule_expression").is_some()));
+
+    let Some(moto) = Moto::start("infra-eventbridge") else { return };
+    let mut queue_urls = BTreeMap::new();
+    for (key, pattern) in &rendered {
+        let queue = format!("rule-{key}");
+        let url = call(&moto, "AmazonSQS.CreateQueue", json!({"QueueName": queue}))["QueueUrl"].as_str().unwrap().to_string();
+        let rule = format!("{prefix}-{key}");
+        call(&moto, "AWSEvents.PutRule", json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}));
+        let queue_arn = format!("arn:aws:sqs:{}:123456789012:{queue}", Moto::REGION);
+        call(&moto, "AWSEvents.PutTargets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+        queue_urls.insert(key.clone(), url);
+    }
+
+    let (all, skipped) = eventbridge_payloads();
+    // Payloads that are the same event for EventBridge (source, detail-type, detail: a state
+    // version written in one case and given in another) are sent once.
+    let mut payloads: Vec<(String, String, serde_json::Value)> = Vec::new();
+    for (f, file, e) in all {
+        let same = |p: &serde_json::Value| p["source"] == e["source"] && p["detail-type"] == e["detail-type"] && p["detail"] == e["detail"];
+        match payloads.iter().find(|(_, _, p)| same(p)) {
+            Some((g, other, _)) => assert!(
+                g == &f || (scheduled.contains(g) && scheduled.contains(&f)),
+                "{file} and {other} are the same event for two functions"
+            ),
+            None => payloads.push((f, file, e)),
+        }
+    }
+    assert!(payloads.len() > 25 && skipped > 5, "{} EventBridge payloads, {skipped} skipped", payloads.len());
+    eprintln!("{} EventBridge payloads, {skipped} non-EventBridge payloads ({{\"Records\": …}}) skipped", payloads.len());
+    for chunk in payloads.chunks(10) {
+        let entries: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|(_, _, e)| {
+                json!({"Source": e["source"], "DetailType": e["detail-type"], "Detail": e["detail"].to_string(),
+                       "Resources": e.get("resources").cloned().unwrap_or(json!([]))})
+            })
+            .collect();
+        let out = call(&moto, "AWSEvents.PutEvents", json!({"Entries": entries}));
+        assert_eq!(out["FailedEntryCount"].as_u64().unwrap_or(0), 0, "{out}");
+    }
+
+    // What each rule's queue got, by the payload it came from (identified by its detail).
+    let mut got: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (key, url) in &queue_urls {
+        loop {
+            let out = call(&moto, "AmazonSQS.ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}));
+            let Some(messages) = out.get("Messages").and_then(|m| m.as_array()).filter(|m| !m.is_empty()) else { break };
+            for m in messages {
+                let event: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+                let i = payloads
+                    .iter()
+                    .position(|(_, _, p)| p["detail"] == event["detail"] && p["source"] == event["source"] && p["detail-type"] == event["detail-type"])
+                    .unwrap_or_else(|| panic!("rule {key} delivered an unknown event {event}"));
+                got.entry(i).or_default().push(key.clone());
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let mut delivered = 0;
+    for (i, (f, file, e)) in payloads.iter().enumerate() {
+        let rules_hit = got.get(&i).cloned().unwrap_or_default();
+        let read_only = e["detail-type"] == "AWS API Call via CloudTrail" && e["detail"]["readOnly"] == json!(true);
+        let expect_none = read_only || scheduled.contains(f);
+        if expect_none {
+            if !rules_hit.is_empty() {
+                problems.push(format!("{file}: expected no delivery, got rules {rules_hit:?}"));
+            }
+            continue;
+        }
+        delivered += 1;
+        let to: Vec<&String> = rules_hit.iter().map(|r| &rule_function[r]).collect();
+        if to != [f] {
+            problems.push(format!("{file} ({f}): delivered to rules {rules_hit:?} of functions {to:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(delivered > 20, "{delivered}");
+    // Every pattern rule is used by some payload (none is dead).
+    let used: BTreeSet<&String> = got.values().flatten().collect();
+    for must in ["state-objects", "config-items", "trail-state-objects", "trail-lock-items", "trail-ec2", "trail-s3", "trail-kms"] {
+        assert!(used.contains(&must.to_string()), "rule {must} matched no events/ payload");
+    }
+}
