@@ -1,0 +1,891 @@
+//! The functions' handlers, in process, against moto server through the real AWS SDK: each
+//! scenario of the Lambdas issue, asserting on what lands in S3 (evidence), DynamoDB (index,
+//! findings) and the SQS queue subscribed to the alerts topic. Every event is delivered twice:
+//! no duplicate finding, evidence record or alert.
+//!
+//! The same handlers run behind the real Lambda runtime API in `lambda_e2e.rs`.
+
+use chrono::{DateTime, Utc};
+use driftwatch_lambda::{handle, Deps, Env, Function, Invocation};
+use driftwatch_tests::world::{self, World};
+use driftwatch_tests::{workspace_root, Moto};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Every secret planted in the sample states.
+const SECRETS: [&str; 4] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
+
+struct Lab {
+    world: World,
+    moto: Moto,
+}
+
+impl Lab {
+    fn start(name: &str) -> Option<Lab> {
+        let moto = Moto::start(name)?;
+        let world = World::create(&moto);
+        Some(Lab { world, moto })
+    }
+
+    fn deps(&self, function: Function, extra: &[(&str, &str)]) -> Deps {
+        let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
+        vars.push(("DRIFTWATCH_POLICY".into(), policy));
+        for (k, v) in extra {
+            vars.retain(|(n, _)| n != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
+        let env = Env::from_vars(function, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("env");
+        Deps::with_sdk(env, &self.moto.sdk_config()).expect("deps")
+    }
+
+    fn invoke(&self, deps: &Deps, payload: &Value, now: DateTime<Utc>) -> Value {
+        self.world.block_on(handle(deps, payload.clone(), &Invocation::at(now))).unwrap_or_else(|e| panic!("{}: {e}", deps.env.function))
+    }
+
+    fn findings(&self) -> Vec<Value> {
+        self.world
+            .items(world::FINDINGS_TABLE)
+            .into_iter()
+            .filter(|i| !i["fingerprint"].as_str().unwrap_or("").starts_with("ledger#"))
+            .collect()
+    }
+
+    fn evidence_keys(&self) -> BTreeSet<String> {
+        self.world.keys(world::EVIDENCE_BUCKET, "").into_iter().collect()
+    }
+
+    /// Everything the functions wrote, as text, to look for secrets in.
+    fn everything(&self) -> String {
+        let mut all = String::new();
+        for t in [world::FINDINGS_TABLE, world::INDEX_TABLE] {
+            all.push_str(&serde_json::to_string(&self.world.items(t)).unwrap());
+        }
+        for k in self.evidence_keys() {
+            let o = self.world.block_on(self.world.s3.get_object().bucket(world::EVIDENCE_BUCKET).key(&k).send()).expect("get evidence");
+            let b = self.world.block_on(o.body.collect()).expect("body").into_bytes();
+            all.push_str(&String::from_utf8_lossy(&b));
+        }
+        all
+    }
+}
+
+fn event(path: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(workspace_root().join(path)).expect("event file")).expect("event JSON")
+}
+
+fn rules(findings: &[Value]) -> BTreeSet<(String, String)> {
+    findings
+        .iter()
+        .map(|i| {
+            let rec: Value = serde_json::from_str(i["record"].as_str().unwrap()).unwrap();
+            let f = &rec["finding"];
+            let res = f["resource"]["address"].as_str().map(str::to_string).unwrap_or_else(|| {
+                format!("{} {}", f["resource"]["type"].as_str().unwrap_or("?"), f["resource"]["id"].as_str().unwrap_or("?"))
+            });
+            (f["rule"].as_str().unwrap().to_string(), res)
+        })
+        .collect()
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-20T12:00:00Z".parse().unwrap()
+}
+
+#[test]
+fn trail_watcher_console_edit_once_for_two_deliveries() {
+    let Some(lab) = Lab::start("trail_watcher_console_edit") else { return };
+    assert!(lab.world.seed_index() > 0);
+    let deps = lab.deps(Function::TrailWatcher, &[]);
+    let ev = event("events/trail-watcher/console-edit/event.json");
+    let first = lab.invoke(&deps, &ev, now());
+    assert_eq!(first["recorded"]["changed"], 1, "{first}");
+    assert_eq!(first["recorded"]["alerts"], 1, "{first}");
+    let findings = lab.findings();
+    assert_eq!(rules(&findings), BTreeSet::from([("change.console".to_string(), "aws_security_group.app".to_string())]));
+    let evidence = lab.evidence_keys();
+    assert!(evidence.iter().any(|k| k.contains("/finding/")), "{evidence:?}");
+    let second = lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    assert_eq!(second["recorded"]["changed"], 0, "{second}");
+    assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
+    assert_eq!(lab.findings().len(), findings.len());
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains("aws_security_group.app"), "{}", alerts[0]);
+    let all = lab.everything();
+    for s in SECRETS {
+        assert!(!all.contains(s), "secret {s} stored");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the scenarios below: the lab's S3 and DynamoDB as the functions left them, real
+// Terraform against moto's S3 backend, and the lock table's stream read through moto's
+// DynamoDB Streams API.
+
+use driftwatch_tests::{scratch, terraform};
+use serde_json::json;
+use std::path::Path;
+
+/// The Terraform addresses of the findings.
+fn addresses_of(findings: &[Value], rule: &str) -> BTreeSet<String> {
+    rules(findings).into_iter().filter(|(r, _)| r == rule).map(|(_, a)| a).collect()
+}
+
+/// What a stored finding record holds.
+fn finding_of(item: &Value) -> Value {
+    let rec: Value = serde_json::from_str(item["record"].as_str().expect("record")).expect("record JSON");
+    rec["finding"].clone()
+}
+
+/// Wrong behaviour seen in a scenario, asserted at its end so that one run shows all of it
+/// (and the rest of the scenario still runs).
+#[derive(Default)]
+struct Bugs(Vec<String>);
+
+impl Bugs {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            let w = what();
+            eprintln!("WRONG: {w}");
+            self.0.push(w);
+        }
+    }
+
+    fn done(self) {
+        assert!(self.0.is_empty(), "wrong behaviour:\n- {}", self.0.join("\n- "));
+    }
+}
+
+/// A child process killed if the test ends before waiting for it.
+struct Running(Option<std::process::Child>);
+
+impl Running {
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("running")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The current version of a state object: (version id, size, etag).
+struct ObjectVersion {
+    version: String,
+    size: i64,
+    etag: String,
+}
+
+impl Lab {
+    fn try_invoke(&self, deps: &Deps, payload: &Value, now: DateTime<Utc>) -> Result<Value, String> {
+        self.world.block_on(handle(deps, payload.clone(), &Invocation::at(now))).map_err(|e| format!("{}: {e}", deps.env.function))
+    }
+
+    fn head(&self, bucket: &str, key: &str) -> ObjectVersion {
+        let h =
+            self.world.block_on(self.world.s3.head_object().bucket(bucket).key(key).send()).unwrap_or_else(|e| panic!("head {key}: {e:?}"));
+        ObjectVersion {
+            version: h.version_id().expect("versioned bucket").to_string(),
+            size: h.content_length().unwrap_or_default(),
+            etag: h.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+        }
+    }
+
+    fn object(&self, bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
+        let o = self
+            .world
+            .block_on(self.world.s3.get_object().bucket(bucket).key(key).set_version_id(version.map(str::to_string)).send())
+            .unwrap_or_else(|e| panic!("get {key}: {e:?}"));
+        self.world.block_on(o.body.collect()).expect("body").into_bytes().to_vec()
+    }
+
+    /// The evidence records of one kind: key → record JSON.
+    fn evidence_of(&self, kind: &str) -> Vec<(String, Value)> {
+        self.evidence_keys()
+            .into_iter()
+            .filter(|k| k.contains(&format!("/{kind}/")))
+            .map(|k| {
+                let v: Value = serde_json::from_slice(&self.object(world::EVIDENCE_BUCKET, &k, None)).expect("evidence JSON");
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// Index entries of one state key: their addresses.
+    fn indexed(&self, state_key: &str) -> BTreeSet<String> {
+        self.world
+            .items(world::INDEX_TABLE)
+            .into_iter()
+            .filter(|i| i["state_key"].as_str() == Some(state_key))
+            .filter_map(|i| i["tf_address"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn assert_no_secrets(&self) {
+        let all = self.everything();
+        for s in SECRETS {
+            assert!(!all.contains(s), "secret {s} stored");
+        }
+    }
+
+    /// `terraform <args>` in `dir` against this moto (the backend block names the endpoint).
+    fn tf_command(&self, dir: &Path, args: &[&str]) -> std::process::Command {
+        let mut c = Moto::bare_aws_command("terraform");
+        c.args(args)
+            .current_dir(dir)
+            .env("AWS_ACCESS_KEY_ID", Moto::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", Moto::SECRET_KEY)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1");
+        c
+    }
+
+    fn tf(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.tf_command(dir, args).output().expect("run terraform");
+        assert!(
+            out.status.success(),
+            "terraform {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A Terraform configuration in `dir` whose S3 backend is the lab's state bucket (with
+    /// DynamoDB locking in the lab's lock table) at `key`, plus `resources`; initialised.
+    fn tf_init(&self, dir: &Path, key: &str, resources: &str) {
+        let endpoint = &self.moto.endpoint;
+        let (bucket, table) = (world::STATE_BUCKET, world::LOCK_TABLE);
+        let main = format!(
+            r#"
+terraform {{
+  backend "s3" {{
+    bucket                      = "{bucket}"
+    key                         = "{key}"
+    region                      = "us-east-1"
+    dynamodb_table              = "{table}"
+    use_path_style              = true
+    skip_credentials_validation = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+    skip_region_validation      = true
+    endpoints = {{
+      s3       = "{endpoint}"
+      dynamodb = "{endpoint}"
+    }}
+  }}
+}}
+{resources}
+"#
+        );
+        std::fs::write(dir.join("main.tf"), main).expect("main.tf");
+        self.tf(dir, &["init", "-input=false", "-no-color"]);
+    }
+
+    /// `terraform state push` of `state` (JSON) from `dir`.
+    fn tf_push(&self, dir: &Path, name: &str, state: &Value) {
+        std::fs::write(dir.join(name), serde_json::to_vec_pretty(state).unwrap()).expect("state file");
+        self.tf(dir, &["state", "push", name]);
+    }
+
+    /// One call of moto's DynamoDB Streams JSON API (the tests have no Streams SDK).
+    fn streams(&self, target: &str, body: Value) -> Value {
+        use std::io::{Read, Write};
+        let body = body.to_string();
+        let host = self.moto.endpoint.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+        let request = format!(
+            "POST / HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDBStreams_20120810.{target}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential={}/20260101/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            Moto::ACCESS_KEY,
+            Moto::REGION,
+            body.len()
+        );
+        s.write_all(request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("read answer");
+        let (head, payload) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{target}: {answer}");
+        serde_json::from_str(payload).unwrap_or_else(|e| panic!("{target} answer is not JSON ({e}): {payload}"))
+    }
+
+    /// Turn on the lock table's stream (new and old images); returns the stream ARN.
+    fn enable_lock_stream(&self) -> String {
+        use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+        let spec =
+            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().expect("spec");
+        let out = self
+            .world
+            .block_on(self.world.dynamodb.update_table().table_name(world::LOCK_TABLE).stream_specification(spec).send())
+            .expect("enable the lock table's stream");
+        out.table_description().and_then(|d| d.latest_stream_arn()).expect("stream ARN").to_string()
+    }
+
+    /// Every record of the stream so far, as the Lambda DynamoDB Streams event records them.
+    fn stream_records(&self, arn: &str) -> Vec<Value> {
+        let desc = self.streams("DescribeStream", json!({"StreamArn": arn}));
+        let mut out = Vec::new();
+        for shard in desc["StreamDescription"]["Shards"].as_array().cloned().unwrap_or_default() {
+            let it = self
+                .streams("GetShardIterator", json!({"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}));
+            let got = self.streams("GetRecords", json!({"ShardIterator": it["ShardIterator"]}));
+            for r in got["Records"].as_array().cloned().unwrap_or_default() {
+                out.push(lambda_record(&r, arn));
+            }
+        }
+        out
+    }
+}
+
+/// A stream record as Lambda hands it to a function: `ApproximateCreationDateTime` in epoch
+/// seconds, the stream's ARN as `eventSourceARN`.
+fn lambda_record(r: &Value, arn: &str) -> Value {
+    let d = &r["dynamodb"];
+    let created = match &d["ApproximateCreationDateTime"] {
+        Value::Number(n) => n.as_f64().unwrap_or_default().floor() as i64,
+        Value::String(s) => s
+            .parse::<DateTime<Utc>>()
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
+            .unwrap_or_else(|e| panic!("ApproximateCreationDateTime {s}: {e}"))
+            .timestamp(),
+        other => panic!("ApproximateCreationDateTime {other}"),
+    };
+    let mut dynamodb = json!({
+        "ApproximateCreationDateTime": created,
+        "Keys": d["Keys"],
+        "SequenceNumber": d["SequenceNumber"],
+        "SizeBytes": d["SizeBytes"],
+        "StreamViewType": d["StreamViewType"],
+    });
+    for image in ["NewImage", "OldImage"] {
+        if let Some(i) = d.get(image).filter(|i| i.as_object().is_some_and(|o| !o.is_empty())) {
+            dynamodb[image] = i.clone();
+        }
+    }
+    json!({
+        "eventID": r["eventID"],
+        "eventName": r["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": r["awsRegion"].as_str().unwrap_or(Moto::REGION),
+        "dynamodb": dynamodb,
+        "eventSourceARN": arn,
+    })
+}
+
+/// The EventBridge S3 `Object Created` event of a state write (shaped like
+/// `events/state-watcher/apply/event.json`).
+fn object_created(key: &str, v: &ObjectVersion, time: DateTime<Utc>) -> Value {
+    let mut ev = event("events/state-watcher/apply/event.json");
+    ev["time"] = json!(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    ev["id"] = json!(format!("state-write-{}", v.version));
+    ev["detail"]["object"]["key"] = json!(key);
+    ev["detail"]["object"]["version-id"] = json!(v.version);
+    ev["detail"]["object"]["size"] = json!(v.size);
+    ev["detail"]["object"]["etag"] = json!(v.etag);
+    ev
+}
+
+fn sample_state(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(workspace_root().join("samples/states").join(name)).expect("sample state")).expect("state JSON")
+}
+
+/// `state` without the resource `type.name` of the root module.
+fn without_resource(state: &Value, rtype: &str, name: &str) -> Value {
+    let mut s = state.clone();
+    let rs = s["resources"].as_array_mut().expect("resources");
+    let before = rs.len();
+    rs.retain(|r| !(r.get("module").is_none() && r["type"] == rtype && r["name"] == name));
+    assert_eq!(rs.len(), before - 1, "{rtype}.{name} in the sample");
+    s
+}
+
+fn at(t: &str) -> DateTime<Utc> {
+    t.parse().expect("time")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Real Terraform writes its state; the state watcher indexes each version.
+
+#[test]
+fn state_watcher_indexes_real_terraform_writes() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_state_writes") else { return };
+    let key = "prod/data.tfstate";
+    let url = format!("s3://{}/{key}", world::STATE_BUCKET);
+    let dir = scratch("ls-state-writes");
+    lab.tf_init(&dir, key, "resource \"terraform_data\" \"marker\" {\n  input = \"one\"\n}\n");
+    lab.tf(&dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let deps = lab.deps(Function::StateWatcher, &[]);
+    let mut bugs = Bugs::default();
+
+    // Write 1: the apply. terraform_data has no catalog row: nothing indexed, the write recorded.
+    let v1 = lab.head(world::STATE_BUCKET, key);
+    let t1 = at("2026-11-20T20:00:00Z");
+    let ev1 = object_created(key, &v1, t1);
+    let r = lab.invoke(&deps, &ev1, t1 + chrono::Duration::seconds(5));
+    assert_eq!(r["states"][0]["state"], json!(url), "{r}");
+    assert_eq!(r["states"][0]["version"], json!(v1.version), "{r}");
+    assert_eq!(r["findings"], json!([]), "an apply under lock with its digest is no finding: {r}");
+    let applied: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v1.version))).expect("state");
+    assert_eq!(r["states"][0]["serial"], applied["serial"], "{r}");
+    let writes = lab.evidence_of("state-write");
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].1["body"]["version"], json!(v1.version));
+    assert_eq!(writes[0].1["body"]["state"], json!(url));
+    // Redelivered 12 hours later (EventBridge retries for 24 h): nothing new.
+    let evidence = lab.evidence_keys();
+    let again = lab.invoke(&deps, &ev1, t1 + chrono::Duration::hours(12));
+    assert_eq!(again["states"][0]["version"], json!(v1.version), "{again}");
+    let now_keys = lab.evidence_keys();
+    bugs.check(now_keys == evidence, || {
+        format!("a state write redelivered the next day wrote its evidence again: {:?}", now_keys.difference(&evidence).collect::<Vec<_>>())
+    });
+
+    // Write 2: `terraform state push` of the data estate (same lineage, next serial).
+    let lineage = applied["lineage"].as_str().expect("lineage").to_string();
+    let serial = applied["serial"].as_i64().expect("serial");
+    let mut data = sample_state("data.tfstate");
+    data["lineage"] = json!(lineage);
+    data["serial"] = json!(serial + 1);
+    lab.tf_push(&dir, "push-1.tfstate", &data);
+    let v2 = lab.head(world::STATE_BUCKET, key);
+    assert_ne!(v2.version, v1.version);
+    let t2 = t1 + chrono::Duration::minutes(10);
+    let ev2 = object_created(key, &v2, t2);
+    let r = lab.invoke(&deps, &ev2, t2 + chrono::Duration::seconds(5));
+    assert_eq!(r["states"][0]["version"], json!(v2.version), "{r}");
+    // Terraform bumps the serial of what it pushes: the object's serial is what is reported.
+    let pushed: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v2.version))).expect("state");
+    assert!(pushed["serial"].as_i64().unwrap() > serial, "{pushed}");
+    assert_eq!(pushed["lineage"], json!(lineage));
+    assert_eq!(r["states"][0]["serial"], pushed["serial"], "{r}");
+    assert!(r["states"][0]["indexed"].as_u64().unwrap_or(0) > 0, "{r}");
+    assert_eq!(r["findings"], json!([]), "{r}");
+    let indexed = lab.indexed(key);
+    for a in [
+        "aws_efs_file_system.dicom_scratch",
+        "module.phi_storage[\"imaging\"].module.bucket.aws_s3_bucket.this",
+        "module.phi_storage[\"imaging\"].aws_kms_key.this",
+    ] {
+        assert!(indexed.contains(a), "{a} not indexed: {indexed:?}");
+    }
+    let writes = lab.evidence_of("state-write");
+    assert!(writes.iter().any(|(_, w)| w["body"]["version"] == json!(v2.version) && w["body"]["serial"] == pushed["serial"]), "{writes:?}");
+    let evidence = lab.evidence_keys();
+    let index_items = lab.world.items(world::INDEX_TABLE).len();
+    lab.invoke(&deps, &ev2, t2 + chrono::Duration::hours(12));
+    let now_keys = lab.evidence_keys();
+    bugs.check(now_keys == evidence, || {
+        format!("a state write redelivered the next day wrote its evidence again: {:?}", now_keys.difference(&evidence).collect::<Vec<_>>())
+    });
+    assert_eq!(lab.world.items(world::INDEX_TABLE).len(), index_items);
+    assert!(lab.findings().is_empty(), "{:?}", rules(&lab.findings()));
+
+    // Write 3: a push without the DICOM scratch file system (serial + 2): its entries go.
+    lab.tf_push(&dir, "push-2.tfstate", &{
+        let mut s = without_resource(&data, "aws_efs_file_system", "dicom_scratch");
+        s["serial"] = json!(pushed["serial"].as_i64().unwrap() + 1);
+        s
+    });
+    let v3 = lab.head(world::STATE_BUCKET, key);
+    let t3 = t2 + chrono::Duration::minutes(10);
+    let ev3 = object_created(key, &v3, t3);
+    let r = lab.invoke(&deps, &ev3, t3 + chrono::Duration::seconds(5));
+    assert_eq!(r["states"][0]["version"], json!(v3.version), "{r}");
+    assert_eq!(r["states"][0]["removed"], 1, "{r}");
+    assert!(r["states"][0]["removed_entries"].as_u64().unwrap_or(0) >= 1, "{r}");
+    let indexed3 = lab.indexed(key);
+    assert!(!indexed3.iter().any(|a| a.starts_with("aws_efs_file_system.dicom_scratch")), "{indexed3:?}");
+    assert!(indexed3.contains("aws_efs_file_system.shared_documents"), "{indexed3:?}");
+    assert_eq!(indexed3.len(), indexed.iter().filter(|a| !a.starts_with("aws_efs_file_system.dicom_scratch")).count());
+    // No lock information and no live lookup: a removal is reported (the detector's contract).
+    let findings = lab.findings();
+    // An unmanaged resource has no address any more: it is named by type and id, its former
+    // address in the change.
+    let fs_id = data["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "aws_efs_file_system" && r["name"] == "dicom_scratch")
+        .and_then(|r| r["instances"][0]["attributes"]["id"].as_str())
+        .expect("file system id")
+        .to_string();
+    assert_eq!(rules(&findings), BTreeSet::from([("drift.unmanaged".to_string(), format!("AWS::EFS::FileSystem {fs_id}"))]));
+    let unmanaged = finding_of(&findings[0]);
+    assert_eq!(unmanaged["resource"]["terraform_type"], "aws_efs_file_system", "{unmanaged}");
+    assert!(
+        unmanaged["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["path"] == "address" && c["desired"] == "aws_efs_file_system.dicom_scratch")),
+        "{unmanaged}"
+    );
+    let evidence = lab.evidence_keys();
+    let again = lab.invoke(&deps, &ev3, t3 + chrono::Duration::hours(12));
+    assert_eq!(again["recorded"]["changed"], 0, "{again}");
+    assert_eq!(lab.findings().len(), findings.len());
+    let now_keys = lab.evidence_keys();
+    bugs.check(now_keys == evidence, || {
+        format!("a state write redelivered the next day wrote its evidence again: {:?}", now_keys.difference(&evidence).collect::<Vec<_>>())
+    });
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains(&fs_id), "{}", alerts[0]);
+
+    // A late redelivery of write 2 (after write 3) must not bring the removed entries back.
+    lab.invoke(&deps, &ev2, t3 + chrono::Duration::hours(1));
+    let late = lab.indexed(key);
+    bugs.check(late == indexed3, || {
+        format!(
+            "a late redelivery of write 2 re-indexed it over write 3: back in the index: {:?}",
+            late.difference(&indexed3).collect::<Vec<_>>()
+        )
+    });
+    lab.assert_no_secrets();
+    bugs.done();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. A pushed state indexed by the state watcher; AWS Config then records an encryption
+//    regression on one of its resources.
+
+#[test]
+fn config_watcher_encryption_regression_on_a_pushed_state() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_config_encryption") else { return };
+    let key = "prod/data.tfstate";
+    let dir = scratch("ls-config-encryption");
+    lab.tf_init(&dir, key, "");
+    let data = sample_state("data.tfstate");
+    lab.tf_push(&dir, "data.tfstate", &data);
+    let v = lab.head(world::STATE_BUCKET, key);
+    let state_deps = lab.deps(Function::StateWatcher, &[]);
+    let t = at("2026-11-20T08:00:00Z");
+    let r = lab.invoke(&state_deps, &object_created(key, &v, t), t);
+    assert_eq!(r["states"][0]["version"], json!(v.version), "{r}");
+    let address = "module.phi_storage[\"imaging\"].aws_kms_key.this";
+    assert!(lab.indexed(key).contains(address), "{:?}", lab.indexed(key));
+
+    // The Config item is about that key.
+    let ev = event("events/config-watcher/encryption-regression/event.json");
+    let key_id = data["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["module"] == "module.phi_storage[\"imaging\"]" && r["type"] == "aws_kms_key")
+        .map(|r| r["instances"][0]["attributes"]["key_id"].clone())
+        .expect("imaging key in the sample");
+    assert_eq!(ev["detail"]["configurationItem"]["resourceId"], key_id);
+
+    let deps = lab.deps(Function::ConfigWatcher, &[]);
+    let first = lab.invoke(&deps, &ev, now());
+    assert_eq!(first["recorded"]["alerts"], 1, "{first}");
+    let findings = lab.findings();
+    assert_eq!(rules(&findings), BTreeSet::from([("encryption.regression".to_string(), address.to_string())]));
+    let evidence = lab.evidence_keys();
+    assert!(evidence.iter().any(|k| k.contains("/finding/")), "{evidence:?}");
+    let second = lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    assert_eq!(second["recorded"]["changed"], 0, "{second}");
+    assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
+    assert_eq!(lab.findings().len(), 1);
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains(address), "{}", alerts[0]);
+    lab.assert_no_secrets();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Locks: two real applies contend for the lock table; its stream goes to the lock watcher,
+//    the failed PutItem (as CloudTrail logs it) to the trail watcher, the held lock to the sweeper.
+
+#[test]
+fn locks_of_two_concurrent_applies() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_locks") else { return };
+    let stream = lab.enable_lock_stream();
+    let key = "prod/app.tfstate";
+    let lock_id = format!("{}/{key}", world::STATE_BUCKET);
+    let (dir_a, dir_b) = (scratch("ls-locks-a"), scratch("ls-locks-b"));
+    lab.tf_init(
+        &dir_a,
+        key,
+        "resource \"terraform_data\" \"slow\" {\n  input = \"a\"\n  provisioner \"local-exec\" {\n    command = \"sleep 30\"\n  }\n}\n",
+    );
+    lab.tf_init(&dir_b, key, "resource \"terraform_data\" \"other\" {\n  input = \"b\"\n}\n");
+
+    // Apply A takes the lock and holds it while its provisioner sleeps.
+    let mut a = Running(Some(
+        lab.tf_command(&dir_a, &["apply", "-auto-approve", "-input=false", "-no-color"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start apply A"),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let lock_item = loop {
+        let got = lab
+            .world
+            .block_on(
+                lab.world
+                    .dynamodb
+                    .get_item()
+                    .table_name(world::LOCK_TABLE)
+                    .key("LockID", aws_sdk_dynamodb::types::AttributeValue::S(lock_id.clone()))
+                    .consistent_read(true)
+                    .send(),
+            )
+            .expect("get lock item");
+        if let Some(item) = got.item {
+            break world::item_json(&item);
+        }
+        assert!(std::time::Instant::now() < deadline, "apply A never took the lock");
+        if let Ok(Some(status)) = a.child().try_wait() {
+            panic!("apply A ended ({status}) before its lock was seen");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let info: Value = serde_json::from_str(lock_item["Info"].as_str().expect("Info")).expect("Info JSON");
+    let lock_uuid = info["ID"].as_str().expect("Info.ID").to_string();
+    assert_eq!(info["Operation"], "OperationTypeApply");
+    let created: DateTime<Utc> = info["Created"].as_str().expect("Created").parse().expect("Created time");
+
+    // Apply B fails on the lock, as in real life.
+    let b = lab.tf_command(&dir_b, &["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"]).output().expect("apply B");
+    let b_err = String::from_utf8_lossy(&b.stderr);
+    assert!(!b.status.success(), "apply B got the lock A holds");
+    assert!(b_err.contains("Error acquiring the state lock"), "{b_err}");
+    assert!(b_err.contains(&lock_uuid), "B's error names A's lock: {b_err}");
+
+    // The stream so far (A's lock) → lock watcher, twice.
+    let lock_deps = lab.deps(Function::LockWatcher, &[]);
+    let held_records = lab.stream_records(&stream);
+    assert!(
+        held_records.iter().any(|r| r["eventName"] == "INSERT" && r["dynamodb"]["Keys"]["LockID"]["S"] == json!(lock_id)),
+        "{held_records:?}"
+    );
+    let batch = json!({"Records": held_records});
+    for _ in 0..2 {
+        let r = lab.invoke(&lock_deps, &batch, Utc::now());
+        assert_eq!(r["batchItemFailures"], json!([]), "{r}");
+        assert_eq!(r["invalid"], 0, "{r}");
+        assert_eq!(r["findings"], json!([]), "taking a lock is no finding: {r}");
+    }
+
+    // B's failed PutItem as CloudTrail logs it → trail watcher: lock.contention naming A's lock.
+    let mut trail = event("events/trail-watcher/lock-contention-dynamodb/event.json");
+    let when = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    trail["time"] = json!(when);
+    trail["detail"]["eventTime"] = json!(when);
+    trail["detail"]["requestParameters"]["key"]["LockID"] = json!(lock_id);
+    let trail_deps = lab.deps(Function::TrailWatcher, &[]);
+    let state_resource = format!("driftwatch::TerraformState s3://{lock_id}");
+    for i in 0..2 {
+        let r = lab.invoke(&trail_deps, &trail, Utc::now());
+        assert_eq!(r["findings"].as_array().map(Vec::len), Some(1), "{r}");
+        assert_eq!(r["findings"][0]["rule"], "lock.contention", "{r}");
+        assert_eq!(r["recorded"]["alerts"], if i == 0 { 1 } else { 0 }, "{r}");
+    }
+    let contention = lab.findings();
+    assert_eq!(addresses_of(&contention, "lock.contention"), BTreeSet::from([state_resource.clone()]));
+    let f = finding_of(&contention[0]);
+    let holder =
+        f["changes"].as_array().and_then(|c| c.iter().find(|c| c["path"] == "holder")).map(|c| c["actual"].clone()).unwrap_or_default();
+    assert_eq!(holder["id"], json!(lock_uuid), "the contention names the lock the lock watcher saw: {f}");
+
+    // The sweeper, with apply locks stale after 1 minute, fires 5 minutes after A took the lock.
+    let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy").replace("apply = 120", "apply = 1");
+    assert!(policy.contains("apply = 1,"), "{policy}");
+    let sweeper = lab.deps(Function::Sweeper, &[("DRIFTWATCH_POLICY", &policy)]);
+    let mut tick = event("events/sweeper/stale-lock/event.json");
+    let tick_time = created + chrono::Duration::minutes(5);
+    tick["time"] = json!(tick_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    assert!(a.child().try_wait().expect("apply A").is_none(), "apply A ended before the sweep: make its sleep longer");
+    let mut bugs = Bugs::default();
+    let evidence_before_sweep = lab.evidence_keys();
+    let swept = lab.try_invoke(&sweeper, &tick, Utc::now());
+    if let Ok(swept) = &swept {
+        assert!(swept["locks"]["held"].as_u64().unwrap_or(0) >= 1, "{swept}");
+    }
+    bugs.check(swept.is_ok(), || format!("the sweep failed: {}", swept.clone().unwrap_err()));
+    // Each part of the sweep runs even when another fails: the stale lock is recorded.
+    assert_eq!(addresses_of(&lab.findings(), "lock.stale"), BTreeSet::from([state_resource.clone()]), "{swept:?}");
+    let stale = lab.findings().iter().map(finding_of).find(|f| f["rule"] == "lock.stale").expect("lock.stale");
+    assert!(stale.to_string().contains(&lock_uuid), "the stale finding names the lock: {stale}");
+    let after_sweep = lab.evidence_keys();
+    assert!(after_sweep.len() > evidence_before_sweep.len());
+    let again = lab.try_invoke(&sweeper, &tick, Utc::now());
+    if let Ok(again) = &again {
+        assert_eq!(again["recorded"]["changed"], 0, "{again}");
+    }
+    let now_keys = lab.evidence_keys();
+    bugs.check(now_keys == after_sweep, || {
+        format!("a redelivered sweep wrote evidence again: {:?}", now_keys.difference(&after_sweep).collect::<Vec<_>>())
+    });
+
+    // A finishes: its digest update and unlock → lock watcher, twice: a normal cycle.
+    let out = a.0.take().expect("apply A").wait_with_output().expect("apply A");
+    assert!(out.status.success(), "apply A failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let seen: BTreeSet<String> = batch["Records"].as_array().unwrap().iter().map(|r| r["dynamodb"]["SequenceNumber"].to_string()).collect();
+    let rest: Vec<Value> =
+        lab.stream_records(&stream).into_iter().filter(|r| !seen.contains(&r["dynamodb"]["SequenceNumber"].to_string())).collect();
+    assert!(rest.iter().any(|r| r["eventName"] == "REMOVE" && r["dynamodb"]["Keys"]["LockID"]["S"] == json!(lock_id)), "{rest:?}");
+    assert!(rest.iter().any(|r| r["dynamodb"]["Keys"]["LockID"]["S"] == json!(format!("{lock_id}-md5"))), "{rest:?}");
+    let batch = json!({"Records": rest});
+    for _ in 0..2 {
+        let r = lab.invoke(&lock_deps, &batch, Utc::now());
+        assert_eq!(r["batchItemFailures"], json!([]), "{r}");
+        assert_eq!(r["findings"], json!([]), "a normal release is no finding: {r}");
+    }
+
+    let findings = lab.findings();
+    assert_eq!(
+        rules(&findings),
+        BTreeSet::from([("lock.contention".to_string(), state_resource.clone()), ("lock.stale".to_string(), state_resource.clone())])
+    );
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    lab.assert_no_secrets();
+    bugs.done();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A console PutBucketEncryption (AES256 over aws:kms) on an indexed PHI bucket.
+
+#[test]
+fn trail_watcher_console_bucket_encryption_downgrade() {
+    let Some(lab) = Lab::start("ls_trail_encryption") else { return };
+    assert!(lab.world.seed_index() > 0);
+    let case = "events/trail-watcher/encryption-put-bucket-encryption-aes256";
+    let ev = event(&format!("{case}/event.json"));
+    let expected: BTreeSet<(String, String)> = event(&format!("{case}/expected.json"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["rule"].as_str().unwrap().to_string(), e["resource"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(expected.iter().any(|(r, _)| r == "encryption.regression") && expected.iter().any(|(r, _)| r == "change.console"));
+    let deps = lab.deps(Function::TrailWatcher, &[]);
+    let first = lab.invoke(&deps, &ev, now());
+    assert_eq!(first["recorded"]["changed"], 2, "{first}");
+    assert_eq!(first["recorded"]["alerts"], 2, "{first}");
+    let findings = lab.findings();
+    assert_eq!(rules(&findings), expected);
+    let evidence = lab.evidence_keys();
+    assert_eq!(evidence.iter().filter(|k| k.contains("/finding/")).count(), 2, "{evidence:?}");
+    let second = lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    assert_eq!(second["recorded"]["changed"], 0, "{second}");
+    assert_eq!(second["recorded"]["unchanged"], 2, "{second}");
+    assert_eq!(lab.findings().len(), 2);
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let mut alerted = BTreeSet::new();
+    for a in &alerts {
+        let m: Value = serde_json::from_str(a["Message"].as_str().expect("message")).expect("alert JSON");
+        let (rule, address) = (m["rule"].as_str().unwrap_or("").to_string(), m["resource"]["address"].as_str().unwrap_or("").to_string());
+        // SNS subjects hold 100 characters: a long address is shortened in the middle.
+        let subject = a["Subject"].as_str().unwrap_or("");
+        assert!(subject.contains(&rule) && subject.contains("encryption_configuration.this"), "{subject}");
+        alerted.insert((rule, address));
+    }
+    assert_eq!(alerted, expected);
+    lab.assert_no_secrets();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Evidence is write-once: a version of an evidence object cannot be deleted.
+
+#[test]
+fn evidence_versions_cannot_be_deleted() {
+    let Some(lab) = Lab::start("ls_evidence_lock") else { return };
+    assert!(lab.world.seed_index() > 0);
+    let deps = lab.deps(Function::TrailWatcher, &[("DRIFTWATCH_EVIDENCE_RETENTION_DAYS", "1")]);
+    let ev = event("events/trail-watcher/console-edit/event.json");
+    lab.invoke(&deps, &ev, now());
+    let evidence = lab.evidence_keys();
+    lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    let key = evidence.iter().find(|k| k.contains("/finding/")).expect("finding evidence").clone();
+    let bytes = lab.object(world::EVIDENCE_BUCKET, &key, None);
+    let s3 = &lab.world.s3;
+    let head = lab.world.block_on(s3.head_object().bucket(world::EVIDENCE_BUCKET).key(&key).send()).expect("head evidence");
+    let version = head.version_id().expect("evidence is versioned").to_string();
+    assert_eq!(head.object_lock_mode().map(|m| m.as_str()), Some("COMPLIANCE"), "{head:?}");
+    assert!(head.object_lock_retain_until_date().is_some(), "{head:?}");
+
+    for bypass in [false, true] {
+        let del = lab.world.block_on(
+            s3.delete_object().bucket(world::EVIDENCE_BUCKET).key(&key).version_id(&version).bypass_governance_retention(bypass).send(),
+        );
+        let err = del.expect_err("deleting a locked evidence version succeeded");
+        let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&err).map(str::to_string);
+        assert_eq!(code.as_deref(), Some("AccessDenied"), "{err:?}");
+    }
+    assert_eq!(lab.object(world::EVIDENCE_BUCKET, &key, Some(&version)), bytes, "the evidence changed");
+    assert_eq!(lab.object(world::EVIDENCE_BUCKET, &key, None), bytes);
+    assert_eq!(lab.evidence_keys(), evidence);
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    lab.assert_no_secrets();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. One undecodable record in a lock-watcher batch: input.invalid, the others processed.
+
+#[test]
+fn lock_watcher_batch_with_an_undecodable_record() {
+    let Some(lab) = Lab::start("ls_lock_batch_invalid") else { return };
+    let mut batch = event("events/lock-watcher/force-unlock-overwritten/event.json");
+    let good = batch["Records"].as_array().unwrap().clone();
+    let mut bad = good[0].clone();
+    bad["eventID"] = json!("0badc0de0badc0de0badc0de0badc0de");
+    bad["dynamodb"]["Keys"]["LockID"]["S"] = json!("stmarys-ehr-tfstate/prod/app.tfstate");
+    bad["dynamodb"]["NewImage"]["LockID"]["S"] = json!("stmarys-ehr-tfstate/prod/app.tfstate");
+    bad["dynamodb"]["NewImage"]["Info"]["S"] = json!("{\"ID\":\"truncated");
+    bad["dynamodb"]["SequenceNumber"] = json!("999");
+    batch["Records"] = json!([good[0].clone(), bad, good[1].clone()]);
+    let deps = lab.deps(Function::LockWatcher, &[]);
+    let first = lab.invoke(&deps, &batch, now());
+    assert_eq!(first["batchItemFailures"], json!([]), "{first}");
+    assert_eq!(first["signals"], 3, "{first}");
+    assert_eq!(first["invalid"], 1, "{first}");
+    let found: BTreeSet<String> = first["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect();
+    assert_eq!(found, BTreeSet::from(["input.invalid".to_string(), "lock.force_unlock".to_string()]), "{first}");
+    let findings = lab.findings();
+    assert_eq!(
+        addresses_of(&findings, "lock.force_unlock"),
+        BTreeSet::from(["driftwatch::TerraformState s3://stmarys-ehr-tfstate/prod/data.tfstate".to_string()])
+    );
+    assert_eq!(findings.len(), 2, "{:?}", rules(&findings));
+    let evidence = lab.evidence_keys();
+    let mut bugs = Bugs::default();
+    let second = lab.invoke(&deps, &batch, now() + chrono::Duration::hours(1));
+    assert_eq!(second["batchItemFailures"], json!([]), "{second}");
+    assert_eq!(lab.findings().len(), 2);
+    let again = lab.evidence_keys();
+    bugs.check(second["recorded"]["changed"] == 0 && again == evidence, || {
+        let new: Vec<Value> =
+            again.difference(&evidence).map(|k| serde_json::from_slice(&lab.object(world::EVIDENCE_BUCKET, k, None)).unwrap()).collect();
+        format!("the batch redelivered an hour later changed a finding and wrote evidence again: {second}; new evidence: {new:?}")
+    });
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let subjects: Vec<&str> = alerts.iter().map(|a| a["Subject"].as_str().unwrap_or("")).collect();
+    assert_eq!(alerts.len(), 2, "{subjects:?}");
+    lab.assert_no_secrets();
+    bugs.done();
+}
