@@ -158,6 +158,20 @@ pub fn base_item_json(it: &BaseConfigurationItem) -> Value {
     Value::Object(m)
 }
 
+/// The JSON of a delivered object: gunzipped when it starts with the gzip magic (AWS Config
+/// delivers `.json.gz`), at most [`MAX_OVERSIZED_BYTES`].
+fn object_json(body: &[u8]) -> Result<Vec<u8>, String> {
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return Ok(body.to_vec());
+    }
+    let mut buf = Vec::new();
+    flate2::read::GzDecoder::new(body).take(MAX_OVERSIZED_BYTES + 1).read_to_end(&mut buf).map_err(|e| format!("not valid gzip: {e}"))?;
+    if buf.len() as u64 > MAX_OVERSIZED_BYTES {
+        return Err(format!("decompresses to more than {MAX_OVERSIZED_BYTES} bytes"));
+    }
+    Ok(buf)
+}
+
 /// The `SelectResourceConfig` expression selecting [`SELECT_FIELDS`] of every resource of
 /// these types.
 pub fn select_expression(resource_types: &[&str]) -> String {
@@ -292,19 +306,7 @@ impl ConfigReader {
             .await
             .map_err(|e| bad(format!("S3 GetObject: {}", describe(&e))))?;
         let body = out.body.collect().await.map_err(|e| bad(format!("reading the body: {}", one_line(&e))))?.into_bytes();
-        let bytes = if body.starts_with(&[0x1f, 0x8b]) {
-            let mut buf = Vec::new();
-            flate2::read::GzDecoder::new(&body[..])
-                .take(MAX_OVERSIZED_BYTES + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| bad(format!("not valid gzip: {e}")))?;
-            if buf.len() as u64 > MAX_OVERSIZED_BYTES {
-                return Err(bad(format!("decompresses to more than {MAX_OVERSIZED_BYTES} bytes")));
-            }
-            buf
-        } else {
-            body.to_vec()
-        };
+        let bytes = object_json(&body).map_err(bad)?;
         let (items, errors) = parse_document(&bytes, redactor).map_err(|e| bad(e.to_string()))?;
         let wanted = |it: &ConfigItem| {
             r.resource_type.as_deref().is_none_or(|t| t == it.resource_type)
@@ -332,6 +334,19 @@ mod tests {
             format!("SELECT {SELECT_FIELDS} WHERE resourceType IN ('AWS::S3::Bucket', 'AWS::KMS::Key')")
         );
         assert!(select_expression(&["a'b"]).ends_with("IN ('a''b')"));
+    }
+
+    #[test]
+    fn delivered_objects_are_gunzipped_when_gzip() {
+        use std::io::Write;
+        let json = br#"{"configurationItem":{"resourceType":"T","resourceId":"i"}}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(json).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(object_json(&gz).unwrap(), json.to_vec());
+        assert_eq!(object_json(json).unwrap(), json.to_vec());
+        let e = object_json(&gz[..gz.len() / 2]).unwrap_err();
+        assert!(e.starts_with("not valid gzip"), "{e}");
     }
 
     #[test]
