@@ -205,6 +205,15 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
             let mut store = open_store(&a.evidence)?;
             let sealed = evidence::seal(store.as_mut(), &a.prefix, &signer, a.now.unwrap_or_else(Utc::now))
                 .with_context(|| format!("sealing {}", a.evidence))?;
+            if !sealed.written {
+                println!(
+                    "nothing new to seal: the last digest {} (sequence {}) already ends {}",
+                    sealed.key,
+                    sealed.sequence,
+                    sealed.window_end.to_rfc3339()
+                );
+                return Ok(false);
+            }
             println!(
                 "sealed {} record(s) into {} (sequence {}, window {} .. {}, key {})",
                 sealed.records,

@@ -366,6 +366,9 @@ pub struct Sealed {
     pub records: usize,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
+    /// A new digest was written (`false`: nothing new since the last digest, which already
+    /// ends at or after the requested window end).
+    pub written: bool,
 }
 
 /// Seal every record not covered by an earlier digest into a new digest ending at
@@ -388,6 +391,18 @@ pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, w
         let Some(bytes) = store.get(&l.key)? else { continue };
         entries.push(DigestEntry { key: l.key, sha256: sha256_hex(&bytes) });
     }
+    if let Some((key, _, d)) = last.filter(|(_, _, d)| entries.is_empty() && d.window_end >= window_end) {
+        // Nothing new and the window already sealed (a rerun, a redelivered schedule): the
+        // last digest stands; writing another would only add an empty link.
+        return Ok(Sealed {
+            key: key.clone(),
+            sequence: d.sequence,
+            records: 0,
+            window_start: d.window_start,
+            window_end: d.window_end,
+            written: false,
+        });
+    }
     let sequence = last.map(|(_, _, d)| d.sequence + 1).unwrap_or(0);
     let previous =
         last.map(|(key, bytes, d)| PreviousDigest { key: key.clone(), sha256: sha256_hex(bytes), signature: d.signature.clone() });
@@ -406,7 +421,7 @@ pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, w
     d.signature = crate::redact::hex(&signer.key.sign(&d.signed_bytes()).to_bytes());
     let key = digest_key(prefix, sequence, window_end);
     store.put_new(&key, &d.to_bytes())?;
-    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end })
+    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end, written: true })
 }
 
 /// A problem the verifier found.
@@ -657,6 +672,19 @@ mod tests {
         s.objects.insert("x".into(), b"1".to_vec());
         assert!(matches!(s.put_new("x", b"2"), Err(EvidenceError::Conflict { .. })));
         assert!(write_record(&mut s, "ev", &Record { kind: "Bad Kind".into(), ..rec(1) }, t(1)).is_err());
+    }
+
+    #[test]
+    fn sealing_again_with_nothing_new_writes_nothing() {
+        let (mut s, _) = sealed_store();
+        let before = s.list("").unwrap().len();
+        let again = seal(&mut s, "ev", &signer(7), t(30)).unwrap();
+        assert!(!again.written);
+        assert_eq!((again.sequence, again.records), (2, 0));
+        assert_eq!(s.list("").unwrap().len(), before, "a rerun added a digest");
+        let later = seal(&mut s, "ev", &signer(7), t(31)).unwrap();
+        assert!(later.written, "a later empty window still gets its digest");
+        assert_eq!(later.sequence, 3);
     }
 
     #[test]

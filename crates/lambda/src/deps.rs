@@ -31,6 +31,9 @@ pub struct Deps {
     pub alerts: Option<SnsNotifier>,
     pub notices: Option<SnsNotifier>,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The SDK configuration the clients were built from (for clients that must live on
+    /// another runtime, such as the sweeper's sealing).
+    pub sdk: aws_config::SdkConfig,
 }
 
 fn location(url: &S3Url) -> S3Location {
@@ -70,6 +73,7 @@ impl Deps {
             evidence: S3EvidenceStore::new(s3.clone(), location(&env.evidence), env.store_options.clone()),
             states: S3StateReader::new(s3.clone()),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            sdk: sdk.clone(),
             alerts,
             notices,
             s3,

@@ -189,13 +189,7 @@ fn parse_s3_url(function: Function, var: &'static str, value: &str) -> Result<S3
     Ok(S3Url { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() })
 }
 
-fn parse_number<T>(
-    function: Function,
-    var: &'static str,
-    value: Option<String>,
-    default: T,
-    min: T,
-) -> Result<T, EnvError>
+fn parse_number<T>(function: Function, var: &'static str, value: Option<String>, default: T, min: T) -> Result<T, EnvError>
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {

@@ -23,7 +23,8 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
             }
         }
     }
-    Ok(watch_decoded(deps, decoded, inv).await?.response())
+    let at = super::payload_time(&payload).unwrap_or(inv.now);
+    Ok(watch_decoded(deps, decoded, at, inv).await?.response())
 }
 
 /// Is a failure to read an oversized item worth retrying? A missing object or an object that

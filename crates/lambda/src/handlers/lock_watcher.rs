@@ -17,12 +17,13 @@ use serde_json::Value;
 use tracing::warn;
 
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    let at = super::payload_time(&payload).unwrap_or(inv.now);
     let event: Event = match serde_json::from_value(payload) {
         Ok(e) => e,
         Err(e) => {
             let bad =
                 InvalidInput { source: "lock-watcher event".into(), index: None, message: format!("not a DynamoDB Streams event: {e}") };
-            let f = detect::invalid_input(&bad, &deps.catalog, inv.now);
+            let f = detect::invalid_input(&bad, &deps.catalog, at);
             let recorded = pipeline::record(deps, vec![f.clone()], inv).await?;
             let mut out = response(0, 1, &[f], recorded);
             out["batchItemFailures"] = Value::Array(Vec::new());
@@ -34,13 +35,16 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     let mut recorded = Recorded::default();
     let mut invalid = 0;
     for (i, rec) in event.records.iter().enumerate() {
+        // The record's own time: a redelivery gives identical findings.
+        let t = rec.change.approximate_creation_date_time;
+        let at = if t.timestamp() > 0 { t } else { inv.now };
         let found = match driftwatch_decode::dynamodb::record(rec, &deps.env.policy) {
             Ok(One::Ignored) => Ok(Vec::new()),
-            Ok(One::Signal(s)) => detect_signal(deps, &s, inv).await,
+            Ok(One::Signal(s)) => detect_signal(deps, &s, at).await,
             Err(message) => {
                 invalid += 1;
                 let source = format!("dynamodb stream record {}", rec.event_id);
-                Ok(vec![detect::invalid_input(&InvalidInput { source, index: Some(i), message }, &deps.catalog, inv.now)])
+                Ok(vec![detect::invalid_input(&InvalidInput { source, index: Some(i), message }, &deps.catalog, at)])
             }
         };
         let done = match found {

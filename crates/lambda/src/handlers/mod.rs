@@ -64,21 +64,38 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     }
 }
 
+/// The time a payload carries (an EventBridge envelope's `time`, an S3 or Streams record's
+/// event time), so that findings about it — `input.invalid` included — are timed by the event
+/// and a redelivery gives identical findings.
+pub fn payload_time(payload: &Value) -> Option<DateTime<Utc>> {
+    let parse =
+        |v: Option<&Value>| v.and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    parse(payload.get("time")).or_else(|| {
+        let first = payload.get("Records").and_then(Value::as_array).and_then(|r| r.first())?;
+        parse(first.get("eventTime")).or_else(|| {
+            let secs = first.pointer("/dynamodb/ApproximateCreationDateTime").and_then(Value::as_f64)?;
+            DateTime::from_timestamp_millis((secs * 1000.0) as i64).filter(|_| secs > 0.0)
+        })
+    })
+}
+
 /// Detect one decoded signal against the index slice and ledger items it needs; the ledger is
-/// written back before returning. Undecodable input becomes `input.invalid`.
-pub async fn detect_one(deps: &Deps, decoded: Decoded, inv: &Invocation) -> Result<Vec<Finding>, HandlerError> {
+/// written back before returning. Undecodable input becomes `input.invalid`, timed `at` (the
+/// payload's time).
+pub async fn detect_one(deps: &Deps, decoded: Decoded, at: DateTime<Utc>) -> Result<Vec<Finding>, HandlerError> {
     let signal = match decoded {
         Ok(s) => s,
         Err(bad) => {
             tracing::warn!(source = %bad.source, index = ?bad.index, problem = %bad.message, "input.invalid");
-            return Ok(vec![detect::invalid_input(&bad, &deps.catalog, inv.now)]);
+            return Ok(vec![detect::invalid_input(&bad, &deps.catalog, at)]);
         }
     };
-    detect_signal(deps, &signal, inv).await
+    detect_signal(deps, &signal, at).await
 }
 
-/// Detect a decoded signal (see [`detect_one`]).
-pub async fn detect_signal(deps: &Deps, signal: &Signal, inv: &Invocation) -> Result<Vec<Finding>, HandlerError> {
+/// Detect a decoded signal (see [`detect_one`]); a signal without a time of its own is
+/// detected at `at`.
+pub async fn detect_signal(deps: &Deps, signal: &Signal, at: DateTime<Utc>) -> Result<Vec<Finding>, HandlerError> {
     let needs = detect::needs(signal, &deps.env.policy);
     let index = crate::index::load(&deps.index, &needs).await?;
     let mut mem = StoredMemory::load(&deps.ledger, &needs).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
@@ -87,7 +104,7 @@ pub async fn detect_signal(deps: &Deps, signal: &Signal, inv: &Invocation) -> Re
         catalog: &deps.catalog,
         policy: &deps.env.policy,
         redactor: &deps.redactor,
-        now: signal.time().unwrap_or(inv.now),
+        now: signal.time().unwrap_or(at),
     };
     let found = detect::process(signal, &ctx, &mut mem);
     mem.save(&deps.ledger).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
@@ -126,19 +143,20 @@ impl Watched {
     }
 }
 
-/// Decode, detect and record a whole document (trail and config watchers).
-pub async fn watch_bytes(deps: &Deps, bytes: &[u8], source: &str, inv: &Invocation) -> Result<Watched, HandlerError> {
+/// Decode, detect and record a whole document (trail and config watchers); `at` times what has
+/// no time of its own.
+pub async fn watch_bytes(deps: &Deps, bytes: &[u8], source: &str, at: DateTime<Utc>, inv: &Invocation) -> Result<Watched, HandlerError> {
     let decoded = driftwatch_decode::decode_document(bytes, source, &deps.env.policy, &deps.redactor);
-    watch_decoded(deps, decoded, inv).await
+    watch_decoded(deps, decoded, at, inv).await
 }
 
 /// Detect and record decoded items.
-pub async fn watch_decoded(deps: &Deps, decoded: Vec<Decoded>, inv: &Invocation) -> Result<Watched, HandlerError> {
+pub async fn watch_decoded(deps: &Deps, decoded: Vec<Decoded>, at: DateTime<Utc>, inv: &Invocation) -> Result<Watched, HandlerError> {
     let signals = decoded.len();
     let invalid = decoded.iter().filter(|d| d.is_err()).count();
     let mut findings = Vec::new();
     for d in decoded {
-        findings.extend(detect_one(deps, d, inv).await?);
+        findings.extend(detect_one(deps, d, at).await?);
     }
     let recorded = pipeline::record(deps, findings.clone(), inv).await?;
     Ok(Watched { signals, invalid, findings, recorded })

@@ -32,6 +32,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     let bytes = serde_json::to_vec(&payload).unwrap_or_default();
     let decoded = driftwatch_decode::decode_document(&bytes, "event", &deps.env.policy, &deps.redactor);
     let signals = decoded.len();
+    let at = super::payload_time(&payload).unwrap_or(inv.now);
     let mut invalid = 0;
     let mut findings = Vec::new();
     let mut writes = Vec::new();
@@ -39,7 +40,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         match d {
             Err(bad) => {
                 invalid += 1;
-                findings.push(detect::invalid_input(&bad, &deps.catalog, inv.now));
+                findings.push(detect::invalid_input(&bad, &deps.catalog, at));
             }
             Ok(Signal::StateObject(ev)) => match ev.change {
                 ObjectChange::Created => match state_written(deps, &ev, inv).await? {
@@ -49,15 +50,20 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
                     }
                     Err(bad) => {
                         invalid += 1;
-                        findings.push(detect::invalid_input(&bad, &deps.catalog, inv.now));
+                        findings.push(detect::invalid_input(&bad, &deps.catalog, ev.time));
                     }
                 },
                 ObjectChange::Deleted => writes.push(state_deleted(deps, &ev).await?),
             },
-            Ok(other) => findings.extend(super::detect_signal(deps, &other, inv).await?),
+            Ok(other) => findings.extend(super::detect_signal(deps, &other, at).await?),
         }
     }
     let recorded: Recorded = pipeline::record(deps, findings.clone(), inv).await?;
+    for w in &writes {
+        if w.get("replay").is_none() && w.get("deleted").is_none() {
+            mark_written(deps, w).await?;
+        }
+    }
     let mut out = response(signals, invalid, &findings, recorded);
     out["states"] = Value::Array(writes);
     Ok(out)
@@ -103,6 +109,15 @@ async fn state_written(
 ) -> Result<Result<(Vec<Finding>, Value), InvalidInput>, HandlerError> {
     let id = format!("{}/{}", ev.bucket, ev.key);
     let url = format!("s3://{id}");
+    // A redelivery of a write already processed does nothing (its findings, evidence and index
+    // update are done).
+    let marker = format!("{id}#{}", ev.version_id.as_deref().unwrap_or("-"));
+    if let Some(done) = deps.ledger.get("written", &marker).await.map_err(transient)? {
+        info!(state = %url, version = ?ev.version_id, "state write already processed");
+        let mut summary = done;
+        summary["replay"] = Value::Bool(true);
+        return Ok(Ok((Vec::new(), summary)));
+    }
     let object = deps.states.get_version(&ev.bucket, &ev.key, ev.version_id.as_deref()).await.map_err(transient)?;
     let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
     let current = match parse_state(&object.bytes, loc.clone(), &deps.catalog, &deps.redactor) {
@@ -126,21 +141,29 @@ async fn state_written(
         }
     }
 
-    // Index the new version.
+    // Index the new version — only if it is still the object's current version: an older
+    // write delivered late must not roll the index back (it is still checked below).
     let mut index = ManagedIndex::default();
     let summary = index.add_state(current.clone(), &deps.catalog);
     let entries = index.entries().to_vec();
-    let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
-    let put = deps.index.put_state_entries(&summary.state, &entries).await.map_err(transient)?;
-    let removed = deps.index.remove_state_entries(&ev.key, &summary.state.workspace, &keep).await.map_err(transient)?;
-    deps.ledger
-        .put(
-            "state",
-            &id,
-            &json!({"bucket": ev.bucket, "key": ev.key, "workspace": summary.state.workspace, "serial": current.serial, "version": version}),
-        )
-        .await
-        .map_err(transient)?;
+    let is_current = match &version {
+        None => true,
+        Some(v) => current_version(deps, &ev.bucket, &ev.key).await?.is_none_or(|c| &c == v),
+    };
+    let (mut put, mut removed) = (0, 0);
+    if is_current {
+        let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
+        put = deps.index.put_state_entries(&summary.state, &entries).await.map_err(transient)?;
+        removed = deps.index.remove_state_entries(&ev.key, &summary.state.workspace, &keep).await.map_err(transient)?;
+        deps.ledger
+            .put(
+                "state",
+                &id,
+                &json!({"bucket": ev.bucket, "key": ev.key, "workspace": summary.state.workspace, "serial": current.serial, "version": version}),
+            )
+            .await
+            .map_err(transient)?;
+    }
 
     // What the lock table says.
     let digest = lock_item(deps, &format!("{id}-md5")).await?.and_then(|i| attr_s(&i, "Digest").map(str::to_string));
@@ -182,8 +205,22 @@ async fn state_written(
     });
     crate::pipeline::write_evidence(deps, &Record { kind: "state-write".into(), time: ev.time, body }, inv.now).await?;
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
-    Ok(Ok((
-        found,
-        json!({"state": url, "version": version, "serial": current.serial, "indexed": entries.len(), "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()}),
-    )))
+    let summary = json!({"state": url, "version": version, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
+    Ok(Ok((found, summary)))
+}
+
+/// The version id of the object's current version (`None` when it is gone or unversioned).
+async fn current_version(deps: &Deps, bucket: &str, key: &str) -> Result<Option<String>, HandlerError> {
+    match deps.s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(o) => Ok(o.version_id().map(str::to_string)),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => Err(transient(format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))),
+    }
+}
+
+/// Remember that a write was processed, once its findings are recorded.
+pub async fn mark_written(deps: &Deps, summary: &Value) -> Result<(), HandlerError> {
+    let (Some(state), version) = (summary["state"].as_str(), summary["version"].as_str().unwrap_or("-")) else { return Ok(()) };
+    let id = state.trim_start_matches("s3://");
+    deps.ledger.put("written", &format!("{id}#{version}"), summary).await.map_err(transient)
 }

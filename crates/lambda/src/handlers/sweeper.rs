@@ -164,17 +164,23 @@ async fn signer(deps: &Deps) -> Result<driftwatch_core::evidence::Signer25519, H
 /// client and runtime.
 async fn seal(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
     let signer = signer(deps).await?;
-    let url = &deps.env.evidence;
-    let location = driftwatch_aws::S3Location::parse(&format!("s3://{}/{}", url.bucket, url.prefix)).map_err(transient)?;
-    let (options, style) = (deps.env.store_options.clone(), deps.env.path_style);
+    // A client of its own (same configuration) for the blocking runtime: connections of one
+    // runtime are not used from another.
+    let client = driftwatch_aws::s3_client(&deps.sdk, deps.env.path_style);
+    let store = driftwatch_aws::S3EvidenceStore::new(client, deps.evidence.location().clone(), deps.env.store_options.clone());
     let window_end = inv.now - Duration::minutes(1);
     let sealed = tokio::task::spawn_blocking(move || {
-        let mut store = driftwatch_aws::BlockingS3EvidenceStore::connect(location, options, style).map_err(|e| e.to_string())?;
-        driftwatch_core::evidence::seal(&mut store, "", &signer, window_end).map_err(|e| e.to_string())
+        let runtime = driftwatch_aws::blocking_runtime().map_err(|e| e.to_string())?;
+        let mut store = driftwatch_aws::BlockingS3EvidenceStore::new(store, std::sync::Arc::new(runtime));
+        let sealed = driftwatch_core::evidence::seal(&mut store, "", &signer, window_end).map_err(|e| e.to_string());
+        // Drop the store (and its runtime) here, on the blocking thread: a runtime may not be
+        // dropped from async code.
+        drop(store);
+        sealed
     })
     .await
     .map_err(transient)?
     .map_err(transient)?;
     info!(digest = %sealed.key, records = sealed.records, "evidence sealed");
-    Ok(json!({"digest": sealed.key, "sequence": sealed.sequence, "records": sealed.records}))
+    Ok(json!({"digest": sealed.key, "sequence": sealed.sequence, "records": sealed.records, "written": sealed.written}))
 }

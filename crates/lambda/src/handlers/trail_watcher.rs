@@ -42,8 +42,10 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     let files = log_files(&payload);
     if files.is_empty() {
         let bytes = serde_json::to_vec(&payload).unwrap_or_default();
-        return Ok(watch_bytes(deps, &bytes, "event", inv).await?.response());
+        let at = super::payload_time(&payload).unwrap_or(inv.now);
+        return Ok(watch_bytes(deps, &bytes, "event", at, inv).await?.response());
     }
+    let at = super::payload_time(&payload).unwrap_or(inv.now);
     let mut all = Watched::default();
     for (bucket, key) in files {
         let source = format!("s3://{bucket}/{key}");
@@ -62,7 +64,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         } else {
             driftwatch_decode::decode_document(&bytes, &source, &deps.env.policy, &deps.redactor)
         };
-        all.add(watch_decoded(deps, decoded, inv).await?);
+        all.add(watch_decoded(deps, decoded, at, inv).await?);
     }
     Ok(all.response())
 }
