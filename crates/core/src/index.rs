@@ -266,7 +266,8 @@ mod tests {
             ("data.tfstate", include_bytes!("../../../samples/states/data.tfstate")),
             ("app.tfstate", include_bytes!("../../../samples/states/app.tfstate")),
         ];
-        let states = files.map(|(name, bytes)| parse_state(bytes, StateLocation::local(name), &catalog, &redactor).expect("parse sample state"));
+        let states =
+            files.map(|(name, bytes)| parse_state(bytes, StateLocation::local(name), &catalog, &redactor).expect("parse sample state"));
         ManagedIndex::build(states, &catalog)
     }
 
