@@ -461,8 +461,8 @@ fn gen_record(i: usize, rng: &mut Rng) -> Value {
     // writes: 30%
     let (who, pool) = match roll {
         700..=979 => (if roll < 930 { pipeline() } else { service() }, u64::MAX),
-        980..=989 => (pipeline(), u64::MAX), // failed below
-        _ => (human(roll % 2 == 0), 2),      // 1%: people, on a few resources
+        980..=989 => (pipeline(), u64::MAX),     // failed below
+        _ => (human(roll.is_multiple_of(2)), 2), // 1%: people, on a few resources
     };
     let by_hand = roll >= 990;
     let error = (980..990).contains(&roll).then_some(("AccessDenied", "User is not authorized to perform this operation"));

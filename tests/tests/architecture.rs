@@ -101,7 +101,8 @@ fn function_mains_are_thin() {
         let code: Vec<&str> = main.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).collect();
         assert!(code.len() <= 5, "functions/{name}/src/main.rs is not thin:\n{main}");
         assert!(main.contains("driftwatch_lambda::runtime::run("), "functions/{name} does not run through driftwatch_lambda::runtime::run");
-        let f = driftwatch_lambda::Function::from_name(&name).unwrap_or_else(|| panic!("functions/{name}: no such function in driftwatch_lambda"));
+        let f = driftwatch_lambda::Function::from_name(&name)
+            .unwrap_or_else(|| panic!("functions/{name}: no such function in driftwatch_lambda"));
         let variant = format!("{f:?}");
         assert!(main.contains(&format!("Function::{variant})")), "functions/{name} runs another function than {variant}");
         names.push(name);

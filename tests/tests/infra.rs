@@ -76,9 +76,7 @@ fn load() -> Infra {
 
 impl Infra {
     fn of<'a>(&'a self, kind: &'a str, ty: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
-        self.blocks
-            .iter()
-            .filter(move |b| b.identifier.as_str() == kind && b.labels.first().map(|l| l.as_str()) == Some(ty))
+        self.blocks.iter().filter(move |b| b.identifier.as_str() == kind && b.labels.first().map(|l| l.as_str()) == Some(ty))
     }
     fn resources<'a>(&'a self, ty: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
         self.of("resource", ty)
@@ -349,7 +347,11 @@ fn every_function_has_one_lambda_one_role_one_log_group() {
             "{f}: its own role"
         );
         let lc = block(b, "logging_config").unwrap_or_else(|| panic!("{f}: logging_config"));
-        assert_eq!(ev.string(attr(&lc.body, "log_group").unwrap()), format!("aws_cloudwatch_log_group.{}.name", name(logs)), "{f}: its own log group");
+        assert_eq!(
+            ev.string(attr(&lc.body, "log_group").unwrap()),
+            format!("aws_cloudwatch_log_group.{}.name", name(logs)),
+            "{f}: its own log group"
+        );
         assert_eq!(ev.string(attr(b, "runtime").unwrap()), "provided.al2023", "{f}");
         assert_eq!(to_json(&ev.eval(attr(b, "architectures").unwrap(), &[]).unwrap()), json!(["arm64"]), "{f}");
         assert!(ev.string(attr(b, "filename").unwrap()).ends_with(&format!("target/lambda/{f}/bootstrap.zip")), "{f}: zip");
@@ -425,7 +427,8 @@ fn the_rendered_policy_is_the_events_policy() {
 // ------------------------------------------------------------------ (c) IAM
 
 /// Actions AWS has no resource-level permissions for.
-const UNSCOPABLE: [&str; 4] = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "config:BatchGetResourceConfig", "config:SelectResourceConfig"];
+const UNSCOPABLE: [&str; 4] =
+    ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "config:BatchGetResourceConfig", "config:SelectResourceConfig"];
 
 fn key_name(k: &ObjectKey) -> Option<String> {
     match k {
@@ -550,7 +553,8 @@ fn the_trail_rules_list_exactly_the_catalogs_write_calls() {
             want.entry(source.to_string()).or_default().insert(c["name"].as_str().unwrap().to_string());
         }
     }
-    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(repo().join("infra/patterns/cloudtrail-calls.json")).unwrap()).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("infra/patterns/cloudtrail-calls.json")).unwrap()).unwrap();
     let mut have: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (eb_source, calls) in file.as_object().unwrap() {
         let source = calls["eventSource"].as_str().unwrap();
@@ -564,7 +568,12 @@ fn the_trail_rules_list_exactly_the_catalogs_write_calls() {
             (format!("aws.{svc}"), json!({"name": svc, "eventSource": s, "eventNames": names}))
         })
         .collect();
-    assert_eq!(have, want, "infra/patterns/cloudtrail-calls.json is out of date with the catalog; it should be:\n{}", serde_json::to_string_pretty(&expected).unwrap());
+    assert_eq!(
+        have,
+        want,
+        "infra/patterns/cloudtrail-calls.json is out of date with the catalog; it should be:\n{}",
+        serde_json::to_string_pretty(&expected).unwrap()
+    );
 }
 
 // ------------------------------------------------------------------ (d) EventBridge on moto
@@ -589,7 +598,11 @@ fn call(moto: &Moto, target: &str, body: serde_json::Value) -> serde_json::Value
     s.read_to_string(&mut answer).unwrap();
     let (head, payload) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{target}: {head}\n{payload}");
-    if payload.trim().is_empty() { json!({}) } else { serde_json::from_str(payload).unwrap_or_else(|e| panic!("{target}: {e}: {payload}")) }
+    if payload.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(payload).unwrap_or_else(|e| panic!("{target}: {e}: {payload}"))
+    }
 }
 
 /// Every EventBridge-shaped payload under events/<function>/: (function, file, event).
@@ -630,7 +643,8 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
     let rule_res: Vec<&Block> = infra.resources("aws_cloudwatch_event_rule").filter(|b| attr(&b.body, "event_pattern").is_some()).collect();
     assert_eq!(rule_res.len(), 1, "pattern rules: one for_each resource");
     let pattern_expr = attr(&rule_res[0].body, "event_pattern").unwrap();
-    let target = infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == name(rule_res[0])).expect("targets of the pattern rules");
+    let target =
+        infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == name(rule_res[0])).expect("targets of the pattern rules");
     let target_arn = attr(&target.body, "arn").unwrap();
     for r in [rule_res[0], target] {
         assert_eq!(format!("{:?}", attr(&r.body, "for_each").unwrap()), format!("{:?}", attr(&rule_res[0].body, "for_each").unwrap()));
@@ -703,13 +717,16 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
     let mut got: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (key, url) in &queue_urls {
         loop {
-            let out = call(&moto, "AmazonSQS.ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}));
+            let out =
+                call(&moto, "AmazonSQS.ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}));
             let Some(messages) = out.get("Messages").and_then(|m| m.as_array()).filter(|m| !m.is_empty()) else { break };
             for m in messages {
                 let event: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
                 let i = payloads
                     .iter()
-                    .position(|(_, _, p)| p["detail"] == event["detail"] && p["source"] == event["source"] && p["detail-type"] == event["detail-type"])
+                    .position(|(_, _, p)| {
+                        p["detail"] == event["detail"] && p["source"] == event["source"] && p["detail-type"] == event["detail-type"]
+                    })
                     .unwrap_or_else(|| panic!("rule {key} delivered an unknown event {event}"));
                 got.entry(i).or_default().push(key.clone());
             }
