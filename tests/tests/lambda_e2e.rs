@@ -92,7 +92,7 @@ impl Lab {
             .log_text()
             .lines()
             .filter_map(|l| l.find('{').and_then(|i| serde_json::from_str::<Value>(&l[i..]).ok()))
-            .filter(|v| v["function"] == function)
+            .filter(|v| v["function"] == function || v["span"]["function"] == function)
             .collect()
     }
 
@@ -328,4 +328,50 @@ fn reporter_writes_the_report_of_what_the_watchers_recorded() {
     let json = lab.world.get_object(world::REPORTS_BUCKET, &format!("{dir}report.json"));
     let text = String::from_utf8_lossy(&json);
     assert!(text.contains("change.console") && text.contains("aws_security_group.app"), "the report covers the console edit: {text}");
+}
+
+/// Logs are one JSON object per line with stable keys, and hold no secret of any state the
+/// functions read — at the most verbose level, with a state full of secrets indexed.
+#[test]
+fn logs_are_json_with_stable_keys_and_hold_no_secret() {
+    const SECRETS: [&str; 4] =
+        ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
+    let Some(lab) = Lab::start("lambda-logs", &[("DRIFTWATCH_LOG", "trace")], &[]) else { return };
+    let mut planted = 0;
+    for (i, path) in ["samples/states/data.tfstate", "samples/sensitive/secret.tfstate"].iter().enumerate() {
+        let bytes = std::fs::read(workspace_root().join(path)).expect("state");
+        let text = String::from_utf8_lossy(&bytes);
+        planted += SECRETS.iter().filter(|s| text.contains(*s)).count();
+        let key = format!("prod/secrets-{i}.tfstate");
+        let version = lab.world.put_object(world::STATE_BUCKET, &key, bytes).expect("a version id");
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(payload("state-watcher")).expect("event")).expect("event JSON");
+        event["detail"]["object"]["key"] = json!(key);
+        event["detail"]["object"]["version-id"] = json!(version);
+        let file = driftwatch_tests::scratch(&format!("lambda-logs-{i}")).join("event.json");
+        std::fs::write(&file, event.to_string()).expect("write event");
+        let got = lab.invoke("state-watcher", &file);
+        assert!(got.success, "{got:?}\n{}", lab.context());
+        for s in SECRETS {
+            assert!(!got.stdout.contains(s), "secret {s} in the response");
+        }
+    }
+    assert!(planted >= 2, "the states no longer plant secrets: the test would prove nothing");
+    let got = lab.invoke("trail-watcher", &payload("trail-watcher"));
+    assert!(got.success, "{got:?}");
+
+    let lines = lab.log_lines("state-watcher");
+    assert!(lines.iter().any(|l| l["message"] == "state indexed"), "no 'state indexed' line:\n{}", lab.context());
+    for l in lines.iter().chain(lab.log_lines("trail-watcher").iter()) {
+        for key in ["timestamp", "level", "message"] {
+            assert!(l.get(key).is_some_and(|v| v.is_string()), "log line without a string {key}: {l}");
+        }
+        if l["message"] != "ready" {
+            assert!(l["span"]["request_id"].is_string(), "an invocation's line without its request id: {l}");
+        }
+    }
+    let log = lab.watch.log_text();
+    for s in SECRETS {
+        assert!(!log.contains(s), "secret {s} in the functions' logs");
+    }
 }

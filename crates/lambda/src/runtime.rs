@@ -9,12 +9,15 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tracing::Instrument;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Install the JSON log subscriber: one JSON object per line on stdout (CloudWatch Logs),
-/// keys `timestamp`, `level`, `message`, `function` and the event's fields. `DRIFTWATCH_LOG`
+/// keys `timestamp`, `level`, `message` and the event's fields; lines logged while handling an
+/// invocation also carry `span` = `{"name": "invocation", "function", "request_id"}`, and the
+/// cold-start lines carry `function` themselves. `DRIFTWATCH_LOG`
 /// (`error` … `trace`, default `info`) sets the level of driftwatch's own targets; the SDK's
 /// are kept at `warn`.
 pub fn init_logging() {
@@ -34,7 +37,7 @@ pub fn init_logging() {
     let fmt = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_ansi(false)
@@ -73,11 +76,17 @@ pub fn run(function: Function) -> ExitCode {
         tracing::info!(function = function.name(), ready_ms = started.elapsed().as_millis() as u64, "ready");
         let service = service_fn(move |event: LambdaEvent<Value>| {
             let deps = deps.clone();
+            let span = tracing::info_span!("invocation", function = function.name(), request_id = %event.context.request_id);
             async move {
                 let inv =
                     Invocation { now: Utc::now(), deadline: deadline_of(&event.context), request_id: event.context.request_id.clone() };
-                handlers::handle(&deps, event.payload, &inv).await.map_err(lambda_runtime::Error::from)
+                let result = handlers::handle(&deps, event.payload, &inv).await;
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "invocation failed; the platform retries it");
+                }
+                result.map_err(lambda_runtime::Error::from)
             }
+            .instrument(span)
         });
         lambda_runtime::run(service).await.map_err(|e| e.to_string())
     });
