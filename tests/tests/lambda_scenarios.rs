@@ -31,6 +31,7 @@ impl Lab {
         let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
         vars.push(("DRIFTWATCH_POLICY".into(), policy));
+        vars.push(("DRIFTWATCH_REDACTION_SALT".into(), world::REDACTION_SALT.into()));
         for (k, v) in extra {
             vars.retain(|(n, _)| n != k);
             vars.push((k.to_string(), v.to_string()));

@@ -1,0 +1,135 @@
+//! The sweeper's reconcile, in process, on moto: states indexed by the state watcher are
+//! compared with AWS Config a chunk per run (`DRIFTWATCH_RECONCILE_CHUNK=1`), the cursor in
+//! the ledger carrying each run on where the last stopped, until a pass is complete and the
+//! next starts over; a run whose deadline is too near starts nothing; drift found by the
+//! reconcile is recorded once and alerted once, whatever the number of passes.
+//!
+//! AWS Config is reached through the proxy that makes moto's timestamps readable by the SDK
+//! (see `config_proxy`).
+
+mod config_proxy;
+
+use aws_sdk_s3::types::{Tag, Tagging};
+use chrono::{DateTime, Duration, Utc};
+use driftwatch_lambda::{handle, Deps, Env, Function, Invocation};
+use driftwatch_tests::world::{self, World};
+use driftwatch_tests::{workspace_root, Moto};
+use serde_json::{json, Value};
+
+const NOTES: &str = "stmarys-ehr-prod-phi-clinical-notes-123456789012";
+const NOTES_ADDRESS: &str = "module.phi_storage[\"clinical-notes\"].module.bucket.aws_s3_bucket.this";
+
+fn deps(moto: &Moto, function: Function, extra: &[(&str, &str)]) -> Deps {
+    let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
+    vars.push(("DRIFTWATCH_POLICY".into(), policy));
+    vars.push(("DRIFTWATCH_REDACTION_SALT".into(), world::REDACTION_SALT.into()));
+    for (k, v) in extra {
+        vars.retain(|(n, _)| n != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    let env = Env::from_vars(function, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("env");
+    Deps::with_sdk(env, &moto.sdk_config()).expect("deps")
+}
+
+fn event(path: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(workspace_root().join(path)).expect("event")).expect("event JSON")
+}
+
+/// The Terraform address of a findings-table item's finding.
+fn address_of_record(item: &Value) -> Option<String> {
+    let rec: Value = serde_json::from_str(item["record"].as_str()?).ok()?;
+    rec["finding"]["resource"]["address"].as_str().map(str::to_string)
+}
+
+/// The Terraform address an alert (an SNS envelope whose `Message` is the finding JSON) is about.
+fn alert_address(envelope: &Value) -> Option<String> {
+    let f: Value = serde_json::from_str(envelope["Message"].as_str()?).ok()?;
+    f["resource"]["address"].as_str().map(str::to_string)
+}
+
+fn sweep_at() -> DateTime<Utc> {
+    "2026-11-20T09:00:00Z".parse().unwrap()
+}
+
+#[test]
+fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
+    let Some(moto) = Moto::start("lambda_reconcile") else { return };
+    let w = World::create(&moto);
+
+    // Three sample states written to the backend and indexed by the state watcher.
+    let state_watcher = deps(&moto, Function::StateWatcher, &[]);
+    for name in ["app", "data", "network"] {
+        let key = format!("prod/{name}.tfstate");
+        let bytes = std::fs::read(workspace_root().join(format!("samples/states/{name}.tfstate"))).expect("sample state");
+        let version = w.put_object(world::STATE_BUCKET, &key, bytes).expect("version id");
+        let mut ev = event("events/state-watcher/apply/event.json");
+        ev["detail"]["object"]["key"] = json!(key);
+        ev["detail"]["object"]["version-id"] = json!(version);
+        let out = w.block_on(handle(&state_watcher, ev, &Invocation::at(sweep_at()))).expect("state watcher");
+        assert_eq!(out["states"][0]["state"], format!("s3://{}/{key}", world::STATE_BUCKET), "{out}");
+    }
+
+    // One managed bucket exists live, its Environment tag changed by hand.
+    w.block_on(async {
+        w.s3.create_bucket().bucket(NOTES).send().await.expect("bucket");
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().expect("tag");
+        let tags = Tagging::builder()
+            .tag_set(tag("CostCenter", "ehr-1042"))
+            .tag_set(tag("Environment", "staging"))
+            .tag_set(tag("Name", NOTES))
+            .tag_set(tag("Owner", "platform-team"))
+            .tag_set(tag("data-classification", "phi"))
+            .tag_set(tag("phi-dataset", "clinical-notes"))
+            .build()
+            .expect("tagging");
+        w.s3.put_bucket_tagging().bucket(NOTES).tagging(tags).send().await.expect("tag bucket");
+    });
+
+    let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
+    let mut sweeper = deps(&moto, Function::Sweeper, &[("DRIFTWATCH_RECONCILE_CHUNK", "1")]);
+    let sdk = moto.sdk_config().to_builder().endpoint_url(&proxy.endpoint).build();
+    sweeper.live = driftwatch_aws::ConfigReader::new(driftwatch_aws::config_client(&sdk), sweeper.s3.clone());
+    let schedule = event("events/sweeper/stale-lock/event.json");
+
+    // A run whose deadline is already within the reserve starts no state.
+    let hurried = Invocation { deadline: Some(Utc::now() + Duration::seconds(5)), ..Invocation::at(sweep_at()) };
+    let out = w.block_on(handle(&sweeper, schedule.clone(), &hurried)).expect("sweeper");
+    assert_eq!((out["reconcile"]["done"].as_u64(), out["reconcile"]["remaining"].as_u64()), (Some(0), Some(3)), "{out}");
+
+    // One state per run, in key order, resuming from the cursor.
+    let mut seen = Vec::new();
+    for run in 1..=3u64 {
+        let out = w.block_on(handle(&sweeper, schedule.clone(), &Invocation::at(sweep_at()))).expect("sweeper");
+        let r = &out["reconcile"];
+        assert_eq!(
+            (r["states"].as_u64(), r["done"].as_u64(), r["remaining"].as_u64()),
+            (Some(3), Some(1), Some(3 - run)),
+            "run {run}: {out}"
+        );
+        assert_eq!(r["complete"], json!(run == 3), "run {run}: {out}");
+        assert_eq!(r["skipped"], json!([]), "{out}");
+        seen.push(r["last"].as_str().expect("last").to_string());
+    }
+    let names: Vec<&str> = seen.iter().map(|s| s.rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["app.tfstate", "data.tfstate", "network.tfstate"]);
+
+    // The drift the reconcile found: recorded with its address, alerted once.
+    let findings: Vec<Value> = w
+        .items(world::FINDINGS_TABLE)
+        .into_iter()
+        .filter(|i| i["rule"] == "drift.changed")
+        .filter(|i| address_of_record(i) == Some(NOTES_ADDRESS.to_string()))
+        .collect();
+    assert_eq!(findings.len(), 1, "one drift.changed on {NOTES_ADDRESS}");
+    assert!(findings[0]["record"].as_str().unwrap().contains("staging"), "{}", findings[0]);
+    let alerts = w.drain(&w.alerts_queue);
+    let about: Vec<&Value> = alerts.iter().filter(|a| alert_address(a).as_deref() == Some(NOTES_ADDRESS)).collect();
+    assert_eq!(about.len(), 1, "one alert about {NOTES_ADDRESS}: {alerts:#?}");
+
+    // The next pass starts over, and finds the same drift: nothing new is alerted.
+    let out = w.block_on(handle(&sweeper, schedule, &Invocation::at(sweep_at()))).expect("sweeper");
+    assert!(out["reconcile"]["last"].as_str().unwrap().ends_with("app.tfstate"), "{out}");
+    let again = w.drain(&w.alerts_queue);
+    assert!(again.iter().all(|a| alert_address(a).as_deref() != Some(NOTES_ADDRESS)), "re-alerted: {again:#?}");
+}
