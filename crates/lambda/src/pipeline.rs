@@ -51,7 +51,7 @@ impl std::ops::AddAssign for Recorded {
 }
 
 fn transient(what: &str, e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(format!("{what}: {e}"))
+    crate::handlers::transient(format!("{what}: {e}"))
 }
 
 /// The finding as the record would hold it after folding `f` in (first/last seen widened).

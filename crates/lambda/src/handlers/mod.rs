@@ -52,6 +52,11 @@ pub enum HandlerError {
     Transient(String),
 }
 
+/// A transient failure (retried by the platform) described by `what`.
+pub(crate) fn transient(what: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(what.to_string())
+}
+
 /// Handle one invocation of the configured function.
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     match deps.env.function {
@@ -98,7 +103,7 @@ pub async fn detect_one(deps: &Deps, decoded: Decoded, at: DateTime<Utc>) -> Res
 pub async fn detect_signal(deps: &Deps, signal: &Signal, at: DateTime<Utc>) -> Result<Vec<Finding>, HandlerError> {
     let needs = detect::needs(signal, &deps.env.policy);
     let index = crate::index::load(&deps.index, &needs).await?;
-    let mut mem = StoredMemory::load(&deps.ledger, &needs).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    let mut mem = StoredMemory::load(&deps.ledger, &needs).await.map_err(transient)?;
     let ctx = Context {
         index: &index,
         catalog: &deps.catalog,
@@ -107,7 +112,7 @@ pub async fn detect_signal(deps: &Deps, signal: &Signal, at: DateTime<Utc>) -> R
         now: signal.time().unwrap_or(at),
     };
     let found = detect::process(signal, &ctx, &mut mem);
-    mem.save(&deps.ledger).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+    mem.save(&deps.ledger).await.map_err(transient)?;
     Ok(found)
 }
 

@@ -8,7 +8,7 @@
 //! when given, else the 30 days before the event's time. A record that cannot be read as a
 //! finding is skipped and counted, never fatal.
 
-use super::{HandlerError, Invocation};
+use super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::report::{self, ExpiringException, FindingRecord, Period};
@@ -18,10 +18,6 @@ use tracing::{info, warn};
 
 /// Default period length.
 const DEFAULT_DAYS: i64 = 30;
-
-fn transient(what: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(what.to_string())
-}
 
 fn time_at(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
     v.pointer(pointer).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))

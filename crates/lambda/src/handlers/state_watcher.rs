@@ -8,7 +8,7 @@
 //!
 //! A state that cannot be parsed is `input.invalid` (the index keeps the previous version).
 
-use super::{response, HandlerError, Invocation};
+use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use crate::pipeline::{self, Recorded};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -23,10 +23,6 @@ use driftwatch_core::Finding;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use tracing::info;
-
-fn transient(what: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(what.to_string())
-}
 
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let bytes = serde_json::to_vec(&payload).unwrap_or_default();

@@ -12,7 +12,7 @@
 //!    cursor kept in the ledger, stopping early when the deadline nears — so any estate is
 //!    covered across runs without hitting the 15-minute limit.
 
-use super::{response, HandlerError, Invocation};
+use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use crate::ledger::StoredMemory;
 use crate::pipeline::{self, Recorded};
@@ -24,10 +24,6 @@ use driftwatch_core::signal::LockInfo;
 use driftwatch_core::Finding;
 use serde_json::{json, Value};
 use tracing::{info, warn};
-
-fn transient(what: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(what.to_string())
-}
 
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let now = payload.get("time").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));

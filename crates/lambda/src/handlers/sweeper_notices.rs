@@ -5,17 +5,13 @@
 //! runs with reserved concurrency 1, so a notice is sent once; a run that fails between
 //! publishing and recording sends that one notice again on its retry (at least once).
 
-use super::{HandlerError, Invocation};
+use super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use aws_sdk_sns::types::MessageAttributeValue;
 use driftwatch_core::evidence::Record;
 use driftwatch_core::exceptions::{self, Notice, DEFAULT_THRESHOLDS};
 use serde_json::{json, Value};
 use tracing::info;
-
-fn transient(what: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(what.to_string())
-}
 
 fn attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("data type and value are set")

@@ -10,7 +10,7 @@
 //! cannot be read or parsed is skipped with a warning (partial results over failure) and does
 //! not stop the pass.
 
-use super::{HandlerError, Invocation};
+use super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use crate::pipeline::{self, Recorded};
 use chrono::Duration;
@@ -21,10 +21,6 @@ use driftwatch_core::Rule;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use tracing::{info, warn};
-
-fn transient(what: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(what.to_string())
-}
 
 pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
     let states = deps.ledger.list("state").await.map_err(transient)?;
