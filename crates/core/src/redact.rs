@@ -6,8 +6,11 @@
 //! `"(sensitive sha256:0123456789abcdef)"`. Equal secrets give equal digests, so drift on a
 //! secret is still detected without the secret being stored or shown.
 
+use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// Prefix of every digested value; tests and tools key on it.
 pub const REDACTED_PREFIX: &str = "(sensitive sha256:";
@@ -15,8 +18,8 @@ pub const REDACTED_PREFIX: &str = "(sensitive sha256:";
 /// Salted digester for sensitive values.
 #[derive(Clone)]
 pub struct Redactor {
-    ipad: [u8; 64],
-    opad: [u8; 64],
+    /// The MAC keyed with the salt (inner and outer pads already absorbed); cloned per digest.
+    mac: HmacSha256,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -28,32 +31,21 @@ impl std::fmt::Debug for Redactor {
 impl Redactor {
     /// A redactor with the given salt (any length).
     pub fn new(salt: &[u8]) -> Self {
-        let mut key = [0u8; 64];
-        if salt.len() > 64 {
-            key[..32].copy_from_slice(&Sha256::digest(salt));
-        } else {
-            key[..salt.len()].copy_from_slice(salt);
-        }
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for i in 0..64 {
-            ipad[i] ^= key[i];
-            opad[i] ^= key[i];
-        }
-        Redactor { ipad, opad }
+        // HMAC takes keys of any length (longer than a block: hashed first), so this never fails.
+        let mac = HmacSha256::new_from_slice(salt).expect("HMAC-SHA256 accepts a key of any length");
+        Redactor { mac }
+    }
+
+    /// Full HMAC-SHA256 of `data` keyed with the salt.
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(data);
+        mac.finalize().into_bytes().into()
     }
 
     /// HMAC-SHA256 of `data`, hex, first 16 characters.
     pub fn digest_hex(&self, data: &[u8]) -> String {
-        let mut inner = Sha256::new();
-        inner.update(self.ipad);
-        inner.update(data);
-        let inner = inner.finalize();
-        let mut outer = Sha256::new();
-        outer.update(self.opad);
-        outer.update(inner);
-        let out = outer.finalize();
-        hex(&out[..8])
+        hex(&self.mac(data)[..8])
     }
 
     /// The redacted stand-in for a value.
@@ -173,6 +165,39 @@ mod tests {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?"
         let r = Redactor::new(b"Jefe");
         assert_eq!(r.digest_hex(b"what do ya want for nothing?"), "5bdcc146bf60754e");
+    }
+
+    #[test]
+    fn hmac_matches_rfc4231_cases_1_and_2_in_full() {
+        // RFC 4231 §4.2, test case 1: key 0x0b × 20, data "Hi There".
+        let r = Redactor::new(&[0x0b; 20]);
+        assert_eq!(hex(&r.mac(b"Hi There")), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        // RFC 4231 §4.3, test case 2: key "Jefe", data "what do ya want for nothing?".
+        let r = Redactor::new(b"Jefe");
+        assert_eq!(hex(&r.mac(b"what do ya want for nothing?")), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    /// Pins the exact digests the redactor produces (computed with the hand-rolled HMAC this
+    /// module used before the `hmac` crate, and cross-checked against Python's `hmac`): stored
+    /// digests and findings compare against these strings, so they must never change.
+    #[test]
+    fn digests_are_pinned() {
+        let cases: &[(&[u8], &[u8], &str)] = &[
+            (b"driftwatch-salt", b"hunter2", "04fbc7fa5f3e2733"),
+            // Empty salt.
+            (b"", b"hunter2", "48d1763b879fda85"),
+            (b"", b"", "b613679a0814d9ec"),
+            // Salt longer than the 64-byte block: hashed first.
+            (&[b'k'; 100], b"correct horse battery staple", "7ed809fbdbd36609"),
+            (&[b'x'; 65], b"", "f6c34019036b45ea"),
+        ];
+        for (salt, data, want) in cases {
+            assert_eq!(Redactor::new(salt).digest_hex(data), *want, "salt len {}", salt.len());
+        }
+        // A salt of exactly one block, used as is; a non-string value digests its JSON text.
+        let block: Vec<u8> = (0u8..64).collect();
+        assert_eq!(Redactor::new(&block).redact(&json!({"a": 1})), json!("(sensitive sha256:445ef0f1615b2170)"));
+        assert_eq!(Redactor::new(b"driftwatch-salt").redact(&json!("hunter2")), json!("(sensitive sha256:04fbc7fa5f3e2733)"));
     }
 
     #[test]
