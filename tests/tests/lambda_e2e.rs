@@ -313,8 +313,11 @@ fn sweeper_flags_a_stale_lock_held_in_the_lock_table() {
 
 #[test]
 fn reporter_writes_the_report_of_what_the_watchers_recorded() {
-    let Some(lab) = Lab::start("lambda-reporter", &[], &[]) else { return };
-    // A finding recorded by a watcher first (2026-11-20: inside the report's 30 days).
+    // The functions' clock is pinned (DRIFTWATCH_NOW): the watcher's evidence is written on
+    // 2026-11-21, inside the 30 days before the scheduled event (2026-11-23), whatever day the
+    // suite runs on.
+    let Some(lab) = Lab::start("lambda-reporter", &[("DRIFTWATCH_NOW", "2026-11-21T09:30:00Z")], &[]) else { return };
+    // A finding recorded by a watcher first (the console edit of 2026-11-20).
     assert!(lab.world.seed_index() > 0);
     assert!(lab.invoke("trail-watcher", &payload("trail-watcher")).success, "{}", lab.context());
     let got = lab.invoke("reporter", &payload("reporter"));
@@ -328,6 +331,12 @@ fn reporter_writes_the_report_of_what_the_watchers_recorded() {
     let json = lab.world.get_object(world::REPORTS_BUCKET, &format!("{dir}report.json"));
     let text = String::from_utf8_lossy(&json);
     assert!(text.contains("change.console") && text.contains("aws_security_group.app"), "the report covers the console edit: {text}");
+    // The evidence was written on the pinned day, not the wall clock's.
+    let evidence = lab.evidence_keys();
+    assert!(
+        evidence.iter().any(|k| k.contains("/2026/11/21/finding/")),
+        "no finding evidence under the pinned day 2026/11/21: {evidence:?}"
+    );
 }
 
 /// Logs are one JSON object per line with stable keys, and hold no secret of any state the

@@ -43,6 +43,27 @@ pub const S3_PATH_STYLE: &str = "DRIFTWATCH_S3_PATH_STYLE";
 pub const RECONCILE_CHUNK: &str = "DRIFTWATCH_RECONCILE_CHUNK";
 /// Sweeper: stop starting new work when less than this many seconds remain (default 60).
 pub const TIME_RESERVE_SECONDS: &str = "DRIFTWATCH_TIME_RESERVE_SECONDS";
+/// Tests only: pin the functions' clock (evidence days, `input.invalid` times, sweeps without
+/// an event time) to this RFC 3339 instant, as the CLI's `--now` does. Never set in `infra/`
+/// (its test refuses it); a pinned clock is logged as a warning at cold start.
+pub const NOW: &str = "DRIFTWATCH_NOW";
+
+/// The functions' clock: the wall clock, or an instant pinned by [`NOW`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(chrono::DateTime<chrono::Utc>),
+}
+
+impl Clock {
+    pub fn now(self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Clock::System => chrono::Utc::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
 
 /// The six functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,6 +198,8 @@ pub struct Env {
     pub store_options: driftwatch_aws::StoreOptions,
     pub reconcile_chunk: usize,
     pub time_reserve_seconds: u64,
+    /// The clock every invocation reads "now" from ([`NOW`]).
+    pub clock: Clock,
 }
 
 fn parse_s3_url(function: Function, var: &'static str, value: &str) -> Result<S3Url, EnvError> {
@@ -266,6 +289,14 @@ impl Env {
             store_options,
             reconcile_chunk: parse_number(function, RECONCILE_CHUNK, get(RECONCILE_CHUNK), 25usize, 1usize)?,
             time_reserve_seconds: parse_number(function, TIME_RESERVE_SECONDS, get(TIME_RESERVE_SECONDS), 60u64, 0u64)?,
+            clock: match get(NOW) {
+                None => Clock::System,
+                Some(v) => {
+                    chrono::DateTime::parse_from_rfc3339(v.trim()).map(|t| Clock::Fixed(t.with_timezone(&chrono::Utc))).map_err(|e| {
+                        EnvError::Invalid { function, var: NOW, value: v.clone(), problem: format!("expected an RFC 3339 time: {e}") }
+                    })?
+                }
+            },
         })
     }
 
@@ -302,7 +333,18 @@ mod tests {
             assert_eq!(env.evidence, S3Url { bucket: "evidence-bucket".into(), prefix: "records".into() });
             assert_eq!(env.reconcile_chunk, 25);
             assert_eq!(Function::from_name(f.name()), Some(f));
+            assert_eq!(env.clock, Clock::System);
         }
+    }
+
+    #[test]
+    fn the_clock_can_be_pinned() {
+        let mut vars = full();
+        vars.insert(NOW, "2026-11-21T09:30:00+01:00".into());
+        let env = Env::from_vars(Function::Reporter, |k| vars.get(k).cloned()).unwrap();
+        let pinned = chrono::DateTime::parse_from_rfc3339("2026-11-21T08:30:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(env.clock, Clock::Fixed(pinned));
+        assert_eq!(env.clock.now(), pinned);
     }
 
     #[test]
@@ -320,7 +362,8 @@ mod tests {
 
     #[test]
     fn malformed_values_are_named() {
-        let cases: [(&str, &str); 5] = [
+        let cases: [(&str, &str); 6] = [
+            (NOW, "yesterday"),
             (EVIDENCE, "evidence-bucket"),
             (ALERTS_TOPIC_ARN, "alerts"),
             (POLICY, "[locks\nstale"),

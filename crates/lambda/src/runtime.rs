@@ -64,6 +64,10 @@ pub fn run(function: Function) -> ExitCode {
             return ExitCode::from(78);
         }
     };
+    if let crate::env::Clock::Fixed(t) = env.clock {
+        tracing::warn!(function = function.name(), now = %t, "the clock is pinned (DRIFTWATCH_NOW): for tests only");
+    }
+    let clock = env.clock;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -79,7 +83,7 @@ pub fn run(function: Function) -> ExitCode {
             let span = tracing::info_span!("invocation", function = function.name(), request_id = %event.context.request_id);
             async move {
                 let inv =
-                    Invocation { now: Utc::now(), deadline: deadline_of(&event.context), request_id: event.context.request_id.clone() };
+                    Invocation { now: clock.now(), deadline: deadline_of(&event.context), request_id: event.context.request_id.clone() };
                 let result = handlers::handle(&deps, event.payload, &inv).await;
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "invocation failed; the platform retries it");
