@@ -1,4 +1,5 @@
-# One role per function, each with only what its handler calls (crates/lambda/src/handlers/).
+# One role per function, each with exactly what its code calls: the adapters it is wired with
+# (crates/lambda/src/grants.rs, actions declared in crates/aws) and what Lambda does as the role.
 # Statements are built from these pieces; every Resource is scoped except where AWS has no
 # resource-level permissions (X-Ray segments, AWS Config's BatchGet/Select).
 
@@ -32,43 +33,43 @@ locals {
     findings_rw = {
       Sid      = "FindingsAndLedger"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"]
-      Resource = [local.table_arns.findings, "${local.table_arns.findings}/index/*"]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+      Resource = [local.table_arns.findings]
     }
-    findings_ro = {
-      Sid      = "FindingsRead"
+    ledger_list = {
+      Sid      = "LedgerList"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
-      Resource = [local.table_arns.findings, "${local.table_arns.findings}/index/*"]
+      Action   = ["dynamodb:Scan"]
+      Resource = [local.table_arns.findings]
     }
     index_ro = {
       Sid      = "IndexRead"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Action   = ["dynamodb:Query", "dynamodb:Scan"]
       Resource = [local.table_arns.index, "${local.table_arns.index}/index/*"]
     }
-    index_rw = {
-      Sid      = "IndexReadWrite"
+    index_write = {
+      Sid      = "IndexWrite"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
-      Resource = [local.table_arns.index, "${local.table_arns.index}/index/*"]
+      Action   = ["dynamodb:BatchWriteItem"]
+      Resource = [local.table_arns.index]
     }
     exceptions_ro = {
       Sid      = "ExceptionsRead"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Action   = ["dynamodb:Scan"]
       Resource = [local.table_arns.exceptions]
     }
     exceptions_notices = {
       Sid      = "ExceptionsReadAndNoticeLedger"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:Scan", "dynamodb:UpdateItem"]
       Resource = [local.table_arns.exceptions]
     }
     evidence_write = {
       Sid      = "EvidenceWriteOnce"
       Effect   = "Allow"
-      Action   = ["s3:PutObject", "s3:GetObject"]
+      Action   = ["s3:PutObject", "s3:PutObjectRetention", "s3:GetObject"]
       Resource = ["${aws_s3_bucket.evidence.arn}/${local.evidence_prefix}/*"]
     }
     evidence_list = {
@@ -83,6 +84,12 @@ locals {
       Effect   = "Allow"
       Action   = ["s3:PutObject"]
       Resource = ["${aws_s3_bucket.evidence.arn}/${local.reports_prefix}/*"]
+    }
+    trail_logs = {
+      Sid      = "CloudTrailLogFiles"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["${aws_s3_bucket.evidence.arn}/cloudtrail/*"]
     }
     alerts = {
       Sid      = "PublishAlerts"
@@ -108,16 +115,28 @@ locals {
       Action   = ["s3:GetObject", "s3:GetObjectVersion"]
       Resource = local.state_object_arns
     }
+    state_versions = {
+      Sid      = "StateVersionsList"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucketVersions"]
+      Resource = local.state_bucket_arns
+    }
     state_list = {
       Sid      = "StateBucketsList"
       Effect   = "Allow"
-      Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
+      Action   = ["s3:ListBucket"]
       Resource = local.state_bucket_arns
     }
-    locks_read = {
-      Sid      = "LockTablesRead"
+    locks_get = {
+      Sid      = "LockTablesGet"
       Effect   = "Allow"
-      Action   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]
+      Action   = ["dynamodb:GetItem"]
+      Resource = local.lock_table_arns
+    }
+    locks_scan = {
+      Sid      = "LockTablesScan"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Scan"]
       Resource = local.lock_table_arns
     }
     state_kms = {
@@ -153,7 +172,7 @@ locals {
     lock_files = {
       Sid      = "LockFilesRead"
       Effect   = "Allow"
-      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+      Action   = ["s3:GetObject"]
       Resource = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}/*.tflock"]
     }
     signing_key = {
@@ -164,21 +183,23 @@ locals {
     }
   }
 
-  # Statements every recording function has: tracing, the key, findings, exceptions, evidence.
-  recording = [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.async_dlq]
+  # Statements every recording function has: tracing, the key, findings and ledger items,
+  # exceptions, evidence, alerts, the index slice a signal needs. Each role is exactly what
+  # the function's code calls (crates/lambda/src/grants.rs); tests/tests/infra.rs checks both ways.
+  recording = [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.alerts, local.stmt.async_dlq, local.stmt.index_ro]
   state_kms = length(var.state_kms_key_arns) > 0 ? [local.stmt.state_kms] : []
 
   function_statements = {
-    "state-watcher"  = concat(local.recording, [local.stmt.index_rw, local.stmt.state_read, local.stmt.state_list, local.stmt.locks_read], local.state_kms)
-    "trail-watcher"  = concat(local.recording, [local.stmt.index_ro])
-    "config-watcher" = concat(local.recording, [local.stmt.index_ro, local.stmt.config_read], var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
-    "lock-watcher"   = concat(local.recording, [local.stmt.index_ro, local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_files], local.state_kms)
+    "state-watcher"  = concat(local.recording, [local.stmt.index_write, local.stmt.state_read, local.stmt.state_versions, local.stmt.locks_get], local.state_kms)
+    "trail-watcher"  = concat(local.recording, [local.stmt.trail_logs])
+    "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
+    "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq])
     "sweeper" = concat(
-      [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
-      [local.stmt.index_ro, local.stmt.state_read, local.stmt.state_list, local.stmt.locks_read, local.stmt.signing_key, local.stmt.config_read],
+      [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
+      [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.config_read],
       local.state_kms,
     )
-    "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.findings_ro, local.stmt.index_ro, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]
+    "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]
   }
 
   lambda_assume_role = jsonencode({

@@ -1,4 +1,4 @@
-//! Architecture invariants (ARCHITECTURE.md): `crates/core` is pure.
+//! Architecture invariants (ARCHITECTURE.md): `crates/core` is pure; the AWS SDK stays in `crates/aws`.
 //!
 //! * its dependency graph (normal dependencies, transitively) holds no async runtime, no AWS
 //!   SDK and no Lambda runtime;
@@ -111,4 +111,58 @@ fn function_mains_are_thin() {
     let mut all: Vec<String> = driftwatch_lambda::Function::ALL.iter().map(|f| f.name().to_string()).collect();
     all.sort();
     assert_eq!(names, all, "functions/ and driftwatch_lambda::Function::ALL disagree");
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The AWS boundary: the SDK (`aws_sdk_*`, `aws_config`, `aws_types`, `aws_smithy_*`) is named
+/// only in `crates/aws`, in sources and manifests alike; every other crate of the product
+/// (`crates/*`, `functions/*`) reaches AWS through its adapters. (`tests/` and `benches/` set
+/// up moto with the SDK, so they may name it.)
+#[test]
+fn the_aws_sdk_is_named_only_in_crates_aws() {
+    let root = workspace_root();
+    let sdk_in_source = ["aws_sdk_", "aws_config", "aws_types", "aws_smithy_"];
+    let sdk_in_manifest = ["aws-sdk-", "aws-config", "aws-types", "aws-smithy-"];
+    let mut offences = Vec::new();
+    let mut product: Vec<PathBuf> = Vec::new();
+    for parent in ["crates", "functions"] {
+        for entry in std::fs::read_dir(root.join(parent)).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() && path != root.join("crates/aws") {
+                product.push(path);
+            }
+        }
+    }
+    assert!(product.len() >= 10, "found only {product:?}: is the walk broken?");
+    for krate in &product {
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap_or_else(|e| panic!("{}: {e}", krate.display()));
+        let in_deps = manifest.split("[dev-dependencies]").next().unwrap_or_default();
+        for (n, line) in in_deps.lines().enumerate() {
+            if sdk_in_manifest.iter().any(|s| line.trim_start().starts_with(s)) {
+                offences.push(format!("{}/Cargo.toml:{}: {}", krate.display(), n + 1, line.trim()));
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(&krate.join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                if !line.trim_start().starts_with("//") && sdk_in_source.iter().any(|s| line.contains(s)) {
+                    offences.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "the AWS SDK outside crates/aws:\n{}", offences.join("\n"));
 }

@@ -24,6 +24,7 @@
 //! (`arn:aws:<service>:us-east-1:123456789012:<type>.<name>` for ARNs, `<type>.<name>.<attr>`
 //! otherwise) and the few Terraform functions `infra/` uses.
 
+use driftwatch_aws::iam::Target;
 use driftwatch_lambda::env::{Env, Function};
 use driftwatch_tests::Moto;
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
@@ -207,6 +208,21 @@ fn placeholders(text: &str, blocks: &[(String, String)], prefix: &str) -> hcl::M
             let attr: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
             if !attr.is_empty() {
                 attrs.insert(attr.clone(), placeholder(ty, name, &attr));
+            }
+        }
+        // `type.name["key"].attr` of a for_each resource: the key's own placeholders.
+        let keyed = format!("{prefix}{ty}.{name}[\"");
+        for (i, _) in text.match_indices(&keyed) {
+            let rest = &text[i + keyed.len()..];
+            let Some((key, after)) = rest.split_once("\"]") else { continue };
+            let Some(after) = after.strip_prefix('.') else { continue };
+            let attr: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if key.contains(['"', '$']) || attr.is_empty() {
+                continue;
+            }
+            let of_key = attrs.entry(key.to_string()).or_insert_with(|| Value::Object(hcl::Map::new()));
+            if let Value::Object(m) = of_key {
+                m.insert(attr.clone(), placeholder(ty, &format!("{name}.{key}"), &attr));
             }
         }
         let entry = out.entry(ty.clone()).or_insert_with(|| Value::Object(hcl::Map::new()));
@@ -394,6 +410,11 @@ fn every_required_variable_is_set_and_the_functions_would_start() {
         for v in function.required() {
             assert!(vars.get(*v).is_some_and(|x| !x.trim().is_empty()), "{f}: {v} is not set in infra/");
         }
+        assert!(
+            !vars.contains_key(driftwatch_lambda::env::NOW),
+            "{f}: infra/ pins the clock ({}); that is for tests only",
+            driftwatch_lambda::env::NOW
+        );
         let known: BTreeSet<&str> = function.required().iter().chain(function.optional()).copied().collect();
         for k in vars.keys() {
             assert!(known.contains(k.as_str()), "{f}: {k} is set but the function does not read it");
@@ -757,4 +778,100 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
     for must in ["state-objects", "config-items", "trail-state-objects", "trail-lock-items", "trail-ec2", "trail-s3", "trail-kms"] {
         assert!(used.contains(&must.to_string()), "rule {must} matched no events/ payload");
     }
+}
+
+// ------------------------------------------------------------------ IAM from the code
+
+/// What a rendered `Resource` of a role statement is, as a [`Target`] of the code's grants.
+fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
+    let state_buckets: Vec<String> = ev
+        .vars
+        .get("state_buckets")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b.as_str().map(str::to_string))
+        .collect();
+    let config_bucket = ev.vars.get("config_delivery_bucket").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let r = resource;
+    match () {
+        _ if r == "*" && action.starts_with("config:") => Target::Config,
+        _ if r == "*" => Target::Any,
+        _ if r.contains("aws_dynamodb_table.findings") => Target::FindingsTable,
+        _ if r.contains("aws_dynamodb_table.index") => Target::IndexTable,
+        _ if r.contains("aws_dynamodb_table.exceptions") => Target::ExceptionsTable,
+        _ if r.starts_with("arn:aws:dynamodb:") && r.contains(":table/") && r.contains("/stream/") => Target::LockStreams,
+        _ if r.starts_with("arn:aws:dynamodb:") && r.contains(":table/") => Target::LockTables,
+        _ if r.contains("aws_kms_key.main") => Target::WatcherKey,
+        _ if r.starts_with("arn:aws:kms:") => Target::StateKeys,
+        _ if r.contains("aws_sqs_queue.dlq") && r.contains("lock-stream") => Target::LockStreamDeadLetterQueue,
+        _ if r.contains("aws_sqs_queue.dlq") => Target::DeadLetterQueue,
+        _ if r.contains("aws_s3_bucket.evidence") && r.ends_with("/reports/*") => Target::Reports,
+        _ if r.contains("aws_s3_bucket.evidence") && r.ends_with("/cloudtrail/*") => Target::TrailBucket,
+        _ if r.contains("aws_s3_bucket.evidence") => Target::Evidence,
+        _ if r.contains("aws_sns_topic.alerts") => Target::AlertsTopic,
+        _ if r.contains("aws_sns_topic.notices") => Target::NoticesTopic,
+        _ if r.contains("aws_secretsmanager_secret.signing_key") => Target::SigningKey,
+        _ if !config_bucket.is_empty() && r == format!("arn:aws:s3:::{config_bucket}/*") => Target::ConfigBucket,
+        _ if state_buckets.iter().any(|b| r == format!("arn:aws:s3:::{b}/*.tflock")) => Target::LockFiles,
+        _ if state_buckets.iter().any(|b| r == format!("arn:aws:s3:::{b}") || r == format!("arn:aws:s3:::{b}/*")) => Target::StateBuckets,
+        _ => panic!("IAM resource {r:?} (for {action}) is none of the targets the code knows"),
+    }
+}
+
+fn as_list(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The grants of a function's role as `infra/` renders it with the example variables.
+fn role_grants(ev: &Eval, f: &str) -> BTreeSet<(String, Target)> {
+    let statements = ev.local("function_statements");
+    let list = statements.get(f).and_then(|s| s.as_array()).unwrap_or_else(|| panic!("local.function_statements has no {f}"));
+    let mut out = BTreeSet::new();
+    for s in list {
+        assert_eq!(s["Effect"], "Allow", "{f}: {s}");
+        for action in as_list(&s["Action"]) {
+            for resource in as_list(&s["Resource"]) {
+                out.insert((action.clone(), target_of(&resource, &action, ev)));
+            }
+        }
+    }
+    out
+}
+
+/// Each role grants exactly what its function's code calls (the adapters it is wired with,
+/// `driftwatch_lambda::grants`) and what the platform does as the role: an action missing is
+/// an AccessDenied in a real account (moto enforces no IAM, so nothing else would catch it);
+/// an action to spare is privilege nobody uses.
+#[test]
+fn every_role_grants_exactly_what_its_function_calls() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    let has = |var: &str| {
+        ev.vars.get(var).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()) || v.as_array().is_some_and(|a| !a.is_empty()))
+    };
+    let mut problems = Vec::new();
+    for f in function_dirs() {
+        let function = Function::from_name(&f).unwrap();
+        let needed: BTreeSet<(String, Target)> = function
+            .grants()
+            .into_iter()
+            // Deployment-dependent targets: only where the variables name them.
+            .filter(|g| g.target != Target::StateKeys || has("state_kms_key_arns"))
+            .filter(|g| g.target != Target::ConfigBucket || has("config_delivery_bucket"))
+            .map(|g| (g.action.to_string(), g.target))
+            .collect();
+        let granted = role_grants(&ev, &f);
+        for (action, target) in needed.difference(&granted) {
+            problems.push(format!("{f}: the code calls {action} on {target}; the role does not grant it"));
+        }
+        for (action, target) in granted.difference(&needed) {
+            problems.push(format!("{f}: the role grants {action} on {target}; no code path of the function needs it"));
+        }
+    }
+    assert!(problems.is_empty(), "infra/iam.tf and the code disagree:\n{}", problems.join("\n"));
 }

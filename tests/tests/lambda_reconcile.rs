@@ -89,7 +89,8 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
     let mut sweeper = deps(&moto, Function::Sweeper, &[("DRIFTWATCH_RECONCILE_CHUNK", "1")]);
     let sdk = moto.sdk_config().to_builder().endpoint_url(&proxy.endpoint).build();
-    sweeper.live = driftwatch_aws::ConfigReader::new(driftwatch_aws::config_client(&sdk), sweeper.s3.clone());
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk_config()).force_path_style(true).build());
+    sweeper.live = driftwatch_aws::ConfigReader::new(driftwatch_aws::config_client(&sdk), s3);
     let schedule = event("events/sweeper/stale-lock/event.json");
 
     // A run whose deadline is already within the reserve starts no state.

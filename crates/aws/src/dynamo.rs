@@ -33,6 +33,7 @@
 //! Throttling and transient errors of each call are retried by the SDK's standard retry
 //! strategy (from the shared SDK configuration).
 
+use crate::iam::Action;
 use crate::sdk_error::describe;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -185,6 +186,15 @@ pub struct FindingsTable {
 }
 
 impl FindingsTable {
+    /// [`get`](Self::get).
+    pub const READ: &'static [Action] = &[Action::new("dynamodb:GetItem", "get_item")];
+    /// [`list_open`](Self::list_open): a `Query` of the [`STATUS_INDEX`].
+    pub const LIST_OPEN: &'static [Action] = &[Action::new("dynamodb:Query", "query")];
+    /// [`put_if_new`](Self::put_if_new), [`update`](Self::update).
+    pub const WRITE: &'static [Action] = &[Action::new("dynamodb:PutItem", "put_item")];
+    /// [`put_batch`](Self::put_batch) (bulk loads and backfills).
+    pub const BULK: &'static [Action] = &[Action::new("dynamodb:BatchWriteItem", "batch_write_item")];
+
     pub fn new(client: Client, table: impl Into<String>, options: TableOptions) -> Self {
         FindingsTable { client, table: table.into(), options }
     }

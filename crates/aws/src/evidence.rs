@@ -25,6 +25,7 @@
 //! code uses [`S3EvidenceStore`] directly.
 
 use crate::config::{self, ConfigError, PathStyle};
+use crate::iam::Action;
 use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime as SdkDateTime};
@@ -179,6 +180,18 @@ pub struct S3EvidenceStore {
 }
 
 impl S3EvidenceStore {
+    /// [`put_new`](Self::put_new): a write-once `PutObject` with Object Lock retention (which
+    /// needs `s3:PutObjectRetention`), reading the existing object back on a conflict.
+    pub const WRITE: &'static [Action] = &[
+        Action::new("s3:PutObject", "put_object"),
+        Action::new("s3:PutObjectRetention", "put_object"),
+        Action::new("s3:GetObject", "get_object"),
+    ];
+    /// [`get`](Self::get), [`list`](Self::list).
+    pub const READ: &'static [Action] = &[Action::new("s3:GetObject", "get_object"), Action::new("s3:ListBucket", "list_objects_v2")];
+    /// [`check`](Self::check): `HeadBucket` needs `s3:ListBucket`.
+    pub const CHECK: &'static [Action] = &[Action::new("s3:ListBucket", "head_bucket")];
+
     /// A store over an existing client (the Lambdas build theirs at cold start).
     pub fn new(client: Client, location: S3Location, options: StoreOptions) -> Self {
         S3EvidenceStore { client, location, options }

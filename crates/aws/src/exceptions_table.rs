@@ -31,6 +31,7 @@
 //!   (concurrent, replayed) try: the sweeper records first and sends only what was newly
 //!   recorded.
 
+use crate::iam::Action;
 use crate::sdk_error::describe;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -190,6 +191,13 @@ fn invalid_item(id: String, line: usize, field: String, message: String) -> Exce
 }
 
 impl ExceptionsTable {
+    /// [`load`](Self::load).
+    pub const READ: &'static [Action] = &[Action::new("dynamodb:Scan", "scan")];
+    /// [`sent_notices`](Self::sent_notices), [`record_notices`](Self::record_notices).
+    pub const NOTICES: &'static [Action] = &[Action::new("dynamodb:Scan", "scan"), Action::new("dynamodb:UpdateItem", "update_item")];
+    /// [`put_from_toml`](Self::put_from_toml) (the CLI's import).
+    pub const IMPORT: &'static [Action] = &[Action::new("dynamodb:UpdateItem", "update_item")];
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         ExceptionsTable { client, table: table.into() }
     }

@@ -40,6 +40,7 @@
 //! before an entry exists.
 
 use crate::dynamo::{write_all_by, DynamoError, TableOptions};
+use crate::iam::Action;
 use crate::sdk_error::describe;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -227,6 +228,14 @@ pub struct IndexTable {
 }
 
 impl IndexTable {
+    /// [`lookup`](Self::lookup), [`lookup_arn`](Self::lookup_arn),
+    /// [`entries_for_state`](Self::entries_for_state) (a `Scan` filtered on the state).
+    pub const READ: &'static [Action] = &[Action::new("dynamodb:Query", "query"), Action::new("dynamodb:Scan", "scan")];
+    /// [`put_state_entries`](Self::put_state_entries), and
+    /// [`remove_state_entries`](Self::remove_state_entries), which also reads the state's
+    /// entries (so a writer needs [`READ`](Self::READ) too).
+    pub const WRITE: &'static [Action] = &[Action::new("dynamodb:BatchWriteItem", "batch_write_item")];
+
     pub fn new(client: Client, table: impl Into<String>, options: TableOptions) -> Self {
         IndexTable { client, table: table.into(), options }
     }

@@ -14,6 +14,13 @@
 //!   `SelectResourceConfig`, oversized items from S3) into the core's `ConfigItem`s.
 //! * [`notify`]: the alerts topic — [`SnsNotifier`] publishes a finding's alert (SNS `Publish`,
 //!   `MessageStructure=json`, message attributes for filter policies); [`BlockingSnsNotifier`].
+//! * [`ledger`]: the detectors' ledger items in the findings table — [`LedgerTable`].
+//! * [`locks`]: Terraform's DynamoDB lock tables, read-only — [`LockTables`].
+//! * [`objects`]: whole S3 objects — CloudTrail log files read ([`ObjectReader`]) and report
+//!   files written ([`ObjectWriter`]).
+//! * [`secrets`]: the evidence signing key from Secrets Manager — [`SecretReader`].
+//! * [`iam`]: the IAM actions each adapter's capabilities perform ([`Action`]), what they
+//!   are pointed at ([`Target`]); every function's role is checked against them.
 //! * [`state`]: Terraform states in the S3 backend — [`S3StateReader`] reads a state by object
 //!   version and finds the version before it; [`BlockingS3StateReader`].
 //!
@@ -26,17 +33,36 @@ pub mod config;
 pub mod dynamo;
 pub mod evidence;
 pub mod exceptions_table;
+pub mod iam;
 pub mod index_table;
+pub mod ledger;
 pub mod live;
+pub mod locks;
 pub mod notify;
+pub mod objects;
 mod sdk_error;
+pub mod secrets;
 pub mod state;
+
+/// The SDK configuration every client is built from (re-exported so that callers need not
+/// name the SDK crates).
+pub use aws_config::SdkConfig;
 
 pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
 pub use dynamo::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
 pub use exceptions_table::{BlockingExceptionsTable, ExceptionsTable, ExceptionsTableError};
+pub use iam::{Action, Grant, Target};
 pub use index_table::{BlockingIndexTable, IndexTable, IndexTableError, ItemKey};
+pub use ledger::{LedgerError, LedgerTable};
 pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
+pub use locks::{LockItem, LockTableError, LockTables};
 pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};
+pub use objects::{ObjectError, ObjectReader, ObjectWriter};
+pub use secrets::{SecretError, SecretReader};
 pub use state::{BlockingS3StateReader, ListedVersion, S3StateReader, StateObject, StateReadError};
+
+/// The Secrets Manager client, from the shared SDK configuration.
+pub fn secrets_client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(sdk)
+}

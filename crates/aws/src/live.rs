@@ -24,6 +24,7 @@
 //! Throttling and transient failures are the SDK's standard retry; a failed call is one
 //! line ([`LiveReadError`]) naming the operation.
 
+use crate::iam::Action;
 use crate::sdk_error::{describe, one_line};
 use aws_config::SdkConfig;
 use aws_sdk_config::primitives::{DateTime, DateTimeFormat};
@@ -180,6 +181,15 @@ pub fn select_expression(resource_types: &[&str]) -> String {
 }
 
 impl ConfigReader {
+    /// [`batch_get`](Self::batch_get), [`select`](Self::select): AWS Config has no
+    /// resource-level permissions for these.
+    pub const READ: &'static [Action] = &[
+        Action::new("config:BatchGetResourceConfig", "batch_get_resource_config"),
+        Action::new("config:SelectResourceConfig", "select_resource_config"),
+    ];
+    /// [`oversized`](Self::oversized): the item from the Config delivery bucket.
+    pub const OVERSIZED: &'static [Action] = &[Action::new("s3:GetObject", "get_object")];
+
     /// A reader over existing clients (the S3 client reads oversized items).
     pub fn new(config: aws_sdk_config::Client, s3: aws_sdk_s3::Client) -> Self {
         ConfigReader { config, s3, retry: RetryOptions::default() }

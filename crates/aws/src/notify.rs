@@ -32,6 +32,7 @@
 //! [`load_sdk_config`]: crate::config::load_sdk_config
 
 use crate::config;
+use crate::iam::Action;
 use crate::sdk_error::{describe, one_line};
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -183,6 +184,11 @@ impl SnsNotifier {
         &self.client
     }
 
+    /// [`publish`](Self::publish), [`notify`](Self::notify), [`publish_text`](Self::publish_text).
+    pub const PUBLISH: &'static [Action] = &[Action::new("sns:Publish", "publish")];
+    /// [`check`](Self::check).
+    pub const CHECK: &'static [Action] = &[Action::new("sns:GetTopicAttributes", "get_topic_attributes")];
+
     pub fn topic_arn(&self) -> &str {
         &self.topic_arn
     }
@@ -233,6 +239,22 @@ impl SnsNotifier {
                 tracing::info!(topic = %self.topic_arn, fingerprint = %fingerprint, message_id = %message_id, "alert published");
                 Ok(Published { message_id, fingerprint })
             }
+            Err(e) => Err(self.failed("Publish", &e)),
+        }
+    }
+
+    /// Publish a plain-text message (exception notices): a subject (at most 100 characters)
+    /// and string message attributes for subscription filters. The message id.
+    pub async fn publish_text(&self, subject: &str, body: &str, attributes: &[(&str, &str)]) -> Result<String, NotifyError> {
+        let mut req = self.client.publish().topic_arn(&self.topic_arn).subject(subject).message(body);
+        for (name, value) in attributes {
+            let value = MessageAttributeValue::builder().data_type("String").string_value(*value).build().map_err(|e| {
+                NotifyError::Request { op: "Publish", topic: self.topic_arn.clone(), message: e.to_string(), transient: false }
+            })?;
+            req = req.message_attributes(*name, value);
+        }
+        match req.send().await {
+            Ok(out) => Ok(out.message_id().unwrap_or_default().to_string()),
             Err(e) => Err(self.failed("Publish", &e)),
         }
     }

@@ -21,6 +21,7 @@
 //! runtime for synchronous programs (the CLI), like the other adapters.
 
 use crate::config::{self, PathStyle};
+use crate::iam::Action;
 use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::DateTime as SdkDateTime;
@@ -119,6 +120,71 @@ impl S3StateReader {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// [`get_version`](Self::get_version), [`versions`](Self::versions),
+    /// [`previous_version`](Self::previous_version), [`read_state`](Self::read_state),
+    /// [`current_version`](Self::current_version). A `GetObject` or `HeadObject` of a given
+    /// version needs `s3:GetObjectVersion` beside `s3:GetObject`.
+    pub const READ: &'static [Action] = &[
+        Action::new("s3:GetObject", "get_object"),
+        Action::new("s3:GetObjectVersion", "get_object"),
+        Action::new("s3:GetObject", "head_object"),
+        Action::new("s3:ListBucketVersions", "list_object_versions"),
+    ];
+    /// [`state_keys`](Self::state_keys) (and the listing of [`lock_files`](Self::lock_files)).
+    pub const LIST: &'static [Action] = &[Action::new("s3:ListBucket", "list_objects_v2")];
+    /// [`lock_files`](Self::lock_files): reading the `.tflock` objects it lists.
+    pub const LOCK_FILES: &'static [Action] = &[Action::new("s3:GetObject", "get_object")];
+
+    /// The version id of the object's current version: `Ok(None)` when the key is gone (or
+    /// its current version is a delete marker) or the bucket is unversioned.
+    pub async fn current_version(&self, bucket: &str, key: &str) -> Result<Option<String>, StateReadError> {
+        match self.client.head_object().bucket(bucket).key(key).send().await {
+            Ok(o) => Ok(o.version_id().map(str::to_string)),
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(Self::failed("HeadObject", bucket, key, None, &e)),
+        }
+    }
+
+    /// Every key under `prefix` in `bucket` (`ListObjectsV2`, every page).
+    async fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StateReadError> {
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Self::failed("ListObjectsV2", bucket, prefix, None, &e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_string));
+        }
+        Ok(keys)
+    }
+
+    /// The state keys under `prefix` in `bucket`, sorted: keys starting with the prefix whose
+    /// file name `is_state` accepts, and those of every workspace (`env:/<workspace>/<prefix>…`).
+    pub async fn state_keys(&self, bucket: &str, prefix: &str, is_state: impl Fn(&str) -> bool) -> Result<Vec<String>, StateReadError> {
+        let name_ok = |k: &str| k.rsplit('/').next().is_some_and(&is_state);
+        let mut keys: std::collections::BTreeSet<String> = self.keys(bucket, prefix).await?.into_iter().filter(|k| name_ok(k)).collect();
+        if !prefix.is_empty() && !prefix.starts_with("env:/") {
+            for k in self.keys(bucket, "env:/").await? {
+                let in_workspace =
+                    k.strip_prefix("env:/").and_then(|r| r.split_once('/')).is_some_and(|(_, rest)| rest.starts_with(prefix));
+                if in_workspace && name_ok(&k) {
+                    keys.insert(k);
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Every `.tflock` object in `bucket` with its bytes: `(key, bytes)`. A lock file released
+    /// between the listing and the read is left out.
+    pub async fn lock_files(&self, bucket: &str) -> Result<Vec<(String, Vec<u8>)>, StateReadError> {
+        let mut out = Vec::new();
+        for key in self.keys(bucket, "").await?.into_iter().filter(|k| k.ends_with(".tflock")) {
+            let Ok(o) = self.client.get_object().bucket(bucket).key(&key).send().await else { continue };
+            let Ok(body) = o.body.collect().await else { continue };
+            out.push((key, body.into_bytes().to_vec()));
+        }
+        Ok(out)
     }
 
     fn failed<E>(op: &'static str, bucket: &str, key: &str, version: Option<&str>, e: &SdkError<E>) -> StateReadError

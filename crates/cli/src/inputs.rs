@@ -1,6 +1,7 @@
 //! Reading input files: states and live configuration documents, from files or directories.
 
 use anyhow::{bail, Context, Result};
+use driftwatch_aws::S3StateReader;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -104,45 +105,12 @@ impl StateSource {
 }
 
 /// The state keys under `prefix` in `bucket`, sorted: `*.tfstate` keys starting with the
-/// prefix, and those of every workspace (`env:/<workspace>/<prefix>…`). `ListObjectsV2`,
-/// every page. None is an error naming the location.
-pub async fn s3_state_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>> {
-    let list = |p: String| async move {
-        let mut keys = Vec::new();
-        let mut pages = s3.list_objects_v2().bucket(bucket).prefix(p).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow::anyhow!("S3 ListObjectsV2 on s3://{bucket}/{prefix}: {}", sdk_error_line(&e)))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_string));
-        }
-        anyhow::Ok(keys)
-    };
-    let name_ok = |k: &str| k.rsplit('/').next().is_some_and(is_state_file);
-    let mut keys: std::collections::BTreeSet<String> = list(prefix.to_string()).await?.into_iter().filter(|k| name_ok(k)).collect();
-    if !prefix.is_empty() && !prefix.starts_with("env:/") {
-        for k in list("env:/".to_string()).await? {
-            let in_workspace = k.strip_prefix("env:/").and_then(|r| r.split_once('/')).is_some_and(|(_, rest)| rest.starts_with(prefix));
-            if in_workspace && name_ok(&k) {
-                keys.insert(k);
-            }
-        }
-    }
+/// prefix, and those of every workspace (`env:/<workspace>/<prefix>…`). None is an error
+/// naming the location.
+pub async fn s3_state_keys(reader: &S3StateReader, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    let keys = reader.state_keys(bucket, prefix, is_state_file).await?;
     if keys.is_empty() {
         bail!("s3://{bucket}/{prefix}: holds no Terraform state files (*.tfstate)");
     }
-    Ok(keys.into_iter().collect())
-}
-
-/// One line for a failed AWS call: the service's code and message when it answered, else
-/// the error with its causes.
-pub fn sdk_error_line<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_s3::error::ProvideErrorMetadata;
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => aws_sdk_s3::error::DisplayErrorContext(e).to_string().replace('\n', " "),
-    }
+    Ok(keys)
 }

@@ -168,7 +168,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             StateSource::S3Key { bucket, key } => (bucket, vec![key.clone()]),
             StateSource::S3Prefix { bucket, prefix } => {
                 let (rt, _, s3) = aws.as_ref().context("AWS client")?;
-                (bucket, rt.block_on(inputs::s3_state_keys(s3, bucket, prefix))?)
+                (bucket, rt.block_on(inputs::s3_state_keys(&S3StateReader::new(s3.clone()), bucket, prefix))?)
             }
         };
         let (rt, _, s3) = aws.as_ref().context("AWS client")?;

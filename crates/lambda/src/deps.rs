@@ -1,9 +1,9 @@
 //! The adapters a function uses, built once per process.
 
 use crate::env::{Env, S3Url};
-use crate::ledger::Ledger;
 use driftwatch_aws::{
-    ConfigReader, ExceptionsTable, FindingsTable, IndexTable, S3EvidenceStore, S3Location, S3StateReader, SnsNotifier, TableOptions,
+    ConfigReader, ExceptionsTable, FindingsTable, IndexTable, LedgerTable, LockTables, ObjectReader, ObjectWriter, S3EvidenceStore,
+    S3Location, S3StateReader, SdkConfig, SecretReader, SnsNotifier, TableOptions,
 };
 use driftwatch_core::{Catalog, Redactor};
 
@@ -14,26 +14,32 @@ pub enum DepsError {
     Setup(String),
 }
 
-/// Everything a handler needs. Built once per process; shared by every invocation.
+/// Everything a handler needs. Built once per process; shared by every invocation. Every AWS
+/// call goes through one of these adapters (`crates/aws`); what each function may call is
+/// [`Function::grants`](crate::env::Function::grants).
 pub struct Deps {
     pub env: Env,
     pub catalog: Catalog,
     pub redactor: Redactor,
-    pub s3: aws_sdk_s3::Client,
-    pub dynamodb: aws_sdk_dynamodb::Client,
     pub index: IndexTable,
     pub findings: FindingsTable,
-    pub ledger: Ledger,
+    pub ledger: LedgerTable,
     pub exceptions: ExceptionsTable,
     pub live: ConfigReader,
     pub evidence: S3EvidenceStore,
     pub states: S3StateReader,
+    /// The policy's lock tables.
+    pub locks: LockTables,
+    /// CloudTrail log files delivered to S3.
+    pub log_files: ObjectReader,
+    /// Report files.
+    pub report_files: ObjectWriter,
     pub alerts: Option<SnsNotifier>,
     pub notices: Option<SnsNotifier>,
-    pub secrets: aws_sdk_secretsmanager::Client,
+    pub secrets: SecretReader,
     /// The SDK configuration the clients were built from (for clients that must live on
     /// another runtime, such as the sweeper's sealing).
-    pub sdk: aws_config::SdkConfig,
+    pub sdk: SdkConfig,
 }
 
 fn location(url: &S3Url) -> S3Location {
@@ -50,7 +56,7 @@ impl Deps {
     }
 
     /// Build the clients from an SDK configuration already loaded (tests pass moto's).
-    pub fn with_sdk(env: Env, sdk: &aws_config::SdkConfig) -> Result<Deps, DepsError> {
+    pub fn with_sdk(env: Env, sdk: &SdkConfig) -> Result<Deps, DepsError> {
         let sdk = sdk.clone();
         let s3 = driftwatch_aws::s3_client(&sdk, env.path_style);
         let dynamodb = driftwatch_aws::dynamodb_client(&sdk);
@@ -67,17 +73,18 @@ impl Deps {
             catalog: Catalog::builtin(),
             index: IndexTable::new(dynamodb.clone(), env.index_table.clone(), TableOptions::default()),
             findings: FindingsTable::new(dynamodb.clone(), env.findings_table.clone(), TableOptions::default()),
-            ledger: Ledger::new(dynamodb.clone(), env.findings_table.clone()),
+            ledger: LedgerTable::new(dynamodb.clone(), env.findings_table.clone()),
             exceptions: ExceptionsTable::new(dynamodb.clone(), env.exceptions_table.clone()),
+            locks: LockTables::new(dynamodb, env.policy.state.lock_tables.clone()),
             live: ConfigReader::new(driftwatch_aws::config_client(&sdk), s3.clone()),
             evidence: S3EvidenceStore::new(s3.clone(), location(&env.evidence), env.store_options.clone()),
             states: S3StateReader::new(s3.clone()),
-            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-            sdk: sdk.clone(),
+            log_files: ObjectReader::new(s3.clone()),
+            report_files: ObjectWriter::new(s3),
+            secrets: SecretReader::new(driftwatch_aws::secrets_client(&sdk)),
+            sdk,
             alerts,
             notices,
-            s3,
-            dynamodb,
             env,
         })
     }

@@ -3,6 +3,8 @@
 //! * [`env`]: configuration from environment variables, validated at cold start.
 //! * [`deps`]: the clients and adapters, built once per process from the standard AWS
 //!   configuration (`AWS_ENDPOINT_URL` points everything at moto in the tests).
+//! * [`grants`]: what each function may call (the IAM its role needs), from the adapters it
+//!   is wired with.
 //! * [`handlers`]: one module per function; each takes the event payload and returns the
 //!   response. An invalid event is recorded (`input.invalid` evidence) and acknowledged; a
 //!   transient AWS error is returned as an error so the platform retries.
@@ -12,6 +14,7 @@
 pub mod deps;
 pub mod env;
 mod exceptions;
+pub mod grants;
 pub mod handlers;
 pub mod index;
 pub mod ledger;

@@ -54,15 +54,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         ("report.csv", report::to_csv(&r).into_bytes(), "text/csv; charset=utf-8"),
     ] {
         let key = format!("{dir}/{name}");
-        deps.s3
-            .put_object()
-            .bucket(&reports.bucket)
-            .key(&key)
-            .content_type(content_type)
-            .body(bytes.into())
-            .send()
-            .await
-            .map_err(|e| transient(format!("s3://{}/{key}: {}", reports.bucket, aws_sdk_s3::error::DisplayErrorContext(e))))?;
+        deps.report_files.put(&reports.bucket, &key, bytes, content_type).await.map_err(transient)?;
         written.push(format!("s3://{}/{key}", reports.bucket));
     }
     let record = driftwatch_core::evidence::Record { kind: "report".into(), time: to, body: report_json };

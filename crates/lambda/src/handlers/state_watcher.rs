@@ -11,7 +11,6 @@
 use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use crate::pipeline::{self, Recorded};
-use aws_sdk_dynamodb::types::AttributeValue;
 use driftwatch_aws::ItemKey;
 use driftwatch_core::detect::state_write::{self, StateWrite};
 use driftwatch_core::detect::{self, Context, HeldLock, LockSource, Needs};
@@ -73,29 +72,6 @@ async fn state_deleted(deps: &Deps, ev: &StateObjectEvent) -> Result<Value, Hand
     Ok(json!({"state": format!("s3://{}/{}", ev.bucket, ev.key), "deleted": true, "removed_entries": removed}))
 }
 
-/// A lock-table item (`LockID` → item), from the first of the policy's lock tables that has it.
-async fn lock_item(deps: &Deps, lock_id: &str) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, HandlerError> {
-    for table in &deps.env.policy.state.lock_tables {
-        let out = deps
-            .dynamodb
-            .get_item()
-            .table_name(table)
-            .key("LockID", AttributeValue::S(lock_id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| transient(format!("lock table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))?;
-        if let Some(item) = out.item {
-            return Ok(Some(item));
-        }
-    }
-    Ok(None)
-}
-
-fn attr_s<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
-}
-
 /// Index and check one state write. The outer error is transient (retry); the inner one is
 /// the write's own invalid input.
 async fn state_written(
@@ -144,7 +120,7 @@ async fn state_written(
     let entries = index.entries().to_vec();
     let is_current = match &version {
         None => true,
-        Some(v) => current_version(deps, &ev.bucket, &ev.key).await?.is_none_or(|c| &c == v),
+        Some(v) => deps.states.current_version(&ev.bucket, &ev.key).await.map_err(transient)?.is_none_or(|c| &c == v),
     };
     let (mut put, mut removed) = (0, 0);
     if is_current {
@@ -162,9 +138,9 @@ async fn state_written(
     }
 
     // What the lock table says.
-    let digest = lock_item(deps, &format!("{id}-md5")).await?.and_then(|i| attr_s(&i, "Digest").map(str::to_string));
-    let lock = lock_item(deps, &id).await?.and_then(|i| {
-        let info: LockInfo = serde_json::from_str(attr_s(&i, "Info")?).ok()?;
+    let digest = deps.locks.get(&format!("{id}-md5")).await.map_err(transient)?.and_then(|i| i.digest);
+    let lock = deps.locks.get(&id).await.map_err(transient)?.and_then(|i| {
+        let info: LockInfo = serde_json::from_str(i.info.as_deref()?).ok()?;
         let since = info.created.unwrap_or(ev.time);
         Some(HeldLock { info, since, principal: None, source: LockSource::Table { table: None } })
     });
@@ -203,15 +179,6 @@ async fn state_written(
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
     let summary = json!({"state": url, "version": version, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
     Ok(Ok((found, summary)))
-}
-
-/// The version id of the object's current version (`None` when it is gone or unversioned).
-async fn current_version(deps: &Deps, bucket: &str, key: &str) -> Result<Option<String>, HandlerError> {
-    match deps.s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(o) => Ok(o.version_id().map(str::to_string)),
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-        Err(e) => Err(transient(format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))),
-    }
 }
 
 /// Remember that a write was processed, once its findings are recorded.

@@ -16,7 +16,6 @@ use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use crate::ledger::StoredMemory;
 use crate::pipeline::{self, Recorded};
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::detect::{self, Context, HeldLock, LockSource};
 use driftwatch_core::index::ManagedIndex;
@@ -67,62 +66,20 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
 /// Every lock held now, from the lock tables and `.tflock` objects.
 async fn held_locks(deps: &Deps, now: DateTime<Utc>) -> Result<Vec<(String, HeldLock)>, HandlerError> {
     let mut held = Vec::new();
-    for table in &deps.env.policy.state.lock_tables {
-        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
-        loop {
-            let page = deps
-                .dynamodb
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| transient(format!("lock table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))))?;
-            for item in page.items() {
-                let id = item.get("LockID").and_then(|v| v.as_s().ok());
-                let info = item.get("Info").and_then(|v| v.as_s().ok());
-                if let (Some(id), Some(info)) = (id, info) {
-                    if let Ok(info) = serde_json::from_str::<LockInfo>(info) {
-                        let since = info.created.unwrap_or(now);
-                        held.push((
-                            id.clone(),
-                            HeldLock { info, since, principal: None, source: LockSource::Table { table: Some(table.clone()) } },
-                        ));
-                    }
-                }
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+    for item in deps.locks.held().await.map_err(transient)? {
+        if let Some(Ok(info)) = item.info.as_deref().map(serde_json::from_str::<LockInfo>) {
+            let since = info.created.unwrap_or(now);
+            held.push((item.lock_id, HeldLock { info, since, principal: None, source: LockSource::Table { table: Some(item.table) } }));
         }
     }
     for bucket in &deps.env.policy.state.buckets {
-        let mut token = None;
-        loop {
-            let page = deps
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| transient(format!("state bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
-            for o in page.contents() {
-                let Some(key) = o.key().filter(|k| k.ends_with(".tflock")) else { continue };
-                let Some(state_key) = key.strip_suffix(".tflock") else { continue };
-                let body = deps.s3.get_object().bucket(bucket).key(key).send().await;
-                let Ok(body) = body else { continue }; // released meanwhile
-                let bytes = body.body.collect().await.map(|b| b.into_bytes().to_vec()).unwrap_or_default();
-                if let Ok(info) = serde_json::from_slice::<LockInfo>(&bytes) {
-                    let since = info.created.unwrap_or(now);
-                    let source = LockSource::File { bucket: bucket.clone(), key: key.to_string() };
-                    held.push((format!("{bucket}/{state_key}"), HeldLock { info, since, principal: None, source }));
-                }
-            }
-            match page.next_continuation_token {
-                Some(t) if page.is_truncated == Some(true) => token = Some(t),
-                _ => break,
+        for (key, bytes) in deps.states.lock_files(bucket).await.map_err(transient)? {
+            let Some(state_key) = key.strip_suffix(".tflock") else { continue };
+            if let Ok(info) = serde_json::from_slice::<LockInfo>(&bytes) {
+                let since = info.created.unwrap_or(now);
+                let id = format!("{bucket}/{state_key}");
+                let source = LockSource::File { bucket: bucket.clone(), key: key.clone() };
+                held.push((id, HeldLock { info, since, principal: None, source }));
             }
         }
     }
@@ -144,15 +101,8 @@ async fn stale_locks(deps: &Deps, inv: &Invocation) -> Result<(Vec<Finding>, Rec
 /// The signing key, from Secrets Manager.
 async fn signer(deps: &Deps) -> Result<driftwatch_core::evidence::Signer25519, HandlerError> {
     let id = deps.env.signing_key_secret.clone().unwrap_or_default();
-    let out = deps
-        .secrets
-        .get_secret_value()
-        .secret_id(&id)
-        .send()
-        .await
-        .map_err(|e| transient(format!("signing key secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))))?;
-    let text = out.secret_string().ok_or_else(|| transient(format!("signing key secret {id}: no string value")))?;
-    driftwatch_core::evidence::Signer25519::from_text(text).map_err(|e| transient(format!("signing key secret {id}: {e}")))
+    let text = deps.secrets.get_string(&id).await.map_err(|e| transient(format!("signing key {e}")))?;
+    driftwatch_core::evidence::Signer25519::from_text(&text).map_err(|e| transient(format!("signing key secret {id}: {e}")))
 }
 
 /// Seal what is not yet covered, up to a minute ago (records being written now wait for the

@@ -7,15 +7,10 @@
 
 use super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
-use aws_sdk_sns::types::MessageAttributeValue;
 use driftwatch_core::evidence::Record;
 use driftwatch_core::exceptions::{self, Notice, DEFAULT_THRESHOLDS};
 use serde_json::{json, Value};
 use tracing::info;
-
-fn attr(v: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("data type and value are set")
-}
 
 fn subject(n: &Notice) -> String {
     let s = format!(
@@ -38,18 +33,9 @@ async fn publish(deps: &Deps, n: &Notice) -> Result<(), HandlerError> {
         n.reason,
         n.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
-    topic
-        .client()
-        .publish()
-        .topic_arn(topic.topic_arn())
-        .subject(subject(n))
-        .message(body)
-        .message_attributes("exception", attr(&n.exception))
-        .message_attributes("threshold", attr(&n.threshold.key()))
-        .message_attributes("owner", attr(&owner))
-        .send()
-        .await
-        .map_err(|e| transient(format!("notices topic: {}", aws_sdk_sns::error::DisplayErrorContext(e))))?;
+    let threshold = n.threshold.key();
+    let attributes = [("exception", n.exception.as_str()), ("threshold", threshold.as_str()), ("owner", owner.as_str())];
+    topic.publish_text(&subject(n), &body, &attributes).await.map_err(|e| transient(format!("notices topic: {e}")))?;
     Ok(())
 }
 

@@ -49,13 +49,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     let mut all = Watched::default();
     for (bucket, key) in files {
         let source = format!("s3://{bucket}/{key}");
-        let object = deps.s3.get_object().bucket(&bucket).key(&key).send().await;
-        let bytes = match object {
-            Ok(o) => {
-                o.body.collect().await.map(|b| b.into_bytes().to_vec()).map_err(|e| HandlerError::Transient(format!("{source}: {e}")))?
-            }
-            Err(e) => return Err(HandlerError::Transient(format!("{source}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))),
-        };
+        let bytes = deps.log_files.get(&bucket, &key).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
         let decoded = if bytes.starts_with(&[0x1f, 0x8b]) {
             match driftwatch_decode::gunzip(&bytes, MAX_LOG_BYTES) {
                 Ok(b) => driftwatch_decode::decode_document(&b, &source, &deps.env.policy, &deps.redactor),

@@ -1,0 +1,120 @@
+//! The detectors' ledger: small JSON items kept in the findings table beside the findings.
+//!
+//! Items are keyed `fingerprint = "ledger#<kind>#<key>"` and hold one JSON `value`; they have no
+//! `status` attribute, so the open-findings index never sees them. What each kind holds is the
+//! Lambdas' business (`driftwatch_lambda::ledger`); this adapter only stores, lists and deletes.
+
+use crate::iam::Action;
+use crate::sdk_error::describe;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use serde_json::Value;
+
+/// Errors of the ledger: one line naming the item.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger item {key} in table {table}: {message}")]
+    Call { table: String, key: String, message: String },
+}
+
+/// The ledger in the findings table.
+#[derive(Debug, Clone)]
+pub struct LedgerTable {
+    client: Client,
+    table: String,
+}
+
+fn item_key(kind: &str, key: &str) -> String {
+    format!("ledger#{kind}#{key}")
+}
+
+impl LedgerTable {
+    /// [`get`](Self::get).
+    pub const READ: &'static [Action] = &[Action::new("dynamodb:GetItem", "get_item")];
+    /// [`put`](Self::put), [`delete`](Self::delete).
+    pub const WRITE: &'static [Action] = &[Action::new("dynamodb:PutItem", "put_item"), Action::new("dynamodb:DeleteItem", "delete_item")];
+    /// [`list`](Self::list).
+    pub const LIST: &'static [Action] = &[Action::new("dynamodb:Scan", "scan")];
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        LedgerTable { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn err(&self, key: &str, message: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Call { table: self.table.clone(), key: key.to_string(), message: message.to_string() }
+    }
+
+    /// The value of an item (consistent read).
+    pub async fn get(&self, kind: &str, key: &str) -> Result<Option<Value>, LedgerError> {
+        let k = item_key(kind, key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("fingerprint", AttributeValue::S(k.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err(&k, describe(&e)))?;
+        let Some(item) = out.item else { return Ok(None) };
+        match item.get("value") {
+            Some(AttributeValue::S(s)) => serde_json::from_str(s).map(Some).map_err(|e| self.err(&k, format!("value is not JSON: {e}"))),
+            _ => Err(self.err(&k, "item has no string value")),
+        }
+    }
+
+    /// Write an item (last writer wins).
+    pub async fn put(&self, kind: &str, key: &str, value: &Value) -> Result<(), LedgerError> {
+        let k = item_key(kind, key);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("fingerprint", AttributeValue::S(k.clone()))
+            .item("value", AttributeValue::S(value.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.err(&k, describe(&e)))?;
+        Ok(())
+    }
+
+    /// Every item of a kind: `(key, value)`, sorted by key (a `Scan` filtered on the key
+    /// prefix, every page).
+    pub async fn list(&self, kind: &str) -> Result<Vec<(String, Value)>, LedgerError> {
+        let prefix = item_key(kind, "");
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(fingerprint, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(prefix.clone()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| self.err(&prefix, describe(&e)))?;
+            let (Some(AttributeValue::S(k)), Some(AttributeValue::S(v))) = (item.get("fingerprint"), item.get("value")) else { continue };
+            if let (Some(key), Ok(value)) = (k.strip_prefix(&prefix), serde_json::from_str(v)) {
+                out.push((key.to_string(), value));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Delete an item (absent is fine).
+    pub async fn delete(&self, kind: &str, key: &str) -> Result<(), LedgerError> {
+        let k = item_key(kind, key);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("fingerprint", AttributeValue::S(k.clone()))
+            .send()
+            .await
+            .map_err(|e| self.err(&k, describe(&e)))?;
+        Ok(())
+    }
+}
