@@ -577,7 +577,7 @@ pub mod world {
             world.create_table(
                 FINDINGS_TABLE,
                 ("fingerprint", None),
-                Some((driftwatch_aws::dynamo::STATUS_INDEX, "status", Some("last_seen"))),
+                Some((driftwatch_aws::findings_table::STATUS_INDEX, "status", Some("last_seen"))),
             );
             world.create_table(INDEX_TABLE, ("identity", Some("address")), Some((driftwatch_aws::index_table::ARN_INDEX, "arn", None)));
             world.create_table(EXCEPTIONS_TABLE, ("id", None), None);

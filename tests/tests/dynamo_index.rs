@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
-use driftwatch_aws::dynamo::STATUS_INDEX;
+use driftwatch_aws::findings_table::STATUS_INDEX;
 use driftwatch_aws::{blocking_runtime, dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, TableOptions};
 use driftwatch_core::drift::{self, ScanPolicy};
 use driftwatch_core::index::ManagedIndex;

@@ -24,8 +24,8 @@
 //! CLI): calling it from inside an async context panics, as `Runtime::block_on` does; async
 //! code uses [`S3EvidenceStore`] directly.
 
-use crate::config::{self, ConfigError, PathStyle};
 use crate::iam::Action;
+use crate::sdk::{self, EnvVarError, PathStyle};
 use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime as SdkDateTime};
@@ -52,7 +52,7 @@ pub enum S3StoreError {
     #[error("{url:?} is not an S3 evidence location: {reason} (expected s3://bucket[/prefix])")]
     BadUrl { url: String, reason: &'static str },
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] EnvVarError),
     #[error("no AWS credentials: the default chain (environment, shared config and credentials files, SSO, web identity, ECS, EC2 instance role) found none: {0}")]
     NoCredentials(String),
     #[error("no AWS region: set AWS_REGION or a region in the AWS profile")]
@@ -147,13 +147,13 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     /// From variables ([`RETENTION_DAYS_ENV`], [`KMS_KEY_ENV`]); `get` looks one up.
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvVarError> {
         let retention_days = match get(RETENTION_DAYS_ENV).filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(d) if (1..=36_500).contains(&d) => Some(d),
                 _ => {
-                    return Err(ConfigError::BadVar {
+                    return Err(EnvVarError::BadVar {
                         var: RETENTION_DAYS_ENV,
                         value: v,
                         expected: "expected a whole number of days from 1 to 36500",
@@ -166,7 +166,7 @@ impl StoreOptions {
     }
 
     /// From the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, EnvVarError> {
         Self::from_vars(|k| std::env::var(k).ok())
     }
 }
@@ -200,7 +200,7 @@ impl S3EvidenceStore {
     /// Load the standard AWS configuration, build the client and [`check`](Self::check)
     /// that credentials and the bucket are there.
     pub async fn connect(location: S3Location, options: StoreOptions, path_style: PathStyle) -> Result<Self, S3StoreError> {
-        let sdk = config::load_sdk_config().await;
+        let sdk = sdk::load_sdk_config().await;
         if sdk.region().is_none() {
             return Err(S3StoreError::NoRegion);
         }
@@ -211,7 +211,7 @@ impl S3EvidenceStore {
                 p.provide_credentials().await.map_err(|e| S3StoreError::NoCredentials(one_line(&e)))?;
             }
         }
-        let store = S3EvidenceStore::new(config::s3_client(&sdk, path_style), location, options);
+        let store = S3EvidenceStore::new(sdk::s3_client(&sdk, path_style), location, options);
         store.check().await?;
         Ok(store)
     }

@@ -101,10 +101,10 @@ pub fn on(target: Target, actions: &[Action]) -> impl Iterator<Item = Grant> + '
 pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
     use crate::*;
     vec![
-        ("dynamo.rs", "FindingsTable::READ", FindingsTable::READ),
-        ("dynamo.rs", "FindingsTable::LIST_OPEN", FindingsTable::LIST_OPEN),
-        ("dynamo.rs", "FindingsTable::WRITE", FindingsTable::WRITE),
-        ("dynamo.rs", "FindingsTable::BULK", FindingsTable::BULK),
+        ("findings_table.rs", "FindingsTable::READ", FindingsTable::READ),
+        ("findings_table.rs", "FindingsTable::LIST_OPEN", FindingsTable::LIST_OPEN),
+        ("findings_table.rs", "FindingsTable::WRITE", FindingsTable::WRITE),
+        ("findings_table.rs", "FindingsTable::BULK", FindingsTable::BULK),
         ("ledger.rs", "LedgerTable::READ", LedgerTable::READ),
         ("ledger.rs", "LedgerTable::WRITE", LedgerTable::WRITE),
         ("ledger.rs", "LedgerTable::LIST", LedgerTable::LIST),
@@ -138,8 +138,8 @@ mod tests {
 
     /// The adapters' sources, as compiled.
     const SOURCES: &[(&str, &str)] = &[
-        ("config.rs", include_str!("config.rs")),
-        ("dynamo.rs", include_str!("dynamo.rs")),
+        ("sdk.rs", include_str!("sdk.rs")),
+        ("findings_table.rs", include_str!("findings_table.rs")),
         ("evidence.rs", include_str!("evidence.rs")),
         ("exceptions_table.rs", include_str!("exceptions_table.rs")),
         ("iam.rs", include_str!("iam.rs")),

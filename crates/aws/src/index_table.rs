@@ -39,7 +39,7 @@
 //! Sensitive values never reach this table in clear: the core replaces them by digests
 //! before an entry exists.
 
-use crate::dynamo::{write_all_by, DynamoError, TableOptions};
+use crate::findings_table::{write_all_by, DynamoError, TableOptions};
 use crate::iam::Action;
 use crate::sdk_error::describe;
 use aws_config::SdkConfig;
@@ -453,8 +453,11 @@ impl BlockingIndexTable {
     pub fn connect(table: impl Into<String>, options: TableOptions) -> Result<Self, IndexTableError> {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| IndexTableError::Runtime(e.to_string()))?;
-        let sdk: SdkConfig = runtime.block_on(crate::config::load_sdk_config());
-        Ok(BlockingIndexTable { table: IndexTable::new(crate::dynamo::dynamodb_client(&sdk), table, options), runtime: Arc::new(runtime) })
+        let sdk: SdkConfig = runtime.block_on(crate::sdk::load_sdk_config());
+        Ok(BlockingIndexTable {
+            table: IndexTable::new(crate::findings_table::dynamodb_client(&sdk), table, options),
+            runtime: Arc::new(runtime),
+        })
     }
 
     pub fn table(&self) -> &IndexTable {

@@ -1,6 +1,6 @@
 //! driftwatch adapters over the official AWS SDK, implementing the core's ports.
 //!
-//! * [`dynamo`]: the findings table in DynamoDB — [`FindingsTable`] (async) and
+//! * [`findings_table`]: the findings table in DynamoDB — [`FindingsTable`] (async) and
 //!   [`BlockingFindingsTable`].
 //! * [`evidence`]: the evidence bucket — [`S3EvidenceStore`] (async, for the Lambdas) and
 //!   [`BlockingS3EvidenceStore`], the synchronous `EvidenceStore` port the core's `seal` and
@@ -27,12 +27,11 @@
 //! Clients are built once per process from the standard AWS configuration: the default
 //! credential chain, `AWS_REGION` / profile region, and `AWS_ENDPOINT_URL` (or
 //! `AWS_ENDPOINT_URL_S3`), which is how the tests point everything at moto server. See
-//! [`config`].
+//! [`sdk`].
 
-pub mod config;
-pub mod dynamo;
 pub mod evidence;
 pub mod exceptions_table;
+pub mod findings_table;
 pub mod iam;
 pub mod index_table;
 pub mod ledger;
@@ -40,6 +39,7 @@ pub mod live;
 pub mod locks;
 pub mod notify;
 pub mod objects;
+pub mod sdk;
 mod sdk_error;
 pub mod secrets;
 pub mod state;
@@ -48,10 +48,9 @@ pub mod state;
 /// name the SDK crates).
 pub use aws_config::SdkConfig;
 
-pub use config::{load_sdk_config, s3_client, ConfigError, PathStyle};
-pub use dynamo::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
 pub use exceptions_table::{BlockingExceptionsTable, ExceptionsTable, ExceptionsTableError};
+pub use findings_table::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use iam::{Action, Grant, Target};
 pub use index_table::{BlockingIndexTable, IndexTable, IndexTableError, ItemKey};
 pub use ledger::{LedgerError, LedgerTable};
@@ -59,6 +58,7 @@ pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
 pub use locks::{LockItem, LockTableError, LockTables};
 pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};
 pub use objects::{ObjectError, ObjectReader, ObjectWriter};
+pub use sdk::{load_sdk_config, s3_client, EnvVarError, PathStyle};
 pub use secrets::{SecretError, SecretReader};
 pub use state::{BlockingS3StateReader, ListedVersion, S3StateReader, StateObject, StateReadError};
 

@@ -29,10 +29,10 @@
 //! [`BlockingSnsNotifier`] holds its own tokio runtime for synchronous programs (the CLI) and
 //! panics if called from inside an async context.
 //!
-//! [`load_sdk_config`]: crate::config::load_sdk_config
+//! [`load_sdk_config`]: crate::sdk::load_sdk_config
 
-use crate::config;
 use crate::iam::Action;
+use crate::sdk;
 use crate::sdk_error::{describe, one_line};
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -164,7 +164,7 @@ impl SnsNotifier {
     /// that credentials and the topic are there.
     pub async fn connect(topic_arn: &str, environment: &str) -> Result<Self, NotifyError> {
         check_topic_arn(topic_arn)?;
-        let sdk = config::load_sdk_config().await;
+        let sdk = sdk::load_sdk_config().await;
         if sdk.region().is_none() {
             return Err(NotifyError::NoRegion);
         }

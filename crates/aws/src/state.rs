@@ -20,8 +20,8 @@
 //! [`S3StateReader`] is async (the Lambdas); [`BlockingS3StateReader`] wraps it with a
 //! runtime for synchronous programs (the CLI), like the other adapters.
 
-use crate::config::{self, PathStyle};
 use crate::iam::Action;
+use crate::sdk::{self, PathStyle};
 use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::DateTime as SdkDateTime;
@@ -114,8 +114,8 @@ impl S3StateReader {
 
     /// Load the standard AWS configuration and build the client.
     pub async fn from_env(path_style: PathStyle) -> Self {
-        let sdk = config::load_sdk_config().await;
-        S3StateReader::new(config::s3_client(&sdk, path_style))
+        let sdk = sdk::load_sdk_config().await;
+        S3StateReader::new(sdk::s3_client(&sdk, path_style))
     }
 
     pub fn client(&self) -> &Client {

@@ -18,9 +18,9 @@ use aws_types::service_config::ServiceConfigKey;
 /// The environment variable that forces S3 path-style addressing on (`true`) or off (`false`).
 pub const PATH_STYLE_ENV: &str = "DRIFTWATCH_S3_PATH_STYLE";
 
-/// Configuration errors, each naming what to fix.
+/// A malformed environment variable of the adapters, naming what to fix.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum EnvVarError {
     #[error("{var}={value:?}: {expected}")]
     BadVar { var: &'static str, value: String, expected: &'static str },
 }
@@ -38,12 +38,12 @@ pub enum PathStyle {
 impl PathStyle {
     /// Parse the value of [`PATH_STYLE_ENV`]: `true`/`1`/`yes`, `false`/`0`/`no`, or `auto`
     /// (also when unset or empty).
-    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+    pub fn parse(value: Option<&str>) -> Result<Self, EnvVarError> {
         match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
             None | Some("") | Some("auto") => Ok(PathStyle::Auto),
             Some("true" | "1" | "yes") => Ok(PathStyle::Always),
             Some("false" | "0" | "no") => Ok(PathStyle::Never),
-            Some(_) => Err(ConfigError::BadVar {
+            Some(_) => Err(EnvVarError::BadVar {
                 var: PATH_STYLE_ENV,
                 value: value.unwrap_or_default().to_string(),
                 expected: "expected true, false or auto",
@@ -52,7 +52,7 @@ impl PathStyle {
     }
 
     /// From the process environment ([`PATH_STYLE_ENV`]).
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, EnvVarError> {
         Self::parse(std::env::var(PATH_STYLE_ENV).ok().as_deref())
     }
 }

@@ -440,7 +440,7 @@ impl BlockingFindingsTable {
     pub fn connect(table: impl Into<String>, options: TableOptions) -> Result<Self, DynamoError> {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| DynamoError::Runtime(e.to_string()))?;
-        let sdk = runtime.block_on(crate::config::load_sdk_config());
+        let sdk = runtime.block_on(crate::sdk::load_sdk_config());
         Ok(BlockingFindingsTable { table: FindingsTable::new(dynamodb_client(&sdk), table, options), runtime: Arc::new(runtime) })
     }
 
