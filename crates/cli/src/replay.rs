@@ -13,9 +13,10 @@ use driftwatch_core::policy::Policy;
 use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
 use driftwatch_decode::replay::{self, Replay};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::info;
 
 /// Salt of the digests that replace secrets, unless DRIFTWATCH_DIGEST_SALT is set (as `scan`).
@@ -113,22 +114,22 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     }
     let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
     let total: u64 = sizes.iter().sum();
-    let mut bar = Progress::new(total, files.len());
+    let bar = replay_bar(total);
 
     let clock = args.now.unwrap_or_else(Utc::now);
     let mut rep = Replay::new(&index, &catalog, &policy, &redactor, clock, args.now);
     let mut done_bytes = 0u64;
     for (i, (path, size)) in files.iter().zip(&sizes).enumerate() {
         let before = rep.stats.decode.records;
-        let result = rep.feed_file(path, &mut |n| bar.draw(done_bytes, i, before + n));
+        let result = rep.feed_file(path, &mut |n| replay_progress(&bar, done_bytes, i, files.len(), before + n));
         if let Err(e) = result {
-            bar.clear();
+            bar.finish_and_clear();
             bail!("{}: {e}", path.display());
         }
         done_bytes += size;
-        bar.draw(done_bytes, i + 1, rep.stats.decode.records);
+        replay_progress(&bar, done_bytes, i + 1, files.len(), rep.stats.decode.records);
     }
-    bar.clear();
+    bar.finish_and_clear();
     let (mut findings, stats, summaries) = rep.finish();
     crate::exceptions::apply(&mut findings, &exceptions, &catalog, clock);
     if let Some(dir) = &args.evidence {
@@ -183,45 +184,40 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     Ok(findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
 }
 
-/// A one-line progress bar on stderr, for large inputs when stderr is a terminal.
-struct Progress {
-    total: u64,
-    files: usize,
-    enabled: bool,
-    started: Instant,
-    last: Option<Instant>,
+// ---------------------------------------------------------------- progress on stderr
+
+/// Progress is drawn on stderr, and only when stderr is a terminal: a redirected or captured
+/// stderr (scripts, CI, tests) gets nothing from it.
+fn progress_target() -> Option<ProgressDrawTarget> {
+    std::io::stderr().is_terminal().then(|| ProgressDrawTarget::stderr_with_hz(10))
 }
 
-impl Progress {
-    fn new(total: u64, files: usize) -> Self {
-        let enabled = total >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal();
-        Progress { total, files, enabled, started: Instant::now(), last: None }
-    }
+/// `replay`'s bar over the bytes of the event files, for inputs of at least
+/// [`PROGRESS_MIN_BYTES`]; its message says files, records and records per second.
+fn replay_bar(total: u64) -> ProgressBar {
+    let Some(target) = progress_target().filter(|_| total >= PROGRESS_MIN_BYTES) else { return ProgressBar::hidden() };
+    let style = ProgressStyle::with_template("[{bar:30}] {percent:>3}%  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::with_draw_target(Some(total), target).with_style(style.progress_chars("#-")).with_finish(ProgressFinish::AndClear)
+}
 
-    fn draw(&mut self, done: u64, files_done: usize, records: u64) {
-        if !self.enabled || self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let frac = if self.total == 0 { 1.0 } else { done as f64 / self.total as f64 };
-        let width = 30usize;
-        let filled = ((frac * width as f64) as usize).min(width);
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        eprint!(
-            "\r\x1b[2K[{}{}] {:>3.0}%  {}/{} files  {} records  {:.0} records/s",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            frac * 100.0,
-            files_done,
-            self.files,
-            records,
-            records as f64 / secs
-        );
+/// Set `bar` to `done` bytes, with files and records read so far.
+fn replay_progress(bar: &ProgressBar, done: u64, files_done: usize, files: usize, records: u64) {
+    if bar.is_hidden() {
+        return;
     }
+    bar.set_position(done);
+    let secs = bar.elapsed().as_secs_f64().max(1e-3);
+    bar.set_message(format!("{files_done}/{files} files  {records} records  {:.0} records/s", records as f64 / secs));
+}
 
-    fn clear(&mut self) {
-        if self.enabled && self.last.is_some() {
-            eprint!("\r\x1b[2K");
-        }
-    }
+/// A spinner counting what `unit` names (`scan`: "state(s) read"); its message says what is
+/// being read. Cleared when finished or dropped (an error leaves no half-drawn line).
+pub(crate) fn spinner(unit: &str) -> ProgressBar {
+    let Some(target) = progress_target() else { return ProgressBar::hidden() };
+    let style =
+        ProgressStyle::with_template(&format!("{{spinner}} {{pos}} {unit}  {{msg}}")).unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bar = ProgressBar::with_draw_target(None, target).with_style(style).with_finish(ProgressFinish::AndClear);
+    // Ticks between updates, so a slow S3 or AWS Config read still shows that it is alive.
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
 }

@@ -143,6 +143,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     let mut index = ManagedIndex::default();
     let mut state_count = 0;
     let mut inputs: Vec<InputEvidence> = Vec::new();
+    let progress = crate::replay::spinner("state(s) read");
     for source in &sources {
         let (bucket, keys) = match source {
             StateSource::Local(arg) => {
@@ -162,6 +163,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
                     let s = index.add_state(st, &catalog);
                     info!(state = %path.display(), serial = s.state.serial, lineage = %s.state.lineage, instances = s.instances, managed = s.managed, indexed = s.indexed, "state indexed");
                     state_count += 1;
+                    progress.inc(1);
                 }
                 continue;
             }
@@ -186,6 +188,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             let s = index.add_state(st, &catalog);
             info!(state = %url, workspace = %s.state.workspace, serial = s.state.serial, lineage = %s.state.lineage, instances = s.instances, managed = s.managed, indexed = s.indexed, "state indexed");
             state_count += 1;
+            progress.inc(1);
         }
     }
 
@@ -210,6 +213,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     }
     if let (true, Some((rt, sdk, s3))) = (live_aws, aws.as_ref()) {
         let reader = ConfigReader::new(config_client(sdk), s3.clone());
+        progress.set_message("reading the live configuration from AWS Config");
         let (items, unread) = read_live_aws(rt, &reader, &index, &catalog, &redactor);
         if args.evidence.is_some() {
             let docs = serde_json::to_vec(&items.iter().map(|i| &i.doc).collect::<Vec<_>>())?;
@@ -231,6 +235,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             index = rebuilt;
         }
     }
+    progress.finish_and_clear();
 
     let mut outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
     crate::exceptions::apply(&mut outcome.findings, &exceptions, &catalog, now);
