@@ -32,7 +32,7 @@
 //!   recorded.
 
 use crate::iam::Action;
-use crate::sdk_error::describe;
+use crate::table::{Table, TableOptions};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -86,8 +86,7 @@ pub enum ExceptionsTableError {
 /// The exceptions table. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ExceptionsTable {
-    client: Client,
-    table: String,
+    base: Table,
 }
 
 /// A TOML basic string (JSON's escapes are TOML's).
@@ -199,29 +198,22 @@ impl ExceptionsTable {
     pub const IMPORT: &'static [Action] = &[Action::new("dynamodb:UpdateItem", "update_item")];
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        ExceptionsTable { client, table: table.into() }
+        ExceptionsTable { base: Table::new(client, table, TableOptions::default()) }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.base.client()
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        self.base.name()
     }
 
     fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> ExceptionsTableError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let table = self.table.clone();
-        match e.code() {
-            Some("ResourceNotFoundException") => ExceptionsTableError::NoSuchTable { table },
-            Some("AccessDeniedException" | "UnrecognizedClientException") => {
-                ExceptionsTableError::AccessDenied { op, table, message: describe(e) }
-            }
-            _ => ExceptionsTableError::Request { op, table, message: describe(e) },
-        }
+        self.base.failed(op, e).into()
     }
 
     /// Every item, every page.
@@ -229,7 +221,7 @@ impl ExceptionsTable {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut req = self.client.scan().table_name(&self.table).set_exclusive_start_key(start.take());
+            let mut req = self.base.client.scan().table_name(&self.base.name).set_exclusive_start_key(start.take());
             if let Some(p) = projection {
                 req = req.projection_expression(p);
             }
@@ -266,7 +258,7 @@ impl ExceptionsTable {
                 doc.push(String::new());
             }
             let header = doc.len() + 1;
-            let whose = format!("item {id:?} of table {:?}", self.table);
+            let whose = format!("item {id:?} of table {:?}", self.base.name);
             let block = match render_item(item) {
                 Ok(b) => b,
                 Err((field, message)) => {
@@ -305,12 +297,12 @@ impl ExceptionsTable {
     pub async fn put_from_toml(&self, text: &str) -> Result<usize, ExceptionsTableError> {
         let parsed = Exceptions::parse(text, u32::MAX)?;
         let raw: toml::Table = toml::from_str(text)
-            .map_err(|e| ExceptionsTableError::Import { table: self.table.clone(), message: e.message().replace('\n', " ") })?;
+            .map_err(|e| ExceptionsTableError::Import { table: self.base.name.clone(), message: e.message().replace('\n', " ") })?;
         let tables: Vec<toml::Table> = match raw.get("exception") {
             Some(toml::Value::Array(items)) => items.iter().filter_map(|v| v.as_table().cloned()).collect(),
             _ => Vec::new(),
         };
-        let import_error = |message: String| ExceptionsTableError::Import { table: self.table.clone(), message };
+        let import_error = |message: String| ExceptionsTableError::Import { table: self.base.name.clone(), message };
         let mut seen = BTreeSet::new();
         let mut planned = Vec::new();
         for (n, (t, e)) in tables.iter().zip(&parsed.exceptions).enumerate() {
@@ -347,9 +339,10 @@ impl ExceptionsTable {
             if !removes.is_empty() {
                 update.push_str(&format!(" REMOVE {}", removes.join(", ")));
             }
-            self.client
+            self.base
+                .client
                 .update_item()
-                .table_name(&self.table)
+                .table_name(&self.base.name)
                 .key("id", s(id.clone()))
                 .update_expression(update)
                 .set_expression_attribute_names(Some(names))
@@ -372,7 +365,9 @@ impl ExceptionsTable {
                     Some((expires, threshold)) => {
                         ledger.sent.entry(id.clone()).or_default().entry(expires.to_rfc3339()).or_default().insert(threshold);
                     }
-                    None => tracing::warn!(table = %self.table, exception = %id, entry = %entry, "unreadable notice ledger entry ignored"),
+                    None => {
+                        tracing::warn!(table = %self.base.name, exception = %id, entry = %entry, "unreadable notice ledger entry ignored")
+                    }
                 }
             }
         }
@@ -387,9 +382,10 @@ impl ExceptionsTable {
         for n in notices {
             let entry = ledger_entry(n.expires, n.threshold);
             let out = self
+                .base
                 .client
                 .update_item()
-                .table_name(&self.table)
+                .table_name(&self.base.name)
                 .key("id", s(n.exception.clone()))
                 .update_expression("ADD #n :set")
                 .condition_expression("attribute_exists(id) AND NOT contains(#n, :entry)")
@@ -401,7 +397,7 @@ impl ExceptionsTable {
             match out {
                 Ok(_) => recorded.push(n.clone()),
                 Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                    tracing::debug!(table = %self.table, exception = %n.exception, entry = %entry, "notice already recorded");
+                    tracing::debug!(table = %self.base.name, exception = %n.exception, entry = %entry, "notice already recorded");
                 }
                 Err(e) => return Err(self.failed("UpdateItem", &e)),
             }
@@ -491,3 +487,5 @@ mod tests {
         assert!(render_item(&item(&[("id", s("E")), ("reason", AttributeValue::B(vec![1u8].into()))])).is_err());
     }
 }
+
+crate::table::from_call_error!(ExceptionsTableError);

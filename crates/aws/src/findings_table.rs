@@ -35,6 +35,7 @@
 
 use crate::iam::Action;
 use crate::sdk_error::describe;
+use crate::table::Table;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
@@ -44,7 +45,6 @@ use driftwatch_core::lifecycle::{FindingRecord, LifecycleStatus};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The global secondary index `list_open` queries: `status` (hash) + `last_seen` (range).
 pub const STATUS_INDEX: &str = "status-last_seen";
@@ -98,30 +98,7 @@ pub struct Stored {
     pub version: u64,
 }
 
-/// Paging and batch-retry settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableOptions {
-    /// `Limit` of each `Query` page; `None`: DynamoDB's (1 MB pages). Every page is read.
-    pub page_size: Option<i32>,
-    /// How many `BatchWriteItem` calls one chunk gets (the first included) while items come
-    /// back unprocessed.
-    pub batch_attempts: u32,
-    /// Backoff before the first retry of unprocessed items; doubles each time.
-    pub batch_base_delay: Duration,
-    /// Upper bound of one backoff.
-    pub batch_max_delay: Duration,
-}
-
-impl Default for TableOptions {
-    fn default() -> Self {
-        TableOptions {
-            page_size: None,
-            batch_attempts: 8,
-            batch_base_delay: Duration::from_millis(50),
-            batch_max_delay: Duration::from_secs(2),
-        }
-    }
-}
+pub use crate::table::TableOptions;
 
 /// Build the DynamoDB client from the shared SDK configuration (endpoint from
 /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB`). Build one per process and clone it.
@@ -180,9 +157,7 @@ fn is_code<E: ProvideErrorMetadata>(e: &SdkError<E>, code: &str) -> bool {
 /// The async findings table. Cheap to clone; build one per process.
 #[derive(Debug, Clone)]
 pub struct FindingsTable {
-    client: Client,
-    table: String,
-    options: TableOptions,
+    base: Table,
 }
 
 impl FindingsTable {
@@ -196,31 +171,26 @@ impl FindingsTable {
     pub const BULK: &'static [Action] = &[Action::new("dynamodb:BatchWriteItem", "batch_write_item")];
 
     pub fn new(client: Client, table: impl Into<String>, options: TableOptions) -> Self {
-        FindingsTable { client, table: table.into(), options }
+        FindingsTable { base: Table::new(client, table, options) }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.base.client()
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        self.base.name()
     }
 
     pub fn options(&self) -> &TableOptions {
-        &self.options
+        &self.base.options
     }
 
     fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> DynamoError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let table = self.table.clone();
-        match e.code() {
-            Some("ResourceNotFoundException") => DynamoError::NoSuchTable { table },
-            Some("AccessDeniedException" | "UnrecognizedClientException") => DynamoError::AccessDenied { op, table, message: describe(e) },
-            _ => DynamoError::Request { op, table, message: describe(e) },
-        }
+        self.base.failed(op, e).into()
     }
 
     /// Store `record` unless an item with its fingerprint exists (at-least-once deliveries:
@@ -228,9 +198,10 @@ impl FindingsTable {
     pub async fn put_if_new(&self, record: &FindingRecord) -> Result<Inserted, DynamoError> {
         let item = encode(record, 1)?;
         let out = self
+            .base
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.base.name)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(fingerprint)")
             .send()
@@ -248,9 +219,10 @@ impl FindingsTable {
         let next = expected_version + 1;
         let item = encode(record, next)?;
         let out = self
+            .base
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.base.name)
             .set_item(Some(item))
             .condition_expression("#v = :expected")
             .expression_attribute_names("#v", "version")
@@ -269,36 +241,38 @@ impl FindingsTable {
     /// The stored record of `fingerprint` (a strongly consistent read), if any.
     pub async fn get(&self, fingerprint: &str) -> Result<Option<Stored>, DynamoError> {
         let out = self
+            .base
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.base.name)
             .key("fingerprint", s(fingerprint))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| self.failed("GetItem", &e))?;
-        out.item().map(|item| decode(&self.table, item)).transpose()
+        out.item().map(|item| decode(&self.base.name, item)).transpose()
     }
 
     /// Every open record, oldest `last_seen` first: a `Query` on [`STATUS_INDEX`], reading
     /// every page.
     pub async fn list_open(&self) -> Result<Vec<Stored>, DynamoError> {
         let mut pages = self
+            .base
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.base.name)
             .index_name(STATUS_INDEX)
             .key_condition_expression("#s = :open")
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":open", s(status_str(LifecycleStatus::Open)))
-            .set_limit(self.options.page_size)
+            .set_limit(self.base.options.page_size)
             .into_paginator()
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.failed("Query", &e))?;
             for item in page.items() {
-                out.push(decode(&self.table, item)?);
+                out.push(decode(&self.base.name, item)?);
             }
         }
         Ok(out)
@@ -324,9 +298,9 @@ impl FindingsTable {
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
         }
-        let client = self.client.clone();
-        let table = self.table.clone();
-        write_all(&self.table, requests, &self.options, move |chunk| {
+        let client = self.base.client.clone();
+        let table = self.base.name.clone();
+        write_all(&self.base.name, requests, &self.base.options, move |chunk| {
             let (client, table) = (client.clone(), table.clone());
             async move {
                 let out = client.batch_write_item().request_items(table.clone(), chunk).send().await;
@@ -481,6 +455,7 @@ impl BlockingFindingsTable {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     fn req(key: &str) -> WriteRequest {
         let put = PutRequest::builder().item("fingerprint", s(key)).build().expect("put");
@@ -572,3 +547,5 @@ mod tests {
         }
     }
 }
+
+crate::table::from_call_error!(DynamoError);

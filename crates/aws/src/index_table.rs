@@ -42,8 +42,10 @@
 use crate::findings_table::{write_all_by, DynamoError, TableOptions};
 use crate::iam::Action;
 use crate::sdk_error::describe;
+use crate::table::Table;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use driftwatch_core::catalog::Role;
@@ -222,9 +224,7 @@ fn key_item(k: &ItemKey) -> Item {
 /// The async index table. Cheap to clone; build one per process.
 #[derive(Debug, Clone)]
 pub struct IndexTable {
-    client: Client,
-    table: String,
-    options: TableOptions,
+    base: Table,
 }
 
 impl IndexTable {
@@ -237,36 +237,29 @@ impl IndexTable {
     pub const WRITE: &'static [Action] = &[Action::new("dynamodb:BatchWriteItem", "batch_write_item")];
 
     pub fn new(client: Client, table: impl Into<String>, options: TableOptions) -> Self {
-        IndexTable { client, table: table.into(), options }
+        IndexTable { base: Table::new(client, table, options) }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.base.client()
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        self.base.name()
     }
 
     fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> IndexTableError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let table = self.table.clone();
-        match e.code() {
-            Some("ResourceNotFoundException") => IndexTableError::NoSuchTable { table },
-            Some("AccessDeniedException" | "UnrecognizedClientException") => {
-                IndexTableError::AccessDenied { op, table, message: describe(e) }
-            }
-            _ => IndexTableError::Request { op, table, message: describe(e) },
-        }
+        self.base.failed(op, e).into()
     }
 
     /// Send write requests in batches of 25, retrying unprocessed ones.
     async fn write(&self, requests: Vec<WriteRequest>) -> Result<usize, IndexTableError> {
-        let client = self.client.clone();
-        let table = self.table.clone();
-        let n = write_all_by(&self.table, requests, &self.options, request_key, move |chunk| {
+        let client = self.base.client.clone();
+        let table = self.base.name.clone();
+        let n = write_all_by(&self.base.name, requests, &self.base.options, request_key, move |chunk| {
             let (client, table) = (client.clone(), table.clone());
             async move {
                 let out = client.batch_write_item().request_items(table.clone(), chunk).send().await;
@@ -329,21 +322,24 @@ impl IndexTable {
     /// Every entry of a live identity (primary, facets, contributors; from every state): a
     /// `Query` on the partition, every page.
     pub async fn lookup(&self, config_type: &str, resource_id: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
-        let mut pages = self
+        let query = self
+            .base
             .client
             .query()
-            .table_name(&self.table)
             .key_condition_expression("#i = :i")
             .expression_attribute_names("#i", "identity")
-            .expression_attribute_values(":i", s(identity(config_type, resource_id)))
-            .set_limit(self.options.page_size)
-            .into_paginator()
-            .send();
+            .expression_attribute_values(":i", s(identity(config_type, resource_id)));
+        self.query_all(query).await
+    }
+
+    /// Every entry a query returns (this table, the configured page size, every page).
+    async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<IndexEntry>, IndexTableError> {
+        let mut pages = query.table_name(&self.base.name).set_limit(self.base.options.page_size).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.failed("Query", &e))?;
             for item in page.items() {
-                out.push(decode(&self.table, item)?);
+                out.push(decode(&self.base.name, item)?);
             }
         }
         Ok(out)
@@ -352,27 +348,18 @@ impl IndexTable {
     /// The primary entries for an ARN (one per state that manages it; normally one): a
     /// `Query` on [`ARN_INDEX`], every page.
     pub async fn lookup_arn(&self, arn: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
-        let mut pages = self
+        let query = self
+            .base
             .client
             .query()
-            .table_name(&self.table)
             .index_name(ARN_INDEX)
             .key_condition_expression("#a = :a")
             .filter_expression("#r = :primary")
             .expression_attribute_names("#a", "arn")
             .expression_attribute_names("#r", "role")
             .expression_attribute_values(":a", s(arn))
-            .expression_attribute_values(":primary", s(role_str(Role::Primary)))
-            .set_limit(self.options.page_size)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("Query", &e))?;
-            for item in page.items() {
-                out.push(decode(&self.table, item)?);
-            }
-        }
+            .expression_attribute_values(":primary", s(role_str(Role::Primary)));
+        let mut out = self.query_all(query).await?;
         out.sort_by(|a, b| (&a.state.key, &a.state.workspace, &a.address).cmp(&(&b.state.key, &b.state.workspace, &b.address)));
         Ok(out)
     }
@@ -381,7 +368,7 @@ impl IndexTable {
     pub async fn entries_for_state(&self, state_key: &str, workspace: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
         let mut out = Vec::new();
         self.scan_state(state_key, workspace, false, |item| {
-            out.push(decode(&self.table, item)?);
+            out.push(decode(&self.base.name, item)?);
             Ok(())
         })
         .await?;
@@ -408,15 +395,16 @@ impl IndexTable {
         mut each: impl FnMut(&Item) -> Result<(), IndexTableError>,
     ) -> Result<(), IndexTableError> {
         let mut req = self
+            .base
             .client
             .scan()
-            .table_name(&self.table)
+            .table_name(&self.base.name)
             .filter_expression("#k = :k AND #w = :w")
             .expression_attribute_names("#k", "state_key")
             .expression_attribute_names("#w", "workspace")
             .expression_attribute_values(":k", s(state_key))
             .expression_attribute_values(":w", s(workspace))
-            .set_limit(self.options.page_size);
+            .set_limit(self.base.options.page_size);
         if keys_only {
             req = req
                 .projection_expression("#i, #ad")
@@ -534,3 +522,5 @@ mod tests {
         assert_eq!(decode("t", &item).expect("decode"), local);
     }
 }
+
+crate::table::from_call_error!(IndexTableError);

@@ -43,6 +43,7 @@ pub mod sdk;
 mod sdk_error;
 pub mod secrets;
 pub mod state;
+pub mod table;
 
 /// The SDK configuration every client is built from (re-exported so that callers need not
 /// name the SDK crates).
