@@ -166,3 +166,39 @@ fn the_aws_sdk_is_named_only_in_crates_aws() {
     }
     assert!(offences.is_empty(), "the AWS SDK outside crates/aws:\n{}", offences.join("\n"));
 }
+
+/// `crates/decode` (payloads → signals) and `crates/engine` (the use cases) are pure like the
+/// core: no file system, network, process, environment or clock in their sources (the engine
+/// is given its documents and its time), and no async runtime, AWS SDK or Lambda runtime
+/// among the engine's dependencies.
+#[test]
+fn decode_and_engine_do_no_io() {
+    let banned =
+        ["std::fs", "std::net", "std::process", "std::env", "SystemTime", "Utc::now", "Instant::now", "tokio", "println!", "eprintln!"];
+    let mut offences = Vec::new();
+    for krate in ["crates/decode/src", "crates/engine/src"] {
+        let mut files = Vec::new();
+        rust_files(&workspace_root().join(krate), &mut files);
+        assert!(!files.is_empty(), "{krate}: no sources");
+        for path in files {
+            let text = std::fs::read_to_string(&path).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                for b in banned {
+                    if line.contains(b) && !line.trim_start().starts_with("//") {
+                        offences.push(format!("{}:{}: {b}", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "I/O or clock in crates/decode or crates/engine:\n{}", offences.join("\n"));
+    let manifest = std::fs::read_to_string(workspace_root().join("crates/engine/Cargo.toml")).expect("engine manifest");
+    let deps = manifest.split("[dependencies]").nth(1).unwrap_or_default().split("\n[").next().unwrap_or_default();
+    for line in deps.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+        let name = line.split(['=', '.', ' ']).next().unwrap_or_default().trim();
+        assert!(
+            !forbidden(name) && !name.starts_with("driftwatch-aws") && !name.starts_with("driftwatch-local"),
+            "crates/engine depends on {name}"
+        );
+    }
+}

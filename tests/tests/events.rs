@@ -1,5 +1,5 @@
 //! The events/ cases, data-driven: every `events/<function>/<case>/` is replayed through the
-//! same engine as `driftwatch replay` (`driftwatch_decode::replay`: decode → detectors, with
+//! same engine as `driftwatch replay` (`driftwatch_engine::replay`: decode → detectors, with
 //! the state-version, digest and lock conventions), against the sample estate in
 //! `samples/states` and `events/policy.toml`, and the findings' (rule, resource) set must equal
 //! the case's `expected.json` exactly. Resource: the Terraform address, else "<type> <id>".
@@ -10,7 +10,8 @@ use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
 use driftwatch_core::state::{parse_state, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
-use driftwatch_decode::replay::{self, Replay, ReplayStats};
+use driftwatch_engine::replay::{Replay, ReplayStats};
+use driftwatch_local::events as replay;
 use driftwatch_tests::workspace_root;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,7 +113,7 @@ fn run(case: &Case) -> (Vec<Finding>, ReplayStats) {
     let files = replay::event_files(&case.dir).expect("event files");
     assert!(files.iter().any(|f| f.ends_with("event.json")), "{}: no event.json", case.name);
     for f in &files {
-        rep.feed_file(f, &mut |_| {}).unwrap_or_else(|e| panic!("{}: {}: {e}", case.name, f.display()));
+        replay::feed_file(&mut rep, f, &mut |_| {}).unwrap_or_else(|e| panic!("{}: {}: {e}", case.name, f.display()));
     }
     let (findings, stats, _) = rep.finish();
     (findings, stats)

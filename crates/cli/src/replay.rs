@@ -12,7 +12,8 @@ use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
 use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
-use driftwatch_decode::replay::{self, Replay};
+use driftwatch_engine::replay::Replay;
+use driftwatch_local::events;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -110,7 +111,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
 
     let mut files = Vec::new();
     for arg in &args.events {
-        files.extend(inputs::expand(arg, replay::is_event_file, "event files (*.json, *.json.gz, *.jsonl)")?);
+        files.extend(inputs::expand(arg, events::is_event_file, "event files (*.json, *.json.gz, *.jsonl)")?);
     }
     let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).collect();
     let total: u64 = sizes.iter().sum();
@@ -121,7 +122,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     let mut done_bytes = 0u64;
     for (i, (path, size)) in files.iter().zip(&sizes).enumerate() {
         let before = rep.stats.decode.records;
-        let result = rep.feed_file(path, &mut |n| replay_progress(&bar, done_bytes, i, files.len(), before + n));
+        let result = events::feed_file(&mut rep, path, &mut |n| replay_progress(&bar, done_bytes, i, files.len(), before + n));
         if let Err(e) = result {
             bar.finish_and_clear();
             bail!("{}: {e}", path.display());

@@ -30,7 +30,6 @@ mod cloudtrail;
 pub mod config;
 pub mod dynamodb;
 pub mod raw;
-pub mod replay;
 pub mod s3;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
