@@ -8,9 +8,9 @@
 
 use crate::finding::{Finding, Rule, Severity, Status};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use maud::{html, Markup, PreEscaped, Render};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 /// Report format version.
 pub const REPORT_VERSION: u32 = 1;
@@ -403,11 +403,24 @@ pub fn to_csv(report: &Report) -> String {
 }
 
 // ---------------------------------------------------------------- HTML
+//
+// The page is a maud template (`html!`): the markup below reads as the page, top to bottom. The
+// charts' geometry (bar lengths, positions, which day labels to print) is computed in plain
+// functions (`hbar_layout`, `trend_layout`); the template only places what they computed.
+//
+// Every value from the report goes into the page through `Text`, which escapes with
+// [`html_escape`] (maud's own escaping would leave `'` and `://` alone). Numbers and the
+// template's own literals need no escaping.
 
 /// Escape text for HTML text and attribute values. `://` is written `&#58;//`, so a URL in user
 /// data never appears as a URL in the markup.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+fn escape_into(out: &mut String, s: &str) {
     for (i, c) in s.char_indices() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -420,7 +433,20 @@ pub fn html_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+}
+
+/// A value from the report, written into the page escaped by [`html_escape`].
+struct Text<'a>(&'a str);
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        escape_into(buffer, self.0);
+    }
+}
+
+/// A coordinate with one decimal.
+fn f1(x: f64) -> String {
+    format!("{x:.1}")
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1d2330;background:#fff;max-width:1200px}\
@@ -442,291 +468,394 @@ fn sev_colour(label: &str) -> &'static str {
     }
 }
 
-fn evidence_list(keys: &[String]) -> String {
-    if keys.is_empty() {
-        return String::new();
-    }
-    let mut s = format!("<details><summary>{} evidence key(s)</summary><ul>", keys.len());
-    for k in keys {
-        let _ = write!(s, "<li><code>{}</code></li>", html_escape(k));
-    }
-    s.push_str("</ul></details>");
-    s
+/// The framework headings of the control section, with the id suffix of their chart.
+const FRAMEWORKS: [(&str, &str, &str); 3] = [
+    ("HIPAA", "hipaa", "HIPAA Security Rule (§164.308 administrative, §164.312 technical safeguards)"),
+    ("NIST 800-53", "nist", "NIST SP 800-53"),
+    ("other", "other", "Other"),
+];
+
+// ------------------------------------------------ chart geometry (no markup)
+
+/// Width of the label column of a horizontal bar chart.
+const HBAR_LABEL_W: f64 = 260.0;
+/// Length of the longest bar.
+const HBAR_MAX: f64 = 560.0;
+/// Height of one row (bar and gap).
+const HBAR_ROW_H: f64 = 26.0;
+
+/// A horizontal bar chart, laid out.
+struct HBarLayout<'a> {
+    width: f64,
+    height: f64,
+    /// x of the right-aligned labels.
+    label_x: f64,
+    /// x where the bars start.
+    bar_x: f64,
+    bar_h: f64,
+    rows: Vec<HBar<'a>>,
 }
 
-/// Horizontal bar chart: one bar per (label, count, colour); `title` on each bar lists the
-/// evidence keys.
-fn hbar_chart(id: &str, title: &str, bars: &[(&str, &Count, &str)]) -> String {
-    let label_w = 260.0;
-    let bar_max = 560.0;
-    let row_h = 26.0;
+/// One bar: its label, count and colour, the tooltip listing the evidence keys, and where it is.
+struct HBar<'a> {
+    label: &'a str,
+    count: usize,
+    colour: &'a str,
+    tip: String,
+    y: f64,
+    text_y: f64,
+    width: f64,
+    count_x: f64,
+}
+
+/// One bar per (label, count, colour), scaled to the largest count; a non-zero count gets at
+/// least 2 px.
+fn hbar_layout<'a>(bars: &[(&'a str, &'a Count, &'a str)]) -> HBarLayout<'a> {
     let max = bars.iter().map(|b| b.1.count).max().unwrap_or(0).max(1) as f64;
-    let h = row_h * bars.len() as f64 + 10.0;
-    // Inline <svg> in HTML needs no xmlns attribute (and so no URL).
-    let mut s = format!(
-        "<svg id=\"{id}\" role=\"img\" aria-label=\"{t}\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">",
-        t = html_escape(title),
-        w = label_w + bar_max + 60.0,
-    );
-    for (i, (label, c, colour)) in bars.iter().enumerate() {
-        let y = i as f64 * row_h + 5.0;
-        let w = (c.count as f64 / max * bar_max).max(if c.count > 0 { 2.0 } else { 0.0 });
-        let tip = format!("{label}: {}\n{}", c.count, c.evidence.join("\n"));
-        let _ = write!(
-            s,
-            "<g><title>{tip}</title><text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\">{label}</text>\
-<rect x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bh}\" fill=\"{colour}\"></rect>\
-<text x=\"{cx:.1}\" y=\"{ty}\">{n}</text></g>",
-            tip = html_escape(&tip),
-            tx = label_w - 8.0,
-            ty = y + 14.0,
-            label = html_escape(label),
-            bh = row_h - 8.0,
-            cx = label_w + w + 6.0,
-            n = c.count,
-        );
+    let rows = bars
+        .iter()
+        .enumerate()
+        .map(|(i, &(label, c, colour))| {
+            let y = i as f64 * HBAR_ROW_H + 5.0;
+            let width = (c.count as f64 / max * HBAR_MAX).max(if c.count > 0 { 2.0 } else { 0.0 });
+            HBar {
+                label,
+                count: c.count,
+                colour,
+                tip: format!("{label}: {}\n{}", c.count, c.evidence.join("\n")),
+                y,
+                text_y: y + 14.0,
+                width,
+                count_x: HBAR_LABEL_W + width + 6.0,
+            }
+        })
+        .collect();
+    HBarLayout {
+        width: HBAR_LABEL_W + HBAR_MAX + 60.0,
+        height: HBAR_ROW_H * bars.len() as f64 + 10.0,
+        label_x: HBAR_LABEL_W - 8.0,
+        bar_x: HBAR_LABEL_W,
+        bar_h: HBAR_ROW_H - 8.0,
+        rows,
     }
-    s.push_str("</svg>");
-    s
 }
 
-/// Vertical bars per day.
-fn trend_chart(trend: &[Count]) -> String {
+/// The trend chart (vertical bars per day), laid out.
+struct TrendLayout<'a> {
+    width: f64,
+    height: f64,
+    /// The plot area: left and right x, top and bottom (baseline) y.
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+    /// x of the right-aligned y-axis labels, y of the top one.
+    axis_label_x: f64,
+    max_label_y: f64,
+    /// The largest daily count (at least 1): the top of the y axis.
+    max: usize,
+    /// y of the day labels under the bars.
+    day_label_y: f64,
+    bars: Vec<TrendBar<'a>>,
+}
+
+struct TrendBar<'a> {
+    tip: String,
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+    /// The day label (`MM-DD`) and its centre x, on every n-th bar and the last (at most ~10).
+    label: Option<(&'a str, f64)>,
+}
+
+fn trend_layout(trend: &[Count]) -> TrendLayout<'_> {
     let n = trend.len().max(1);
-    let plot_w = 900.0;
-    let plot_h = 160.0;
-    let left = 40.0;
-    let top = 10.0;
-    let max = trend.iter().map(|c| c.count).max().unwrap_or(0).max(1) as f64;
+    let (plot_w, plot_h, left, top) = (900.0, 160.0, 40.0, 10.0);
+    let max = trend.iter().map(|c| c.count).max().unwrap_or(0).max(1);
     let step = plot_w / n as f64;
     let bar_w = (step * 0.8).clamp(1.0, 40.0);
-    let mut s = format!(
-        "<svg id=\"chart-trend\" role=\"img\" aria-label=\"findings first seen per day\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">",
-        w = left + plot_w + 10.0,
-        h = top + plot_h + 40.0
-    );
-    let _ = write!(
-        s,
-        "<line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#8a94a6\"></line><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"#8a94a6\"></line>\
-<text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\">{m}</text><text x=\"{tx}\" y=\"{b}\" text-anchor=\"end\">0</text>",
-        b = top + plot_h,
-        r = left + plot_w,
-        tx = left - 6.0,
-        ty = top + 10.0,
-        m = max as usize
-    );
     let every = n.div_ceil(10);
-    for (i, c) in trend.iter().enumerate() {
-        let bh = c.count as f64 / max * plot_h;
-        let x = left + i as f64 * step + (step - bar_w) / 2.0;
-        let tip = format!("{}: {} first seen\n{}", c.label, c.count, c.evidence.join("\n"));
-        let _ = write!(
-            s,
-            "<g><title>{tip}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{bh:.1}\" fill=\"#3a5ba0\"></rect></g>",
-            tip = html_escape(&tip),
-            y = top + plot_h - bh,
-        );
-        if i % every == 0 || i + 1 == n {
-            let _ = write!(
-                s,
-                "<text x=\"{x:.1}\" y=\"{y}\" text-anchor=\"middle\">{l}</text>",
-                x = x + bar_w / 2.0,
-                y = top + plot_h + 16.0,
-                l = html_escape(c.label.get(5..).unwrap_or(&c.label))
-            );
+    let bars = trend
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let height = c.count as f64 / max as f64 * plot_h;
+            let x = left + i as f64 * step + (step - bar_w) / 2.0;
+            let label = (i % every == 0 || i + 1 == n).then(|| (c.label.get(5..).unwrap_or(&c.label), x + bar_w / 2.0));
+            TrendBar {
+                tip: format!("{}: {} first seen\n{}", c.label, c.count, c.evidence.join("\n")),
+                x,
+                y: top + plot_h - height,
+                width: bar_w,
+                height,
+                label,
+            }
+        })
+        .collect();
+    TrendLayout {
+        width: left + plot_w + 10.0,
+        height: top + plot_h + 40.0,
+        left,
+        right: left + plot_w,
+        top,
+        bottom: top + plot_h,
+        axis_label_x: left - 6.0,
+        max_label_y: top + 10.0,
+        max,
+        day_label_y: top + plot_h + 16.0,
+        bars,
+    }
+}
+
+// ------------------------------------------------ markup
+
+/// The evidence keys behind a number, folded (nothing when there are none).
+fn evidence_list(keys: &[String]) -> Markup {
+    html! {
+        @if !keys.is_empty() {
+            details {
+                summary { (keys.len()) " evidence key(s)" }
+                ul { @for k in keys { li { code { (Text(k)) } } } }
+            }
         }
     }
-    s.push_str("</svg>");
-    s
+}
+
+/// Horizontal bar chart: one bar per (label, count, colour); the `title` of each bar lists the
+/// evidence keys. Inline `<svg>` in HTML needs no `xmlns` attribute (and so no URL).
+fn hbar_chart(id: &str, title: &str, bars: &[(&str, &Count, &str)]) -> Markup {
+    let c = hbar_layout(bars);
+    html! {
+        svg id=(id) role="img" aria-label=(Text(title)) width=(c.width) height=(c.height) viewBox={ "0 0 " (c.width) " " (c.height) } {
+            @for b in &c.rows {
+                g {
+                    title { (Text(&b.tip)) }
+                    text x=(c.label_x) y=(b.text_y) text-anchor="end" { (Text(b.label)) }
+                    rect x=(c.bar_x) y=(b.y) width=(f1(b.width)) height=(c.bar_h) fill=(b.colour) {}
+                    text x=(f1(b.count_x)) y=(b.text_y) { (b.count) }
+                }
+            }
+        }
+    }
+}
+
+/// Findings first seen per day: vertical bars over the period.
+fn trend_chart(trend: &[Count]) -> Markup {
+    let c = trend_layout(trend);
+    html! {
+        svg id="chart-trend" role="img" aria-label="findings first seen per day" width=(c.width) height=(c.height) viewBox={ "0 0 " (c.width) " " (c.height) } {
+            line x1=(c.left) y1=(c.bottom) x2=(c.right) y2=(c.bottom) stroke="#8a94a6" {}
+            line x1=(c.left) y1=(c.top) x2=(c.left) y2=(c.bottom) stroke="#8a94a6" {}
+            text x=(c.axis_label_x) y=(c.max_label_y) text-anchor="end" { (c.max) }
+            text x=(c.axis_label_x) y=(c.bottom) text-anchor="end" { "0" }
+            @for b in &c.bars {
+                g {
+                    title { (Text(&b.tip)) }
+                    rect x=(f1(b.x)) y=(f1(b.y)) width=(f1(b.width)) height=(f1(b.height)) fill="#3a5ba0" {}
+                }
+                @if let Some((label, x)) = b.label {
+                    text x=(f1(x)) y=(c.day_label_y) text-anchor="middle" { (Text(label)) }
+                }
+            }
+        }
+    }
 }
 
 /// The self-contained HTML report.
 pub fn to_html(report: &Report) -> String {
-    let mut h = String::with_capacity(16 * 1024);
     let period = match (report.period.from, report.period.to) {
         (None, None) => "all recorded findings".to_string(),
         (f, t) => format!("{} .. {}", f.map(time).unwrap_or_else(|| "beginning".into()), t.map(time).unwrap_or_else(|| "now".into())),
     };
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>driftwatch compliance report</title><style>{CSS}</style></head><body>\
-<h1>driftwatch compliance report</h1><p class=\"meta\">Period: {period} · generated {gen} · {rec} finding record(s), {n} distinct finding(s) · \
-controls: HIPAA Security Rule §164.308 / §164.312 and NIST SP 800-53</p>",
-        period = html_escape(&period),
-        gen = html_escape(&time(report.generated_at)),
-        rec = report.records,
-        n = report.findings,
-    );
-
-    h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">");
-    for c in &report.by_status {
-        let _ = write!(h, "<div class=\"card\"><b>{}</b>{}{}</div>", c.count, html_escape(&c.label), evidence_list(&c.evidence));
-    }
-    h.push_str("</div></section>");
-
-    h.push_str("<section id=\"by-severity\"><h2>Open findings by severity</h2>");
-    let bars: Vec<(&str, &Count, &str)> = report.open_by_severity.iter().map(|c| (c.label.as_str(), c, sev_colour(&c.label))).collect();
-    h.push_str(&hbar_chart("chart-severity", "open findings by severity", &bars));
-    h.push_str("<table><thead><tr><th>severity</th><th>open</th><th>evidence</th></tr></thead><tbody>");
-    for c in &report.open_by_severity {
-        let _ = write!(
-            h,
-            "<tr><td class=\"sev-{l}\">{l}</td><td>{n}</td><td>{e}</td></tr>",
-            l = html_escape(&c.label),
-            n = c.count,
-            e = evidence_list(&c.evidence)
-        );
-    }
-    h.push_str("</tbody></table></section>");
-
-    h.push_str("<section id=\"by-control\"><h2>Open findings by control</h2>");
-    if report.open_by_control.is_empty() {
-        h.push_str("<p class=\"empty\">No open finding maps to a control.</p>");
-    } else {
-        for fw in ["HIPAA", "NIST 800-53", "other"] {
-            let counts: Vec<&ControlCount> = report.open_by_control.iter().filter(|c| c.framework == fw).collect();
-            if counts.is_empty() {
-                continue;
-            }
-            let heading = match fw {
-                "HIPAA" => "HIPAA Security Rule (§164.308 administrative, §164.312 technical safeguards)",
-                "NIST 800-53" => "NIST SP 800-53",
-                _ => "Other",
-            };
-            let _ = write!(h, "<h3>{}</h3>", html_escape(heading));
-            let as_counts: Vec<Count> =
-                counts.iter().map(|c| Count { label: c.control.clone(), count: c.count, evidence: c.evidence.clone() }).collect();
-            let bars: Vec<(&str, &Count, &str)> = as_counts.iter().map(|c| (c.label.as_str(), c, "#3a5ba0")).collect();
-            let id = format!(
-                "chart-control-{}",
-                if fw == "HIPAA" {
-                    "hipaa"
-                } else if fw == "other" {
-                    "other"
-                } else {
-                    "nist"
-                }
-            );
-            h.push_str(&hbar_chart(&id, &format!("open findings by {fw} control"), &bars));
-        }
-        h.push_str("<table><thead><tr><th>framework</th><th>control</th><th>open</th><th>evidence</th></tr></thead><tbody>");
-        for c in &report.open_by_control {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                html_escape(&c.framework),
-                html_escape(&c.control),
-                c.count,
-                evidence_list(&c.evidence)
-            );
-        }
-        h.push_str("</tbody></table>");
-    }
-    h.push_str("</section>");
-
-    h.push_str("<section id=\"trend\"><h2>Trend: findings first seen per day (UTC)</h2>");
-    if report.trend.is_empty() {
-        h.push_str("<p class=\"empty\">No finding in the period.</p>");
-    } else {
-        h.push_str(&trend_chart(&report.trend));
-    }
-    h.push_str("</section>");
-
-    h.push_str("<section id=\"time-to-resolve\"><h2>Time to resolve</h2>");
+    let severity_bars: Vec<(&str, &Count, &str)> =
+        report.open_by_severity.iter().map(|c| (c.label.as_str(), c, sev_colour(&c.label))).collect();
+    let controls = |fw: &str| -> Vec<Count> {
+        let counts = report.open_by_control.iter().filter(|c| c.framework == fw);
+        counts.map(|c| Count { label: c.control.clone(), count: c.count, evidence: c.evidence.clone() }).collect()
+    };
     let t = &report.time_to_resolve;
-    if t.items.is_empty() {
-        h.push_str("<p class=\"empty\">No finding was resolved in the period.</p>");
-    } else {
-        let _ = write!(
-            h,
-            "<p>{} resolved · median {:.1} h · longest {:.1} h</p>",
-            t.resolved,
-            t.median_hours.map(|x| x.hours()).unwrap_or(0.0),
-            t.max_hours.map(|x| x.hours()).unwrap_or(0.0)
-        );
-        let as_counts: Vec<Count> = t
-            .items
-            .iter()
-            .map(|i| Count {
-                label: format!("{} {}", i.rule, &i.fingerprint[..i.fingerprint.len().min(8)]),
-                count: ((i.hours.0 + 5) / 10) as usize,
-                evidence: i.evidence.clone(),
-            })
-            .collect();
-        let bars: Vec<(&str, &Count, &str)> = as_counts.iter().map(|c| (c.label.as_str(), c, "#2b8a3e")).collect();
-        h.push_str(&hbar_chart("chart-resolve", "hours to resolve (rounded)", &bars));
-        h.push_str("<table><thead><tr><th>rule</th><th>fingerprint</th><th>hours</th><th>evidence</th></tr></thead><tbody>");
-        for i in &t.items {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td><code>{}</code></td><td>{:.1}</td><td>{}</td></tr>",
-                html_escape(&i.rule),
-                html_escape(&i.fingerprint),
-                i.hours.hours(),
-                evidence_list(&i.evidence)
-            );
-        }
-        h.push_str("</tbody></table>");
-    }
-    h.push_str("</section>");
-
-    let _ = write!(
-        h,
-        "<section id=\"exceptions\"><h2>Exceptions expiring in the next {EXPIRING_WITHIN_DAYS} days</h2><p class=\"meta\">Source: {}</p>",
-        html_escape(&report.exceptions_source)
-    );
-    if report.exceptions_expiring.is_empty() {
-        h.push_str("<p class=\"empty\">None.</p>");
-    } else {
-        h.push_str(
-            "<table><thead><tr><th>exception</th><th>owner</th><th>expires</th><th>detail</th><th>evidence</th></tr></thead><tbody>",
-        );
-        for e in &report.exceptions_expiring {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                html_escape(&e.id),
-                html_escape(e.owner.as_deref().unwrap_or("")),
-                html_escape(&e.expires.map(time).unwrap_or_default()),
-                html_escape(&e.detail),
-                evidence_list(&e.evidence)
-            );
-        }
-        h.push_str("</tbody></table>");
-    }
-    h.push_str("</section>");
-
-    h.push_str("<section id=\"open-findings\"><h2>Open findings</h2>");
+    let resolve_counts: Vec<Count> = t
+        .items
+        .iter()
+        .map(|i| Count {
+            label: format!("{} {}", i.rule, &i.fingerprint[..i.fingerprint.len().min(8)]),
+            count: ((i.hours.0 + 5) / 10) as usize,
+            evidence: i.evidence.clone(),
+        })
+        .collect();
     let open: Vec<&Row> = report.rows.iter().filter(|r| r.status == Status::Open).collect();
-    if open.is_empty() {
-        h.push_str("<p class=\"empty\">No open finding.</p>");
-    }
-    h.push_str(
-        "<table id=\"findings\"><thead><tr><th>severity</th><th>rule</th><th>resource / address</th><th>state</th>\
-<th>first seen</th><th>last seen</th><th>controls</th><th>evidence</th></tr></thead><tbody>",
-    );
-    for r in open {
-        let mut keys = vec![r.record.clone()];
-        keys.extend(r.inputs.iter().cloned());
-        let _ = write!(
-            h,
-            "<tr><td class=\"sev-{sev}\">{sev}</td><td class=\"nw\">{rule}</td><td>{addr}<br><small>{title}</small>{res}</td>\
-<td>{state}</td><td class=\"nw\">{fs}</td><td class=\"nw\">{ls}</td><td>{controls}</td><td>{ev}</td></tr>",
-            sev = r.severity.as_str(),
-            rule = html_escape(&r.rule),
-            addr = html_escape(r.address.as_deref().unwrap_or(&r.resource)),
-            title = html_escape(&r.title),
-            res = if r.address.is_some() { format!("<br><small>{}</small>", html_escape(&r.resource)) } else { String::new() },
-            state = html_escape(r.state.as_deref().unwrap_or("")),
-            fs = html_escape(&time(r.first_seen)),
-            ls = html_escape(&time(r.last_seen)),
-            controls = html_escape(&r.controls.join(", ")),
-            ev = evidence_list(&keys),
-        );
-    }
-    h.push_str("</tbody></table></section></body></html>\n");
-    h
+
+    let page = html! {
+        (PreEscaped("<!DOCTYPE html>\n"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "driftwatch compliance report" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                h1 { "driftwatch compliance report" }
+                p class="meta" {
+                    "Period: " (Text(&period)) " · generated " (Text(&time(report.generated_at))) " · "
+                    (report.records) " finding record(s), " (report.findings) " distinct finding(s) · "
+                    "controls: HIPAA Security Rule §164.308 / §164.312 and NIST SP 800-53"
+                }
+
+                section id="summary" {
+                    h2 { "Summary" }
+                    div class="cards" {
+                        @for c in &report.by_status {
+                            div class="card" { b { (c.count) } (Text(&c.label)) (evidence_list(&c.evidence)) }
+                        }
+                    }
+                }
+
+                section id="by-severity" {
+                    h2 { "Open findings by severity" }
+                    (hbar_chart("chart-severity", "open findings by severity", &severity_bars))
+                    table {
+                        thead { tr { th { "severity" } th { "open" } th { "evidence" } } }
+                        tbody {
+                            @for c in &report.open_by_severity {
+                                tr {
+                                    td class={ "sev-" (Text(&c.label)) } { (Text(&c.label)) }
+                                    td { (c.count) }
+                                    td { (evidence_list(&c.evidence)) }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                section id="by-control" {
+                    h2 { "Open findings by control" }
+                    @if report.open_by_control.is_empty() {
+                        p class="empty" { "No open finding maps to a control." }
+                    } @else {
+                        @for (fw, id, heading) in FRAMEWORKS {
+                            @let counts = controls(fw);
+                            @if !counts.is_empty() {
+                                @let bars: Vec<(&str, &Count, &str)> = counts.iter().map(|c| (c.label.as_str(), c, "#3a5ba0")).collect();
+                                h3 { (heading) }
+                                (hbar_chart(&format!("chart-control-{id}"), &format!("open findings by {fw} control"), &bars))
+                            }
+                        }
+                        table {
+                            thead { tr { th { "framework" } th { "control" } th { "open" } th { "evidence" } } }
+                            tbody {
+                                @for c in &report.open_by_control {
+                                    tr {
+                                        td { (Text(&c.framework)) }
+                                        td { (Text(&c.control)) }
+                                        td { (c.count) }
+                                        td { (evidence_list(&c.evidence)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                section id="trend" {
+                    h2 { "Trend: findings first seen per day (UTC)" }
+                    @if report.trend.is_empty() {
+                        p class="empty" { "No finding in the period." }
+                    } @else {
+                        (trend_chart(&report.trend))
+                    }
+                }
+
+                section id="time-to-resolve" {
+                    h2 { "Time to resolve" }
+                    @if t.items.is_empty() {
+                        p class="empty" { "No finding was resolved in the period." }
+                    } @else {
+                        p {
+                            (t.resolved) " resolved · median " (f1(t.median_hours.map(|x| x.hours()).unwrap_or(0.0)))
+                            " h · longest " (f1(t.max_hours.map(|x| x.hours()).unwrap_or(0.0))) " h"
+                        }
+                        @let bars: Vec<(&str, &Count, &str)> = resolve_counts.iter().map(|c| (c.label.as_str(), c, "#2b8a3e")).collect();
+                        (hbar_chart("chart-resolve", "hours to resolve (rounded)", &bars))
+                        table {
+                            thead { tr { th { "rule" } th { "fingerprint" } th { "hours" } th { "evidence" } } }
+                            tbody {
+                                @for i in &t.items {
+                                    tr {
+                                        td { (Text(&i.rule)) }
+                                        td { code { (Text(&i.fingerprint)) } }
+                                        td { (f1(i.hours.hours())) }
+                                        td { (evidence_list(&i.evidence)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                section id="exceptions" {
+                    h2 { "Exceptions expiring in the next " (EXPIRING_WITHIN_DAYS) " days" }
+                    p class="meta" { "Source: " (Text(&report.exceptions_source)) }
+                    @if report.exceptions_expiring.is_empty() {
+                        p class="empty" { "None." }
+                    } @else {
+                        table {
+                            thead { tr { th { "exception" } th { "owner" } th { "expires" } th { "detail" } th { "evidence" } } }
+                            tbody {
+                                @for e in &report.exceptions_expiring {
+                                    tr {
+                                        td { (Text(&e.id)) }
+                                        td { (Text(e.owner.as_deref().unwrap_or(""))) }
+                                        td { (Text(&e.expires.map(time).unwrap_or_default())) }
+                                        td { (Text(&e.detail)) }
+                                        td { (evidence_list(&e.evidence)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                section id="open-findings" {
+                    h2 { "Open findings" }
+                    @if open.is_empty() {
+                        p class="empty" { "No open finding." }
+                    }
+                    table id="findings" {
+                        thead {
+                            tr {
+                                th { "severity" } th { "rule" } th { "resource / address" } th { "state" }
+                                th { "first seen" } th { "last seen" } th { "controls" } th { "evidence" }
+                            }
+                        }
+                        tbody {
+                            @for r in &open {
+                                @let keys: Vec<String> = std::iter::once(r.record.clone()).chain(r.inputs.iter().cloned()).collect();
+                                tr {
+                                    td class={ "sev-" (r.severity.as_str()) } { (r.severity.as_str()) }
+                                    td class="nw" { (Text(&r.rule)) }
+                                    td {
+                                        (Text(r.address.as_deref().unwrap_or(&r.resource)))
+                                        br; small { (Text(&r.title)) }
+                                        @if r.address.is_some() { br; small { (Text(&r.resource)) } }
+                                    }
+                                    td { (Text(r.state.as_deref().unwrap_or(""))) }
+                                    td class="nw" { (Text(&time(r.first_seen))) }
+                                    td class="nw" { (Text(&time(r.last_seen))) }
+                                    td { (Text(&r.controls.join(", "))) }
+                                    td { (evidence_list(&keys)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut html = page.into_string();
+    html.push('\n');
+    html
 }
 
 #[cfg(test)]
@@ -738,6 +867,85 @@ mod tests {
         assert_eq!(html_escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
         assert_eq!(html_escape("see https://evil.example/x"), "see https&#58;//evil.example/x");
         assert_eq!(html_escape("arn:aws:s3:::b"), "arn:aws:s3:::b");
+    }
+
+    /// Attacker-influenced text in every string a report can carry.
+    const HOSTILE: &str = "<script>alert(1)</script>\"onload=alert(2) x='y' see https://evil.example/p\u{7}";
+
+    fn hostile_report() -> Report {
+        use crate::finding::{ResourceRef, StateRef};
+        let t = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        let finding = |fp: &str, status: Status, rule: Rule| Finding {
+            rule,
+            severity: Severity::Critical,
+            title: format!("reason {HOSTILE}"),
+            resource: ResourceRef {
+                arn: None,
+                resource_type: format!("AWS::S3::Bucket{HOSTILE}"),
+                id: format!("bucket-{HOSTILE}"),
+                address: Some(format!("module.m[\"{HOSTILE}\"].aws_s3_bucket.x")),
+                terraform_type: None,
+                state: Some(StateRef {
+                    bucket: None,
+                    key: format!("k{HOSTILE}"),
+                    workspace: format!("w{HOSTILE}"),
+                    serial: 1,
+                    lineage: String::new(),
+                }),
+            },
+            actor: None,
+            changes: vec![],
+            controls: vec![format!("HIPAA x{HOSTILE}"), format!("NIST y{HOSTILE}"), format!("z{HOSTILE}")],
+            fingerprint: format!("{fp}{HOSTILE}"),
+            first_seen: t("2026-11-01T00:00:00Z"),
+            last_seen: t("2026-11-02T00:00:00Z"),
+            status,
+            suppressed_by: None,
+            evidence: vec![format!("input{HOSTILE}")],
+        };
+        let records: Vec<FindingRecord> = [("a", Status::Open, Rule::DriftChanged), ("b", Status::Resolved, Rule::DriftMissing)]
+            .into_iter()
+            .map(|(fp, status, rule)| FindingRecord {
+                key: format!("key-{fp}{HOSTILE}"),
+                time: t("2026-11-02T00:00:00Z"),
+                finding: finding(fp, status, rule),
+            })
+            .collect();
+        let exceptions = vec![ExpiringException {
+            id: format!("exc{HOSTILE}"),
+            owner: Some(format!("owner{HOSTILE}")),
+            expires: Some(t("2026-11-10T00:00:00Z")),
+            detail: format!("reason {HOSTILE}"),
+            evidence: vec![format!("ev{HOSTILE}")],
+        }];
+        let mut r = build(&records, Period { from: None, to: None }, t("2026-11-05T00:00:00Z"), Some(exceptions));
+        r.exceptions_source = format!("source {HOSTILE}");
+        for c in r.by_status.iter_mut().chain(&mut r.open_by_severity).chain(&mut r.trend) {
+            c.label.push_str(HOSTILE);
+        }
+        for i in &mut r.time_to_resolve.items {
+            i.rule.push_str(HOSTILE);
+        }
+        r
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_everywhere_in_the_html() {
+        let html = to_html(&hostile_report());
+        // Every section with data is there, so every place a value goes was rendered.
+        for id in ["chart-severity", "chart-control-hipaa", "chart-control-nist", "chart-control-other", "chart-trend", "chart-resolve"] {
+            assert!(html.contains(&format!("<svg id=\"{id}\"")), "{id}");
+        }
+        assert!(html.contains("<td>owner"), "the exceptions table");
+        let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;onload=alert(2) x=&#39;y&#39; see https&#58;//evil.example/p\u{fffd}";
+        assert!(html.contains(&format!("module.m[&quot;{escaped}&quot;].aws_s3_bucket.x")), "the address, escaped");
+        assert!(html.contains(&format!("<small>reason {escaped}</small>")), "the finding's reason, escaped");
+        assert!(html.contains(&format!("<td>reason {escaped}</td>")), "the exception's reason, escaped");
+        // Every value went through `html_escape`: none is left raw or escaped another way.
+        assert_eq!(html.matches(escaped).count(), html.matches("alert(1)").count());
+        for raw in ["<script", "\"onload=", "onload=alert(2) x='y'", "://", "\u{7}"] {
+            assert!(!html.contains(raw), "{raw:?} in the HTML");
+        }
     }
 
     #[test]
