@@ -264,7 +264,7 @@ pub fn to_asff(f: &Finding, defaults: &AsffDefaults, now: DateTime<Utc>) -> Valu
         "Severity": {"Label": severity_label(f.severity), "Original": f.severity.as_str()},
         "Title": truncate(&f.title, TITLE_MAX),
         "Description": description(f),
-        "Remediation": {"Recommendation": {"Text": truncate(crate::alert::what_to_do(f.rule), 512)}},
+        "Remediation": {"Recommendation": {"Text": truncate(crate::finding::what_to_do(f.rule), 512)}},
         "ProductFields": string_map(product),
         "Resources": [{
             "Type": resource_type(&f.resource.resource_type),

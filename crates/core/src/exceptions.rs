@@ -27,8 +27,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Longest allowed duration (`expires - created`) unless the policy says otherwise.
-pub const DEFAULT_MAX_DAYS: u32 = 90;
+pub use crate::policy::DEFAULT_MAX_DAYS;
 
 /// Default notice thresholds, in days before expiry.
 pub const DEFAULT_THRESHOLDS: [u32; 3] = [14, 7, 1];

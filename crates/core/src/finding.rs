@@ -266,6 +266,31 @@ pub fn sort(findings: &mut [Finding]) {
     });
 }
 
+/// What to do about a finding of this rule: one or two sentences for the person on call.
+pub fn what_to_do(rule: Rule) -> &'static str {
+    match rule {
+        Rule::DriftChanged => "Revert the live change by re-running the pipeline (terraform apply of this state), or, if the change is wanted, make it in the Terraform code and ship it through the pipeline. If it must stay for now, open an exception with an owner and an expiry.",
+        Rule::DriftMissing => "Find out who deleted the resource (CloudTrail) and restore it through the pipeline (terraform apply recreates it); if the deletion was intended, remove it from the Terraform code, never with a hand-run terraform state rm.",
+        Rule::DriftUnmanaged => "Import the resource into Terraform (an import block in the code) or delete it through the owning team; if it must exist outside Terraform, open an exception naming its owner.",
+        Rule::ChangeConsole => "A person changed a managed resource in the console. Contact them, revert via the pipeline (terraform apply), and remind them that production changes go through the pipeline. Review the session in CloudTrail.",
+        Rule::ChangeOutOfBand => "A managed resource was changed outside the pipeline (CLI, SDK or script). Identify the caller, revert via the pipeline (terraform apply), and restrict the principal's write access.",
+        Rule::EncryptionRegression => "Restore the encryption setting now via the pipeline (terraform apply of this state) and check whether regulated data was written while it was weakened; treat it as a potential security incident.",
+        Rule::LockContention => "Two runs wanted the same state lock. Check that the pipeline serialises runs of this state and that nobody is running terraform by hand.",
+        Rule::LockStale => "A state lock has been held too long. Check whether its run is still alive before anything else; only if it is dead, release the lock with terraform force-unlock from the pipeline.",
+        Rule::LockForceUnlock => "A state lock was removed by force. Confirm with whoever did it that no run was in progress, then run a plan to check the state is consistent.",
+        Rule::LockOutsidePipeline => "A state lock was taken by someone other than the pipeline. Find out who is running terraform by hand against production and stop it.",
+        Rule::StateUnlockedWrite => "The state was written without holding its lock. Find the writer, check the state for lost updates (compare with the previous version), and enforce locking.",
+        Rule::StateWrittenOutsidePipeline => "The state was written by someone other than the pipeline. Compare the new version with the previous one and restore the previous version if the write was not authorised.",
+        Rule::StateLineageChanged => "The state's lineage changed: a different state was pushed over this one. Restore the previous version from the bucket's version history unless this was a planned migration.",
+        Rule::StateSerialRegression => "The state's serial went backwards: an older state was pushed. Restore the newest version from the bucket's version history and find out who pushed the old one.",
+        Rule::StateDigestMismatch => "The state's checksum does not match the lock table's digest. Verify the state against its previous version before the next apply; it may have been edited by hand.",
+        Rule::ExceptionExpiring => "The exception expires soon. Its owner should fix the underlying finding or renew the exception with a new approval before it expires.",
+        Rule::ExceptionExpired => "The exception has expired and the findings it covered are open again. Fix them through the pipeline, or have the owner renew the exception with a new approval.",
+        Rule::ExceptionInvalid => "The exception is invalid and suppresses nothing. Fix it in the exceptions file (driftwatch exceptions check names the line and field).",
+        Rule::InputInvalid => "An input could not be decoded. Check the named source; the rest of the batch was processed.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,8 +65,11 @@ impl Default for ExceptionPolicy {
     }
 }
 
+/// Longest allowed exception (`expires - created`) unless the policy says otherwise.
+pub const DEFAULT_MAX_DAYS: u32 = 90;
+
 fn default_max_days() -> u32 {
-    crate::exceptions::DEFAULT_MAX_DAYS
+    DEFAULT_MAX_DAYS
 }
 
 /// Who the pipeline is.

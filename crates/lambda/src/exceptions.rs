@@ -1,7 +1,7 @@
 //! Exceptions, from the exceptions table.
 
 use crate::deps::Deps;
-use crate::handlers::HandlerError;
+use crate::invocation::HandlerError;
 use driftwatch_core::exceptions::Exceptions;
 
 /// The exceptions in force (valid or not: invalid ones surface as `exception.invalid`). A

@@ -1,6 +1,6 @@
 //! The slice of the managed-resource index a signal needs, read from the index table.
 
-use crate::handlers::HandlerError;
+use crate::invocation::HandlerError;
 use driftwatch_aws::IndexTable;
 use driftwatch_core::detect::Needs;
 use driftwatch_core::index::{IndexEntry, ManagedIndex};

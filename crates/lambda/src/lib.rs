@@ -17,6 +17,7 @@ mod exceptions;
 pub mod grants;
 pub mod handlers;
 pub mod index;
+pub mod invocation;
 pub mod ledger;
 pub mod pipeline;
 pub mod runtime;

@@ -12,7 +12,7 @@
 //!   rather than publishing twice.
 
 use crate::deps::Deps;
-use crate::handlers::{HandlerError, Invocation};
+use crate::invocation::{HandlerError, Invocation};
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_aws::{DynamoError, Inserted};
 use driftwatch_core::evidence::{PutOutcome, Record};
@@ -51,7 +51,7 @@ impl std::ops::AddAssign for Recorded {
 }
 
 fn transient(what: &str, e: impl std::fmt::Display) -> HandlerError {
-    crate::handlers::transient(format!("{what}: {e}"))
+    crate::invocation::transient(format!("{what}: {e}"))
 }
 
 /// The finding as the record would hold it after folding `f` in (first/last seen widened).

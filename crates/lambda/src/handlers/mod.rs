@@ -29,33 +29,8 @@ use driftwatch_core::Finding;
 use driftwatch_decode::Decoded;
 use serde_json::{json, Value};
 
-/// The invocation's clock and limits.
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    pub now: DateTime<Utc>,
-    /// When the platform stops the invocation (the sweeper stops starting work before it).
-    pub deadline: Option<DateTime<Utc>>,
-    pub request_id: String,
-}
-
-impl Invocation {
-    /// An invocation at `now` without a deadline (tests, local runs).
-    pub fn at(now: DateTime<Utc>) -> Self {
-        Invocation { now, deadline: None, request_id: String::new() }
-    }
-}
-
-/// A failure the platform should retry (transient AWS error). Invalid input is never one.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error("{0}")]
-    Transient(String),
-}
-
-/// A transient failure (retried by the platform) described by `what`.
-pub(crate) fn transient(what: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(what.to_string())
-}
+pub(crate) use crate::invocation::transient;
+pub use crate::invocation::{HandlerError, Invocation};
 
 /// Handle one invocation of the configured function.
 pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
