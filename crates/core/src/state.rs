@@ -543,7 +543,9 @@ struct Select<'k> {
     keep: &'k [String],
 }
 
-struct Key<'de>(Cow<'de, str>);
+/// A JSON member name, borrowed from the input when it holds no escapes (shared with
+/// `driftwatch_decode`'s CloudTrail record reader).
+pub struct Key<'de>(pub Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
