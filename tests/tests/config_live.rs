@@ -26,8 +26,7 @@ use driftwatch_core::signal::OversizedRef;
 use driftwatch_core::Redactor;
 use driftwatch_tests::Moto;
 
-mod config_proxy;
-use config_proxy::{moto_config_proxy, Answer, Request, Stub};
+use crate::config_proxy::{moto_config_proxy, Answer, Request, Stub};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;

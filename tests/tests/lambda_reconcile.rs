@@ -7,8 +7,7 @@
 //! AWS Config is reached through the proxy that makes moto's timestamps readable by the SDK
 //! (see `config_proxy`).
 
-mod config_proxy;
-
+use crate::config_proxy;
 use aws_sdk_s3::types::{Tag, Tagging};
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_lambda::{handle, Deps, Env, Function, Invocation};

@@ -5,8 +5,9 @@
 //! configuration items as Python's `str(datetime)` (`2026-11-23 02:40:00+00:00`, a space
 //! where RFC 3339 has `T`), which the SDK refuses ("invalid timestamp string"); AWS sends
 //! epoch seconds. The proxy forwards every call to moto unchanged and rewrites only those
-//! timestamps to epoch seconds. Shared by `tests/tests/config_live.rs` and the CLI's
-//! `crates/cli/tests/scan_aws.rs` (through `#[path]`).
+//! timestamps to epoch seconds. A module of the suite (`tests/tests/main.rs`), used by
+//! `config_live` and `lambda_reconcile`; the CLI's `crates/cli/tests/scan_aws.rs` includes it
+//! too (through `#[path]`).
 #![allow(dead_code)]
 
 use serde_json::Value;
