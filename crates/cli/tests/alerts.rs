@@ -1,6 +1,6 @@
 //! `--format asff` on scan and replay, and the `driftwatch alerts` preview.
 
-mod support;
+use crate::support;
 use support::*;
 
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! The `driftwatch` binary, end to end on files: samples, bad inputs, secrets, exit codes.
 
-mod support;
+use crate::support;
 use support::driftwatch_without_no_color as driftwatch;
 use support::*;
 

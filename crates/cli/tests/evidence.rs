@@ -1,7 +1,7 @@
 //! Evidence end to end on the local store: `scan --evidence`, `evidence keygen`, `evidence seal`,
 //! `verify` — and every kind of tampering detected, named, exit 1.
 
-mod support;
+use crate::support;
 use support::*;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! `driftwatch exceptions check|notices` and `scan|replay --exceptions` end to end on the samples.
 
-mod support;
+use crate::support;
 use support::driftwatch_without_no_color as driftwatch;
 use support::*;
 

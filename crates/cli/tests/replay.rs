@@ -1,7 +1,7 @@
 //! `driftwatch replay` end to end: events/ cases, input shapes (JSON Lines, gzip), the final
 //! sweep, exit codes and one-line errors.
 
-mod support;
+use crate::support;
 use support::driftwatch_without_no_color as driftwatch;
 use support::*;
 

@@ -2,7 +2,7 @@
 //! store; the numbers match the six sample findings, every number names its evidence, the
 //! report is recorded in the store, and no sample secret and no URL appears anywhere.
 
-mod support;
+use crate::support;
 use support::*;
 
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@
 //! moto cannot be seeded for from outside (see `tests/tests/config_proxy`). Without
 //! `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
 
-mod support;
+use crate::support;
 use support::*;
 
 #[path = "../../../tests/tests/config_proxy/mod.rs"]

@@ -1,7 +1,7 @@
 //! Alerts: snapshots of subject and email body for sample findings, the Chatbot and SNS
 //! shapes, and no secret in any alert format.
 
-mod support;
+use crate::support;
 
 use driftwatch_core::alert::{Alert, SUBJECT_MAX};
 use driftwatch_core::{Finding, Rule};

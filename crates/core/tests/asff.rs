@@ -1,7 +1,7 @@
 //! ASFF export: every sample finding is a valid Security Hub finding (required fields, types,
 //! length limits), plus a snapshot of one.
 
-mod support;
+use crate::support;
 
 use chrono::{DateTime, Utc};
 use driftwatch_core::asff::{self, AsffDefaults};

@@ -1,7 +1,7 @@
 //! The findings lifecycle: data-driven scripts of observations and resolutions with the
 //! alerts they must give, and properties (replays alert once, suppression never adds alerts).
 
-mod support;
+use crate::support;
 
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::lifecycle::{self, AlertDecision, AlertReason, FindingRecord, LifecycleStatus, Quiet, Resolution};

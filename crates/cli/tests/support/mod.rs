@@ -1,4 +1,5 @@
-//! Helpers shared by the `driftwatch` CLI integration tests: `mod support; use support::*;`.
+//! Helpers shared by the `driftwatch` CLI integration tests (modules of the suite, `main.rs`):
+//! `use crate::support; use support::*;`.
 #![allow(dead_code)]
 
 use serde_json::Value;

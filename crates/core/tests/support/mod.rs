@@ -1,4 +1,5 @@
-//! Shared by the alert, ASFF and lifecycle tests: the sample findings and a snapshot compare.
+//! Shared by the alert, ASFF and lifecycle modules of the suite (`use crate::support;`): the
+//! sample findings and a snapshot compare.
 #![allow(dead_code)]
 
 use driftwatch_core::drift::{self, ScanPolicy};
