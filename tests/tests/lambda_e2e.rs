@@ -213,12 +213,15 @@ fn a_function_missing_a_variable_fails_its_cold_start_naming_it() {
     // invoke is given up after a while, and the function's own log says why.
     let got = lab.watch.invoke_within("trail-watcher", &payload("trail-watcher"), std::time::Duration::from_secs(20));
     assert!(!got.success, "the invocation must fail: {got:?}");
+    // The emulator starts the function with `cargo run`, which waits while another test of the
+    // suite holds cargo's build lock: give it time to start (bounded), then read its log.
+    let expected = "trail-watcher: environment variable DRIFTWATCH_REDACTION_SALT is not set";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !lab.watch.log_text().contains(expected) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     let log = lab.watch.log_text();
-    assert!(
-        log.contains("trail-watcher: environment variable DRIFTWATCH_REDACTION_SALT is not set"),
-        "the cold start error names the variable:\n{}",
-        lab.context()
-    );
+    assert!(log.contains(expected), "the cold start error names the variable:\n{}", lab.context());
     assert!(!lab.ready("trail-watcher"), "a function without its configuration must not reach ready");
 }
 
