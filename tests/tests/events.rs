@@ -303,3 +303,55 @@ fn the_slice_of_the_index_a_signal_needs_is_enough() {
     assert!(checked >= 25, "only {checked} signals checked");
     assert!(with_findings >= 15, "only {with_findings} signals with findings: the comparison is weak");
 }
+
+/// The functions whose handler is decode → `driftwatch_engine::watch` → response: their
+/// cases run through those very use cases, over the engine's in-memory ports.
+const THROUGH_THE_ENGINE: [&str; 3] = ["trail-watcher", "config-watcher", "lock-watcher"];
+
+/// The Lambda path and the replay (`driftwatch replay`) give the same findings for every case
+/// of the functions in [`THROUGH_THE_ENGINE`]: each file of a case is decoded as the handler
+/// decodes it and handed to `driftwatch_engine::watch` (index slice, ledger memory, detectors,
+/// exceptions, lifecycle records, evidence, alerts) with one ledger for the whole case. Every
+/// file is delivered twice: the second delivery records nothing new and alerts no more.
+#[test]
+fn the_lambda_use_cases_give_the_replays_findings() {
+    use driftwatch_engine::in_memory::{InMemoryPorts, MemoryIndex};
+    let w = world();
+    let now: DateTime<Utc> = NOW.parse().expect("NOW");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let mut checked = 0;
+    for case in cases() {
+        if !THROUGH_THE_ENGINE.iter().any(|f| case.name.starts_with(&format!("{f}/"))) {
+            continue;
+        }
+        let mut ports = InMemoryPorts::new(w.policy.clone(), b"driftwatch-events-tests");
+        ports.index = MemoryIndex(w.index.entries().to_vec());
+        let mut lambda = Vec::new();
+        for file in replay::event_files(&case.dir).expect("event files") {
+            let bytes = replay::read_file(&file).expect("event file");
+            let payload: Option<Value> = serde_json::from_slice(&bytes).ok();
+            let at = payload.as_ref().and_then(driftwatch_lambda::handlers::payload_time).unwrap_or(now);
+            let source = file.display().to_string();
+            let decode = || driftwatch_decode::decode_document(&bytes, &source, &w.policy, &w.redactor);
+            let first = rt.block_on(driftwatch_engine::watch(&ports, decode(), at, now)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let (alerts, evidence) = (ports.alerts.sent().len(), ports.evidence.objects().len());
+            let again = rt.block_on(driftwatch_engine::watch(&ports, decode(), at, now)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            assert_eq!(keys(&again.findings), keys(&first.findings), "{source}: a redelivery finds otherwise");
+            assert_eq!(again.recorded.changed, 0, "{source}: a redelivery changed records: {:?}", again.recorded);
+            assert_eq!(
+                (ports.alerts.sent().len(), ports.evidence.objects().len()),
+                (alerts, evidence),
+                "{source}: a redelivery alerted or wrote evidence"
+            );
+            lambda.extend(first.findings);
+        }
+        let (replayed, _) = run(&case);
+        assert_eq!(keys(&lambda), keys(&replayed), "{}: the Lambda path and the replay disagree", case.name);
+        assert_eq!(keys(&lambda), case.expected, "{}", case.name);
+        let recorded: BTreeSet<String> = ports.findings.records().iter().map(|r| r.finding.fingerprint.clone()).collect();
+        let found: BTreeSet<String> = lambda.iter().map(|f| f.fingerprint.clone()).collect();
+        assert_eq!(recorded, found, "{}: every finding has its record", case.name);
+        checked += 1;
+    }
+    assert!(checked >= 25, "only {checked} cases ran through the engine");
+}

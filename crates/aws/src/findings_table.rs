@@ -83,20 +83,8 @@ pub enum DynamoError {
     Runtime(String),
 }
 
-/// What [`FindingsTable::put_if_new`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inserted {
-    Created,
-    /// An item with this fingerprint exists: nothing written.
-    AlreadyPresent,
-}
-
-/// A record as stored, with the version to pass to [`FindingsTable::update`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
-    pub record: FindingRecord,
-    pub version: u64,
-}
+/// What [`FindingsTable::put_if_new`] did, and a record as stored: the core's port types.
+pub use driftwatch_core::ports::{Inserted, Stored};
 
 pub use crate::table::TableOptions;
 

@@ -2,7 +2,7 @@
 //!
 //! Items are keyed `fingerprint = "ledger#<kind>#<key>"` and hold one JSON `value`; they have no
 //! `status` attribute, so the open-findings index never sees them. What each kind holds is the
-//! Lambdas' business (`driftwatch_lambda::ledger`); this adapter only stores, lists and deletes.
+//! engine's business (`driftwatch_engine::memory`); this adapter only stores, lists and deletes.
 
 use crate::iam::Action;
 use crate::sdk_error::describe;

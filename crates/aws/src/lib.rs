@@ -18,6 +18,7 @@
 //! * [`locks`]: Terraform's DynamoDB lock tables, read-only — [`LockTables`].
 //! * [`objects`]: whole S3 objects — CloudTrail log files read ([`ObjectReader`]) and report
 //!   files written ([`ObjectWriter`]).
+//! * [`ports`]: the core's ports (`driftwatch_core::ports`) over these adapters, for the engine.
 //! * [`secrets`]: the evidence signing key from Secrets Manager — [`SecretReader`].
 //! * [`iam`]: the IAM actions each adapter's capabilities perform ([`Action`]), what they
 //!   are pointed at ([`Target`]); every function's role is checked against them.
@@ -39,6 +40,7 @@ pub mod live;
 pub mod locks;
 pub mod notify;
 pub mod objects;
+pub mod ports;
 pub mod sdk;
 mod sdk_error;
 pub mod secrets;

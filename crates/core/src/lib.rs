@@ -23,6 +23,7 @@ pub mod live;
 pub mod normalize;
 pub mod path;
 pub mod policy;
+pub mod ports;
 pub mod redact;
 pub mod report;
 pub mod signal;

@@ -1,9 +1,23 @@
 //! driftwatch-engine: the use cases, written once, for the CLI and the Lambdas.
 //!
-//! Generic over ports, with no SDK, no file and no clock of its own: the caller passes the
-//! documents, the bytes behind object events and the time.
+//! Generic over the core's ports (`driftwatch_core::ports`), with no SDK, no file and no clock
+//! of its own: the caller passes the adapters ([`Ports`]), the documents and the time.
 //!
+//! * [`signal`]: `on_signal` (one decoded signal through its detector, against the index
+//!   slice and ledger items it needs) and `watch` (a batch, recorded).
+//! * [`record`]: findings → exceptions → lifecycle record, evidence and one alert.
+//! * [`memory`]: the detectors' memory, loaded from the ledger for one signal and written back.
 //! * [`replay`]: a stream of trigger documents through decode → detectors with in-memory
 //!   detector memory (`driftwatch replay`, the events/ tests).
+//! * [`in_memory`]: every port in memory (unit tests, runs without AWS).
 
+pub mod in_memory;
+pub mod memory;
+pub mod ports;
+pub mod record;
 pub mod replay;
+pub mod signal;
+
+pub use ports::{Ports, Retry};
+pub use record::{record, write_evidence, Recorded};
+pub use signal::{on_decoded, on_signal, watch, watch_document, Outcome};

@@ -89,3 +89,41 @@ impl Deps {
         })
     }
 }
+
+/// The engine's ports are the AWS adapters.
+impl driftwatch_engine::Ports for Deps {
+    type Index = IndexTable;
+    type Ledger = LedgerTable;
+    type Exceptions = ExceptionsTable;
+    type Findings = FindingsTable;
+    type Evidence = S3EvidenceStore;
+    type Alerts = SnsNotifier;
+
+    fn index(&self) -> &IndexTable {
+        &self.index
+    }
+    fn ledger(&self) -> &LedgerTable {
+        &self.ledger
+    }
+    fn exceptions(&self) -> &ExceptionsTable {
+        &self.exceptions
+    }
+    fn findings(&self) -> &FindingsTable {
+        &self.findings
+    }
+    fn evidence(&self) -> &S3EvidenceStore {
+        &self.evidence
+    }
+    fn alerts(&self) -> Option<&SnsNotifier> {
+        self.alerts.as_ref()
+    }
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    fn policy(&self) -> &driftwatch_core::policy::Policy {
+        &self.env.policy
+    }
+    fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+}

@@ -33,8 +33,8 @@ impl Function {
     /// The capabilities this function's handler calls, with their targets.
     pub fn wiring(self) -> Vec<(Target, &'static [Action])> {
         use Target::*;
-        // What every watcher does with a finding (crate::pipeline::record) and with a signal
-        // (crate::handlers::detect_signal): exceptions, the findings lifecycle, evidence, the
+        // What every watcher does with a finding (driftwatch_engine::record) and with a signal
+        // (driftwatch_engine::on_signal): exceptions, the findings lifecycle, evidence, the
         // alert; the index slice and the ledger items the signal needs.
         let recording: [(Target, &'static [Action]); 8] = [
             (ExceptionsTable, driftwatch_aws::ExceptionsTable::READ),

@@ -1,7 +1,5 @@
 //! What every layer of a function shares: the invocation's clock and limits, and the one
-//! error a handler returns (a failure the platform retries). Its own module, below the
-//! handlers, the pipeline, the index slice and the exceptions, so none of them imports another
-//! for it.
+//! error a handler returns (a failure the platform retries; the engine's `Retry` becomes one).
 
 use chrono::{DateTime, Utc};
 
@@ -26,6 +24,18 @@ impl Invocation {
 pub enum HandlerError {
     #[error("{0}")]
     Transient(String),
+}
+
+impl From<driftwatch_engine::Retry> for HandlerError {
+    fn from(e: driftwatch_engine::Retry) -> Self {
+        HandlerError::Transient(e.0)
+    }
+}
+
+impl From<driftwatch_core::ports::PortError> for HandlerError {
+    fn from(e: driftwatch_core::ports::PortError) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
 }
 
 /// A transient failure (retried by the platform) described by `what`.

@@ -5,7 +5,8 @@
 //!   configuration (`AWS_ENDPOINT_URL` points everything at moto in the tests).
 //! * [`grants`]: what each function may call (the IAM its role needs), from the adapters it
 //!   is wired with.
-//! * [`handlers`]: one module per function; each takes the event payload and returns the
+//! * [`handlers`]: one module per function; each decodes the event payload, calls the
+//!   engine's use cases (`driftwatch_engine`) over [`Deps`] (its ports) and returns the
 //!   response. An invalid event is recorded (`input.invalid` evidence) and acknowledged; a
 //!   transient AWS error is returned as an error so the platform retries.
 //! * [`runtime`]: the loop the mains call — JSON logs, configuration, clients, then
@@ -13,13 +14,9 @@
 
 pub mod deps;
 pub mod env;
-mod exceptions;
 pub mod grants;
 pub mod handlers;
-pub mod index;
 pub mod invocation;
-pub mod ledger;
-pub mod pipeline;
 pub mod runtime;
 
 pub use deps::Deps;

@@ -3,7 +3,7 @@
 //! (through the Config reader), then detected like any other. An oversized item that cannot
 //! be read or parsed is `input.invalid`; S3 errors other than a missing object are retried.
 
-use super::{watch_decoded, HandlerError, Invocation};
+use super::{outcome_response, HandlerError, Invocation};
 use crate::deps::Deps;
 use driftwatch_core::signal::{InvalidInput, Signal};
 use serde_json::Value;
@@ -24,7 +24,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         }
     }
     let at = super::payload_time(&payload).unwrap_or(inv.now);
-    Ok(watch_decoded(deps, decoded, at, inv).await?.response())
+    Ok(outcome_response(&driftwatch_engine::watch(deps, decoded, at, inv.now).await?))
 }
 
 /// Is a failure to read an oversized item worth retrying? A missing object or an object that

@@ -5,14 +5,13 @@
 //! number in `batchItemFailures` (the event source mapping has `ReportBatchItemFailures`), so
 //! the platform retries from it and the records before it are not processed twice.
 
-use super::{detect_signal, response, HandlerError, Invocation};
+use super::{response, HandlerError, Invocation};
 use crate::deps::Deps;
-use crate::pipeline::{self, Recorded};
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use driftwatch_core::detect;
 use driftwatch_core::signal::InvalidInput;
 use driftwatch_decode::One;
+use driftwatch_engine::{watch, Outcome};
 use serde_json::Value;
 use tracing::warn;
 
@@ -23,39 +22,25 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         Err(e) => {
             let bad =
                 InvalidInput { source: "lock-watcher event".into(), index: None, message: format!("not a DynamoDB Streams event: {e}") };
-            let f = detect::invalid_input(&bad, &deps.catalog, at);
-            let recorded = pipeline::record(deps, vec![f.clone()], inv).await?;
-            let mut out = response(0, 1, &[f], recorded);
+            let done = watch(deps, vec![Err(bad)], at, inv.now).await?;
+            let mut out = response(0, 1, &done.findings, done.recorded);
             out["batchItemFailures"] = Value::Array(Vec::new());
             return Ok(out);
         }
     };
     let mut failures = Vec::new();
-    let mut findings = Vec::new();
-    let mut recorded = Recorded::default();
-    let mut invalid = 0;
+    let mut all = Outcome::default();
     for (i, rec) in event.records.iter().enumerate() {
         // The record's own time: a redelivery gives identical findings.
         let t = rec.change.approximate_creation_date_time;
         let at = if t.timestamp() > 0 { t } else { inv.now };
-        let found = match driftwatch_decode::dynamodb::record(rec, &deps.env.policy) {
-            Ok(One::Ignored) => Ok(Vec::new()),
-            Ok(One::Signal(s)) => detect_signal(deps, &s, at).await,
-            Err(message) => {
-                invalid += 1;
-                let source = format!("dynamodb stream record {}", rec.event_id);
-                Ok(vec![detect::invalid_input(&InvalidInput { source, index: Some(i), message }, &deps.catalog, at)])
-            }
+        let decoded = match driftwatch_decode::dynamodb::record(rec, &deps.env.policy) {
+            Ok(One::Ignored) => continue,
+            Ok(One::Signal(s)) => Ok(s),
+            Err(message) => Err(InvalidInput { source: format!("dynamodb stream record {}", rec.event_id), index: Some(i), message }),
         };
-        let done = match found {
-            Ok(f) => pipeline::record(deps, f.clone(), inv).await.map(|r| (f, r)),
-            Err(e) => Err(e),
-        };
-        match done {
-            Ok((f, r)) => {
-                findings.extend(f);
-                recorded += r;
-            }
+        match watch(deps, vec![decoded], at, inv.now).await {
+            Ok(done) => all.add(done),
             Err(e) => {
                 let id = rec.change.sequence_number.clone().unwrap_or_else(|| rec.event_id.clone());
                 warn!(record = %rec.event_id, sequence = %id, error = %e, "record failed; the batch is retried from it");
@@ -66,7 +51,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
             }
         }
     }
-    let mut out = response(event.records.len(), invalid, &findings, recorded);
+    let mut out = response(event.records.len(), all.invalid, &all.findings, all.recorded);
     let mut resp = DynamoDbEventResponse::default();
     resp.batch_item_failures = failures;
     out["batchItemFailures"] = serde_json::to_value(&resp).map(|v| v["batchItemFailures"].clone()).unwrap_or_default();

@@ -20,13 +20,9 @@ pub mod trail_watcher;
 
 use crate::deps::Deps;
 use crate::env::Function;
-use crate::ledger::StoredMemory;
-use crate::pipeline::{self, Recorded};
 use chrono::{DateTime, Utc};
-use driftwatch_core::detect::{self, Context};
-use driftwatch_core::signal::Signal;
 use driftwatch_core::Finding;
-use driftwatch_decode::Decoded;
+use driftwatch_engine::{Outcome, Recorded};
 use serde_json::{json, Value};
 
 pub(crate) use crate::invocation::transient;
@@ -59,38 +55,6 @@ pub fn payload_time(payload: &Value) -> Option<DateTime<Utc>> {
     })
 }
 
-/// Detect one decoded signal against the index slice and ledger items it needs; the ledger is
-/// written back before returning. Undecodable input becomes `input.invalid`, timed `at` (the
-/// payload's time).
-pub async fn detect_one(deps: &Deps, decoded: Decoded, at: DateTime<Utc>) -> Result<Vec<Finding>, HandlerError> {
-    let signal = match decoded {
-        Ok(s) => s,
-        Err(bad) => {
-            tracing::warn!(source = %bad.source, index = ?bad.index, problem = %bad.message, "input.invalid");
-            return Ok(vec![detect::invalid_input(&bad, &deps.catalog, at)]);
-        }
-    };
-    detect_signal(deps, &signal, at).await
-}
-
-/// Detect a decoded signal (see [`detect_one`]); a signal without a time of its own is
-/// detected at `at`.
-pub async fn detect_signal(deps: &Deps, signal: &Signal, at: DateTime<Utc>) -> Result<Vec<Finding>, HandlerError> {
-    let needs = detect::needs(signal, &deps.env.policy);
-    let index = crate::index::load(&deps.index, &needs).await?;
-    let mut mem = StoredMemory::load(&deps.ledger, &needs).await.map_err(transient)?;
-    let ctx = Context {
-        index: &index,
-        catalog: &deps.catalog,
-        policy: &deps.env.policy,
-        redactor: &deps.redactor,
-        now: signal.time().unwrap_or(at),
-    };
-    let found = detect::process(signal, &ctx, &mut mem);
-    mem.save(&deps.ledger).await.map_err(transient)?;
-    Ok(found)
-}
-
 /// The response of a watcher: counts, and the fingerprints of what it found.
 pub fn response(signals: usize, invalid: usize, findings: &[Finding], recorded: Recorded) -> Value {
     json!({
@@ -101,43 +65,7 @@ pub fn response(signals: usize, invalid: usize, findings: &[Finding], recorded: 
     })
 }
 
-/// What a watcher did with a payload.
-#[derive(Debug, Default)]
-pub struct Watched {
-    pub signals: usize,
-    pub invalid: usize,
-    pub findings: Vec<Finding>,
-    pub recorded: Recorded,
-}
-
-impl Watched {
-    pub fn add(&mut self, o: Watched) {
-        self.signals += o.signals;
-        self.invalid += o.invalid;
-        self.findings.extend(o.findings);
-        self.recorded += o.recorded;
-    }
-
-    pub fn response(&self) -> Value {
-        response(self.signals, self.invalid, &self.findings, self.recorded)
-    }
-}
-
-/// Decode, detect and record a whole document (trail and config watchers); `at` times what has
-/// no time of its own.
-pub async fn watch_bytes(deps: &Deps, bytes: &[u8], source: &str, at: DateTime<Utc>, inv: &Invocation) -> Result<Watched, HandlerError> {
-    let decoded = driftwatch_decode::decode_document(bytes, source, &deps.env.policy, &deps.redactor);
-    watch_decoded(deps, decoded, at, inv).await
-}
-
-/// Detect and record decoded items.
-pub async fn watch_decoded(deps: &Deps, decoded: Vec<Decoded>, at: DateTime<Utc>, inv: &Invocation) -> Result<Watched, HandlerError> {
-    let signals = decoded.len();
-    let invalid = decoded.iter().filter(|d| d.is_err()).count();
-    let mut findings = Vec::new();
-    for d in decoded {
-        findings.extend(detect_one(deps, d, at).await?);
-    }
-    let recorded = pipeline::record(deps, findings.clone(), inv).await?;
-    Ok(Watched { signals, invalid, findings, recorded })
+/// The response of a watcher for what the engine's `watch` came to.
+pub fn outcome_response(o: &Outcome) -> Value {
+    response(o.signals, o.invalid, &o.findings, o.recorded)
 }

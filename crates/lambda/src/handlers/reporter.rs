@@ -28,7 +28,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     let to = time_at(&payload, "/detail/to").unwrap_or(now);
     let from = time_at(&payload, "/detail/from").unwrap_or(to - Duration::days(DEFAULT_DAYS));
     let (records, skipped) = read_findings(deps, from, now.max(to)).await?;
-    let exceptions = crate::exceptions::load(deps).await?;
+    let exceptions = driftwatch_core::ports::ExceptionSource::load(&deps.exceptions, deps.env.policy.exceptions.max_days).await?;
     let expiring: Vec<ExpiringException> = exceptions
         .exceptions
         .iter()
@@ -58,7 +58,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         written.push(format!("s3://{}/{key}", reports.bucket));
     }
     let record = driftwatch_core::evidence::Record { kind: "report".into(), time: to, body: report_json };
-    crate::pipeline::write_evidence(deps, &record, inv.now).await?;
+    driftwatch_engine::write_evidence(&deps.evidence, &record, inv.now).await?;
     let open = r.by_status.iter().find(|c| c.label == "open").map(|c| c.count).unwrap_or(0);
     info!(records = r.records, findings = r.findings, open, skipped, "report written");
     Ok(json!({

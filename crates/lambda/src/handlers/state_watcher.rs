@@ -10,7 +10,6 @@
 
 use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
-use crate::pipeline::{self, Recorded};
 use driftwatch_aws::ItemKey;
 use driftwatch_core::detect::state_write::{self, StateWrite};
 use driftwatch_core::detect::{self, Context, HeldLock, LockSource, Needs};
@@ -19,6 +18,7 @@ use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::signal::{InvalidInput, LockInfo, ObjectChange, Signal, StateObjectEvent};
 use driftwatch_core::state::{parse_state, StateLocation};
 use driftwatch_core::Finding;
+use driftwatch_engine::{record, write_evidence, Recorded};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use tracing::info;
@@ -50,10 +50,10 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
                 },
                 ObjectChange::Deleted => writes.push(state_deleted(deps, &ev).await?),
             },
-            Ok(other) => findings.extend(super::detect_signal(deps, &other, at).await?),
+            Ok(other) => findings.extend(driftwatch_engine::on_signal(deps, &other, at).await?),
         }
     }
-    let recorded: Recorded = pipeline::record(deps, findings.clone(), inv).await?;
+    let recorded: Recorded = record(deps, findings.clone(), inv.now).await?;
     for w in &writes {
         if w.get("replay").is_none() && w.get("deleted").is_none() {
             mark_written(deps, w).await?;
@@ -152,7 +152,7 @@ async fn state_written(
             needs.identities.push((r.config_type, r.resource_id));
         }
     }
-    let others = crate::index::load(&deps.index, &needs).await?;
+    let others = driftwatch_engine::signal::index_slice(&deps.index, &needs).await?;
     let mut w = StateWrite::new(ev, previous.as_ref(), &current);
     w.object_md5 = Some(md5.clone());
     w.previous_md5 = previous_md5;
@@ -175,7 +175,7 @@ async fn state_written(
         "moved": diff.moved,
         "indexed": entries.len(),
     });
-    crate::pipeline::write_evidence(deps, &Record { kind: "state-write".into(), time: ev.time, body }, inv.now).await?;
+    write_evidence(&deps.evidence, &Record { kind: "state-write".into(), time: ev.time, body }, inv.now).await?;
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
     let summary = json!({"state": url, "version": version, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
     Ok(Ok((found, summary)))

@@ -14,13 +14,13 @@
 
 use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
-use crate::ledger::StoredMemory;
-use crate::pipeline::{self, Recorded};
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::detect::{self, Context, HeldLock, LockSource};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::signal::LockInfo;
 use driftwatch_core::Finding;
+use driftwatch_engine::memory::LedgerMemory;
+use driftwatch_engine::Recorded;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
@@ -89,11 +89,11 @@ async fn held_locks(deps: &Deps, now: DateTime<Utc>) -> Result<Vec<(String, Held
 async fn stale_locks(deps: &Deps, inv: &Invocation) -> Result<(Vec<Finding>, Recorded, usize), HandlerError> {
     let held = held_locks(deps, inv.now).await?;
     let n = held.len();
-    let mut mem = StoredMemory::with_locks(held);
+    let mut mem = LedgerMemory::with_locks(held);
     let index = ManagedIndex::default();
     let ctx = Context { index: &index, catalog: &deps.catalog, policy: &deps.env.policy, redactor: &deps.redactor, now: inv.now };
     let found = detect::lock::sweep(inv.now, &ctx, &mut mem);
-    let recorded = pipeline::record(deps, found.clone(), inv).await?;
+    let recorded = driftwatch_engine::record(deps, found.clone(), inv.now).await?;
     info!(held = n, stale = found.len(), "stale-lock sweep");
     Ok((found, recorded, n))
 }

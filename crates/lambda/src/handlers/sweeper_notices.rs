@@ -40,7 +40,7 @@ async fn publish(deps: &Deps, n: &Notice) -> Result<(), HandlerError> {
 }
 
 pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
-    let ex = crate::exceptions::load(deps).await?;
+    let ex = driftwatch_core::ports::ExceptionSource::load(&deps.exceptions, deps.env.policy.exceptions.max_days).await?;
     let sent = deps.exceptions.sent_notices().await.map_err(transient)?;
     let due = exceptions::notices(&ex, inv.now, &DEFAULT_THRESHOLDS, &sent);
     let mut out = Vec::new();
@@ -48,7 +48,7 @@ pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
         publish(deps, n).await?;
         deps.exceptions.record_notices(std::slice::from_ref(n)).await.map_err(transient)?;
         let body = serde_json::to_value(n).map_err(transient)?;
-        crate::pipeline::write_evidence(deps, &Record { kind: "notice".into(), time: inv.now, body }, inv.now).await?;
+        driftwatch_engine::write_evidence(&deps.evidence, &Record { kind: "notice".into(), time: inv.now, body }, inv.now).await?;
         info!(exception = %n.exception, threshold = %n.threshold.key(), "exception notice sent");
         out.push(json!({"exception": n.exception, "threshold": n.threshold.key()}));
     }

@@ -12,12 +12,12 @@
 
 use super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
-use crate::pipeline::{self, Recorded};
 use chrono::Duration;
 use driftwatch_core::drift;
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::live::LiveInventory;
 use driftwatch_core::Rule;
+use driftwatch_engine::Recorded;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use tracing::{info, warn};
@@ -83,5 +83,5 @@ async fn reconcile_state(deps: &Deps, bucket: &str, key: &str, inv: &Invocation)
     // Only this state's identities were read: "unmanaged" would be meaningless here.
     let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
     info!(state = %format!("s3://{bucket}/{key}"), identities = keys.len(), findings = findings.len(), "reconciled");
-    pipeline::record(deps, findings, inv).await.map(Ok)
+    driftwatch_engine::record(deps, findings, inv.now).await.map(Ok).map_err(Into::into)
 }

@@ -3,9 +3,10 @@
 //! gunzipped and replayed record by record; a corrupt record is `input.invalid`, the others
 //! are still processed).
 
-use super::{watch_bytes, watch_decoded, HandlerError, Invocation, Watched};
+use super::{outcome_response, HandlerError, Invocation};
 use crate::deps::Deps;
 use driftwatch_core::signal::InvalidInput;
+use driftwatch_engine::{watch, watch_document, Outcome};
 use serde_json::Value;
 
 /// Largest CloudTrail log file read (decompressed).
@@ -43,10 +44,10 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     if files.is_empty() {
         let bytes = serde_json::to_vec(&payload).unwrap_or_default();
         let at = super::payload_time(&payload).unwrap_or(inv.now);
-        return Ok(watch_bytes(deps, &bytes, "event", at, inv).await?.response());
+        return Ok(outcome_response(&watch_document(deps, &bytes, "event", at, inv.now).await?));
     }
     let at = super::payload_time(&payload).unwrap_or(inv.now);
-    let mut all = Watched::default();
+    let mut all = Outcome::default();
     for (bucket, key) in files {
         let source = format!("s3://{bucket}/{key}");
         let bytes = deps.log_files.get(&bucket, &key).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
@@ -58,7 +59,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         } else {
             driftwatch_decode::decode_document(&bytes, &source, &deps.env.policy, &deps.redactor)
         };
-        all.add(watch_decoded(deps, decoded, at, inv).await?);
+        all.add(watch(deps, decoded, at, inv.now).await?);
     }
-    Ok(all.response())
+    Ok(outcome_response(&all))
 }

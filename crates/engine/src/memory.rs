@@ -1,8 +1,7 @@
-//! The detectors' memory between invocations, kept in the findings table beside the findings
-//! (stored through [`driftwatch_aws::LedgerTable`]).
+//! The detectors' memory, loaded from the [`Ledger`] port for one signal and written back
+//! after it.
 //!
-//! Items are keyed `fingerprint = "ledger#<kind>#<key>"` and hold one JSON `value`; they have no
-//! `status` attribute, so the open-findings index never sees them. Kinds:
+//! Ledger items by kind:
 //!
 //! | kind   | key                     | value                                             |
 //! |--------|-------------------------|---------------------------------------------------|
@@ -12,12 +11,12 @@
 //! | `state` | `<bucket>/<key>`       | an indexed state (the state watcher's; the reconcile's list) |
 //! | `cursor` | `reconcile`           | the sweeper's reconcile position                   |
 //!
-//! [`StoredMemory`] loads what a signal [needs](driftwatch_core::detect::needs) into the core's
-//! in-memory [`Memory`], lets the detector run, and writes back what changed.
+//! [`LedgerMemory`] loads what a signal [needs](driftwatch_core::detect::needs) into the core's
+//! [`InMemory`], lets the detector run, and writes back only what changed.
 
 use chrono::{DateTime, Utc};
-use driftwatch_aws::{LedgerError, LedgerTable as Ledger};
 use driftwatch_core::detect::{ConfigOrder, HeldLock, InMemory, LockLedger, Needs};
+use driftwatch_core::ports::{Ledger, PortResult};
 use driftwatch_core::signal::Principal;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -27,18 +26,18 @@ fn cfg_key(t: &str, id: &str) -> String {
 }
 
 /// The core's [`InMemory`] loaded with the ledger items a signal needs; records what the
-/// detector changed so [`StoredMemory::save`] writes back only that.
+/// detector changed so [`LedgerMemory::save`] writes back only that.
 #[derive(Debug, Default)]
-pub struct StoredMemory {
+pub struct LedgerMemory {
     inner: InMemory,
     locks: BTreeSet<String>,
     acquirers: BTreeSet<String>,
     configs: BTreeSet<(String, String)>,
 }
 
-impl StoredMemory {
+impl LedgerMemory {
     /// Load the items `needs` names.
-    pub async fn load(ledger: &Ledger, needs: &Needs) -> Result<StoredMemory, LedgerError> {
+    pub async fn load(ledger: &impl Ledger, needs: &Needs) -> PortResult<LedgerMemory> {
         let mut inner = InMemory::default();
         for id in &needs.lock_ids {
             if let Some(v) = ledger.get("lock", id).await? {
@@ -57,20 +56,20 @@ impl StoredMemory {
                 inner.set_state_id(t, id, n);
             }
         }
-        Ok(StoredMemory { inner, ..Default::default() })
+        Ok(LedgerMemory { inner, ..Default::default() })
     }
 
     /// An empty memory with these locks held (the sweeper's view of the lock table).
-    pub fn with_locks(locks: Vec<(String, HeldLock)>) -> StoredMemory {
+    pub fn with_locks(locks: Vec<(String, HeldLock)>) -> LedgerMemory {
         let mut inner = InMemory::default();
         for (id, l) in locks {
             inner.hold(&id, l);
         }
-        StoredMemory { inner, ..Default::default() }
+        LedgerMemory { inner, ..Default::default() }
     }
 
     /// Write back what the detector changed.
-    pub async fn save(&self, ledger: &Ledger) -> Result<(), LedgerError> {
+    pub async fn save(&self, ledger: &impl Ledger) -> PortResult<()> {
         for id in &self.locks {
             match self.inner.held(id) {
                 Some(l) => ledger.put("lock", id, &serde_json::to_value(l).unwrap_or(Value::Null)).await?,
@@ -91,7 +90,7 @@ impl StoredMemory {
     }
 }
 
-impl LockLedger for StoredMemory {
+impl LockLedger for LedgerMemory {
     fn held(&self, lock_id: &str) -> Option<HeldLock> {
         self.inner.held(lock_id)
     }
@@ -115,7 +114,7 @@ impl LockLedger for StoredMemory {
     }
 }
 
-impl ConfigOrder for StoredMemory {
+impl ConfigOrder for LedgerMemory {
     fn last_state_id(&self, resource_type: &str, resource_id: &str) -> Option<u64> {
         self.inner.last_state_id(resource_type, resource_id)
     }

@@ -1,0 +1,73 @@
+//! The core's ports ([`driftwatch_core::ports`]) over the adapters of this crate: what the
+//! engine's use cases call. Each method is the adapter's own; only the error becomes a
+//! [`PortError`] naming the resource (a lost conditional write stays a
+//! [`PortError::Conflict`]).
+
+use crate::{DynamoError, ExceptionsTable, FindingsTable, IndexTable, LedgerTable, S3EvidenceStore, SnsNotifier};
+use driftwatch_core::evidence::PutOutcome;
+use driftwatch_core::exceptions::Exceptions;
+use driftwatch_core::index::IndexEntry;
+use driftwatch_core::lifecycle::FindingRecord;
+use driftwatch_core::ports::{
+    AlertSink, EvidenceWriter, ExceptionSource, FindingStore, IndexLookup, Inserted, Ledger, PortError, PortResult, Stored,
+};
+use driftwatch_core::Finding;
+use serde_json::Value;
+
+impl IndexLookup for IndexTable {
+    async fn lookup(&self, config_type: &str, resource_id: &str) -> PortResult<Vec<IndexEntry>> {
+        IndexTable::lookup(self, config_type, resource_id).await.map_err(|e| PortError::failed("index table", e))
+    }
+    async fn lookup_arn(&self, arn: &str) -> PortResult<Vec<IndexEntry>> {
+        IndexTable::lookup_arn(self, arn).await.map_err(|e| PortError::failed("index table", e))
+    }
+}
+
+impl Ledger for LedgerTable {
+    async fn get(&self, kind: &str, key: &str) -> PortResult<Option<Value>> {
+        LedgerTable::get(self, kind, key).await.map_err(|e| PortError::failed("ledger", e))
+    }
+    async fn put(&self, kind: &str, key: &str, value: &Value) -> PortResult<()> {
+        LedgerTable::put(self, kind, key, value).await.map_err(|e| PortError::failed("ledger", e))
+    }
+    async fn delete(&self, kind: &str, key: &str) -> PortResult<()> {
+        LedgerTable::delete(self, kind, key).await.map_err(|e| PortError::failed("ledger", e))
+    }
+}
+
+impl ExceptionSource for ExceptionsTable {
+    async fn load(&self, max_days: u32) -> PortResult<Exceptions> {
+        ExceptionsTable::load(self, max_days).await.map_err(|e| PortError::failed("exceptions table", e))
+    }
+}
+
+fn findings_error(e: DynamoError) -> PortError {
+    match e {
+        DynamoError::VersionConflict { .. } => PortError::Conflict(e.to_string()),
+        e => PortError::failed("findings table", e),
+    }
+}
+
+impl FindingStore for FindingsTable {
+    async fn get(&self, fingerprint: &str) -> PortResult<Option<Stored>> {
+        FindingsTable::get(self, fingerprint).await.map_err(findings_error)
+    }
+    async fn put_if_new(&self, record: &FindingRecord) -> PortResult<Inserted> {
+        FindingsTable::put_if_new(self, record).await.map_err(findings_error)
+    }
+    async fn update(&self, record: &FindingRecord, expected_version: u64) -> PortResult<u64> {
+        FindingsTable::update(self, record, expected_version).await.map_err(findings_error)
+    }
+}
+
+impl EvidenceWriter for S3EvidenceStore {
+    async fn put_new(&self, key: &str, bytes: &[u8]) -> PortResult<PutOutcome> {
+        S3EvidenceStore::put_new(self, key, bytes).await.map_err(|e| PortError::failed("evidence", e))
+    }
+}
+
+impl AlertSink for SnsNotifier {
+    async fn alert(&self, finding: &Finding) -> PortResult<String> {
+        self.notify(finding, None).await.map(|p| p.message_id).map_err(|e| PortError::failed("alerts topic", e))
+    }
+}

@@ -1,0 +1,166 @@
+//! `record`: what every function does with the findings its detectors produce. Apply the
+//! exceptions, fold each finding into its record (the lifecycle), write the evidence, and
+//! alert once.
+//!
+//! Idempotency (EventBridge and Streams deliver at least once):
+//! * a finding equal to its stored record (a replay) is a no-op: no write, no evidence, no alert;
+//! * evidence records are content-addressed and written with `If-None-Match: *`;
+//! * the record is written with a conditional put (new) or a versioned update (existing), and
+//!   only the invocation whose write succeeds alerts. The record is stored with the alert
+//!   *due* (`alert_due`) before publishing and cleared after, so a publish that fails is
+//!   retried by the platform's retry of the invocation (a [`Retry`]) and a concurrent
+//!   duplicate that sees a fresh pending alert backs off with a [`Retry`] rather than
+//!   publishing twice.
+
+use crate::ports::{Ports, Retry};
+use chrono::{DateTime, Duration, Utc};
+use driftwatch_core::evidence::{PutOutcome, Record};
+use driftwatch_core::lifecycle::{self, AlertDecision, FindingRecord};
+use driftwatch_core::ports::{AlertSink, EvidenceWriter, ExceptionSource, FindingStore, Inserted, PortError};
+use driftwatch_core::Finding;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tracing::{info, warn};
+
+/// How long a pending alert claimed by another invocation is left to it.
+const CLAIM_SECONDS: i64 = 60;
+
+/// How often a record is read and folded again after losing a conditional write.
+const ATTEMPTS: usize = 8;
+
+/// What recording a batch of findings did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Recorded {
+    /// Findings handed in.
+    pub findings: usize,
+    /// Records created or changed.
+    pub changed: usize,
+    /// Replays of what the table already had.
+    pub unchanged: usize,
+    /// Alerts published.
+    pub alerts: usize,
+    /// Evidence records newly written.
+    pub evidence: usize,
+}
+
+impl std::ops::AddAssign for Recorded {
+    fn add_assign(&mut self, o: Self) {
+        self.findings += o.findings;
+        self.changed += o.changed;
+        self.unchanged += o.unchanged;
+        self.alerts += o.alerts;
+        self.evidence += o.evidence;
+    }
+}
+
+/// Whether `f` folded into `prev` changes nothing (first/last seen widened).
+fn is_replay(prev: &FindingRecord, f: &Finding) -> bool {
+    if prev.alert_due.is_some() {
+        return false;
+    }
+    let mut g = f.clone();
+    g.first_seen = prev.first_seen.min(f.first_seen);
+    g.last_seen = prev.last_seen.max(f.last_seen);
+    g == prev.finding
+}
+
+/// Like [`is_replay`], for a record whose alert is still due.
+fn is_replay_ignoring_due(prev: &FindingRecord, f: &Finding) -> bool {
+    let mut p = prev.clone();
+    p.alert_due = None;
+    is_replay(&p, f)
+}
+
+/// Write one evidence record (write-once), keyed by `written`; whether it was new.
+pub async fn write_evidence(evidence: &impl EvidenceWriter, record: &Record, written: DateTime<Utc>) -> Result<bool, Retry> {
+    let bytes = record.to_bytes();
+    let key = record.key("", &bytes, written);
+    match evidence.put_new(&key, &bytes).await? {
+        PutOutcome::Created => Ok(true),
+        PutOutcome::AlreadyPresent => Ok(false),
+    }
+}
+
+/// Apply the exceptions to `findings`, then record each (see the module documentation).
+/// `now` is the invocation's clock: it dates the evidence and decides which exceptions are in
+/// force.
+pub async fn record(ports: &impl Ports, mut findings: Vec<Finding>, now: DateTime<Utc>) -> Result<Recorded, Retry> {
+    let mut out = Recorded { findings: findings.len(), ..Default::default() };
+    if findings.is_empty() {
+        return Ok(out);
+    }
+    // A table that cannot be read fails the invocation (retried): recording findings without
+    // the exceptions would alert on excepted resources.
+    let exceptions = ports.exceptions().load(ports.policy().exceptions.max_days).await?;
+    driftwatch_core::exceptions::apply(&mut findings, &exceptions, ports.catalog(), now);
+    for f in &findings {
+        out += record_one(ports, f, now).await?;
+    }
+    Ok(out)
+}
+
+async fn record_one(ports: &impl Ports, f: &Finding, now: DateTime<Utc>) -> Result<Recorded, Retry> {
+    let mut out = Recorded::default();
+    let table = ports.findings();
+    for _attempt in 0..ATTEMPTS {
+        let prev = table.get(&f.fingerprint).await?;
+        if let Some(p) = &prev {
+            if is_replay(&p.record, f) {
+                out.unchanged += 1;
+                return Ok(out);
+            }
+            if p.record.alert_due.is_some()
+                && p.record.last_alert_at.is_some_and(|t| now - t < Duration::seconds(CLAIM_SECONDS))
+                && is_replay_ignoring_due(&p.record, f)
+            {
+                return Err(Retry(format!("finding {}: an alert is being published by another invocation; retry", f.fingerprint)));
+            }
+        }
+        let mut quiet = BTreeMap::new();
+        let (mut rec, decision) = lifecycle::observe(prev.as_ref().map(|p| &p.record), f, now, Duration::zero(), &mut quiet);
+        let alert = match decision {
+            AlertDecision::Alert(reason) => {
+                rec.alert_due = Some(reason);
+                true
+            }
+            AlertDecision::NoAlert(_) => false,
+        };
+        let body = serde_json::to_value(&rec.finding).map_err(|e| Retry(format!("serialising finding {}: {e}", f.fingerprint)))?;
+        let evidence = Record { kind: "finding".into(), time: rec.finding.last_seen, body };
+        if write_evidence(ports.evidence(), &evidence, now).await? {
+            out.evidence += 1;
+        }
+        let version = match &prev {
+            None => match table.put_if_new(&rec).await? {
+                Inserted::Created => 1,
+                Inserted::AlreadyPresent => continue,
+            },
+            Some(p) => match table.update(&rec, p.version).await {
+                Ok(v) => v,
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        out.changed += 1;
+        if alert {
+            publish(ports, &rec.finding).await?;
+            out.alerts += 1;
+            rec.alert_due = None;
+            if let Err(e) = table.update(&rec, version).await {
+                warn!(fingerprint = %f.fingerprint, error = %e, "alert sent but its record was changed meanwhile");
+            }
+        }
+        info!(rule = %f.rule, fingerprint = %f.fingerprint, resource = %f.resource.id, alert, "finding recorded");
+        return Ok(out);
+    }
+    Err(Retry(format!("finding {}: the findings table kept changing under us; retry", f.fingerprint)))
+}
+
+async fn publish(ports: &impl Ports, f: &Finding) -> Result<(), Retry> {
+    let Some(alerts) = ports.alerts() else {
+        return Ok(());
+    };
+    let message_id = alerts.alert(f).await?;
+    info!(rule = %f.rule, fingerprint = %f.fingerprint, message_id = %message_id, "alert published");
+    Ok(())
+}

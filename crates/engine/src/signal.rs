@@ -1,0 +1,110 @@
+//! `on_signal`: one decoded signal (a CloudTrail call, a Config item, a lock record or file)
+//! through its detector, against the slice of the index and the ledger items it needs; and
+//! `watch`, a whole batch of them, recorded.
+
+use crate::memory::LedgerMemory;
+use crate::ports::{Ports, Retry};
+use crate::record::{record, Recorded};
+use chrono::{DateTime, Utc};
+use driftwatch_core::detect::{self, Context, Needs};
+use driftwatch_core::index::{IndexEntry, ManagedIndex};
+use driftwatch_core::ports::{IndexLookup, PortResult};
+use driftwatch_core::signal::Signal;
+use driftwatch_core::Finding;
+use driftwatch_decode::Decoded;
+use std::collections::BTreeSet;
+
+/// Look up every identity and ARN `needs` names (one lookup each) and build an in-memory
+/// index of what was found, for the detectors.
+pub async fn index_slice(index: &impl IndexLookup, needs: &Needs) -> PortResult<ManagedIndex> {
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut entries: Vec<IndexEntry> = Vec::new();
+    for (t, id) in &needs.identities {
+        if seen.insert((t.clone(), id.clone())) {
+            entries.extend(index.lookup(t, id).await?);
+        }
+    }
+    for arn in &needs.arns {
+        for e in index.lookup_arn(arn).await? {
+            if seen.insert((e.config_type.clone(), e.resource_id.clone())) {
+                entries.extend(index.lookup(&e.config_type, &e.resource_id).await?);
+            }
+        }
+    }
+    Ok(ManagedIndex::from_entries(entries))
+}
+
+/// Detect a decoded signal against the index slice and ledger items it needs; the ledger is
+/// written back before returning. A signal without a time of its own is detected at `at`.
+pub async fn on_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -> Result<Vec<Finding>, Retry> {
+    let needs = detect::needs(signal, ports.policy());
+    let index = index_slice(ports.index(), &needs).await?;
+    let mut mem = LedgerMemory::load(ports.ledger(), &needs).await?;
+    let ctx = Context {
+        index: &index,
+        catalog: ports.catalog(),
+        policy: ports.policy(),
+        redactor: ports.redactor(),
+        now: signal.time().unwrap_or(at),
+    };
+    let found = detect::process(signal, &ctx, &mut mem);
+    mem.save(ports.ledger()).await?;
+    Ok(found)
+}
+
+/// [`on_signal`] for a decoded item: undecodable input becomes `input.invalid`, timed `at`
+/// (the payload's time, so that a redelivery gives an identical finding).
+pub async fn on_decoded(ports: &impl Ports, decoded: Decoded, at: DateTime<Utc>) -> Result<Vec<Finding>, Retry> {
+    match decoded {
+        Ok(signal) => on_signal(ports, &signal, at).await,
+        Err(bad) => {
+            tracing::warn!(source = %bad.source, index = ?bad.index, problem = %bad.message, "input.invalid");
+            Ok(vec![detect::invalid_input(&bad, ports.catalog(), at)])
+        }
+    }
+}
+
+/// What a batch of decoded items came to.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Items handed in.
+    pub signals: usize,
+    /// Items that did not decode (each an `input.invalid` finding).
+    pub invalid: usize,
+    pub findings: Vec<Finding>,
+    pub recorded: Recorded,
+}
+
+impl Outcome {
+    pub fn add(&mut self, o: Outcome) {
+        self.signals += o.signals;
+        self.invalid += o.invalid;
+        self.findings.extend(o.findings);
+        self.recorded += o.recorded;
+    }
+}
+
+/// Detect and record decoded items; `at` times what has no time of its own, `now` is the
+/// invocation's clock.
+pub async fn watch(ports: &impl Ports, decoded: Vec<Decoded>, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Outcome, Retry> {
+    let signals = decoded.len();
+    let invalid = decoded.iter().filter(|d| d.is_err()).count();
+    let mut findings = Vec::new();
+    for d in decoded {
+        findings.extend(on_decoded(ports, d, at).await?);
+    }
+    let recorded = record(ports, findings.clone(), now).await?;
+    Ok(Outcome { signals, invalid, findings, recorded })
+}
+
+/// Decode a whole document (a CloudTrail log file, a Config item) and [`watch`] it.
+pub async fn watch_document(
+    ports: &impl Ports,
+    bytes: &[u8],
+    source: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Retry> {
+    let decoded = driftwatch_decode::decode_document(bytes, source, ports.policy(), ports.redactor());
+    watch(ports, decoded, at, now).await
+}
