@@ -202,3 +202,53 @@ fn decode_and_engine_do_no_io() {
         );
     }
 }
+
+/// Handlers hold no business rule: a function's handler decodes its payload, reads and writes
+/// through its adapters, calls the engine's use cases (`driftwatch_engine`) and encodes the
+/// response. No detector, index slice, detector memory, exception rule, finding lifecycle or
+/// drift scan is called from `crates/lambda/src/handlers` — those run in the engine, where the
+/// CLI and the tests run them too.
+#[test]
+fn handlers_hold_no_business_rule() {
+    let banned = [
+        "detect::process",
+        "detect::lock",
+        "detect::invalid_input",
+        "detect::needs",
+        "state_write::detect",
+        "StateWrite::new",
+        "Context {",
+        "InMemory",
+        "LedgerMemory",
+        "lifecycle::",
+        "exceptions::apply",
+        "drift::scan",
+        "ManagedIndex::from_entries",
+        "is_replay",
+    ];
+    let dir = workspace_root().join("crates/lambda/src/handlers");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() >= 7, "crates/lambda/src/handlers holds {} files: is the walk broken?", files.len());
+    let mut offences = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read source");
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for b in banned {
+                if line.contains(b) {
+                    offences.push(format!("{}:{}: {b}", path.display(), n + 1));
+                }
+            }
+        }
+        let is_dispatch = path.ends_with("mod.rs");
+        assert!(
+            is_dispatch || text.contains("driftwatch_engine"),
+            "{} calls no use case of driftwatch_engine: where does its work happen?",
+            path.display()
+        );
+    }
+    assert!(offences.is_empty(), "business rules in the Lambda handlers (move them to crates/engine):\n{}", offences.join("\n"));
+}

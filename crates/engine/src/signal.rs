@@ -57,11 +57,14 @@ pub async fn on_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -
 pub async fn on_decoded(ports: &impl Ports, decoded: Decoded, at: DateTime<Utc>) -> Result<Vec<Finding>, Retry> {
     match decoded {
         Ok(signal) => on_signal(ports, &signal, at).await,
-        Err(bad) => {
-            tracing::warn!(source = %bad.source, index = ?bad.index, problem = %bad.message, "input.invalid");
-            Ok(vec![detect::invalid_input(&bad, ports.catalog(), at)])
-        }
+        Err(bad) => Ok(vec![invalid(ports, &bad, at)]),
     }
+}
+
+/// The `input.invalid` finding of undecodable input, timed `at`.
+pub fn invalid(ports: &impl Ports, bad: &driftwatch_core::signal::InvalidInput, at: DateTime<Utc>) -> Finding {
+    tracing::warn!(source = %bad.source, index = ?bad.index, problem = %bad.message, "input.invalid");
+    detect::invalid_input(bad, ports.catalog(), at)
 }
 
 /// What a batch of decoded items came to.

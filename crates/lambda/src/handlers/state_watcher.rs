@@ -11,14 +11,12 @@
 use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use driftwatch_aws::ItemKey;
-use driftwatch_core::detect::state_write::{self, StateWrite};
-use driftwatch_core::detect::{self, Context, HeldLock, LockSource, Needs};
-use driftwatch_core::evidence::Record;
 use driftwatch_core::index::ManagedIndex;
-use driftwatch_core::signal::{InvalidInput, LockInfo, ObjectChange, Signal, StateObjectEvent};
+use driftwatch_core::signal::{InvalidInput, ObjectChange, Signal, StateObjectEvent};
 use driftwatch_core::state::{parse_state, StateLocation};
 use driftwatch_core::Finding;
-use driftwatch_engine::{record, write_evidence, Recorded};
+use driftwatch_engine::state_write::{on_state_write, WriteFacts};
+use driftwatch_engine::{record, Recorded};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use tracing::info;
@@ -35,7 +33,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         match d {
             Err(bad) => {
                 invalid += 1;
-                findings.push(detect::invalid_input(&bad, &deps.catalog, at));
+                findings.push(driftwatch_engine::signal::invalid(deps, &bad, at));
             }
             Ok(Signal::StateObject(ev)) => match ev.change {
                 ObjectChange::Created => match state_written(deps, &ev, inv).await? {
@@ -45,7 +43,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
                     }
                     Err(bad) => {
                         invalid += 1;
-                        findings.push(detect::invalid_input(&bad, &deps.catalog, ev.time));
+                        findings.push(driftwatch_engine::signal::invalid(deps, &bad, ev.time));
                     }
                 },
                 ObjectChange::Deleted => writes.push(state_deleted(deps, &ev).await?),
@@ -139,43 +137,20 @@ async fn state_written(
 
     // What the lock table says.
     let digest = deps.locks.get(&format!("{id}-md5")).await.map_err(transient)?.and_then(|i| i.digest);
-    let lock = deps.locks.get(&id).await.map_err(transient)?.and_then(|i| {
-        let info: LockInfo = serde_json::from_str(i.info.as_deref()?).ok()?;
-        let since = info.created.unwrap_or(ev.time);
-        Some(HeldLock { info, since, principal: None, source: LockSource::Table { table: None } })
-    });
-
-    // Identities the write removed: does another state still manage them?
-    let mut needs = Needs::default();
-    if let Some(prev) = &previous {
-        for r in state_write::removed_identities(prev, &current, &deps.catalog) {
-            needs.identities.push((r.config_type, r.resource_id));
-        }
-    }
-    let others = driftwatch_engine::signal::index_slice(&deps.index, &needs).await?;
-    let mut w = StateWrite::new(ev, previous.as_ref(), &current);
-    w.object_md5 = Some(md5.clone());
-    w.previous_md5 = previous_md5;
-    w.lock_table_digest = digest;
-    // Terraform releases the lock right after writing: a lock gone by now proves nothing, so
-    // only a lock still held is evidence (unknown otherwise).
-    w.lock_held = lock.is_some().then_some(true);
-    w.lock = lock;
-    let ctx = Context { index: &others, catalog: &deps.catalog, policy: &deps.env.policy, redactor: &deps.redactor, now: ev.time };
-    let (found, diff) = state_write::detect(&w, &ctx);
-    let body = json!({
-        "state": url,
-        "version": version,
-        "serial": current.serial,
-        "lineage": current.lineage,
-        "md5": md5,
-        "added": diff.added,
-        "removed": diff.removed,
-        "changed": diff.changed,
-        "moved": diff.moved,
-        "indexed": entries.len(),
-    });
-    write_evidence(&deps.evidence, &Record { kind: "state-write".into(), time: ev.time, body }, inv.now).await?;
+    let lock_info = deps.locks.get(&id).await.map_err(transient)?.and_then(|i| i.info);
+    let facts = WriteFacts {
+        event: ev,
+        url: &url,
+        version: version.as_deref(),
+        current: &current,
+        current_md5: &md5,
+        previous: previous.as_ref(),
+        previous_md5,
+        lock_table_digest: digest,
+        lock_info: lock_info.as_deref(),
+        indexed: entries.len(),
+    };
+    let (found, diff) = on_state_write(deps, &facts, inv.now).await?;
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
     let summary = json!({"state": url, "version": version, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
     Ok(Ok((found, summary)))

@@ -15,12 +15,9 @@
 use super::{response, transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use chrono::{DateTime, Duration, Utc};
-use driftwatch_core::detect::{self, Context, HeldLock, LockSource};
-use driftwatch_core::index::ManagedIndex;
-use driftwatch_core::signal::LockInfo;
+use driftwatch_core::detect::HeldLock;
 use driftwatch_core::Finding;
-use driftwatch_engine::memory::LedgerMemory;
-use driftwatch_engine::Recorded;
+use driftwatch_engine::{locks, Recorded};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
@@ -67,20 +64,13 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
 async fn held_locks(deps: &Deps, now: DateTime<Utc>) -> Result<Vec<(String, HeldLock)>, HandlerError> {
     let mut held = Vec::new();
     for item in deps.locks.held().await.map_err(transient)? {
-        if let Some(Ok(info)) = item.info.as_deref().map(serde_json::from_str::<LockInfo>) {
-            let since = info.created.unwrap_or(now);
-            held.push((item.lock_id, HeldLock { info, since, principal: None, source: LockSource::Table { table: Some(item.table) } }));
+        if let Some(lock) = locks::held_in_table(item.info.as_deref(), &item.table, now) {
+            held.push((item.lock_id, lock));
         }
     }
     for bucket in &deps.env.policy.state.buckets {
         for (key, bytes) in deps.states.lock_files(bucket).await.map_err(transient)? {
-            let Some(state_key) = key.strip_suffix(".tflock") else { continue };
-            if let Ok(info) = serde_json::from_slice::<LockInfo>(&bytes) {
-                let since = info.created.unwrap_or(now);
-                let id = format!("{bucket}/{state_key}");
-                let source = LockSource::File { bucket: bucket.clone(), key: key.clone() };
-                held.push((id, HeldLock { info, since, principal: None, source }));
-            }
+            held.extend(locks::held_in_file(bucket, &key, &bytes, now));
         }
     }
     Ok(held)
@@ -89,11 +79,7 @@ async fn held_locks(deps: &Deps, now: DateTime<Utc>) -> Result<Vec<(String, Held
 async fn stale_locks(deps: &Deps, inv: &Invocation) -> Result<(Vec<Finding>, Recorded, usize), HandlerError> {
     let held = held_locks(deps, inv.now).await?;
     let n = held.len();
-    let mut mem = LedgerMemory::with_locks(held);
-    let index = ManagedIndex::default();
-    let ctx = Context { index: &index, catalog: &deps.catalog, policy: &deps.env.policy, redactor: &deps.redactor, now: inv.now };
-    let found = detect::lock::sweep(inv.now, &ctx, &mut mem);
-    let recorded = driftwatch_engine::record(deps, found.clone(), inv.now).await?;
+    let (found, recorded) = locks::sweep_locks(deps, held, inv.now).await?;
     info!(held = n, stale = found.len(), "stale-lock sweep");
     Ok((found, recorded, n))
 }

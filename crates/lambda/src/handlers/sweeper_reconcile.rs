@@ -13,13 +13,8 @@
 use super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use chrono::Duration;
-use driftwatch_core::drift;
-use driftwatch_core::index::ManagedIndex;
-use driftwatch_core::live::LiveInventory;
-use driftwatch_core::Rule;
-use driftwatch_engine::Recorded;
+use driftwatch_engine::{reconcile, Recorded};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
 use tracing::{info, warn};
 
 pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
@@ -71,17 +66,9 @@ async fn reconcile_state(deps: &Deps, bucket: &str, key: &str, inv: &Invocation)
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("s3://{bucket}/{key}: {e}"))),
     };
-    let index = ManagedIndex::build([state], &deps.catalog);
-    let keys: Vec<(String, String)> =
-        index.entries().iter().map(|e| (e.config_type.clone(), e.resource_id.clone())).collect::<BTreeSet<_>>().into_iter().collect();
-    let items = deps.live.batch_get(&keys, &deps.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?;
-    let mut live = LiveInventory::default();
-    for it in items {
-        live.insert(it);
-    }
-    let outcome = drift::scan(&index, &live, &deps.catalog, &deps.redactor, &deps.env.policy.scan_policy(), inv.now);
-    // Only this state's identities were read: "unmanaged" would be meaningless here.
-    let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
-    info!(state = %format!("s3://{bucket}/{key}"), identities = keys.len(), findings = findings.len(), "reconciled");
-    driftwatch_engine::record(deps, findings, inv.now).await.map(Ok).map_err(Into::into)
+    let plan = reconcile::plan(state, deps);
+    let items = deps.live.batch_get(&plan.identities, &deps.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?;
+    let (findings, recorded) = reconcile::reconcile(deps, &plan, items, inv.now).await?;
+    info!(state = %format!("s3://{bucket}/{key}"), identities = plan.identities.len(), findings, "reconciled");
+    Ok(Ok(recorded))
 }

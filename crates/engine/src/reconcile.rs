@@ -1,0 +1,41 @@
+//! `reconcile`: one indexed state against its live configuration (the sweeper's backstop for
+//! missed events, a chunk of states per run), by the same core scan as `driftwatch scan`.
+
+use crate::ports::{Ports, Retry};
+use crate::record::{record, Recorded};
+use chrono::{DateTime, Utc};
+use driftwatch_core::drift;
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::live::{ConfigItem, LiveInventory};
+use driftwatch_core::state::State;
+use driftwatch_core::Rule;
+use std::collections::BTreeSet;
+
+/// A state to reconcile: its index and the identities (AWS Config type, resource id) whose
+/// live configuration is to be read.
+pub struct Plan {
+    pub index: ManagedIndex,
+    pub identities: Vec<(String, String)>,
+}
+
+/// What to read for `state`.
+pub fn plan(state: State, ports: &impl Ports) -> Plan {
+    let index = ManagedIndex::build([state], ports.catalog());
+    let identities =
+        index.entries().iter().map(|e| (e.config_type.clone(), e.resource_id.clone())).collect::<BTreeSet<_>>().into_iter().collect();
+    Plan { index, identities }
+}
+
+/// Compare the plan's state with the live `items` read for it at `now`, and record the
+/// findings; their number and what recording did.
+pub async fn reconcile(ports: &impl Ports, plan: &Plan, items: Vec<ConfigItem>, now: DateTime<Utc>) -> Result<(usize, Recorded), Retry> {
+    let mut live = LiveInventory::default();
+    for it in items {
+        live.insert(it);
+    }
+    let outcome = drift::scan(&plan.index, &live, ports.catalog(), ports.redactor(), &ports.policy().scan_policy(), now);
+    // Only this state's identities were read: "unmanaged" would be meaningless here.
+    let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
+    let n = findings.len();
+    Ok((n, record(ports, findings, now).await?))
+}

@@ -1,0 +1,218 @@
+//! The engine's `record` over in-memory ports, with faults injected into the ports: at least
+//! once, concurrent writers, and a publish that fails.
+
+use chrono::{DateTime, TimeZone, Utc};
+use driftwatch_core::catalog::Catalog;
+use driftwatch_core::evidence::PutOutcome;
+use driftwatch_core::finding::Finding;
+use driftwatch_core::lifecycle::FindingRecord;
+use driftwatch_core::policy::Policy;
+use driftwatch_core::ports::{AlertSink, EvidenceWriter, FindingStore, Inserted, PortError, PortResult, Stored};
+use driftwatch_core::redact::Redactor;
+use driftwatch_core::signal::InvalidInput;
+use driftwatch_engine::in_memory::{InMemoryPorts, MemoryAlerts, MemoryExceptions, MemoryFindings, MemoryIndex, MemoryLedger};
+use driftwatch_engine::{record, Ports, Recorded};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// Run a future of the in-memory ports: they never wait, so it is ready at its first poll.
+fn now_or_never<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("an in-memory port waited"),
+    }
+}
+
+fn at(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, h, 0, 0).unwrap()
+}
+
+fn policy() -> Policy {
+    Policy::from_toml("").expect("the default policy")
+}
+
+/// A real finding of the catalog: an `input.invalid` about `source`.
+fn finding(ports: &impl Ports, source: &str, t: DateTime<Utc>) -> Finding {
+    let bad = InvalidInput { source: source.into(), index: Some(3), message: "not JSON".into() };
+    driftwatch_engine::signal::invalid(ports, &bad, t)
+}
+
+#[test]
+fn a_finding_delivered_five_times_is_one_record_one_evidence_record_one_alert() {
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let f = finding(&ports, "s3://logs/a.json.gz", at(10));
+    let mut total = Recorded::default();
+    for _ in 0..5 {
+        total += now_or_never(record(&ports, vec![f.clone()], at(11))).expect("record");
+    }
+    assert_eq!(total, Recorded { findings: 5, changed: 1, unchanged: 4, alerts: 1, evidence: 1 });
+    assert_eq!(ports.findings.records().len(), 1);
+    assert_eq!(ports.evidence.objects().len(), 1);
+    assert_eq!(ports.alerts.sent(), vec![f]);
+}
+
+/// The findings table of [`Faulty`]: the first `update`s lose to a concurrent writer (the
+/// stored version moves on under them).
+#[derive(Default)]
+struct RacingFindings {
+    inner: MemoryFindings,
+    lose: AtomicUsize,
+}
+
+impl FindingStore for RacingFindings {
+    async fn get(&self, fingerprint: &str) -> PortResult<Option<Stored>> {
+        self.inner.get(fingerprint).await
+    }
+    async fn put_if_new(&self, record: &FindingRecord) -> PortResult<Inserted> {
+        self.inner.put_if_new(record).await
+    }
+    async fn update(&self, record: &FindingRecord, expected_version: u64) -> PortResult<u64> {
+        if self.lose.load(Ordering::SeqCst) > 0 {
+            self.lose.fetch_sub(1, Ordering::SeqCst);
+            // Someone else wrote the record meanwhile (same content, next version).
+            let current = self.inner.get(&record.finding.fingerprint).await?.expect("stored");
+            self.inner.update(&current.record, current.version).await?;
+            return Err(PortError::Conflict(format!("not at version {expected_version}")));
+        }
+        self.inner.update(record, expected_version).await
+    }
+}
+
+/// An alerts topic that fails its first `fail` publishes.
+#[derive(Default)]
+struct FlakyAlerts {
+    inner: MemoryAlerts,
+    fail: AtomicUsize,
+}
+
+impl AlertSink for FlakyAlerts {
+    async fn alert(&self, finding: &Finding) -> PortResult<String> {
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err(PortError::failed("alerts topic", "503 Service Unavailable"));
+        }
+        self.inner.alert(finding).await
+    }
+}
+
+/// Evidence that fails its first `fail` writes.
+#[derive(Default)]
+struct FlakyEvidence {
+    inner: driftwatch_engine::in_memory::MemoryEvidence,
+    fail: AtomicUsize,
+}
+
+impl EvidenceWriter for FlakyEvidence {
+    async fn put_new(&self, key: &str, bytes: &[u8]) -> PortResult<PutOutcome> {
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err(PortError::failed("evidence", "SlowDown"));
+        }
+        self.inner.put_new(key, bytes).await
+    }
+}
+
+/// In-memory ports with faults.
+struct Faulty {
+    base: InMemoryPorts,
+    findings: RacingFindings,
+    alerts: FlakyAlerts,
+    evidence: FlakyEvidence,
+}
+
+impl Faulty {
+    fn new() -> Self {
+        Faulty {
+            base: InMemoryPorts::new(policy(), b"salt"),
+            findings: Default::default(),
+            alerts: Default::default(),
+            evidence: Default::default(),
+        }
+    }
+}
+
+impl Ports for Faulty {
+    type Index = MemoryIndex;
+    type Ledger = MemoryLedger;
+    type Exceptions = MemoryExceptions;
+    type Findings = RacingFindings;
+    type Evidence = FlakyEvidence;
+    type Alerts = FlakyAlerts;
+    fn index(&self) -> &MemoryIndex {
+        &self.base.index
+    }
+    fn ledger(&self) -> &MemoryLedger {
+        &self.base.ledger
+    }
+    fn exceptions(&self) -> &MemoryExceptions {
+        &self.base.exceptions
+    }
+    fn findings(&self) -> &RacingFindings {
+        &self.findings
+    }
+    fn evidence(&self) -> &FlakyEvidence {
+        &self.evidence
+    }
+    fn alerts(&self) -> Option<&FlakyAlerts> {
+        Some(&self.alerts)
+    }
+    fn catalog(&self) -> &Catalog {
+        &self.base.catalog
+    }
+    fn policy(&self) -> &Policy {
+        &self.base.policy
+    }
+    fn redactor(&self) -> &Redactor {
+        &self.base.redactor
+    }
+}
+
+#[test]
+fn a_write_lost_to_a_concurrent_writer_is_read_and_folded_again() {
+    let ports = Faulty::new();
+    let first = finding(&ports, "s3://logs/b.json.gz", at(10));
+    now_or_never(record(&ports, vec![first.clone()], at(10))).expect("first");
+    // A later sighting widens last_seen: an update, which loses twice before it lands.
+    let later = finding(&ports, "s3://logs/b.json.gz", at(12));
+    ports.findings.lose.store(2, Ordering::SeqCst);
+    let r = now_or_never(record(&ports, vec![later.clone()], at(12))).expect("recorded after two conflicts");
+    assert_eq!(r.changed, 1, "{r:?}");
+    assert_eq!(ports.findings.lose.load(Ordering::SeqCst), 0, "both conflicts were met");
+    let stored = now_or_never(ports.findings.get(&first.fingerprint)).unwrap().expect("stored");
+    assert_eq!(stored.record.finding.last_seen, at(12));
+    assert_eq!(stored.record.finding.first_seen, at(10));
+    assert_eq!(ports.alerts.inner.sent().len(), 1, "one alert, for the first sighting");
+}
+
+#[test]
+fn a_failed_publish_is_retried_and_alerts_once() {
+    let ports = Faulty::new();
+    let f = finding(&ports, "s3://logs/c.json.gz", at(10));
+    ports.alerts.fail.store(1, Ordering::SeqCst);
+    let err = now_or_never(record(&ports, vec![f.clone()], at(10))).expect_err("the publish failed: the invocation is retried");
+    assert!(err.0.contains("503"), "{err}");
+    let stored = now_or_never(ports.findings.get(&f.fingerprint)).unwrap().expect("stored with its alert due");
+    assert!(stored.record.alert_due.is_some(), "the alert stays due until published");
+    // The platform retries the invocation (after the claim on the pending alert lapsed).
+    now_or_never(record(&ports, vec![f.clone()], at(11))).expect("the retry");
+    now_or_never(record(&ports, vec![f.clone()], at(12))).expect("a redelivery");
+    assert_eq!(ports.alerts.inner.sent(), vec![f.clone()], "one alert in all");
+    let stored = now_or_never(ports.findings.get(&f.fingerprint)).unwrap().expect("stored");
+    assert!(stored.record.alert_due.is_none(), "published: no longer due");
+}
+
+#[test]
+fn a_failed_evidence_write_fails_the_invocation_and_the_retry_records_everything_once() {
+    let ports = Faulty::new();
+    let f = finding(&ports, "s3://logs/d.json.gz", at(10));
+    ports.evidence.fail.store(1, Ordering::SeqCst);
+    let err = now_or_never(record(&ports, vec![f.clone()], at(10))).expect_err("evidence failed");
+    assert!(err.0.contains("SlowDown"), "{err}");
+    assert!(now_or_never(ports.findings.get(&f.fingerprint)).unwrap().is_none(), "no record without its evidence");
+    assert!(ports.alerts.inner.sent().is_empty(), "no alert without evidence");
+    let r = now_or_never(record(&ports, vec![f.clone()], at(10))).expect("the retry");
+    assert_eq!((r.changed, r.evidence, r.alerts), (1, 1, 1));
+    assert_eq!(ports.evidence.inner.objects().len(), 1);
+}
