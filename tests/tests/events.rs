@@ -304,38 +304,66 @@ fn the_slice_of_the_index_a_signal_needs_is_enough() {
     assert!(with_findings >= 15, "only {with_findings} signals with findings: the comparison is weak");
 }
 
-/// The functions whose handler is decode → `driftwatch_engine::watch` → response: their
-/// cases run through those very use cases, over the engine's in-memory ports.
-const THROUGH_THE_ENGINE: [&str; 3] = ["trail-watcher", "config-watcher", "lock-watcher"];
+/// The functions whose cases run through the Lambda's use cases: the watchers' handlers are
+/// decode → `driftwatch_engine::watch` → response; the sweeper's stale-lock part is the locks
+/// held now → `driftwatch_engine::locks::sweep_locks`. (The state watcher reads the lock table
+/// when the write is handled, where the replay waits for the digest record that follows the
+/// write and asks the lock ledger whether a lock was held: the correctness issue changes the
+/// state watcher to that, and then its cases join here.)
+const THROUGH_THE_ENGINE: [&str; 4] = ["trail-watcher", "config-watcher", "lock-watcher", "sweeper"];
 
 /// The Lambda path and the replay (`driftwatch replay`) give the same findings for every case
 /// of the functions in [`THROUGH_THE_ENGINE`]: each file of a case is decoded as the handler
 /// decodes it and handed to `driftwatch_engine::watch` (index slice, ledger memory, detectors,
-/// exceptions, lifecycle records, evidence, alerts) with one ledger for the whole case. Every
-/// file is delivered twice: the second delivery records nothing new and alerts no more.
+/// exceptions, lifecycle records, evidence, alerts) with one ledger for the whole case; a
+/// schedule event runs the sweeper's stale-lock sweep over the locks the case left held (what
+/// the lock table holds). Every file is delivered twice: the second delivery records nothing
+/// new and alerts no more.
 #[test]
 fn the_lambda_use_cases_give_the_replays_findings() {
+    use driftwatch_core::detect::HeldLock;
+    use driftwatch_core::signal::Signal;
     use driftwatch_engine::in_memory::{InMemoryPorts, MemoryIndex};
+    use driftwatch_engine::Outcome;
     let w = world();
     let now: DateTime<Utc> = NOW.parse().expect("NOW");
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let mut checked = 0;
+    let mut swept = 0;
     for case in cases() {
         if !THROUGH_THE_ENGINE.iter().any(|f| case.name.starts_with(&format!("{f}/"))) {
             continue;
         }
         let mut ports = InMemoryPorts::new(w.policy.clone(), b"driftwatch-events-tests");
         ports.index = MemoryIndex(w.index.entries().to_vec());
+        let deliver = |bytes: &[u8], source: &str, at: DateTime<Utc>| -> Outcome {
+            let decoded = driftwatch_decode::decode_document(bytes, source, &w.policy, &w.redactor);
+            if let [Ok(Signal::Tick(tick))] = decoded.as_slice() {
+                // The sweeper: the locks held now (the lock table: what the case left held).
+                let held: Vec<(String, HeldLock)> = ports
+                    .ledger
+                    .0
+                    .lock()
+                    .expect("ledger")
+                    .iter()
+                    .filter(|((kind, _), _)| kind == "lock")
+                    .map(|((_, id), v)| (id.clone(), serde_json::from_value(v.clone()).expect("held lock")))
+                    .collect();
+                let (findings, recorded) =
+                    rt.block_on(driftwatch_engine::locks::sweep_locks(&ports, held, tick.time)).unwrap_or_else(|e| panic!("{source}: {e}"));
+                return Outcome { signals: 1, invalid: 0, findings, recorded };
+            }
+            rt.block_on(driftwatch_engine::watch(&ports, decoded, at, now)).unwrap_or_else(|e| panic!("{source}: {e}"))
+        };
         let mut lambda = Vec::new();
         for file in replay::event_files(&case.dir).expect("event files") {
             let bytes = replay::read_file(&file).expect("event file");
             let payload: Option<Value> = serde_json::from_slice(&bytes).ok();
             let at = payload.as_ref().and_then(driftwatch_lambda::handlers::payload_time).unwrap_or(now);
             let source = file.display().to_string();
-            let decode = || driftwatch_decode::decode_document(&bytes, &source, &w.policy, &w.redactor);
-            let first = rt.block_on(driftwatch_engine::watch(&ports, decode(), at, now)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let first = deliver(&bytes, &source, at);
             let (alerts, evidence) = (ports.alerts.sent().len(), ports.evidence.objects().len());
-            let again = rt.block_on(driftwatch_engine::watch(&ports, decode(), at, now)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let again = deliver(&bytes, &source, at);
             assert_eq!(keys(&again.findings), keys(&first.findings), "{source}: a redelivery finds otherwise");
             assert_eq!(again.recorded.changed, 0, "{source}: a redelivery changed records: {:?}", again.recorded);
             assert_eq!(
@@ -343,6 +371,7 @@ fn the_lambda_use_cases_give_the_replays_findings() {
                 (alerts, evidence),
                 "{source}: a redelivery alerted or wrote evidence"
             );
+            swept += usize::from(case.name.starts_with("sweeper/") && file.ends_with("event.json"));
             lambda.extend(first.findings);
         }
         let (replayed, _) = run(&case);
@@ -353,5 +382,6 @@ fn the_lambda_use_cases_give_the_replays_findings() {
         assert_eq!(recorded, found, "{}: every finding has its record", case.name);
         checked += 1;
     }
-    assert!(checked >= 25, "only {checked} cases ran through the engine");
+    assert!(checked >= 27, "only {checked} cases ran through the engine");
+    assert_eq!(swept, 2, "both sweeper cases ran the sweeper's path");
 }
