@@ -167,7 +167,7 @@ fn is_regulated(tags: &Value, policy: &ScanPolicy) -> bool {
 }
 
 /// One severity step up (regulated resources); critical stays critical.
-pub(crate) fn raise(s: Severity) -> Severity {
+pub(crate) fn one_step_higher(s: Severity) -> Severity {
     match s {
         Severity::Info => Severity::Low,
         Severity::Low => Severity::Medium,
@@ -193,7 +193,7 @@ fn managed_fingerprint(rule: Rule, e: &IndexEntry) -> String {
 }
 
 /// A value for a one-line title: "(none)" for null or empty, cut to 60 characters.
-pub(crate) fn short(v: &Value) -> String {
+pub(crate) fn title_value(v: &Value) -> String {
     let s = match v {
         Value::String(s) if s.is_empty() => "(none)".to_string(),
         Value::String(s) => s.clone(),
@@ -224,7 +224,7 @@ fn make(
         severity = severity.max(defaults.severity);
     }
     if regulated {
-        severity = if rule == Rule::EncryptionRegression { Severity::Critical } else { raise(severity) };
+        severity = if rule == Rule::EncryptionRegression { Severity::Critical } else { one_step_higher(severity) };
     }
     let mut controls: BTreeSet<String> = defaults.controls.into_iter().collect();
     for (a, _) in &changes {
@@ -233,7 +233,7 @@ fn make(
     let title = match rule {
         Rule::EncryptionRegression => {
             let (_, c) = &changes[0];
-            format!("encryption weakened outside Terraform: {} {} → {}", c.path, short(&c.desired), short(&c.actual))
+            format!("encryption weakened outside Terraform: {} {} → {}", c.path, title_value(&c.desired), title_value(&c.actual))
         }
         _ => {
             let paths: Vec<&str> = changes.iter().map(|(_, c)| c.path.as_str()).collect();
@@ -264,7 +264,7 @@ pub fn missing(entries: &[&IndexEntry], catalog: &Catalog, policy: &ScanPolicy, 
     let regulated = entries.iter().any(|e| is_regulated(&e.tags, policy));
     Some(Finding {
         rule: Rule::DriftMissing,
-        severity: if regulated { raise(defaults.severity) } else { defaults.severity },
+        severity: if regulated { one_step_higher(defaults.severity) } else { defaults.severity },
         title: format!("in Terraform state but not found live ({} {})", e.config_type, e.resource_id),
         resource: resource_ref(e, None),
         actor: None,

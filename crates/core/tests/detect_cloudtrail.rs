@@ -8,7 +8,7 @@
 //! events holding the key attributes as plain values).
 
 use chrono::{DateTime, Utc};
-use driftwatch_core::detect::api_table::{ApiTable, Kind};
+use driftwatch_core::detect::cloudtrail_calls::{ApiTable, Kind};
 use driftwatch_core::detect::{cloudtrail, Context, InMemory, LockLedger, Memory};
 use driftwatch_core::finding::{ActorKind, Severity};
 use driftwatch_core::index::ManagedIndex;

@@ -9,7 +9,7 @@
 //! value into owned `serde_json::Value`s. [`RawRecord`] borrows each member as a raw slice,
 //! so a read-only record costs one syntax pass and nothing else.
 
-use crate::raw::{self, RawRecord, Slot};
+use crate::lenient::{self, RawRecord, Slot};
 use chrono::{DateTime, Utc};
 use driftwatch_core::redact::Redactor;
 use driftwatch_core::signal::{ApiCall, ApiResource, Principal};
@@ -77,30 +77,32 @@ pub(crate) fn decode(
     fallback_account: Option<&str>,
     fallback_time: Option<DateTime<Utc>>,
 ) -> Result<Outcome, String> {
-    if raw::flag(rec.get(Slot::ReadOnly)) == Some(true) {
+    if lenient::flag(rec.get(Slot::ReadOnly)) == Some(true) {
         return Ok(Outcome::ReadOnly);
     }
-    let event_name = raw::string(rec.get(Slot::EventName).ok_or("missing eventName")?, "eventName")?.into_owned();
-    let event_source = raw::string(rec.get(Slot::EventSource).ok_or("missing eventSource")?, "eventSource")?.into_owned();
+    let event_name = lenient::string(rec.get(Slot::EventName).ok_or("missing eventName")?, "eventName")?.into_owned();
+    let event_source = lenient::string(rec.get(Slot::EventSource).ok_or("missing eventSource")?, "eventSource")?.into_owned();
     let event_time = match rec.get(Slot::EventTime) {
         Some(r) => {
-            let s = raw::string(r, "eventTime")?;
+            let s = lenient::string(r, "eventTime")?;
             DateTime::parse_from_rfc3339(&s).map_err(|e| format!("eventTime {s:?}: {e}"))?.with_timezone(&Utc)
         }
         None => fallback_time.ok_or("missing eventTime")?,
     };
-    let event_id = match raw::opt_string(rec.get(Slot::EventId), "eventID")? {
+    let event_id = match lenient::opt_string(rec.get(Slot::EventId), "eventID")? {
         Some(id) => id,
         None => return Err("missing eventID".into()),
     };
     let identity: UserIdentity = match rec.get(Slot::UserIdentity) {
-        Some(r) if r.get().starts_with('{') => serde_json::from_str(r.get()).map_err(|e| format!("userIdentity: {}", raw::short(&e)))?,
-        Some(r) => return Err(format!("userIdentity: expected an object, found {}", raw::kind(r.get()))),
+        Some(r) if r.get().starts_with('{') => {
+            serde_json::from_str(r.get()).map_err(|e| format!("userIdentity: {}", lenient::without_position(&e)))?
+        }
+        Some(r) => return Err(format!("userIdentity: expected an object, found {}", lenient::kind(r.get()))),
         None => UserIdentity::default(),
     };
     let resources: Vec<ApiResource> = match rec.get(Slot::Resources) {
         Some(r) => serde_json::from_str::<Vec<ResourceDto>>(r.get())
-            .map_err(|e| format!("resources: {}", raw::short(&e)))?
+            .map_err(|e| format!("resources: {}", lenient::without_position(&e)))?
             .into_iter()
             .map(|d| ApiResource { arn: d.arn, resource_type: d.kind, account: d.account_id })
             .collect(),
@@ -114,11 +116,11 @@ pub(crate) fn decode(
         principal_type: identity.kind,
         account: identity.account_id,
         invoked_by: identity.invoked_by,
-        source_ip: raw::opt_string(rec.get(Slot::SourceIp), "sourceIPAddress")?,
-        user_agent: raw::opt_string(rec.get(Slot::UserAgent), "userAgent")?,
-        session_credential_from_console: raw::flag(rec.get(Slot::SessionCredentialFromConsole)) == Some(true),
+        source_ip: lenient::opt_string(rec.get(Slot::SourceIp), "sourceIPAddress")?,
+        user_agent: lenient::opt_string(rec.get(Slot::UserAgent), "userAgent")?,
+        session_credential_from_console: lenient::flag(rec.get(Slot::SessionCredentialFromConsole)) == Some(true),
     };
-    let account = match raw::opt_string(rec.get(Slot::RecipientAccountId), "recipientAccountId")? {
+    let account = match lenient::opt_string(rec.get(Slot::RecipientAccountId), "recipientAccountId")? {
         Some(a) => Some(a),
         None => fallback_account.map(str::to_string).or_else(|| principal.account.clone()),
     };
@@ -127,12 +129,12 @@ pub(crate) fn decode(
         event_time,
         event_source,
         event_name,
-        region: raw::opt_string(rec.get(Slot::AwsRegion), "awsRegion")?,
+        region: lenient::opt_string(rec.get(Slot::AwsRegion), "awsRegion")?,
         account,
-        read_only: raw::flag(rec.get(Slot::ReadOnly)),
-        error_code: raw::opt_string(rec.get(Slot::ErrorCode), "errorCode")?,
-        error_message: raw::opt_string(rec.get(Slot::ErrorMessage), "errorMessage")?,
-        event_category: raw::opt_string(rec.get(Slot::EventCategory), "eventCategory")?,
+        read_only: lenient::flag(rec.get(Slot::ReadOnly)),
+        error_code: lenient::opt_string(rec.get(Slot::ErrorCode), "errorCode")?,
+        error_message: lenient::opt_string(rec.get(Slot::ErrorMessage), "errorMessage")?,
+        event_category: lenient::opt_string(rec.get(Slot::EventCategory), "eventCategory")?,
         principal,
         request_parameters: value(rec.get(Slot::RequestParameters), "requestParameters", redactor)?,
         response_elements: value(rec.get(Slot::ResponseElements), "responseElements", redactor)?,
@@ -147,7 +149,7 @@ fn value(raw: Option<&RawValue>, what: &str, redactor: &Redactor) -> Result<Valu
     match raw {
         None => Ok(Value::Null),
         Some(r) => {
-            let mut v: Value = serde_json::from_str(r.get()).map_err(|e| format!("{what}: {}", raw::short(&e)))?;
+            let mut v: Value = serde_json::from_str(r.get()).map_err(|e| format!("{what}: {}", lenient::without_position(&e)))?;
             redactor.scrub(&mut v);
             Ok(v)
         }

@@ -30,7 +30,7 @@ fn info(item: &serde_dynamo::Item, image: &str) -> Result<Option<LockInfo>, Stri
         Some("") => Ok(None),
         Some(text) => serde_json::from_str::<LockInfo>(text)
             .map(Some)
-            .map_err(|e| format!("{image}.Info is not Terraform lock info: {}", crate::raw::short(&e))),
+            .map_err(|e| format!("{image}.Info is not Terraform lock info: {}", crate::lenient::without_position(&e))),
     }
 }
 

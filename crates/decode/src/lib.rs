@@ -20,7 +20,7 @@
 //!
 //! CloudTrail log files are streamed: the `Records` array is visited one record at a time
 //! (a `DeserializeSeed` over `SeqAccess`), each record borrowed from the input as raw member
-//! slices ([`raw::RawRecord`]), so memory does not grow with the number of records and the
+//! slices ([`lenient::RawRecord`]), so memory does not grow with the number of records and the
 //! request parameters of a skipped record are never built.
 //!
 //! Secret-looking values in request parameters, response elements and configuration items
@@ -29,7 +29,7 @@
 mod cloudtrail;
 pub mod config;
 pub mod dynamodb;
-pub mod raw;
+pub mod lenient;
 pub mod s3;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
@@ -37,7 +37,7 @@ use chrono::{DateTime, Utc};
 use driftwatch_core::policy::Policy;
 use driftwatch_core::redact::Redactor;
 use driftwatch_core::signal::{InvalidInput, Signal, Tick};
-use raw::RawRecord;
+use lenient::RawRecord;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
@@ -255,7 +255,7 @@ impl Run<'_, '_> {
     }
 
     fn json_error(&mut self, e: serde_json::Error, index: Option<usize>) {
-        let msg = raw::short(&e);
+        let msg = lenient::without_position(&e);
         match self.at.take() {
             Some(i) => self.invalid(
                 Some(i),
@@ -309,7 +309,7 @@ impl Run<'_, '_> {
                 Ok(ev) => self.eventbridge(&ev, index),
                 Err(e) => {
                     self.stats.records += 1;
-                    self.invalid(index, format!("EventBridge event: {}", raw::short(&e)))
+                    self.invalid(index, format!("EventBridge event: {}", lenient::without_position(&e)))
                 }
             }
         } else if top.event_name {
@@ -320,7 +320,7 @@ impl Run<'_, '_> {
         } else if top.config {
             self.stats.records += 1;
             let one = serde_json::from_slice::<serde_json::Value>(bytes)
-                .map_err(|e| raw::short(&e))
+                .map_err(|e| lenient::without_position(&e))
                 .and_then(|v| config::notification(v, self.dec.redactor, None))
                 .map(|c| One::Signal(Signal::ConfigChange(Box::new(c))));
             self.emit(one, index);
@@ -340,16 +340,16 @@ impl Run<'_, '_> {
         if let Some(what) = rec.not_object {
             return self.invalid(index, format!("record is {what}, not an object"));
         }
-        match rec.get(raw::Slot::EventSource).map(RawValue::get) {
+        match rec.get(lenient::Slot::EventSource).map(RawValue::get) {
             Some("\"aws:s3\"") => {
                 let one = serde_json::from_str::<aws_lambda_events::s3::S3EventRecord>(&rec.to_json())
-                    .map_err(|e| format!("S3 event record: {}", raw::short(&e)))
+                    .map_err(|e| format!("S3 event record: {}", lenient::without_position(&e)))
                     .and_then(|r| s3::notification_record(&r, self.dec.policy));
                 self.emit(one, index)
             }
             Some("\"aws:dynamodb\"") => {
                 let one = serde_json::from_str::<aws_lambda_events::dynamodb::EventRecord>(&rec.to_json())
-                    .map_err(|e| format!("DynamoDB stream record: {}", raw::short(&e)))
+                    .map_err(|e| format!("DynamoDB stream record: {}", lenient::without_position(&e)))
                     .and_then(|r| dynamodb::record(&r, self.dec.policy));
                 self.emit(one, index)
             }
@@ -373,7 +373,7 @@ impl Run<'_, '_> {
                 }
                 Err(e) => {
                     self.stats.records += 1;
-                    self.invalid(index, format!("{dt}: detail: {}", raw::short(&e)))
+                    self.invalid(index, format!("{dt}: detail: {}", lenient::without_position(&e)))
                 }
             }
             return;
@@ -381,13 +381,13 @@ impl Run<'_, '_> {
         self.stats.records += 1;
         let one = match (ev.source.as_str(), dt) {
             (_, "Config Configuration Item Change") => serde_json::from_str::<serde_json::Value>(ev.detail.get())
-                .map_err(|e| raw::short(&e))
+                .map_err(|e| lenient::without_position(&e))
                 .and_then(|v| config::notification(v, self.dec.redactor, ev.time))
                 .map(|c| One::Signal(Signal::ConfigChange(Box::new(c))))
                 .map_err(|m| format!("{dt}: {m}")),
             ("aws.s3", "Object Created" | "Object Deleted") => match (serde_json::from_str::<s3::S3Detail>(ev.detail.get()), ev.time) {
                 (Ok(d), Some(t)) => Ok(s3::eventbridge_detail(dt, &d, t, self.dec.policy)),
-                (Err(e), _) => Err(format!("S3 {dt} event: detail: {}", raw::short(&e))),
+                (Err(e), _) => Err(format!("S3 {dt} event: detail: {}", lenient::without_position(&e))),
                 (_, None) => Err(format!("S3 {dt} event without time")),
             },
             (_, "Scheduled Event") => match ev.time {
@@ -511,7 +511,7 @@ impl<'de> Visitor<'de> for LookupEventsSeed<'_, '_, '_> {
                     Ok(rec) => self.run.record(&rec, Some(i), None, None),
                     Err(e) => {
                         self.run.stats.records += 1;
-                        self.run.invalid(Some(i), format!("CloudTrailEvent is not valid JSON: {}", raw::short(&e)))
+                        self.run.invalid(Some(i), format!("CloudTrailEvent is not valid JSON: {}", lenient::without_position(&e)))
                     }
                 },
                 _ => {

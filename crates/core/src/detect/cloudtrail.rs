@@ -1,7 +1,7 @@
 //! CloudTrail detector: API calls on managed resources, encryption regressions, and the data
 //! events on Terraform's state bucket and lock table.
 //!
-//! **Write APIs** are rows of the API table ([`super::api_table`], `catalog/cloudtrail.toml`);
+//! **Write APIs** are rows of the API table ([`super::cloudtrail_calls`], `catalog/cloudtrail.toml`);
 //! the code here is generic over them. Read-only calls (`readOnly`, `Get*`/`List*`/
 //! `Describe*`/`Head*`) and failed calls (`errorCode`) yield nothing, and so does every call the
 //! pipeline makes (encryption regressions made through Terraform are the state-write
@@ -58,11 +58,11 @@
 //! gives identical findings.
 
 use super::actor::{self, classify};
-use super::api_table::{self, ApiRow, ApiTable, Check, CheckKind, Kind, Source};
+use super::cloudtrail_calls::{self, ApiRow, ApiTable, Check, CheckKind, Kind, Source};
 use super::lock::lock_resource;
 use super::{actor_of, build, managed_anchor, resource_of, Context, Draft, Memory};
 use crate::catalog::Role;
-use crate::drift::{is_regression, raise, short};
+use crate::drift::{is_regression, one_step_higher, title_value};
 use crate::finding::{self, Actor, ActorKind, Change, Finding, ResourceRef, Rule, Severity};
 use crate::index::{IndexEntry, ManagedIndex};
 use crate::normalize::{self, Ctx};
@@ -103,7 +103,7 @@ enum Subject<'a> {
 
 fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
     // Cheap tests first: most records of a trail are reads or calls the table does not list.
-    if call.error_code.is_some() || api_table::is_read_only(call) {
+    if call.error_code.is_some() || cloudtrail_calls::is_read_only(call) {
         return Vec::new();
     }
     let Some(row) = ApiTable::builtin().get(&call.event_source, &call.event_name) else { return Vec::new() };
@@ -125,7 +125,7 @@ fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
             };
             if let Some(rule) = rule {
                 let how = if rule == Rule::ChangeConsole { "in the console" } else { "outside the pipeline" };
-                let severity = regulated.then(|| raise(ctx.catalog.rule(rule).severity));
+                let severity = regulated.then(|| one_step_higher(ctx.catalog.rule(rule).severity));
                 out.push(build(
                     Draft {
                         rule,
@@ -156,7 +156,8 @@ fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
         Subject::Other(resource) => {
-            let parts = vec![api_table::account(call).unwrap_or_default().to_string(), resource.resource_type.clone(), resource.id.clone()];
+            let parts =
+                vec![cloudtrail_calls::account(call).unwrap_or_default().to_string(), resource.resource_type.clone(), resource.id.clone()];
             if row.kind == Kind::Create && !row.account_level && kind != ActorKind::AwsService {
                 out.push(build(
                     Draft {
@@ -203,8 +204,8 @@ fn regression(
         call.event_name,
         actor::who(&call.principal),
         first.path,
-        short(&first.desired),
-        short(&first.actual)
+        title_value(&first.desired),
+        title_value(&first.actual)
     );
     build(
         Draft {
@@ -271,7 +272,7 @@ fn find_group<'a>(row: &ApiRow, index: &'a ManagedIndex, ids: &[String], arns: &
     if row.by_name {
         // By resource name (roles under a path), after the point lookups missed.
         for arn in arns {
-            let (name, acct) = (api_table::arn_name(arn), arn_account(arn));
+            let (name, acct) = (cloudtrail_calls::arn_name(arn), arn_account(arn));
             let hit = index.lookup_name(&row.config_type, name).find(|e| e.arn.as_deref().is_some_and(|a| arn_account(a) == acct));
             if let Some(e) = hit {
                 return index.lookup(&e.config_type, &e.resource_id).collect();
@@ -310,7 +311,7 @@ fn check(c: &Check, row: &ApiRow, call: &ApiCall, ctx: &Context<'_>, group: Opti
         return None;
     }
     let (raw, raw_path) = match &c.source {
-        Source::Param(paths) => match paths.iter().find_map(|p| api_table::lookup(call, p).map(|v| (v.clone(), p.to_string()))) {
+        Source::Param(paths) => match paths.iter().find_map(|p| cloudtrail_calls::lookup(call, p).map(|v| (v.clone(), p.to_string()))) {
             Some(found) => found,
             None => (c.absent.clone()?, paths.first().map(ToString::to_string).unwrap_or_default()),
         },
@@ -325,8 +326,8 @@ fn check(c: &Check, row: &ApiRow, call: &ApiCall, ctx: &Context<'_>, group: Opti
         });
     }
     let Some((tf, idx, attr)) = c.attr_spec(row, ctx.catalog) else {
-        let actual = api_table::loose(&raw);
-        return c.weak.iter().any(|w| api_table::loose(w) == actual).then(|| Change {
+        let actual = cloudtrail_calls::loose(&raw);
+        return c.weak.iter().any(|w| cloudtrail_calls::loose(w) == actual).then(|| Change {
             path: c.path.clone().unwrap_or(raw_path),
             desired: c.expect.clone().unwrap_or(Value::Null),
             actual,
@@ -447,7 +448,7 @@ enum Via {
 fn data_event(call: &ApiCall, ctx: &Context<'_>, mem: &mut dyn Memory) -> Option<Vec<Finding>> {
     match (call.event_source.as_str(), call.event_name.as_str()) {
         ("dynamodb.amazonaws.com", "PutItem" | "DeleteItem") => {
-            let table = param_str(call, &["tableName"]).map(api_table::arn_name)?;
+            let table = param_str(call, &["tableName"]).map(cloudtrail_calls::arn_name)?;
             let lock_id = lock_id_of(call)?;
             if !ctx.policy.is_lock_table(table) {
                 return None;
@@ -481,7 +482,7 @@ fn data_event(call: &ApiCall, ctx: &Context<'_>, mem: &mut dyn Memory) -> Option
 pub(crate) fn needs(call: &ApiCall, policy: &crate::policy::Policy, n: &mut super::Needs) {
     match (call.event_source.as_str(), call.event_name.as_str()) {
         ("dynamodb.amazonaws.com", "PutItem" | "DeleteItem") => {
-            if let (Some(table), Some(id)) = (param_str(call, &["tableName"]).map(api_table::arn_name), lock_id_of(call)) {
+            if let (Some(table), Some(id)) = (param_str(call, &["tableName"]).map(cloudtrail_calls::arn_name), lock_id_of(call)) {
                 if policy.is_lock_table(table) {
                     n.lock_ids.push(id);
                     return;
@@ -501,7 +502,7 @@ pub(crate) fn needs(call: &ApiCall, policy: &crate::policy::Policy, n: &mut supe
         }
         _ => {}
     }
-    if call.error_code.is_some() || api_table::is_read_only(call) {
+    if call.error_code.is_some() || cloudtrail_calls::is_read_only(call) {
         return;
     }
     let Some(row) = ApiTable::builtin().get(&call.event_source, &call.event_name) else { return };

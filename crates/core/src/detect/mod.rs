@@ -11,8 +11,8 @@
 //! | undecodable input | [`invalid_input`] | `input.invalid` |
 
 pub mod actor;
-pub mod api_table;
 pub mod cloudtrail;
+pub mod cloudtrail_calls;
 pub mod config_change;
 pub mod lock;
 pub mod state_write;

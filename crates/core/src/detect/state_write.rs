@@ -426,14 +426,14 @@ fn regression(
             inst.address,
             location(w),
             first.path,
-            drift::short(&first.desired)
+            drift::title_value(&first.desired)
         )
     } else {
         format!(
             "encryption weakened through Terraform: {} {} → {} (state {} serial {})",
             first.path,
-            drift::short(&first.desired),
-            drift::short(&first.actual),
+            drift::title_value(&first.desired),
+            drift::title_value(&first.actual),
             location(w),
             w.current.serial
         )

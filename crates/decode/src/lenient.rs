@@ -255,7 +255,7 @@ pub(crate) fn string<'a>(raw: &'a RawValue, what: &str) -> Result<Cow<'a, str>, 
         if !inner.contains('\\') {
             return Ok(Cow::Borrowed(inner));
         }
-        return serde_json::from_str::<String>(s).map(Cow::Owned).map_err(|e| format!("{what}: {}", short(&e)));
+        return serde_json::from_str::<String>(s).map(Cow::Owned).map_err(|e| format!("{what}: {}", without_position(&e)));
     }
     Err(format!("{what}: expected a string, found {}", kind(s)))
 }
@@ -291,7 +291,7 @@ pub(crate) fn kind(s: &str) -> &'static str {
 }
 
 /// A serde_json error without its position (positions inside a sub-value mislead).
-pub(crate) fn short(e: &serde_json::Error) -> String {
+pub(crate) fn without_position(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_string(),
