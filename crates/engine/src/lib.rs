@@ -13,6 +13,7 @@
 //! * [`memory`]: the detectors' memory, loaded from the ledger for one signal and written back.
 //! * [`replay`]: a stream of trigger documents through decode → detectors with in-memory
 //!   detector memory (`driftwatch replay`, the events/ tests).
+//! * [`seal`]: the scheduled seal of the evidence not yet covered by a digest.
 //! * [`in_memory`]: every port in memory (unit tests, runs without AWS).
 
 pub mod in_memory;
@@ -22,6 +23,7 @@ pub mod ports;
 pub mod reconcile;
 pub mod record;
 pub mod replay;
+pub mod seal;
 pub mod signal;
 pub mod state_write;
 

@@ -14,8 +14,6 @@ pub mod lock_watcher;
 pub mod reporter;
 pub mod state_watcher;
 pub mod sweeper;
-mod sweeper_notices;
-mod sweeper_reconcile;
 pub mod trail_watcher;
 
 use crate::deps::Deps;

@@ -5,7 +5,7 @@
 //! runs with reserved concurrency 1, so a notice is sent once; a run that fails between
 //! publishing and recording sends that one notice again on its retry (at least once).
 
-use super::{transient, HandlerError, Invocation};
+use super::super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use driftwatch_core::evidence::Record;
 use driftwatch_core::exceptions::{self, Notice, DEFAULT_THRESHOLDS};

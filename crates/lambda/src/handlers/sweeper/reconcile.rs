@@ -10,7 +10,7 @@
 //! cannot be read or parsed is skipped with a warning (partial results over failure) and does
 //! not stop the pass.
 
-use super::{transient, HandlerError, Invocation};
+use super::super::{transient, HandlerError, Invocation};
 use crate::deps::Deps;
 use chrono::Duration;
 use driftwatch_engine::{reconcile, Recorded};

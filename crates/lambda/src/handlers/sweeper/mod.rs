@@ -1,0 +1,64 @@
+//! `sweeper`: the scheduled backstop. Each run, in this order, each part independent (a part
+//! that fails is reported and the others still run; the invocation then fails so the schedule's
+//! retry runs it again — every part is idempotent):
+//!
+//! 1. **stale locks**: every lock held in the policy's lock tables (a `Scan`) and `.tflock`
+//!    objects in its state buckets, swept against the thresholds (`lock.stale`);
+//! 2. **exception notices**: each notice due is published, then recorded on its exception
+//!    item (a conditional update) — so each is sent once across runs (twice only when a run
+//!    fails between the two);
+//! 3. **evidence digests**: every record not yet covered is sealed into a signed, chained
+//!    digest (the key is the Secrets Manager secret [`SIGNING_KEY_SECRET`](crate::env::SIGNING_KEY_SECRET));
+//! 4. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
+//!    cursor kept in the ledger, stopping early when the deadline nears — so any estate is
+//!    covered across runs without hitting the 15-minute limit.
+
+mod locks;
+mod notices;
+mod reconcile;
+mod seal;
+
+use super::{response, HandlerError, Invocation};
+use crate::deps::Deps;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tracing::warn;
+
+pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    let now = payload.get("time").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    // A scheduled event's own time is when the schedule fired; sweeping "as of" it keeps a
+    // redelivered event's findings identical.
+    let inv = &Invocation { now: now.unwrap_or(inv.now), ..inv.clone() };
+    let mut errors: Vec<String> = Vec::new();
+    let mut out = json!({});
+
+    match locks::run(deps, inv).await {
+        Ok((findings, recorded, held)) => {
+            out["locks"] = json!({"held": held});
+            let r = response(held, 0, &findings, recorded);
+            out["findings"] = r["findings"].clone();
+            out["recorded"] = r["recorded"].clone();
+        }
+        Err(e) => errors.push(format!("stale locks: {e}")),
+    }
+    match notices::run(deps, inv).await {
+        Ok(v) => out["notices"] = v,
+        Err(e) => errors.push(format!("exception notices: {e}")),
+    }
+    match seal::run(deps, inv).await {
+        Ok(v) => out["sealed"] = v,
+        Err(e) => errors.push(format!("evidence digests: {e}")),
+    }
+    match reconcile::run(deps, inv).await {
+        Ok(v) => out["reconcile"] = v,
+        Err(e) => errors.push(format!("reconcile: {e}")),
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        for e in &errors {
+            warn!(error = %e, "sweeper part failed");
+        }
+        Err(HandlerError::Transient(errors.join("; ")))
+    }
+}
