@@ -10,7 +10,7 @@
 use crate::config_proxy;
 use aws_sdk_s3::types::{Tag, Tagging};
 use chrono::{DateTime, Duration, Utc};
-use driftwatch_lambda::{handle, Deps, Env, Function, Invocation};
+use driftwatch_lambda::{handle, Adapters, Env, Function, Invocation};
 use driftwatch_tests::world::{self, World};
 use driftwatch_tests::{workspace_root, Moto};
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 const NOTES: &str = "stmarys-ehr-prod-phi-clinical-notes-123456789012";
 const NOTES_ADDRESS: &str = "module.phi_storage[\"clinical-notes\"].module.bucket.aws_s3_bucket.this";
 
-fn deps(moto: &Moto, function: Function, extra: &[(&str, &str)]) -> Deps {
+fn adapters(moto: &Moto, function: Function, extra: &[(&str, &str)]) -> Adapters {
     let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
     vars.push(("DRIFTWATCH_POLICY".into(), policy));
@@ -28,7 +28,7 @@ fn deps(moto: &Moto, function: Function, extra: &[(&str, &str)]) -> Deps {
         vars.push((k.to_string(), v.to_string()));
     }
     let env = Env::from_vars(function, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("env");
-    Deps::with_sdk(env, &moto.sdk_config()).expect("deps")
+    Adapters::with_sdk(env, &moto.sdk_config()).expect("adapters")
 }
 
 fn event(path: &str) -> Value {
@@ -57,7 +57,7 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     let w = World::create(&moto);
 
     // Three sample states written to the backend and indexed by the state watcher.
-    let state_watcher = deps(&moto, Function::StateWatcher, &[]);
+    let state_watcher = adapters(&moto, Function::StateWatcher, &[]);
     for name in ["app", "data", "network"] {
         let key = format!("prod/{name}.tfstate");
         let bytes = std::fs::read(workspace_root().join(format!("samples/states/{name}.tfstate"))).expect("sample state");
@@ -86,7 +86,7 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     });
 
     let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
-    let mut sweeper = deps(&moto, Function::Sweeper, &[("DRIFTWATCH_RECONCILE_CHUNK", "1")]);
+    let mut sweeper = adapters(&moto, Function::Sweeper, &[("DRIFTWATCH_RECONCILE_CHUNK", "1")]);
     let sdk = moto.sdk_config().to_builder().endpoint_url(&proxy.endpoint).build();
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk_config()).force_path_style(true).build());
     sweeper.live = driftwatch_aws::ConfigReader::new(driftwatch_aws::config_client(&sdk), s3);

@@ -6,7 +6,7 @@
 //! The same handlers run behind the real Lambda runtime API in `lambda_e2e.rs`.
 
 use chrono::{DateTime, Utc};
-use driftwatch_lambda::{handle, Deps, Env, Function, Invocation};
+use driftwatch_lambda::{handle, Adapters, Env, Function, Invocation};
 use driftwatch_tests::world::{self, World};
 use driftwatch_tests::{workspace_root, Moto};
 use serde_json::Value;
@@ -27,7 +27,7 @@ impl Lab {
         Some(Lab { world, moto })
     }
 
-    fn deps(&self, function: Function, extra: &[(&str, &str)]) -> Deps {
+    fn adapters(&self, function: Function, extra: &[(&str, &str)]) -> Adapters {
         let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
         vars.push(("DRIFTWATCH_POLICY".into(), policy));
@@ -37,11 +37,13 @@ impl Lab {
             vars.push((k.to_string(), v.to_string()));
         }
         let env = Env::from_vars(function, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("env");
-        Deps::with_sdk(env, &self.moto.sdk_config()).expect("deps")
+        Adapters::with_sdk(env, &self.moto.sdk_config()).expect("adapters")
     }
 
-    fn invoke(&self, deps: &Deps, payload: &Value, now: DateTime<Utc>) -> Value {
-        self.world.block_on(handle(deps, payload.clone(), &Invocation::at(now))).unwrap_or_else(|e| panic!("{}: {e}", deps.env.function))
+    fn invoke(&self, adapters: &Adapters, payload: &Value, now: DateTime<Utc>) -> Value {
+        self.world
+            .block_on(handle(adapters, payload.clone(), &Invocation::at(now)))
+            .unwrap_or_else(|e| panic!("{}: {e}", adapters.env.function))
     }
 
     fn findings(&self) -> Vec<Value> {
@@ -97,16 +99,16 @@ fn now() -> DateTime<Utc> {
 fn trail_watcher_console_edit_once_for_two_deliveries() {
     let Some(lab) = Lab::start("trail_watcher_console_edit") else { return };
     assert!(lab.world.seed_index() > 0);
-    let deps = lab.deps(Function::TrailWatcher, &[]);
+    let adapters = lab.adapters(Function::TrailWatcher, &[]);
     let ev = event("events/trail-watcher/console-edit/event.json");
-    let first = lab.invoke(&deps, &ev, now());
+    let first = lab.invoke(&adapters, &ev, now());
     assert_eq!(first["recorded"]["changed"], 1, "{first}");
     assert_eq!(first["recorded"]["alerts"], 1, "{first}");
     let findings = lab.findings();
     assert_eq!(rules(&findings), BTreeSet::from([("change.console".to_string(), "aws_security_group.app".to_string())]));
     let evidence = lab.evidence_keys();
     assert!(evidence.iter().any(|k| k.contains("/finding/")), "{evidence:?}");
-    let second = lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    let second = lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
     assert_eq!(second["recorded"]["changed"], 0, "{second}");
     assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
     assert_eq!(lab.findings().len(), findings.len());
@@ -185,8 +187,8 @@ struct ObjectVersion {
 }
 
 impl Lab {
-    fn try_invoke(&self, deps: &Deps, payload: &Value, now: DateTime<Utc>) -> Result<Value, String> {
-        self.world.block_on(handle(deps, payload.clone(), &Invocation::at(now))).map_err(|e| format!("{}: {e}", deps.env.function))
+    fn try_invoke(&self, adapters: &Adapters, payload: &Value, now: DateTime<Utc>) -> Result<Value, String> {
+        self.world.block_on(handle(adapters, payload.clone(), &Invocation::at(now))).map_err(|e| format!("{}: {e}", adapters.env.function))
     }
 
     fn head(&self, bucket: &str, key: &str) -> ObjectVersion {
@@ -427,14 +429,14 @@ fn state_watcher_indexes_real_terraform_writes() {
     let dir = scratch("ls-state-writes");
     lab.tf_init(&dir, key, "resource \"terraform_data\" \"marker\" {\n  input = \"one\"\n}\n");
     lab.tf(&dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
-    let deps = lab.deps(Function::StateWatcher, &[]);
+    let adapters = lab.adapters(Function::StateWatcher, &[]);
     let mut bugs = Bugs::default();
 
     // Write 1: the apply. terraform_data has no catalog row: nothing indexed, the write recorded.
     let v1 = lab.head(world::STATE_BUCKET, key);
     let t1 = at("2026-11-20T20:00:00Z");
     let ev1 = object_created(key, &v1, t1);
-    let r = lab.invoke(&deps, &ev1, t1 + chrono::Duration::seconds(5));
+    let r = lab.invoke(&adapters, &ev1, t1 + chrono::Duration::seconds(5));
     assert_eq!(r["states"][0]["state"], json!(url), "{r}");
     assert_eq!(r["states"][0]["version"], json!(v1.version), "{r}");
     assert_eq!(r["findings"], json!([]), "an apply under lock with its digest is no finding: {r}");
@@ -446,7 +448,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     assert_eq!(writes[0].1["body"]["state"], json!(url));
     // Redelivered 12 hours later (EventBridge retries for 24 h): nothing new.
     let evidence = lab.evidence_keys();
-    let again = lab.invoke(&deps, &ev1, t1 + chrono::Duration::hours(12));
+    let again = lab.invoke(&adapters, &ev1, t1 + chrono::Duration::hours(12));
     assert_eq!(again["states"][0]["version"], json!(v1.version), "{again}");
     let now_keys = lab.evidence_keys();
     bugs.check(now_keys == evidence, || {
@@ -464,7 +466,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     assert_ne!(v2.version, v1.version);
     let t2 = t1 + chrono::Duration::minutes(10);
     let ev2 = object_created(key, &v2, t2);
-    let r = lab.invoke(&deps, &ev2, t2 + chrono::Duration::seconds(5));
+    let r = lab.invoke(&adapters, &ev2, t2 + chrono::Duration::seconds(5));
     assert_eq!(r["states"][0]["version"], json!(v2.version), "{r}");
     // Terraform bumps the serial of what it pushes: the object's serial is what is reported.
     let pushed: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v2.version))).expect("state");
@@ -485,7 +487,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     assert!(writes.iter().any(|(_, w)| w["body"]["version"] == json!(v2.version) && w["body"]["serial"] == pushed["serial"]), "{writes:?}");
     let evidence = lab.evidence_keys();
     let index_items = lab.world.items(world::INDEX_TABLE).len();
-    lab.invoke(&deps, &ev2, t2 + chrono::Duration::hours(12));
+    lab.invoke(&adapters, &ev2, t2 + chrono::Duration::hours(12));
     let now_keys = lab.evidence_keys();
     bugs.check(now_keys == evidence, || {
         format!("a state write redelivered the next day wrote its evidence again: {:?}", now_keys.difference(&evidence).collect::<Vec<_>>())
@@ -502,7 +504,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     let v3 = lab.head(world::STATE_BUCKET, key);
     let t3 = t2 + chrono::Duration::minutes(10);
     let ev3 = object_created(key, &v3, t3);
-    let r = lab.invoke(&deps, &ev3, t3 + chrono::Duration::seconds(5));
+    let r = lab.invoke(&adapters, &ev3, t3 + chrono::Duration::seconds(5));
     assert_eq!(r["states"][0]["version"], json!(v3.version), "{r}");
     assert_eq!(r["states"][0]["removed"], 1, "{r}");
     assert!(r["states"][0]["removed_entries"].as_u64().unwrap_or(0) >= 1, "{r}");
@@ -532,7 +534,7 @@ fn state_watcher_indexes_real_terraform_writes() {
         "{unmanaged}"
     );
     let evidence = lab.evidence_keys();
-    let again = lab.invoke(&deps, &ev3, t3 + chrono::Duration::hours(12));
+    let again = lab.invoke(&adapters, &ev3, t3 + chrono::Duration::hours(12));
     assert_eq!(again["recorded"]["changed"], 0, "{again}");
     assert_eq!(lab.findings().len(), findings.len());
     let now_keys = lab.evidence_keys();
@@ -544,7 +546,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains(&fs_id), "{}", alerts[0]);
 
     // A late redelivery of write 2 (after write 3) must not bring the removed entries back.
-    lab.invoke(&deps, &ev2, t3 + chrono::Duration::hours(1));
+    lab.invoke(&adapters, &ev2, t3 + chrono::Duration::hours(1));
     let late = lab.indexed(key);
     bugs.check(late == indexed3, || {
         format!(
@@ -572,7 +574,7 @@ fn config_watcher_encryption_regression_on_a_pushed_state() {
     let data = sample_state("data.tfstate");
     lab.tf_push(&dir, "data.tfstate", &data);
     let v = lab.head(world::STATE_BUCKET, key);
-    let state_deps = lab.deps(Function::StateWatcher, &[]);
+    let state_deps = lab.adapters(Function::StateWatcher, &[]);
     let t = at("2026-11-20T08:00:00Z");
     let r = lab.invoke(&state_deps, &object_created(key, &v, t), t);
     assert_eq!(r["states"][0]["version"], json!(v.version), "{r}");
@@ -590,14 +592,14 @@ fn config_watcher_encryption_regression_on_a_pushed_state() {
         .expect("imaging key in the sample");
     assert_eq!(ev["detail"]["configurationItem"]["resourceId"], key_id);
 
-    let deps = lab.deps(Function::ConfigWatcher, &[]);
-    let first = lab.invoke(&deps, &ev, now());
+    let adapters = lab.adapters(Function::ConfigWatcher, &[]);
+    let first = lab.invoke(&adapters, &ev, now());
     assert_eq!(first["recorded"]["alerts"], 1, "{first}");
     let findings = lab.findings();
     assert_eq!(rules(&findings), BTreeSet::from([("encryption.regression".to_string(), address.to_string())]));
     let evidence = lab.evidence_keys();
     assert!(evidence.iter().any(|k| k.contains("/finding/")), "{evidence:?}");
-    let second = lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    let second = lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
     assert_eq!(second["recorded"]["changed"], 0, "{second}");
     assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
     assert_eq!(lab.findings().len(), 1);
@@ -673,7 +675,7 @@ fn locks_of_two_concurrent_applies() {
     assert!(b_err.contains(&lock_uuid), "B's error names A's lock: {b_err}");
 
     // The stream so far (A's lock) → lock watcher, twice.
-    let lock_deps = lab.deps(Function::LockWatcher, &[]);
+    let lock_deps = lab.adapters(Function::LockWatcher, &[]);
     let held_records = lab.stream_records(&stream);
     assert!(
         held_records.iter().any(|r| r["eventName"] == "INSERT" && r["dynamodb"]["Keys"]["LockID"]["S"] == json!(lock_id)),
@@ -693,7 +695,7 @@ fn locks_of_two_concurrent_applies() {
     trail["time"] = json!(when);
     trail["detail"]["eventTime"] = json!(when);
     trail["detail"]["requestParameters"]["key"]["LockID"] = json!(lock_id);
-    let trail_deps = lab.deps(Function::TrailWatcher, &[]);
+    let trail_deps = lab.adapters(Function::TrailWatcher, &[]);
     let state_resource = format!("driftwatch::TerraformState s3://{lock_id}");
     for i in 0..2 {
         let r = lab.invoke(&trail_deps, &trail, Utc::now());
@@ -711,7 +713,7 @@ fn locks_of_two_concurrent_applies() {
     // The sweeper, with apply locks stale after 1 minute, fires 5 minutes after A took the lock.
     let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy").replace("apply = 120", "apply = 1");
     assert!(policy.contains("apply = 1,"), "{policy}");
-    let sweeper = lab.deps(Function::Sweeper, &[("DRIFTWATCH_POLICY", &policy)]);
+    let sweeper = lab.adapters(Function::Sweeper, &[("DRIFTWATCH_POLICY", &policy)]);
     let mut tick = event("events/sweeper/stale-lock/event.json");
     let tick_time = created + chrono::Duration::minutes(5);
     tick["time"] = json!(tick_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
@@ -780,15 +782,15 @@ fn trail_watcher_console_bucket_encryption_downgrade() {
         .map(|e| (e["rule"].as_str().unwrap().to_string(), e["resource"].as_str().unwrap().to_string()))
         .collect();
     assert!(expected.iter().any(|(r, _)| r == "encryption.regression") && expected.iter().any(|(r, _)| r == "change.console"));
-    let deps = lab.deps(Function::TrailWatcher, &[]);
-    let first = lab.invoke(&deps, &ev, now());
+    let adapters = lab.adapters(Function::TrailWatcher, &[]);
+    let first = lab.invoke(&adapters, &ev, now());
     assert_eq!(first["recorded"]["changed"], 2, "{first}");
     assert_eq!(first["recorded"]["alerts"], 2, "{first}");
     let findings = lab.findings();
     assert_eq!(rules(&findings), expected);
     let evidence = lab.evidence_keys();
     assert_eq!(evidence.iter().filter(|k| k.contains("/finding/")).count(), 2, "{evidence:?}");
-    let second = lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    let second = lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
     assert_eq!(second["recorded"]["changed"], 0, "{second}");
     assert_eq!(second["recorded"]["unchanged"], 2, "{second}");
     assert_eq!(lab.findings().len(), 2);
@@ -815,11 +817,11 @@ fn trail_watcher_console_bucket_encryption_downgrade() {
 fn evidence_versions_cannot_be_deleted() {
     let Some(lab) = Lab::start("ls_evidence_lock") else { return };
     assert!(lab.world.seed_index() > 0);
-    let deps = lab.deps(Function::TrailWatcher, &[("DRIFTWATCH_EVIDENCE_RETENTION_DAYS", "1")]);
+    let adapters = lab.adapters(Function::TrailWatcher, &[("DRIFTWATCH_EVIDENCE_RETENTION_DAYS", "1")]);
     let ev = event("events/trail-watcher/console-edit/event.json");
-    lab.invoke(&deps, &ev, now());
+    lab.invoke(&adapters, &ev, now());
     let evidence = lab.evidence_keys();
-    lab.invoke(&deps, &ev, now() + chrono::Duration::days(2));
+    lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
     assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
     let key = evidence.iter().find(|k| k.contains("/finding/")).expect("finding evidence").clone();
     let bytes = lab.object(world::EVIDENCE_BUCKET, &key, None);
@@ -860,8 +862,8 @@ fn lock_watcher_batch_with_an_undecodable_record() {
     bad["dynamodb"]["NewImage"]["Info"]["S"] = json!("{\"ID\":\"truncated");
     bad["dynamodb"]["SequenceNumber"] = json!("999");
     batch["Records"] = json!([good[0].clone(), bad, good[1].clone()]);
-    let deps = lab.deps(Function::LockWatcher, &[]);
-    let first = lab.invoke(&deps, &batch, now());
+    let adapters = lab.adapters(Function::LockWatcher, &[]);
+    let first = lab.invoke(&adapters, &batch, now());
     assert_eq!(first["batchItemFailures"], json!([]), "{first}");
     assert_eq!(first["signals"], 3, "{first}");
     assert_eq!(first["invalid"], 1, "{first}");
@@ -875,7 +877,7 @@ fn lock_watcher_batch_with_an_undecodable_record() {
     assert_eq!(findings.len(), 2, "{:?}", rules(&findings));
     let evidence = lab.evidence_keys();
     let mut bugs = Bugs::default();
-    let second = lab.invoke(&deps, &batch, now() + chrono::Duration::hours(1));
+    let second = lab.invoke(&adapters, &batch, now() + chrono::Duration::hours(1));
     assert_eq!(second["batchItemFailures"], json!([]), "{second}");
     assert_eq!(lab.findings().len(), 2);
     let again = lab.evidence_keys();

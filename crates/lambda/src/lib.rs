@@ -1,24 +1,24 @@
 //! driftwatch-lambda: the handlers of the six functions, behind thin mains (`functions/*`).
 //!
 //! * [`env`]: configuration from environment variables, validated at cold start.
-//! * [`deps`]: the clients and adapters, built once per process from the standard AWS
+//! * [`adapters`]: the clients and adapters, built once per process from the standard AWS
 //!   configuration (`AWS_ENDPOINT_URL` points everything at moto in the tests).
 //! * [`grants`]: what each function may call (the IAM its role needs), from the adapters it
 //!   is wired with.
 //! * [`handlers`]: one module per function; each decodes the event payload, calls the
-//!   engine's use cases (`driftwatch_engine`) over [`Deps`] (its ports) and returns the
+//!   engine's use cases (`driftwatch_engine`) over [`Adapters`] (its ports) and returns the
 //!   response. An invalid event is recorded (`input.invalid` evidence) and acknowledged; a
 //!   transient AWS error is returned as an error so the platform retries.
 //! * [`runtime`]: the loop the mains call — JSON logs, configuration, clients, then
 //!   `lambda_runtime::run`.
 
-pub mod deps;
+pub mod adapters;
 pub mod env;
 pub mod grants;
 pub mod handlers;
 pub mod invocation;
 pub mod runtime;
 
-pub use deps::Deps;
+pub use adapters::Adapters;
 pub use env::{Env, EnvError, Function};
 pub use handlers::{handle, HandlerError, Invocation};

@@ -1,7 +1,7 @@
 //! The runtime loop of every function: JSON logs (stable keys, no secrets), configuration
 //! validated at cold start, clients built once, then the Lambda runtime API loop.
 
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use crate::env::{Env, Function};
 use crate::handlers::{self, Invocation};
 use chrono::{DateTime, TimeZone, Utc};
@@ -76,15 +76,15 @@ pub fn run(function: Function) -> ExitCode {
         }
     };
     let result = rt.block_on(async move {
-        let deps = Arc::new(Deps::connect(env).await.map_err(|e| e.to_string())?);
+        let adapters = Arc::new(Adapters::connect(env).await.map_err(|e| e.to_string())?);
         tracing::info!(function = function.name(), ready_ms = started.elapsed().as_millis() as u64, "ready");
         let service = service_fn(move |event: LambdaEvent<Value>| {
-            let deps = deps.clone();
+            let adapters = adapters.clone();
             let span = tracing::info_span!("invocation", function = function.name(), request_id = %event.context.request_id);
             async move {
                 let inv =
                     Invocation { now: clock.now(), deadline: deadline_of(&event.context), request_id: event.context.request_id.clone() };
-                let result = handlers::handle(&deps, event.payload, &inv).await;
+                let result = handlers::handle(&adapters, event.payload, &inv).await;
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "invocation failed; the platform retries it");
                 }

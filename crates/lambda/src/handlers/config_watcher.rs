@@ -4,17 +4,17 @@
 //! be read or parsed is `input.invalid`; S3 errors other than a missing object are retried.
 
 use super::{outcome_response, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use driftwatch_core::signal::{InvalidInput, Signal};
 use serde_json::Value;
 
-pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let bytes = serde_json::to_vec(&payload).unwrap_or_default();
-    let mut decoded = driftwatch_decode::decode_document(&bytes, "event", &deps.env.policy, &deps.redactor);
+    let mut decoded = driftwatch_decode::decode_document(&bytes, "event", &adapters.env.policy, &adapters.redactor);
     for d in decoded.iter_mut() {
         let Ok(Signal::ConfigChange(change)) = d else { continue };
         let Some(oversized) = change.oversized.clone().filter(|_| change.item.is_none()) else { continue };
-        match deps.live.oversized(&oversized, &deps.redactor).await {
+        match adapters.live.oversized(&oversized, &adapters.redactor).await {
             Ok(item) => change.item = Some(item),
             Err(e) if is_transient(&e) => return Err(HandlerError::Transient(format!("oversized configuration item: {e}"))),
             Err(e) => {
@@ -24,7 +24,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         }
     }
     let at = super::payload_time(&payload).unwrap_or(inv.now);
-    Ok(outcome_response(&driftwatch_engine::watch(deps, decoded, at, inv.now).await?))
+    Ok(outcome_response(&driftwatch_engine::watch(adapters, decoded, at, inv.now).await?))
 }
 
 /// Is a failure to read an oversized item worth retrying? A missing object or an object that

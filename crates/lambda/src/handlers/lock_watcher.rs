@@ -6,7 +6,7 @@
 //! the platform retries from it and the records before it are not processed twice.
 
 use super::{response, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use aws_lambda_events::dynamodb::Event;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use driftwatch_core::signal::InvalidInput;
@@ -15,14 +15,14 @@ use driftwatch_engine::{watch, Outcome};
 use serde_json::Value;
 use tracing::warn;
 
-pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let at = super::payload_time(&payload).unwrap_or(inv.now);
     let event: Event = match serde_json::from_value(payload) {
         Ok(e) => e,
         Err(e) => {
             let bad =
                 InvalidInput { source: "lock-watcher event".into(), index: None, message: format!("not a DynamoDB Streams event: {e}") };
-            let done = watch(deps, vec![Err(bad)], at, inv.now).await?;
+            let done = watch(adapters, vec![Err(bad)], at, inv.now).await?;
             let mut out = response(0, 1, &done.findings, done.recorded);
             out["batchItemFailures"] = Value::Array(Vec::new());
             return Ok(out);
@@ -34,12 +34,12 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         // The record's own time: a redelivery gives identical findings.
         let t = rec.change.approximate_creation_date_time;
         let at = if t.timestamp() > 0 { t } else { inv.now };
-        let decoded = match driftwatch_decode::dynamodb::record(rec, &deps.env.policy) {
+        let decoded = match driftwatch_decode::dynamodb::record(rec, &adapters.env.policy) {
             Ok(One::Ignored) => continue,
             Ok(One::Signal(s)) => Ok(s),
             Err(message) => Err(InvalidInput { source: format!("dynamodb stream record {}", rec.event_id), index: Some(i), message }),
         };
-        match watch(deps, vec![decoded], at, inv.now).await {
+        match watch(adapters, vec![decoded], at, inv.now).await {
             Ok(done) => all.add(done),
             Err(e) => {
                 let id = rec.change.sequence_number.clone().unwrap_or_else(|| rec.event_id.clone());

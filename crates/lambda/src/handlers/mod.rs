@@ -16,7 +16,7 @@ pub mod state_watcher;
 pub mod sweeper;
 pub mod trail_watcher;
 
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use crate::env::Function;
 use chrono::{DateTime, Utc};
 use driftwatch_core::Finding;
@@ -27,14 +27,14 @@ pub(crate) use crate::invocation::transient;
 pub use crate::invocation::{HandlerError, Invocation};
 
 /// Handle one invocation of the configured function.
-pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
-    match deps.env.function {
-        Function::StateWatcher => state_watcher::handle(deps, payload, inv).await,
-        Function::TrailWatcher => trail_watcher::handle(deps, payload, inv).await,
-        Function::ConfigWatcher => config_watcher::handle(deps, payload, inv).await,
-        Function::LockWatcher => lock_watcher::handle(deps, payload, inv).await,
-        Function::Sweeper => sweeper::handle(deps, payload, inv).await,
-        Function::Reporter => reporter::handle(deps, payload, inv).await,
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    match adapters.env.function {
+        Function::StateWatcher => state_watcher::handle(adapters, payload, inv).await,
+        Function::TrailWatcher => trail_watcher::handle(adapters, payload, inv).await,
+        Function::ConfigWatcher => config_watcher::handle(adapters, payload, inv).await,
+        Function::LockWatcher => lock_watcher::handle(adapters, payload, inv).await,
+        Function::Sweeper => sweeper::handle(adapters, payload, inv).await,
+        Function::Reporter => reporter::handle(adapters, payload, inv).await,
     }
 }
 

@@ -9,7 +9,7 @@
 //! finding is skipped and counted, never fatal.
 
 use super::{transient, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::report::{self, ExpiringException, FindingRecord, Period};
 use driftwatch_core::Finding;
@@ -23,12 +23,12 @@ fn time_at(v: &Value, pointer: &str) -> Option<DateTime<Utc>> {
     v.pointer(pointer).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
 
-pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let now = time_at(&payload, "/time").unwrap_or(inv.now);
     let to = time_at(&payload, "/detail/to").unwrap_or(now);
     let from = time_at(&payload, "/detail/from").unwrap_or(to - Duration::days(DEFAULT_DAYS));
-    let (records, skipped) = read_findings(deps, from, now.max(to)).await?;
-    let exceptions = driftwatch_core::ports::ExceptionSource::load(&deps.exceptions, deps.env.policy.exceptions.max_days).await?;
+    let (records, skipped) = read_findings(adapters, from, now.max(to)).await?;
+    let exceptions = driftwatch_core::ports::ExceptionSource::load(&adapters.exceptions, adapters.env.policy.exceptions.max_days).await?;
     let expiring: Vec<ExpiringException> = exceptions
         .exceptions
         .iter()
@@ -38,12 +38,12 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
             owner: [e.owner.email.as_deref(), e.owner.sns_topic.as_deref()].into_iter().flatten().next().map(str::to_string),
             expires: e.expires,
             detail: format!("{} (ticket {})", e.reason, e.ticket),
-            evidence: vec![format!("exceptions table {}", deps.env.exceptions_table)],
+            evidence: vec![format!("exceptions table {}", adapters.env.exceptions_table)],
         })
         .collect();
     let r = report::build(&records, Period { from: Some(from), to: Some(to) }, now, Some(expiring));
     let report_json = report::to_json(&r);
-    let reports = deps.env.reports.clone().ok_or_else(|| transient("DRIFTWATCH_REPORTS is not set"))?;
+    let reports = adapters.env.reports.clone().ok_or_else(|| transient("DRIFTWATCH_REPORTS is not set"))?;
     let dir =
         format!("{}{}", if reports.prefix.is_empty() { String::new() } else { format!("{}/", reports.prefix) }, to.format("%Y-%m-%d"));
     let mut written = Vec::new();
@@ -54,11 +54,11 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         ("report.csv", report::to_csv(&r).into_bytes(), "text/csv; charset=utf-8"),
     ] {
         let key = format!("{dir}/{name}");
-        deps.report_files.put(&reports.bucket, &key, bytes, content_type).await.map_err(transient)?;
+        adapters.report_files.put(&reports.bucket, &key, bytes, content_type).await.map_err(transient)?;
         written.push(format!("s3://{}/{key}", reports.bucket));
     }
     let record = driftwatch_core::evidence::Record { kind: "report".into(), time: to, body: report_json };
-    driftwatch_engine::write_evidence(&deps.evidence, &record, inv.now).await?;
+    driftwatch_engine::write_evidence(&adapters.evidence, &record, inv.now).await?;
     let open = r.by_status.iter().find(|c| c.label == "open").map(|c| c.count).unwrap_or(0);
     info!(records = r.records, findings = r.findings, open, skipped, "report written");
     Ok(json!({
@@ -72,14 +72,18 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
 }
 
 /// The `finding` records written from `from`'s day to `until`'s day.
-async fn read_findings(deps: &Deps, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<(Vec<FindingRecord>, usize), HandlerError> {
+async fn read_findings(
+    adapters: &Adapters,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(Vec<FindingRecord>, usize), HandlerError> {
     let mut out = Vec::new();
     let mut skipped = 0;
     let mut day = from.date_naive();
     while day <= until.date_naive() {
         let prefix = format!("{}/finding/", day.format("%Y/%m/%d"));
-        for listed in deps.evidence.list(&prefix).await.map_err(transient)? {
-            let Some(bytes) = deps.evidence.get(&listed.key).await.map_err(transient)? else { continue };
+        for listed in adapters.evidence.list(&prefix).await.map_err(transient)? {
+            let Some(bytes) = adapters.evidence.get(&listed.key).await.map_err(transient)? else { continue };
             let parsed = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
                 let time = time_at(&v, "/time")?;
                 let finding = serde_json::from_value::<Finding>(v.get("body")?.clone()).ok()?;

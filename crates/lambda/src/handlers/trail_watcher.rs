@@ -4,7 +4,7 @@
 //! are still processed).
 
 use super::{outcome_response, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use driftwatch_core::signal::InvalidInput;
 use driftwatch_engine::{watch, watch_document, Outcome};
 use serde_json::Value;
@@ -39,27 +39,27 @@ fn log_files(payload: &Value) -> Vec<(String, String)> {
     out
 }
 
-pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let files = log_files(&payload);
     if files.is_empty() {
         let bytes = serde_json::to_vec(&payload).unwrap_or_default();
         let at = super::payload_time(&payload).unwrap_or(inv.now);
-        return Ok(outcome_response(&watch_document(deps, &bytes, "event", at, inv.now).await?));
+        return Ok(outcome_response(&watch_document(adapters, &bytes, "event", at, inv.now).await?));
     }
     let at = super::payload_time(&payload).unwrap_or(inv.now);
     let mut all = Outcome::default();
     for (bucket, key) in files {
         let source = format!("s3://{bucket}/{key}");
-        let bytes = deps.log_files.get(&bucket, &key).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let bytes = adapters.log_files.get(&bucket, &key).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
         let decoded = if bytes.starts_with(&[0x1f, 0x8b]) {
             match driftwatch_decode::gunzip(&bytes, MAX_LOG_BYTES) {
-                Ok(b) => driftwatch_decode::decode_document(&b, &source, &deps.env.policy, &deps.redactor),
+                Ok(b) => driftwatch_decode::decode_document(&b, &source, &adapters.env.policy, &adapters.redactor),
                 Err(message) => vec![Err(InvalidInput { source: source.clone(), index: None, message })],
             }
         } else {
-            driftwatch_decode::decode_document(&bytes, &source, &deps.env.policy, &deps.redactor)
+            driftwatch_decode::decode_document(&bytes, &source, &adapters.env.policy, &adapters.redactor)
         };
-        all.add(watch(deps, decoded, at, inv.now).await?);
+        all.add(watch(adapters, decoded, at, inv.now).await?);
     }
     Ok(outcome_response(&all))
 }

@@ -19,12 +19,12 @@ mod reconcile;
 mod seal;
 
 use super::{response, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::warn;
 
-pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
     let now = payload.get("time").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
     // A scheduled event's own time is when the schedule fired; sweeping "as of" it keeps a
     // redelivered event's findings identical.
@@ -32,7 +32,7 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
     let mut errors: Vec<String> = Vec::new();
     let mut out = json!({});
 
-    match locks::run(deps, inv).await {
+    match locks::run(adapters, inv).await {
         Ok((findings, recorded, held)) => {
             out["locks"] = json!({"held": held});
             let r = response(held, 0, &findings, recorded);
@@ -41,15 +41,15 @@ pub async fn handle(deps: &Deps, payload: Value, inv: &Invocation) -> Result<Val
         }
         Err(e) => errors.push(format!("stale locks: {e}")),
     }
-    match notices::run(deps, inv).await {
+    match notices::run(adapters, inv).await {
         Ok(v) => out["notices"] = v,
         Err(e) => errors.push(format!("exception notices: {e}")),
     }
-    match seal::run(deps, inv).await {
+    match seal::run(adapters, inv).await {
         Ok(v) => out["sealed"] = v,
         Err(e) => errors.push(format!("evidence digests: {e}")),
     }
-    match reconcile::run(deps, inv).await {
+    match reconcile::run(adapters, inv).await {
         Ok(v) => out["reconcile"] = v,
         Err(e) => errors.push(format!("reconcile: {e}")),
     }

@@ -6,7 +6,7 @@
 //! publishing and recording sends that one notice again on its retry (at least once).
 
 use super::super::{transient, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use driftwatch_core::evidence::Record;
 use driftwatch_core::exceptions::{self, Notice, DEFAULT_THRESHOLDS};
 use serde_json::{json, Value};
@@ -21,8 +21,8 @@ fn subject(n: &Notice) -> String {
     s.chars().take(100).collect()
 }
 
-async fn publish(deps: &Deps, n: &Notice) -> Result<(), HandlerError> {
-    let Some(topic) = &deps.notices else { return Ok(()) };
+async fn publish(adapters: &Adapters, n: &Notice) -> Result<(), HandlerError> {
+    let Some(topic) = &adapters.notices else { return Ok(()) };
     let owner = n.owner.email.clone().or_else(|| n.owner.sns_topic.clone()).unwrap_or_else(|| "unknown".into());
     let body = format!(
         "{}\n\nException: {}\nTicket: {}\nOwner: {}\nReason: {}\nExpires: {}\n",
@@ -39,16 +39,16 @@ async fn publish(deps: &Deps, n: &Notice) -> Result<(), HandlerError> {
     Ok(())
 }
 
-pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
-    let ex = driftwatch_core::ports::ExceptionSource::load(&deps.exceptions, deps.env.policy.exceptions.max_days).await?;
-    let sent = deps.exceptions.sent_notices().await.map_err(transient)?;
+pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, HandlerError> {
+    let ex = driftwatch_core::ports::ExceptionSource::load(&adapters.exceptions, adapters.env.policy.exceptions.max_days).await?;
+    let sent = adapters.exceptions.sent_notices().await.map_err(transient)?;
     let due = exceptions::notices(&ex, inv.now, &DEFAULT_THRESHOLDS, &sent);
     let mut out = Vec::new();
     for n in &due {
-        publish(deps, n).await?;
-        deps.exceptions.record_notices(std::slice::from_ref(n)).await.map_err(transient)?;
+        publish(adapters, n).await?;
+        adapters.exceptions.record_notices(std::slice::from_ref(n)).await.map_err(transient)?;
         let body = serde_json::to_value(n).map_err(transient)?;
-        driftwatch_engine::write_evidence(&deps.evidence, &Record { kind: "notice".into(), time: inv.now, body }, inv.now).await?;
+        driftwatch_engine::write_evidence(&adapters.evidence, &Record { kind: "notice".into(), time: inv.now, body }, inv.now).await?;
         info!(exception = %n.exception, threshold = %n.threshold.key(), "exception notice sent");
         out.push(json!({"exception": n.exception, "threshold": n.threshold.key()}));
     }

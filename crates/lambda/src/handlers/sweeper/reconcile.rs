@@ -11,28 +11,28 @@
 //! not stop the pass.
 
 use super::super::{transient, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use chrono::Duration;
 use driftwatch_engine::{reconcile, Recorded};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
-    let states = deps.ledger.list("state").await.map_err(transient)?;
-    let after = deps.ledger.get("cursor", "reconcile").await.map_err(transient)?.and_then(|v| v["after"].as_str().map(str::to_string));
+pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, HandlerError> {
+    let states = adapters.ledger.list("state").await.map_err(transient)?;
+    let after = adapters.ledger.get("cursor", "reconcile").await.map_err(transient)?.and_then(|v| v["after"].as_str().map(str::to_string));
     let todo: Vec<&(String, Value)> = states.iter().filter(|(id, _)| after.as_deref().is_none_or(|a| id.as_str() > a)).collect();
-    let stop_at = inv.deadline.map(|d| d - Duration::seconds(deps.env.time_reserve_seconds as i64));
+    let stop_at = inv.deadline.map(|d| d - Duration::seconds(adapters.env.time_reserve_seconds as i64));
     let mut done = 0usize;
     let mut skipped = Vec::new();
     let mut recorded = Recorded::default();
     let mut last = None;
-    for (id, v) in todo.iter().take(deps.env.reconcile_chunk) {
+    for (id, v) in todo.iter().take(adapters.env.reconcile_chunk) {
         if stop_at.is_some_and(|s| chrono::Utc::now() >= s) {
             info!(done, "reconcile: stopping before the deadline; the next run resumes");
             break;
         }
         let (Some(bucket), Some(key)) = (v["bucket"].as_str(), v["key"].as_str()) else { continue };
-        match reconcile_state(deps, bucket, key, inv).await? {
+        match reconcile_state(adapters, bucket, key, inv).await? {
             Ok(r) => recorded += r,
             Err(problem) => {
                 warn!(state = %id, problem = %problem, "reconcile: state skipped");
@@ -41,12 +41,12 @@ pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
         }
         done += 1;
         last = Some(id.clone());
-        deps.ledger.put("cursor", "reconcile", &json!({"after": id})).await.map_err(transient)?;
+        adapters.ledger.put("cursor", "reconcile", &json!({"after": id})).await.map_err(transient)?;
     }
     let remaining = todo.len() - done;
     let complete = remaining == 0;
     if complete {
-        deps.ledger.delete("cursor", "reconcile").await.map_err(transient)?;
+        adapters.ledger.delete("cursor", "reconcile").await.map_err(transient)?;
     }
     Ok(json!({
         "states": states.len(),
@@ -61,14 +61,14 @@ pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
 
 /// Reconcile one state. The inner error is a state that cannot be read (skipped); the outer
 /// one a transient failure of the run.
-async fn reconcile_state(deps: &Deps, bucket: &str, key: &str, inv: &Invocation) -> Result<Result<Recorded, String>, HandlerError> {
-    let state = match deps.states.read_state(bucket, key, None, &deps.catalog, &deps.redactor).await {
+async fn reconcile_state(adapters: &Adapters, bucket: &str, key: &str, inv: &Invocation) -> Result<Result<Recorded, String>, HandlerError> {
+    let state = match adapters.states.read_state(bucket, key, None, &adapters.catalog, &adapters.redactor).await {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("s3://{bucket}/{key}: {e}"))),
     };
-    let plan = reconcile::plan(state, deps);
-    let items = deps.live.batch_get(&plan.identities, &deps.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?;
-    let (findings, recorded) = reconcile::reconcile(deps, &plan, items, inv.now).await?;
+    let plan = reconcile::plan(state, adapters);
+    let items = adapters.live.batch_get(&plan.identities, &adapters.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?;
+    let (findings, recorded) = reconcile::reconcile(adapters, &plan, items, inv.now).await?;
     info!(state = %format!("s3://{bucket}/{key}"), identities = plan.identities.len(), findings, "reconciled");
     Ok(Ok(recorded))
 }

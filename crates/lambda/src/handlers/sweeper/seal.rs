@@ -3,26 +3,26 @@
 //! [`SIGNING_KEY_SECRET`](crate::env::SIGNING_KEY_SECRET)).
 
 use super::super::{transient, HandlerError, Invocation};
-use crate::deps::Deps;
+use crate::adapters::Adapters;
 use serde_json::{json, Value};
 use tracing::info;
 
 /// The signing key, from Secrets Manager.
-async fn signer(deps: &Deps) -> Result<driftwatch_core::evidence::Signer25519, HandlerError> {
-    let id = deps.env.signing_key_secret.clone().unwrap_or_default();
-    let text = deps.secrets.get_string(&id).await.map_err(|e| transient(format!("signing key {e}")))?;
+async fn signer(adapters: &Adapters) -> Result<driftwatch_core::evidence::Signer25519, HandlerError> {
+    let id = adapters.env.signing_key_secret.clone().unwrap_or_default();
+    let text = adapters.secrets.get_string(&id).await.map_err(|e| transient(format!("signing key {e}")))?;
     driftwatch_core::evidence::Signer25519::from_text(&text).map_err(|e| transient(format!("signing key secret {id}: {e}")))
 }
 
 /// Seal what is not yet covered (`driftwatch_engine::seal`: up to a minute ago; records being
 /// written now wait for the next run). The core's sealing is synchronous: it runs on a blocking thread with its own
 /// client and runtime.
-pub async fn run(deps: &Deps, inv: &Invocation) -> Result<Value, HandlerError> {
-    let signer = signer(deps).await?;
+pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, HandlerError> {
+    let signer = signer(adapters).await?;
     // A client of its own (same configuration) for the blocking runtime: connections of one
     // runtime are not used from another.
-    let client = driftwatch_aws::s3_client(&deps.sdk, deps.env.path_style);
-    let store = driftwatch_aws::S3EvidenceStore::new(client, deps.evidence.location().clone(), deps.env.store_options.clone());
+    let client = driftwatch_aws::s3_client(&adapters.sdk, adapters.env.path_style);
+    let store = driftwatch_aws::S3EvidenceStore::new(client, adapters.evidence.location().clone(), adapters.env.store_options.clone());
     let now = inv.now;
     let sealed = tokio::task::spawn_blocking(move || {
         let runtime = driftwatch_aws::blocking_runtime().map_err(|e| e.to_string())?;

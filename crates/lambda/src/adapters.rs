@@ -9,7 +9,7 @@ use driftwatch_core::{Catalog, Redactor};
 
 /// Errors of building the clients at cold start.
 #[derive(Debug, thiserror::Error)]
-pub enum DepsError {
+pub enum AdaptersError {
     #[error("{0}")]
     Setup(String),
 }
@@ -17,7 +17,7 @@ pub enum DepsError {
 /// Everything a handler needs. Built once per process; shared by every invocation. Every AWS
 /// call goes through one of these adapters (`crates/aws`); what each function may call is
 /// [`Function::grants`](crate::env::Function::grants).
-pub struct Deps {
+pub struct Adapters {
     pub env: Env,
     pub catalog: Catalog,
     pub redactor: Redactor,
@@ -47,28 +47,28 @@ fn location(url: &S3Url) -> S3Location {
     S3Location { bucket: url.bucket.clone(), prefix }
 }
 
-impl Deps {
+impl Adapters {
     /// Build the clients from the standard AWS configuration (credentials chain, region,
     /// `AWS_ENDPOINT_URL`). Nothing is called yet: a cold start costs no AWS round trip.
-    pub async fn connect(env: Env) -> Result<Deps, DepsError> {
+    pub async fn connect(env: Env) -> Result<Adapters, AdaptersError> {
         let sdk = driftwatch_aws::load_sdk_config().await;
-        Deps::with_sdk(env, &sdk)
+        Adapters::with_sdk(env, &sdk)
     }
 
     /// Build the clients from an SDK configuration already loaded (tests pass moto's).
-    pub fn with_sdk(env: Env, sdk: &SdkConfig) -> Result<Deps, DepsError> {
+    pub fn with_sdk(env: Env, sdk: &SdkConfig) -> Result<Adapters, AdaptersError> {
         let sdk = sdk.clone();
         let s3 = driftwatch_aws::s3_client(&sdk, env.path_style);
         let dynamodb = driftwatch_aws::dynamodb_client(&sdk);
         let sns = driftwatch_aws::sns_client(&sdk);
-        let notifier = |arn: &Option<String>| -> Result<Option<SnsNotifier>, DepsError> {
+        let notifier = |arn: &Option<String>| -> Result<Option<SnsNotifier>, AdaptersError> {
             arn.as_deref()
-                .map(|a| SnsNotifier::new(sns.clone(), a, &env.environment).map_err(|e| DepsError::Setup(e.to_string())))
+                .map(|a| SnsNotifier::new(sns.clone(), a, &env.environment).map_err(|e| AdaptersError::Setup(e.to_string())))
                 .transpose()
         };
         let alerts = notifier(&env.alerts_topic_arn)?;
         let notices = notifier(&env.notices_topic_arn)?;
-        Ok(Deps {
+        Ok(Adapters {
             redactor: Redactor::new(env.redaction_salt.as_bytes()),
             catalog: Catalog::builtin(),
             index: IndexTable::new(dynamodb.clone(), env.index_table.clone(), TableOptions::default()),
@@ -91,7 +91,7 @@ impl Deps {
 }
 
 /// The engine's ports are the AWS adapters.
-impl driftwatch_engine::Ports for Deps {
+impl driftwatch_engine::Ports for Adapters {
     type Index = IndexTable;
     type Ledger = LedgerTable;
     type Exceptions = ExceptionsTable;
