@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_aws::findings_table::STATUS_INDEX;
-use driftwatch_aws::{blocking_runtime, dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, TableOptions};
+use driftwatch_aws::{dynamodb_client, DynamoError, FindingsTable, Inserted, TableOptions};
 use driftwatch_core::drift::{self, ScanPolicy};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::lifecycle::{self, FindingRecord, LifecycleStatus, Resolution};
@@ -23,7 +23,6 @@ use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Finding, Redactor};
 use driftwatch_tests::{workspace_root, Moto};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 const TABLE: &str = "driftwatch-findings";
 const NOW: &str = "2026-11-22T12:00:00Z";
@@ -32,29 +31,27 @@ const SALT: &str = "driftwatch/v1/default-salt";
 /// Every secret planted in the sample states (as in `crates/core/tests/support`).
 const SECRETS: [&str; 4] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
 
-/// A moto server with the findings table (and its status index), and the table adapter on
-/// one client and one runtime.
+/// A moto server with the findings table (and its status index), and the table adapter.
 struct Lab {
-    table: BlockingFindingsTable,
+    table: FindingsTable,
     _moto: Moto,
 }
 
 impl Lab {
-    fn start(name: &str, options: TableOptions) -> Option<Lab> {
+    async fn start(name: &str, options: TableOptions) -> Option<Lab> {
         let moto = Moto::start(name)?;
         let sdk = moto.sdk_config();
-        let runtime = Arc::new(blocking_runtime().expect("runtime"));
-        let table = BlockingFindingsTable::new(FindingsTable::new(dynamodb_client(&sdk), TABLE, options), runtime);
+        let table = FindingsTable::new(dynamodb_client(&sdk), TABLE, options);
         let lab = Lab { table, _moto: moto };
-        lab.create_table();
+        lab.create_table().await;
         Some(lab)
     }
 
     fn client(&self) -> &Client {
-        self.table.table().client()
+        self.table.client()
     }
 
-    fn create_table(&self) {
+    async fn create_table(&self) {
         let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("attr");
         let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
         let gsi = GlobalSecondaryIndex::builder()
@@ -64,32 +61,28 @@ impl Lab {
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .expect("gsi");
-        self.table
-            .block_on(
-                self.client()
-                    .create_table()
-                    .table_name(TABLE)
-                    .billing_mode(BillingMode::PayPerRequest)
-                    .attribute_definitions(attr("fingerprint"))
-                    .attribute_definitions(attr("status"))
-                    .attribute_definitions(attr("last_seen"))
-                    .key_schema(key("fingerprint", KeyType::Hash))
-                    .global_secondary_indexes(gsi)
-                    .send(),
-            )
+        self.client()
+            .create_table()
+            .table_name(TABLE)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("fingerprint"))
+            .attribute_definitions(attr("status"))
+            .attribute_definitions(attr("last_seen"))
+            .key_schema(key("fingerprint", KeyType::Hash))
+            .global_secondary_indexes(gsi)
+            .send()
+            .await
             .expect("create the findings table");
     }
 
     /// Every item in the table: a raw `Scan`, every page (small pages, so paging is used).
-    fn scan_items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.table.block_on(async {
-            let mut pages = self.client().scan().table_name(TABLE).limit(10).into_paginator().items().send();
-            let mut out = Vec::new();
-            while let Some(item) = pages.next().await {
-                out.push(item.expect("scan page"));
-            }
-            out
-        })
+    async fn scan_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut pages = self.client().scan().table_name(TABLE).limit(10).into_paginator().items().send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            out.push(item.expect("scan page"));
+        }
+        out
     }
 }
 
@@ -145,16 +138,16 @@ fn attr<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_else(|| panic!("attribute {name} in {item:?}"))
 }
 
-#[test]
-fn the_same_fingerprint_twice_is_one_item() {
-    let Some(lab) = Lab::start("dynamo-dedup", TableOptions::default()) else { return };
+#[tokio::test]
+async fn the_same_fingerprint_twice_is_one_item() {
+    let Some(lab) = Lab::start("dynamo-dedup", TableOptions::default()).await else { return };
     let first = record(&sensitive_findings()[0]);
-    assert_eq!(lab.table.put_if_new(&first).expect("put"), Inserted::Created);
+    assert_eq!(lab.table.put_if_new(&first).await.expect("put"), Inserted::Created);
     let mut replay = first.clone();
     replay.occurrences = 2;
-    assert_eq!(lab.table.put_if_new(&replay).expect("put again"), Inserted::AlreadyPresent);
+    assert_eq!(lab.table.put_if_new(&replay).await.expect("put again"), Inserted::AlreadyPresent);
 
-    let items = lab.scan_items();
+    let items = lab.scan_items().await;
     assert_eq!(items.len(), 1, "{items:?}");
     let item = &items[0];
     assert_eq!(attr(item, "fingerprint"), first.finding.fingerprint);
@@ -163,58 +156,57 @@ fn the_same_fingerprint_twice_is_one_item() {
     assert_eq!(attr(item, "rule"), first.finding.rule.id());
     assert_eq!(attr(item, "last_seen"), "2026-11-22T12:00:00.000Z");
     assert_eq!(item.get("version").and_then(|v| v.as_n().ok()).map(String::as_str), Some("1"));
-    let stored = lab.table.get(&first.finding.fingerprint).expect("get").expect("present");
+    let stored = lab.table.get(&first.finding.fingerprint).await.expect("get").expect("present");
     assert_eq!((stored.record, stored.version), (first, 1), "the replay wrote nothing");
-    assert_eq!(lab.table.get("no-such-fingerprint").expect("get"), None);
+    assert_eq!(lab.table.get("no-such-fingerprint").await.expect("get"), None);
 }
 
-#[test]
-fn concurrent_updates_conflict_on_version() {
-    let Some(lab) = Lab::start("dynamo-occ", TableOptions::default()) else { return };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_conflict_on_version() {
+    let Some(lab) = Lab::start("dynamo-occ", TableOptions::default()).await else { return };
     let rec = record(&sensitive_findings()[0]);
     let fp = rec.finding.fingerprint.clone();
-    lab.table.put_if_new(&rec).expect("put");
-    let read = lab.table.get(&fp).expect("get").expect("present");
+    lab.table.put_if_new(&rec).await.expect("put");
+    let read = lab.table.get(&fp).await.expect("get").expect("present");
     assert_eq!(read.version, 1);
 
     // Two writers that both read version 1, in flight at the same time.
     let (mut a, mut b) = (read.record.clone(), read.record.clone());
     a.occurrences = 2;
     b.occurrences = 3;
-    let t = lab.table.table().clone();
-    let (ta, tb) = (t.clone(), t);
-    let ha = lab.table.runtime().spawn(async move { ta.update(&a, 1).await });
-    let hb = lab.table.runtime().spawn(async move { tb.update(&b, 1).await });
-    let ra = lab.table.block_on(ha).expect("task a");
-    let rb = lab.table.block_on(hb).expect("task b");
+    let (ta, tb) = (lab.table.clone(), lab.table.clone());
+    let ha = tokio::spawn(async move { ta.update(&a, 1).await });
+    let hb = tokio::spawn(async move { tb.update(&b, 1).await });
+    let ra = ha.await.expect("task a");
+    let rb = hb.await.expect("task b");
     let (won, lost) = match (&ra, &rb) {
         (Ok(2), Err(_)) => (2u64, &rb),
         (Err(_), Ok(2)) => (3u64, &ra),
         other => panic!("exactly one update must win: {other:?}"),
     };
     assert!(matches!(lost, Err(DynamoError::VersionConflict { expected: 1, .. })), "{lost:?}");
-    let now = lab.table.get(&fp).expect("get").expect("present");
+    let now = lab.table.get(&fp).await.expect("get").expect("present");
     assert_eq!((now.version, now.record.occurrences), (2, won), "the winner's write is stored");
 
     // A stale version stays refused; the current one is accepted.
     let mut c = now.record.clone();
     c.occurrences = 9;
-    assert!(matches!(lab.table.update(&c, 1), Err(DynamoError::VersionConflict { .. })));
-    assert_eq!(lab.table.update(&c, 2).expect("update at the current version"), 3);
-    assert_eq!(lab.table.get(&fp).expect("get").expect("present").record.occurrences, 9);
+    assert!(matches!(lab.table.update(&c, 1).await, Err(DynamoError::VersionConflict { .. })));
+    assert_eq!(lab.table.update(&c, 2).await.expect("update at the current version"), 3);
+    assert_eq!(lab.table.get(&fp).await.expect("get").expect("present").record.occurrences, 9);
     // Updating an absent item is a conflict too (nothing to be at that version).
     let mut ghost = c.clone();
     ghost.finding.fingerprint = "absent".into();
-    assert!(matches!(lab.table.update(&ghost, 1), Err(DynamoError::VersionConflict { .. })));
-    assert_eq!(lab.scan_items().len(), 1);
+    assert!(matches!(lab.table.update(&ghost, 1).await, Err(DynamoError::VersionConflict { .. })));
+    assert_eq!(lab.scan_items().await.len(), 1);
 }
 
-#[test]
-fn batch_of_sixty_is_written_and_open_ones_list_across_pages() {
-    let Some(lab) = Lab::start("dynamo-batch", TableOptions { page_size: Some(7), ..TableOptions::default() }) else { return };
+#[tokio::test]
+async fn batch_of_sixty_is_written_and_open_ones_list_across_pages() {
+    let Some(lab) = Lab::start("dynamo-batch", TableOptions { page_size: Some(7), ..TableOptions::default() }).await else { return };
     let records = many(60);
-    assert_eq!(lab.table.put_batch(&records).expect("batch"), 60);
-    let items = lab.scan_items();
+    assert_eq!(lab.table.put_batch(&records).await.expect("batch"), 60);
+    let items = lab.scan_items().await;
     assert_eq!(items.len(), 60, "every record written");
     let mut fps: Vec<&str> = items.iter().map(|i| attr(i, "fingerprint")).collect();
     fps.sort();
@@ -222,23 +214,21 @@ fn batch_of_sixty_is_written_and_open_ones_list_across_pages() {
 
     // The first page of the index query is short and says there is more.
     let first = lab
-        .table
-        .block_on(
-            lab.client()
-                .query()
-                .table_name(TABLE)
-                .index_name(STATUS_INDEX)
-                .key_condition_expression("#s = :open")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":open", AttributeValue::S("open".into()))
-                .limit(7)
-                .send(),
-        )
+        .client()
+        .query()
+        .table_name(TABLE)
+        .index_name(STATUS_INDEX)
+        .key_condition_expression("#s = :open")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":open", AttributeValue::S("open".into()))
+        .limit(7)
+        .send()
+        .await
         .expect("query");
     assert_eq!(first.items().len(), 7);
     assert!(first.last_evaluated_key().is_some(), "more than one page");
 
-    let open = lab.table.list_open().expect("list open");
+    let open = lab.table.list_open().await.expect("list open");
     let expected: Vec<&FindingRecord> = records.iter().filter(|r| r.status == LifecycleStatus::Open).collect();
     assert_eq!(open.len(), 40);
     assert_eq!(open.iter().map(|s| &s.record).collect::<Vec<_>>(), expected, "all open ones, oldest last_seen first");
@@ -247,21 +237,21 @@ fn batch_of_sixty_is_written_and_open_ones_list_across_pages() {
     // Duplicates in one batch: the last one wins, one item.
     let mut again = records[0].clone();
     again.occurrences = 5;
-    assert_eq!(lab.table.put_batch(&[records[0].clone(), again.clone()]).expect("batch"), 1);
-    assert_eq!(lab.table.get(&again.finding.fingerprint).expect("get").expect("present").record, again);
-    assert_eq!(lab.scan_items().len(), 60);
+    assert_eq!(lab.table.put_batch(&[records[0].clone(), again.clone()]).await.expect("batch"), 1);
+    assert_eq!(lab.table.get(&again.finding.fingerprint).await.expect("get").expect("present").record, again);
+    assert_eq!(lab.scan_items().await.len(), 60);
 }
 
-#[test]
-fn no_secret_of_the_sample_states_is_stored() {
-    let Some(lab) = Lab::start("dynamo-secrets", TableOptions::default()) else { return };
+#[tokio::test]
+async fn no_secret_of_the_sample_states_is_stored() {
+    let Some(lab) = Lab::start("dynamo-secrets", TableOptions::default()).await else { return };
     let findings = sensitive_findings();
     assert!(!findings.is_empty(), "the sensitive sample has findings");
     let (single, rest) = findings.split_at(1);
-    assert_eq!(lab.table.put_if_new(&record(&single[0])).expect("put"), Inserted::Created);
+    assert_eq!(lab.table.put_if_new(&record(&single[0])).await.expect("put"), Inserted::Created);
     let records: Vec<FindingRecord> = rest.iter().map(record).collect();
-    lab.table.put_batch(&records).expect("batch");
-    let items = lab.scan_items();
+    lab.table.put_batch(&records).await.expect("batch");
+    let items = lab.scan_items().await;
     let mut distinct: Vec<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
     distinct.sort();
     distinct.dedup();
@@ -273,14 +263,11 @@ fn no_secret_of_the_sample_states_is_stored() {
     assert!(text.contains("sha256:"), "sensitive values are stored as digests");
 }
 
-#[test]
-fn a_missing_table_is_named() {
-    let Some(lab) = Lab::start("dynamo-missing", TableOptions::default()) else { return };
-    let other = BlockingFindingsTable::new(
-        FindingsTable::new(lab.client().clone(), "no-such-table", TableOptions::default()),
-        lab.table.runtime().clone(),
-    );
-    let e = other.get("x").unwrap_err();
+#[tokio::test]
+async fn a_missing_table_is_named() {
+    let Some(lab) = Lab::start("dynamo-missing", TableOptions::default()).await else { return };
+    let other = FindingsTable::new(lab.client().clone(), "no-such-table", TableOptions::default());
+    let e = other.get("x").await.unwrap_err();
     assert!(matches!(e, DynamoError::NoSuchTable { .. }), "{e:?}");
     assert!(e.to_string().contains("\"no-such-table\" does not exist"), "{e}");
 }

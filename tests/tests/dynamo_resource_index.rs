@@ -14,14 +14,13 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use driftwatch_aws::index_table::ARN_INDEX;
-use driftwatch_aws::{blocking_runtime, dynamodb_client, BlockingIndexTable, IndexTable, IndexTableError, ItemKey, TableOptions};
+use driftwatch_aws::{dynamodb_client, IndexTable, IndexTableError, ItemKey, TableOptions};
 use driftwatch_core::catalog::Role;
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
 use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
 use driftwatch_tests::{workspace_root, Moto};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 const TABLE: &str = "driftwatch-index";
 /// The CLI's default digest salt.
@@ -38,26 +37,25 @@ const STATES: [(&str, &str); 3] = [
 ];
 
 struct Lab {
-    table: BlockingIndexTable,
+    table: IndexTable,
     _moto: Moto,
 }
 
 impl Lab {
-    fn start(name: &str, options: TableOptions) -> Option<Lab> {
+    async fn start(name: &str, options: TableOptions) -> Option<Lab> {
         let moto = Moto::start(name)?;
         let sdk = moto.sdk_config();
-        let runtime = Arc::new(blocking_runtime().expect("runtime"));
-        let table = BlockingIndexTable::new(IndexTable::new(dynamodb_client(&sdk), TABLE, options), runtime);
+        let table = IndexTable::new(dynamodb_client(&sdk), TABLE, options);
         let lab = Lab { table, _moto: moto };
-        lab.create_table();
+        lab.create_table().await;
         Some(lab)
     }
 
     fn client(&self) -> &Client {
-        self.table.table().client()
+        self.table.client()
     }
 
-    fn create_table(&self) {
+    async fn create_table(&self) {
         let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("attr");
         let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
         let gsi = GlobalSecondaryIndex::builder()
@@ -66,42 +64,38 @@ impl Lab {
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .expect("gsi");
-        self.table
-            .block_on(
-                self.client()
-                    .create_table()
-                    .table_name(TABLE)
-                    .billing_mode(BillingMode::PayPerRequest)
-                    .attribute_definitions(attr("identity"))
-                    .attribute_definitions(attr("address"))
-                    .attribute_definitions(attr("arn"))
-                    .key_schema(key("identity", KeyType::Hash))
-                    .key_schema(key("address", KeyType::Range))
-                    .global_secondary_indexes(gsi)
-                    .send(),
-            )
+        self.client()
+            .create_table()
+            .table_name(TABLE)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("identity"))
+            .attribute_definitions(attr("address"))
+            .attribute_definitions(attr("arn"))
+            .key_schema(key("identity", KeyType::Hash))
+            .key_schema(key("address", KeyType::Range))
+            .global_secondary_indexes(gsi)
+            .send()
+            .await
             .expect("create the index table");
     }
 
     /// Every item in the table: a raw `Scan`, every page (small pages, so paging is used).
-    fn scan_items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.table.block_on(async {
-            let mut pages = self.client().scan().table_name(TABLE).limit(10).into_paginator().items().send();
-            let mut out = Vec::new();
-            while let Some(item) = pages.next().await {
-                out.push(item.expect("scan page"));
-            }
-            out
-        })
+    async fn scan_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut pages = self.client().scan().table_name(TABLE).limit(10).into_paginator().items().send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            out.push(item.expect("scan page"));
+        }
+        out
     }
 
     /// Index every sample state: each state's entries put as the state watcher does.
-    fn put_all(&self, index: &ManagedIndex) -> usize {
+    async fn put_all(&self, index: &ManagedIndex) -> usize {
         let mut written = 0;
         for (_, key) in STATES {
             let entries: Vec<IndexEntry> = index.entries().iter().filter(|e| e.state.key == key).cloned().collect();
             assert!(!entries.is_empty(), "{key} has entries");
-            written += self.table.put_state_entries(&entries[0].state.clone(), &entries).expect("put state entries");
+            written += self.table.put_state_entries(&entries[0].state.clone(), &entries).await.expect("put state entries");
         }
         written
     }
@@ -139,14 +133,14 @@ fn biggest_group<'a>(index: &'a ManagedIndex, config_type: &str) -> (&'a (String
         .unwrap_or_else(|| panic!("no {config_type}"))
 }
 
-#[test]
-fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
-    let Some(lab) = Lab::start("index-lookup", TableOptions { page_size: Some(2), ..TableOptions::default() }) else { return };
+#[tokio::test]
+async fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
+    let Some(lab) = Lab::start("index-lookup", TableOptions { page_size: Some(2), ..TableOptions::default() }).await else { return };
     let index = sample_index();
     assert_eq!(index.len(), 105, "the sample states index 105 entries");
-    assert_eq!(lab.put_all(&index), index.len());
+    assert_eq!(lab.put_all(&index).await, index.len());
 
-    let items = lab.scan_items();
+    let items = lab.scan_items().await;
     assert_eq!(items.len(), index.len(), "one item per entry");
     let stored: BTreeSet<(String, String)> =
         items.iter().map(|i| (i["identity"].as_s().unwrap().clone(), i["address"].as_s().unwrap().clone())).collect();
@@ -160,14 +154,14 @@ fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
 
     // Every identity answers exactly what the in-memory index answers.
     for ((ct, id), entries) in index.groups() {
-        let got = lab.table.lookup(ct, id).expect("lookup");
+        let got = lab.table.lookup(ct, id).await.expect("lookup");
         assert_eq!(sorted(got), sorted_refs(entries.into_iter()), "{ct} {id}");
     }
 
     // An S3 bucket with its facets: several entries under one identity (several query pages).
     let ((ct, bucket), group) = biggest_group(&index, "AWS::S3::Bucket");
     assert!(group.len() >= 3, "the bucket has facets: {}", group.len());
-    let got = lab.table.lookup(ct, bucket).expect("lookup bucket");
+    let got = lab.table.lookup(ct, bucket).await.expect("lookup bucket");
     assert_eq!(got.len(), group.len());
     assert_eq!(got.iter().filter(|e| e.role == Role::Primary).count(), 1);
     assert!(got.iter().any(|e| e.role == Role::Facet));
@@ -178,7 +172,7 @@ fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
     // RDS by its DbiResourceId.
     let ((ct, dbi), db) = biggest_group(&index, "AWS::RDS::DBInstance");
     assert!(dbi.starts_with("db-"), "RDS instances are identified by DbiResourceId: {dbi}");
-    let got = lab.table.lookup(ct, dbi).expect("lookup rds");
+    let got = lab.table.lookup(ct, dbi).await.expect("lookup rds");
     assert_eq!(sorted(got.clone()), sorted_refs(db.into_iter()));
     let primary = got.iter().find(|e| e.terraform_type == "aws_db_instance").expect("the instance");
     assert_eq!(primary.state.workspace, "prod");
@@ -187,30 +181,30 @@ fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
     // An IAM role by ARN through the GSI; and every primary ARN.
     let role = index.entries().iter().find(|e| e.terraform_type == "aws_iam_role" && e.arn.is_some()).expect("an IAM role");
     let arn = role.arn.as_deref().unwrap();
-    let got = lab.table.lookup_arn(arn).expect("lookup arn");
+    let got = lab.table.lookup_arn(arn).await.expect("lookup arn");
     assert_eq!(got, vec![index.lookup_arn(arn).expect("in memory").clone()]);
     assert_eq!((got[0].address.as_str(), got[0].config_type.as_str()), (role.address.as_str(), "AWS::IAM::Role"));
     for e in index.entries().iter().filter(|e| e.role == Role::Primary && e.arn.is_some()) {
         let arn = e.arn.as_deref().unwrap();
-        assert_eq!(lab.table.lookup_arn(arn).expect("lookup arn"), vec![index.lookup_arn(arn).unwrap().clone()], "{arn}");
+        assert_eq!(lab.table.lookup_arn(arn).await.expect("lookup arn"), vec![index.lookup_arn(arn).unwrap().clone()], "{arn}");
     }
-    assert_eq!(lab.table.lookup_arn("arn:aws:iam::123456789012:role/nobody").expect("lookup"), vec![]);
-    assert_eq!(lab.table.lookup("AWS::S3::Bucket", "no-such-bucket").expect("lookup"), vec![]);
+    assert_eq!(lab.table.lookup_arn("arn:aws:iam::123456789012:role/nobody").await.expect("lookup"), vec![]);
+    assert_eq!(lab.table.lookup("AWS::S3::Bucket", "no-such-bucket").await.expect("lookup"), vec![]);
 
     // Per state.
     for (_, key) in STATES {
         let ws = if key.starts_with("env:/prod/") { "prod" } else { "default" };
-        let got = lab.table.entries_for_state(key, ws).expect("entries for state");
+        let got = lab.table.entries_for_state(key, ws).await.expect("entries for state");
         assert_eq!(sorted(got), sorted_refs(index.entries().iter().filter(|e| e.state.key == key)), "{key}");
     }
-    assert_eq!(lab.table.entries_for_state("app.tfstate", "prod").expect("other workspace"), vec![]);
+    assert_eq!(lab.table.entries_for_state("app.tfstate", "prod").await.expect("other workspace"), vec![]);
 }
 
-#[test]
-fn entries_a_new_state_version_drops_are_removed() {
-    let Some(lab) = Lab::start("index-remove", TableOptions { page_size: Some(4), ..TableOptions::default() }) else { return };
+#[tokio::test]
+async fn entries_a_new_state_version_drops_are_removed() {
+    let Some(lab) = Lab::start("index-remove", TableOptions { page_size: Some(4), ..TableOptions::default() }).await else { return };
     let index = sample_index();
-    lab.put_all(&index);
+    lab.put_all(&index).await;
     let ((ct, bucket), group) = biggest_group(&index, "AWS::S3::Bucket");
     let key = group[0].state.key.clone();
     let ws = group[0].state.workspace.clone();
@@ -219,37 +213,37 @@ fn entries_a_new_state_version_drops_are_removed() {
     // The new version of the state: everything but the bucket's facets.
     let keep: Vec<ItemKey> =
         index.entries().iter().filter(|e| e.state.key == key).map(ItemKey::of).filter(|k| !dropped.contains(k)).collect();
-    let before = lab.scan_items().len();
-    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).expect("remove"), dropped.len());
-    assert_eq!(lab.scan_items().len(), before - dropped.len());
-    let got = lab.table.lookup(ct, bucket).expect("lookup");
+    let before = lab.scan_items().await.len();
+    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).await.expect("remove"), dropped.len());
+    assert_eq!(lab.scan_items().await.len(), before - dropped.len());
+    let got = lab.table.lookup(ct, bucket).await.expect("lookup");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].role, Role::Primary);
-    assert_eq!(lab.table.entries_for_state(&key, &ws).expect("entries").len(), keep.len());
+    assert_eq!(lab.table.entries_for_state(&key, &ws).await.expect("entries").len(), keep.len());
     // Other states are untouched; removing again is a no-op.
     for (_, other) in STATES.iter().filter(|(_, k)| *k != key) {
         let ws = if other.starts_with("env:/prod/") { "prod" } else { "default" };
         let n = index.entries().iter().filter(|e| e.state.key == *other).count();
-        assert_eq!(lab.table.entries_for_state(other, ws).expect("entries").len(), n);
+        assert_eq!(lab.table.entries_for_state(other, ws).await.expect("entries").len(), n);
     }
-    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).expect("remove again"), 0);
+    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).await.expect("remove again"), 0);
 
     // A state that is gone entirely: keep nothing (more than one batch of deletes).
     let (_, big) = STATES.iter().map(|(_, k)| (index.entries().iter().filter(|e| e.state.key == *k).count(), *k)).max().unwrap();
     let big_ws = if big.starts_with("env:/prod/") { "prod" } else { "default" };
-    let n = lab.table.entries_for_state(big, big_ws).expect("entries").len();
+    let n = lab.table.entries_for_state(big, big_ws).await.expect("entries").len();
     assert!(n > 25, "more than one batch: {n}");
-    assert_eq!(lab.table.remove_state_entries(big, big_ws, &[]).expect("remove all"), n);
-    assert_eq!(lab.table.entries_for_state(big, big_ws).expect("entries"), vec![]);
-    assert!(lab.scan_items().iter().all(|i| i["state_key"].as_s().unwrap() != big));
+    assert_eq!(lab.table.remove_state_entries(big, big_ws, &[]).await.expect("remove all"), n);
+    assert_eq!(lab.table.entries_for_state(big, big_ws).await.expect("entries"), vec![]);
+    assert!(lab.scan_items().await.iter().all(|i| i["state_key"].as_s().unwrap() != big));
 }
 
-#[test]
-fn no_secret_of_the_sample_states_is_stored() {
-    let Some(lab) = Lab::start("index-secrets", TableOptions::default()) else { return };
+#[tokio::test]
+async fn no_secret_of_the_sample_states_is_stored() {
+    let Some(lab) = Lab::start("index-secrets", TableOptions::default()).await else { return };
     let index = sample_index();
-    lab.put_all(&index);
-    let items = lab.scan_items();
+    lab.put_all(&index).await;
+    let items = lab.scan_items().await;
     assert_eq!(items.len(), index.len());
     let text = format!("{items:?}");
     for s in SECRETS {
@@ -267,21 +261,18 @@ fn no_secret_of_the_sample_states_is_stored() {
     assert!(serde_json::from_str::<Vec<serde_json::Value>>(db["desired"].as_s().unwrap()).is_ok());
 }
 
-#[test]
-fn entries_of_another_state_and_a_missing_table_are_refused() {
-    let Some(lab) = Lab::start("index-errors", TableOptions::default()) else { return };
+#[tokio::test]
+async fn entries_of_another_state_and_a_missing_table_are_refused() {
+    let Some(lab) = Lab::start("index-errors", TableOptions::default()).await else { return };
     let index = sample_index();
     let a = &index.entries()[0];
     let other = index.entries().iter().find(|e| e.state.key != a.state.key).expect("another state");
-    let e = lab.table.put_state_entries(&a.state.clone(), &[a.clone(), other.clone()]).unwrap_err();
+    let e = lab.table.put_state_entries(&a.state.clone(), &[a.clone(), other.clone()]).await.unwrap_err();
     assert!(matches!(e, IndexTableError::Encode { .. }), "{e:?}");
-    assert!(lab.scan_items().is_empty(), "nothing written");
+    assert!(lab.scan_items().await.is_empty(), "nothing written");
 
-    let missing = BlockingIndexTable::new(
-        IndexTable::new(lab.client().clone(), "no-such-table", TableOptions::default()),
-        lab.table.runtime().clone(),
-    );
-    let e = missing.lookup("AWS::S3::Bucket", "x").unwrap_err();
+    let missing = IndexTable::new(lab.client().clone(), "no-such-table", TableOptions::default());
+    let e = missing.lookup("AWS::S3::Bucket", "x").await.unwrap_err();
     assert!(matches!(e, IndexTableError::NoSuchTable { .. }), "{e:?}");
     assert!(e.to_string().contains("\"no-such-table\" does not exist"), "{e}");
 }

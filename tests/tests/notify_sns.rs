@@ -11,7 +11,7 @@
 //! `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use driftwatch_aws::{blocking_runtime, sns_client, BlockingSnsNotifier, NotifyError, SnsNotifier};
+use driftwatch_aws::{sns_client, NotifyError, SnsNotifier};
 use driftwatch_core::alert::{Alert, SUBJECT_MAX};
 use driftwatch_core::drift::{self, ScanPolicy};
 use driftwatch_core::index::ManagedIndex;
@@ -20,7 +20,6 @@ use driftwatch_core::state::{self, StateLocation};
 use driftwatch_core::{Catalog, Finding, Redactor, Rule};
 use driftwatch_tests::{workspace_root, Moto};
 use serde_json::Value;
-use std::sync::Arc;
 
 const ENVIRONMENT: &str = "prod";
 const ACCOUNT: &str = "123456789012";
@@ -53,48 +52,43 @@ fn sample_findings() -> Vec<Finding> {
     drift::scan(&index, &inv, &catalog, &redactor, &policy, "2026-11-22T12:00:00Z".parse().expect("now")).findings
 }
 
-/// A moto server, an SNS and an SQS client on one runtime.
+/// A moto server, an SNS and an SQS client.
 struct Lab {
-    notifier: BlockingSnsNotifier,
+    notifier: SnsNotifier,
     sqs: aws_sdk_sqs::Client,
     _moto: Moto,
 }
 
 impl Lab {
     /// Moto and a topic named `topic`; the notifier publishes to it.
-    fn start(name: &str, topic: &str) -> Option<Lab> {
+    async fn start(name: &str, topic: &str) -> Option<Lab> {
         let moto = Moto::start(name)?;
         let sdk = moto.sdk_config();
         let sns = sns_client(&sdk);
-        let runtime = Arc::new(blocking_runtime().expect("runtime"));
-        let arn =
-            runtime.block_on(sns.create_topic().name(topic).send()).expect("create topic").topic_arn().expect("topic arn").to_string();
+        let arn = sns.create_topic().name(topic).send().await.expect("create topic").topic_arn().expect("topic arn").to_string();
         let notifier = SnsNotifier::new(sns, &arn, ENVIRONMENT).expect("topic arn").with_account(Some(ACCOUNT));
-        let notifier = BlockingSnsNotifier::new(notifier, runtime);
         Some(Lab { notifier, sqs: aws_sdk_sqs::Client::new(&sdk), _moto: moto })
     }
 
     fn sns(&self) -> &aws_sdk_sns::Client {
-        self.notifier.notifier().client()
+        self.notifier.client()
     }
 
     fn topic(&self) -> &str {
-        self.notifier.notifier().topic_arn()
+        self.notifier.topic_arn()
     }
 
     /// A queue subscribed to the topic (raw delivery off), optionally with an attribute
     /// filter policy. Returns (queue URL, subscription ARN).
-    fn subscribe_queue(&self, name: &str, filter: Option<&str>) -> (String, String) {
-        let url = self
-            .notifier
-            .block_on(self.sqs.create_queue().queue_name(name).send())
-            .expect("create queue")
-            .queue_url()
-            .expect("url")
-            .to_string();
+    async fn subscribe_queue(&self, name: &str, filter: Option<&str>) -> (String, String) {
+        let url = self.sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().expect("url").to_string();
         let attrs = self
-            .notifier
-            .block_on(self.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send())
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
             .expect("queue attributes");
         let queue_arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).expect("queue arn").clone();
         let mut req =
@@ -102,18 +96,16 @@ impl Lab {
         if let Some(policy) = filter {
             req = req.attributes("FilterPolicy", policy).attributes("FilterPolicyScope", "MessageAttributes");
         }
-        let sub = self.notifier.block_on(req.send()).expect("subscribe").subscription_arn().expect("subscription arn").to_string();
+        let sub = req.send().await.expect("subscribe").subscription_arn().expect("subscription arn").to_string();
         (url, sub)
     }
 
     /// Every message in the queue (envelopes parsed), read until the queue is empty.
-    fn drain(&self, url: &str) -> Vec<Value> {
+    async fn drain(&self, url: &str) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
-            let o = self
-                .notifier
-                .block_on(self.sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(0).send())
-                .expect("receive");
+            let o =
+                self.sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("receive");
             let messages = o.messages();
             if messages.is_empty() {
                 break;
@@ -125,7 +117,7 @@ impl Lab {
                 }
                 out.push(serde_json::from_str(body).unwrap_or_else(|e| panic!("SNS envelope is JSON ({e}): {body}")));
                 let handle = m.receipt_handle().expect("receipt handle");
-                self.notifier.block_on(self.sqs.delete_message().queue_url(url).receipt_handle(handle).send()).expect("delete message");
+                self.sqs.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("delete message");
             }
         }
         out
@@ -165,56 +157,52 @@ fn assert_envelope(envelope: &Value, topic: &str, finding: &Finding, message_id:
     }
 }
 
-#[test]
-fn alerts_reach_sqs_subscribers_and_filter_policies_select_on_severity() {
-    let Some(lab) = Lab::start("notify-sns", "driftwatch-alerts") else { return };
+#[tokio::test]
+async fn alerts_reach_sqs_subscribers_and_filter_policies_select_on_severity() {
+    let Some(lab) = Lab::start("notify-sns", "driftwatch-alerts").await else { return };
     let findings = sample_findings();
     let critical = pick(&findings, Rule::DriftChanged, "aws_db_instance.ehr_primary");
     let medium = pick(&findings, Rule::DriftUnmanaged, "stmarys-ehr-export-tmp-20261118");
     assert_eq!((critical.severity.as_str(), medium.severity.as_str()), ("critical", "medium"));
     assert!(medium.resource.arn.as_deref().is_some_and(|a| !a.contains(ACCOUNT)), "an S3 bucket ARN names no account");
 
-    let (all_url, _) = lab.subscribe_queue("alerts-all", None);
-    let (severe_url, severe_sub) = lab.subscribe_queue("alerts-severe", Some(FILTER_POLICY));
-    let attrs = lab
-        .notifier
-        .block_on(lab.sns().get_subscription_attributes().subscription_arn(&severe_sub).send())
-        .expect("subscription attributes");
+    let (all_url, _) = lab.subscribe_queue("alerts-all", None).await;
+    let (severe_url, severe_sub) = lab.subscribe_queue("alerts-severe", Some(FILTER_POLICY)).await;
+    let attrs = lab.sns().get_subscription_attributes().subscription_arn(&severe_sub).send().await.expect("subscription attributes");
     let attrs = attrs.attributes().expect("attributes");
     assert_eq!(attrs.get("FilterPolicyScope").map(String::as_str), Some("MessageAttributes"));
     assert_eq!(attrs.get("RawMessageDelivery").map(String::as_str), Some("false"));
     let policy: Value = serde_json::from_str(attrs.get("FilterPolicy").expect("FilterPolicy")).expect("policy JSON");
     assert_eq!(policy, serde_json::json!({"severity": ["critical", "high"]}));
 
-    lab.notifier.check().expect("the topic exists");
-    let p_critical = lab.notifier.notify(critical, None).expect("publish the critical alert");
-    let p_medium = lab.notifier.notify(medium, None).expect("publish the medium alert");
+    lab.notifier.check().await.expect("the topic exists");
+    let p_critical = lab.notifier.notify(critical, None).await.expect("publish the critical alert");
+    let p_medium = lab.notifier.notify(medium, None).await.expect("publish the medium alert");
     assert!(!p_critical.message_id.is_empty() && p_critical.message_id != p_medium.message_id);
     assert_eq!(p_critical.fingerprint, critical.fingerprint);
 
     // The unfiltered queue gets both alerts.
-    let mut all = lab.drain(&all_url);
+    let mut all = lab.drain(&all_url).await;
     assert_eq!(all.len(), 2, "{all:#?}");
     all.sort_by_key(|e| e["MessageId"] != p_critical.message_id.as_str());
     assert_envelope(&all[0], lab.topic(), critical, &p_critical.message_id);
     assert_envelope(&all[1], lab.topic(), medium, &p_medium.message_id);
 
     // The filtered queue gets only the critical one.
-    let severe = lab.drain(&severe_url);
+    let severe = lab.drain(&severe_url).await;
     assert_eq!(severe.len(), 1, "{severe:#?}");
     assert_envelope(&severe[0], lab.topic(), critical, &p_critical.message_id);
 }
 
-#[test]
-fn publishing_to_a_missing_topic_is_one_clear_error() {
-    let Some(lab) = Lab::start("notify-sns-missing", "driftwatch-alerts-missing") else { return };
+#[tokio::test]
+async fn publishing_to_a_missing_topic_is_one_clear_error() {
+    let Some(lab) = Lab::start("notify-sns-missing", "driftwatch-alerts-missing").await else { return };
     let gone = format!("arn:aws:sns:{}:{}:no-such-topic", Moto::REGION, lab.topic().split(':').nth(4).expect("account"));
     let notifier = SnsNotifier::new(lab.sns().clone(), &gone, ENVIRONMENT).expect("well-formed ARN");
-    let notifier = BlockingSnsNotifier::new(notifier, lab.notifier.runtime().clone());
     let findings = sample_findings();
-    let e = notifier.check().expect_err("no such topic");
+    let e = notifier.check().await.expect_err("no such topic");
     assert!(matches!(&e, NotifyError::NoSuchTopic { topic } if topic == &gone), "{e:?}");
-    let e = notifier.notify(&findings[0], None).expect_err("no such topic");
+    let e = notifier.notify(&findings[0], None).await.expect_err("no such topic");
     assert!(matches!(&e, NotifyError::NoSuchTopic { .. }), "{e:?}");
     assert!(!e.is_transient());
     assert_eq!(e.to_string(), format!("SNS topic {gone} does not exist"));

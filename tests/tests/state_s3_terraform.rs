@@ -10,33 +10,29 @@
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use driftwatch_aws::{blocking_runtime, s3_client, BlockingS3StateReader, PathStyle, S3StateReader, StateReadError};
+use driftwatch_aws::{s3_client, PathStyle, S3StateReader, StateReadError};
 use driftwatch_core::{Catalog, Redactor};
 use driftwatch_tests::{scratch, terraform, Moto};
 use md5::{Digest, Md5};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 const BUCKET: &str = "tf-state";
 const TABLE: &str = "tf-locks";
 const KEY: &str = "net/terraform.tfstate";
 
-/// Moto with a versioned state bucket; the reader and its runtime.
-fn lab(name: &str) -> Option<(Moto, SdkConfig, BlockingS3StateReader)> {
+/// Moto with a versioned state bucket; the reader.
+async fn lab(name: &str) -> Option<(Moto, SdkConfig, S3StateReader)> {
     let moto = Moto::start(name)?;
     let sdk = moto.sdk_config();
-    let runtime = Arc::new(blocking_runtime().expect("runtime"));
-    let reader = BlockingS3StateReader::new(S3StateReader::new(s3_client(&sdk, PathStyle::Auto)), runtime);
-    let s3 = reader.reader().client().clone();
-    reader.block_on(s3.create_bucket().bucket(BUCKET).send()).expect("create bucket");
-    reader
-        .block_on(
-            s3.put_bucket_versioning()
-                .bucket(BUCKET)
-                .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-                .send(),
-        )
+    let reader = S3StateReader::new(s3_client(&sdk, PathStyle::Auto));
+    let s3 = reader.client();
+    s3.create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
         .expect("enable versioning");
     Some((moto, sdk, reader))
 }
@@ -105,31 +101,56 @@ fn md5_hex(bytes: &[u8]) -> String {
     Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[test]
-fn terraform_apply_to_s3_backend_is_read_by_version() {
+/// The `Digest` of the S3 backend's `-md5` item for `key` in the lock table.
+async fn digest_of(ddb: &aws_sdk_dynamodb::Client, key: &str) -> String {
+    let item = ddb
+        .get_item()
+        .table_name(TABLE)
+        .key("LockID", AttributeValue::S(format!("{BUCKET}/{key}-md5")))
+        .send()
+        .await
+        .expect("get digest item")
+        .item
+        .unwrap_or_else(|| panic!("no {BUCKET}/{key}-md5 item in the lock table"));
+    item.get("Digest").and_then(|d| d.as_s().ok()).cloned().expect("Digest attribute")
+}
+
+/// Put an object; its version id.
+async fn put(s3: &aws_sdk_s3::Client, key: &str, body: &str) -> String {
+    let out = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    out.version_id().expect("version id").to_string()
+}
+
+#[tokio::test]
+async fn terraform_apply_to_s3_backend_is_read_by_version() {
     if terraform().is_none() {
         return;
     }
-    let Some((moto, sdk, reader)) = lab("state-s3-terraform") else { return };
+    let Some((moto, sdk, reader)) = lab("state-s3-terraform").await else { return };
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    reader
-        .block_on(
-            ddb.create_table()
-                .table_name(TABLE)
-                .attribute_definitions(
-                    AttributeDefinition::builder().attribute_name("LockID").attribute_type(ScalarAttributeType::S).build().unwrap(),
-                )
-                .key_schema(KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap())
-                .billing_mode(BillingMode::PayPerRequest)
-                .send(),
+    ddb.create_table()
+        .table_name(TABLE)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("LockID").attribute_type(ScalarAttributeType::S).build().unwrap(),
         )
+        .key_schema(KeySchemaElement::builder().attribute_name("LockID").key_type(KeyType::Hash).build().unwrap())
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
         .expect("create lock table");
 
     let dir = scratch("state-s3-terraform");
     std::fs::write(dir.join("main.tf"), main_tf(&moto.endpoint, 2)).expect("write main.tf");
     tf(&moto, &dir, &["init", "-input=false", "-no-color"]);
     tf(&moto, &dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
-    let first = reader.get_version(BUCKET, KEY, None).expect("first state");
+    let first = reader.get_version(BUCKET, KEY, None).await.expect("first state");
     let first_version = first.version_id.clone().expect("versioned bucket gives a version id");
     let first_list = state_list(&moto, &dir);
 
@@ -139,19 +160,19 @@ fn terraform_apply_to_s3_backend_is_read_by_version() {
     assert_eq!(listed.len(), 5, "{listed:?}");
 
     let (catalog, redactor) = (Catalog::builtin(), Redactor::new(b"t"));
-    let latest = reader.get_version(BUCKET, KEY, None).expect("latest state");
+    let latest = reader.get_version(BUCKET, KEY, None).await.expect("latest state");
     let latest_version = latest.version_id.clone().expect("version id");
     assert_ne!(latest_version, first_version);
     assert!(latest.etag.is_some());
     // Fetching the latest version by id gives the same bytes.
-    assert_eq!(reader.get_version(BUCKET, KEY, Some(&latest_version)).expect("by id").bytes, latest.bytes);
+    assert_eq!(reader.get_version(BUCKET, KEY, Some(&latest_version)).await.expect("by id").bytes, latest.bytes);
 
-    let previous = reader.previous_version(BUCKET, KEY, &latest_version).expect("list versions");
+    let previous = reader.previous_version(BUCKET, KEY, &latest_version).await.expect("list versions");
     assert_eq!(previous.as_deref(), Some(first_version.as_str()), "previous of the second apply is the first apply");
-    assert_eq!(reader.previous_version(BUCKET, KEY, &first_version).expect("list"), None, "the first apply is the first version");
+    assert_eq!(reader.previous_version(BUCKET, KEY, &first_version).await.expect("list"), None, "the first apply is the first version");
 
-    let new = reader.read_state(BUCKET, KEY, Some(&latest_version), &catalog, &redactor).expect("parse latest");
-    let old = reader.read_state(BUCKET, KEY, Some(&first_version), &catalog, &redactor).expect("parse previous");
+    let new = reader.read_state(BUCKET, KEY, Some(&latest_version), &catalog, &redactor).await.expect("parse latest");
+    let old = reader.read_state(BUCKET, KEY, Some(&first_version), &catalog, &redactor).await.expect("parse previous");
     assert!(new.serial > old.serial, "serial {} then {}", old.serial, new.serial);
     assert_eq!(new.lineage, old.lineage);
     assert_eq!(new.location.workspace(), "default");
@@ -159,84 +180,74 @@ fn terraform_apply_to_s3_backend_is_read_by_version() {
     assert_eq!(old.instances.iter().map(|i| i.address.clone()).collect::<BTreeSet<_>>(), first_list);
 
     // The S3 backend's digest item in the lock table holds the MD5 of the latest state.
-    let digest_of = |key: &str| -> String {
-        let item = reader
-            .block_on(ddb.get_item().table_name(TABLE).key("LockID", AttributeValue::S(format!("{BUCKET}/{key}-md5"))).send())
-            .expect("get digest item")
-            .item
-            .unwrap_or_else(|| panic!("no {BUCKET}/{key}-md5 item in the lock table"));
-        item.get("Digest").and_then(|d| d.as_s().ok()).cloned().expect("Digest attribute")
-    };
-    assert_eq!(digest_of(KEY), md5_hex(&latest.bytes));
+    assert_eq!(digest_of(&ddb, KEY).await, md5_hex(&latest.bytes));
 
     // A non-default workspace lives under env:/<ws>/<key>.
     tf(&moto, &dir, &["workspace", "new", "-no-color", "staging"]);
     tf(&moto, &dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
     let staging_list = state_list(&moto, &dir);
     let staging_key = format!("env:/staging/{KEY}");
-    let staging_obj = reader.get_version(BUCKET, &staging_key, None).expect("staging state");
-    let staging = reader.read_state(BUCKET, &staging_key, None, &catalog, &redactor).expect("parse staging");
+    let staging_obj = reader.get_version(BUCKET, &staging_key, None).await.expect("staging state");
+    let staging = reader.read_state(BUCKET, &staging_key, None, &catalog, &redactor).await.expect("parse staging");
     assert_eq!(staging.location.workspace(), "staging");
     assert_eq!(staging.location.bucket.as_deref(), Some(BUCKET));
     assert_ne!(staging.lineage, new.lineage, "a workspace has its own lineage");
     assert_eq!(staging.instances.iter().map(|i| i.address.clone()).collect::<BTreeSet<_>>(), staging_list);
-    assert_eq!(digest_of(&staging_key), md5_hex(&staging_obj.bytes));
+    assert_eq!(digest_of(&ddb, &staging_key).await, md5_hex(&staging_obj.bytes));
     // The default workspace's history is untouched by the staging writes.
-    assert_eq!(reader.previous_version(BUCKET, KEY, &latest_version).expect("list").as_deref(), Some(first_version.as_str()));
+    assert_eq!(reader.previous_version(BUCKET, KEY, &latest_version).await.expect("list").as_deref(), Some(first_version.as_str()));
 }
 
 /// Without Terraform: pagination through many pages, exact key match, delete markers skipped,
 /// and the errors for a missing key or version.
-#[test]
-fn versions_pagination_and_errors_on_moto() {
-    let Some((_moto, _sdk, reader)) = lab("state-s3-versions") else { return };
-    let s3 = reader.reader().client().clone();
-    let put = |key: &str, body: &str| -> String {
-        let out = reader
-            .block_on(s3.put_object().bucket(BUCKET).key(key).body(body.as_bytes().to_vec().into()).send())
-            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
-        out.version_id().expect("version id").to_string()
-    };
+#[tokio::test]
+async fn versions_pagination_and_errors_on_moto() {
+    let Some((_moto, _sdk, reader)) = lab("state-s3-versions").await else { return };
+    let s3 = reader.client();
     let mut ids = Vec::new();
     for serial in 1..=5 {
-        ids.push(put(
-            KEY,
-            &format!(r#"{{"version":4,"terraform_version":"1.11.4","serial":{serial},"lineage":"l","outputs":{{}},"resources":[]}}"#),
-        ));
+        ids.push(
+            put(
+                s3,
+                KEY,
+                &format!(r#"{{"version":4,"terraform_version":"1.11.4","serial":{serial},"lineage":"l","outputs":{{}},"resources":[]}}"#),
+            )
+            .await,
+        );
         // Keys sharing the prefix, interleaved, must not count.
-        put(&format!("{KEY}.backup"), "x");
-        put(&format!("{KEY}-md5"), "y");
+        put(s3, &format!("{KEY}.backup"), "x").await;
+        put(s3, &format!("{KEY}-md5"), "y").await;
     }
     // A delete marker on the key: not a version of a state.
-    reader.block_on(s3.delete_object().bucket(BUCKET).key(KEY).send()).expect("delete marker");
+    s3.delete_object().bucket(BUCKET).key(KEY).send().await.expect("delete marker");
 
-    let small = BlockingS3StateReader::new(reader.reader().clone().with_page_size(2), reader.runtime().clone());
-    let listed = small.versions(BUCKET, KEY).expect("versions");
+    let small = reader.clone().with_page_size(2);
+    let listed = small.versions(BUCKET, KEY).await.expect("versions");
     assert_eq!(listed.len(), 5, "{listed:?}");
     for (i, id) in ids.iter().enumerate() {
         let want = if i == 0 { None } else { Some(ids[i - 1].clone()) };
-        assert_eq!(small.previous_version(BUCKET, KEY, id).expect("previous"), want, "previous of version {i}");
+        assert_eq!(small.previous_version(BUCKET, KEY, id).await.expect("previous"), want, "previous of version {i}");
     }
-    let parsed = small.read_state(BUCKET, KEY, Some(&ids[3]), &Catalog::builtin(), &Redactor::new(b"t")).expect("parse");
+    let parsed = small.read_state(BUCKET, KEY, Some(&ids[3]), &Catalog::builtin(), &Redactor::new(b"t")).await.expect("parse");
     assert_eq!(parsed.serial, 4);
 
-    match reader.get_version(BUCKET, KEY, None) {
+    match reader.get_version(BUCKET, KEY, None).await {
         Err(StateReadError::NoSuchKey { .. }) => {}
         other => panic!("current version is a delete marker: {other:?}"),
     }
-    match reader.get_version(BUCKET, "nope/terraform.tfstate", None) {
+    match reader.get_version(BUCKET, "nope/terraform.tfstate", None).await {
         Err(e @ StateReadError::NoSuchKey { .. }) => assert!(e.to_string().contains("s3://tf-state/nope/terraform.tfstate"), "{e}"),
         other => panic!("missing key: {other:?}"),
     }
-    match reader.get_version(BUCKET, KEY, Some("not-a-version")) {
+    match reader.get_version(BUCKET, KEY, Some("not-a-version")).await {
         Err(StateReadError::NoSuchVersion { version, .. }) => assert_eq!(version, "not-a-version"),
         other => panic!("missing version: {other:?}"),
     }
-    match reader.previous_version(BUCKET, KEY, "not-a-version") {
+    match reader.previous_version(BUCKET, KEY, "not-a-version").await {
         Err(StateReadError::VersionNotListed { .. }) => {}
         other => panic!("unlisted version: {other:?}"),
     }
-    match reader.get_version("no-such-bucket", KEY, None) {
+    match reader.get_version("no-such-bucket", KEY, None).await {
         Err(StateReadError::NoSuchBucket { .. }) => {}
         other => panic!("missing bucket: {other:?}"),
     }
