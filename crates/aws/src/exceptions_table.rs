@@ -39,8 +39,6 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 use driftwatch_core::exceptions::{Exception, ExceptionError, Exceptions, Notice, NoticeLedger, Owner, Problem, Selector, Threshold};
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
-use std::sync::Arc;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -79,8 +77,6 @@ pub enum ExceptionsTableError {
     File(#[from] ExceptionError),
     #[error("cannot import into table {table:?}: {message}")]
     Import { table: String, message: String },
-    #[error("tokio runtime: {0}")]
-    Runtime(String),
 }
 
 /// The exceptions table. Cheap to clone.
@@ -403,44 +399,6 @@ impl ExceptionsTable {
             }
         }
         Ok(recorded)
-    }
-}
-
-/// The synchronous exceptions table: each call is `block_on` on the runtime it holds. For
-/// synchronous programs only (the CLI); calling it from async code panics.
-#[derive(Debug, Clone)]
-pub struct BlockingExceptionsTable {
-    table: ExceptionsTable,
-    runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl BlockingExceptionsTable {
-    pub fn new(table: ExceptionsTable, runtime: Arc<tokio::runtime::Runtime>) -> Self {
-        BlockingExceptionsTable { table, runtime }
-    }
-
-    pub fn table(&self) -> &ExceptionsTable {
-        &self.table
-    }
-
-    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
-    }
-
-    pub fn load(&self, max_days: u32) -> Result<Exceptions, ExceptionsTableError> {
-        self.block_on(self.table.load(max_days))
-    }
-
-    pub fn put_from_toml(&self, text: &str) -> Result<usize, ExceptionsTableError> {
-        self.block_on(self.table.put_from_toml(text))
-    }
-
-    pub fn sent_notices(&self) -> Result<NoticeLedger, ExceptionsTableError> {
-        self.block_on(self.table.sent_notices())
-    }
-
-    pub fn record_notices(&self, notices: &[Notice]) -> Result<Vec<Notice>, ExceptionsTableError> {
-        self.block_on(self.table.record_notices(notices))
     }
 }
 

@@ -44,7 +44,6 @@ use chrono::SecondsFormat;
 use driftwatch_core::lifecycle::{FindingRecord, LifecycleStatus};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::Arc;
 
 /// The global secondary index `list_open` queries: `status` (hash) + `last_seen` (range).
 pub const STATUS_INDEX: &str = "status-last_seen";
@@ -79,8 +78,6 @@ pub enum DynamoError {
         /// Why: the last error, or `None` when DynamoDB kept returning them as unprocessed.
         cause: Option<String>,
     },
-    #[error("tokio runtime: {0}")]
-    Runtime(String),
 }
 
 /// What [`FindingsTable::put_if_new`] did, and a record as stored: the core's port types.
@@ -381,62 +378,6 @@ where
     }
     let unprocessed: Vec<String> = order.into_iter().filter(|k| unprocessed.contains(k)).collect();
     Err(DynamoError::BatchIncomplete { table: table.to_string(), written: total - unprocessed.len(), unprocessed, cause })
-}
-
-/// The synchronous findings table: each call is `block_on` on the runtime it holds. For
-/// synchronous programs only (the CLI); calling it from async code panics.
-#[derive(Debug, Clone)]
-pub struct BlockingFindingsTable {
-    table: FindingsTable,
-    runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl BlockingFindingsTable {
-    /// Wrap an async table and the runtime its client runs on.
-    pub fn new(table: FindingsTable, runtime: Arc<tokio::runtime::Runtime>) -> Self {
-        BlockingFindingsTable { table, runtime }
-    }
-
-    /// Load the standard AWS configuration and build the client on a new current-thread
-    /// runtime.
-    pub fn connect(table: impl Into<String>, options: TableOptions) -> Result<Self, DynamoError> {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| DynamoError::Runtime(e.to_string()))?;
-        let sdk = runtime.block_on(crate::sdk::load_sdk_config());
-        Ok(BlockingFindingsTable { table: FindingsTable::new(dynamodb_client(&sdk), table, options), runtime: Arc::new(runtime) })
-    }
-
-    pub fn table(&self) -> &FindingsTable {
-        &self.table
-    }
-
-    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
-        &self.runtime
-    }
-
-    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
-    }
-
-    pub fn put_if_new(&self, record: &FindingRecord) -> Result<Inserted, DynamoError> {
-        self.block_on(self.table.put_if_new(record))
-    }
-
-    pub fn update(&self, record: &FindingRecord, expected_version: u64) -> Result<u64, DynamoError> {
-        self.block_on(self.table.update(record, expected_version))
-    }
-
-    pub fn get(&self, fingerprint: &str) -> Result<Option<Stored>, DynamoError> {
-        self.block_on(self.table.get(fingerprint))
-    }
-
-    pub fn list_open(&self) -> Result<Vec<Stored>, DynamoError> {
-        self.block_on(self.table.list_open())
-    }
-
-    pub fn put_batch(&self, records: &[FindingRecord]) -> Result<usize, DynamoError> {
-        self.block_on(self.table.put_batch(records))
-    }
 }
 
 #[cfg(test)]

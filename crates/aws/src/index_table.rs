@@ -43,7 +43,6 @@ use crate::findings_table::{write_all_by, DynamoError, TableOptions};
 use crate::iam::Action;
 use crate::sdk_error::describe;
 use crate::table::Table;
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
@@ -53,7 +52,6 @@ use driftwatch_core::finding::StateRef;
 use driftwatch_core::index::IndexEntry;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
 use std::sync::Arc;
 
 /// The global secondary index [`IndexTable::lookup_arn`] queries: `arn` (hash), projection
@@ -78,8 +76,6 @@ pub enum IndexTableError {
     /// A batch left items unwritten ([`DynamoError::BatchIncomplete`], keys `identity|address`).
     #[error(transparent)]
     Batch(#[from] DynamoError),
-    #[error("tokio runtime: {0}")]
-    Runtime(String),
 }
 
 /// The primary key of one index item.
@@ -419,65 +415,6 @@ impl IndexTable {
             }
         }
         Ok(())
-    }
-}
-
-/// The synchronous index table: each call is `block_on` on the runtime it holds. For
-/// synchronous programs only (the CLI); calling it from async code panics.
-#[derive(Debug, Clone)]
-pub struct BlockingIndexTable {
-    table: IndexTable,
-    runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl BlockingIndexTable {
-    /// Wrap an async table and the runtime its client runs on.
-    pub fn new(table: IndexTable, runtime: Arc<tokio::runtime::Runtime>) -> Self {
-        BlockingIndexTable { table, runtime }
-    }
-
-    /// Load the standard AWS configuration and build the client on a new current-thread
-    /// runtime.
-    pub fn connect(table: impl Into<String>, options: TableOptions) -> Result<Self, IndexTableError> {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| IndexTableError::Runtime(e.to_string()))?;
-        let sdk: SdkConfig = runtime.block_on(crate::sdk::load_sdk_config());
-        Ok(BlockingIndexTable {
-            table: IndexTable::new(crate::findings_table::dynamodb_client(&sdk), table, options),
-            runtime: Arc::new(runtime),
-        })
-    }
-
-    pub fn table(&self) -> &IndexTable {
-        &self.table
-    }
-
-    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
-        &self.runtime
-    }
-
-    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
-    }
-
-    pub fn put_state_entries(&self, state: &StateRef, entries: &[IndexEntry]) -> Result<usize, IndexTableError> {
-        self.block_on(self.table.put_state_entries(state, entries))
-    }
-
-    pub fn remove_state_entries(&self, state_key: &str, workspace: &str, keep: &[ItemKey]) -> Result<usize, IndexTableError> {
-        self.block_on(self.table.remove_state_entries(state_key, workspace, keep))
-    }
-
-    pub fn lookup(&self, config_type: &str, resource_id: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
-        self.block_on(self.table.lookup(config_type, resource_id))
-    }
-
-    pub fn lookup_arn(&self, arn: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
-        self.block_on(self.table.lookup_arn(arn))
-    }
-
-    pub fn entries_for_state(&self, state_key: &str, workspace: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
-        self.block_on(self.table.entries_for_state(state_key, workspace))
     }
 }
 

@@ -1,19 +1,17 @@
 //! driftwatch adapters over the official AWS SDK, implementing the core's ports.
 //!
-//! * [`findings_table`]: the findings table in DynamoDB — [`FindingsTable`] (async) and
-//!   [`BlockingFindingsTable`].
+//! * [`findings_table`]: the findings table in DynamoDB — [`FindingsTable`].
 //! * [`evidence`]: the evidence bucket — [`S3EvidenceStore`] (async, for the Lambdas) and
 //!   [`BlockingS3EvidenceStore`], the synchronous `EvidenceStore` port the core's `seal` and
 //!   `verify` take (for the CLI).
 //! * [`exceptions_table`]: exceptions as code in DynamoDB — [`ExceptionsTable`] loads them
 //!   into the core's `Exceptions` (validated exactly as the TOML file is) and keeps the
 //!   ledger of expiry notices sent, each recorded once by a conditional update.
-//! * [`index_table`]: the managed-resource index in DynamoDB — [`IndexTable`] (async) and
-//!   [`BlockingIndexTable`].
+//! * [`index_table`]: the managed-resource index in DynamoDB — [`IndexTable`].
 //! * [`live`]: live configuration from AWS Config — [`ConfigReader`] (`BatchGetResourceConfig`,
 //!   `SelectResourceConfig`, oversized items from S3) into the core's `ConfigItem`s.
 //! * [`notify`]: the alerts topic — [`SnsNotifier`] publishes a finding's alert (SNS `Publish`,
-//!   `MessageStructure=json`, message attributes for filter policies); [`BlockingSnsNotifier`].
+//!   `MessageStructure=json`, message attributes for filter policies).
 //! * [`ledger`]: the detectors' ledger items in the findings table — [`LedgerTable`].
 //! * [`locks`]: Terraform's DynamoDB lock tables, read-only — [`LockTables`].
 //! * [`objects`]: whole S3 objects — CloudTrail log files read ([`ObjectReader`]) and report
@@ -23,7 +21,7 @@
 //! * [`iam`]: the IAM actions each adapter's capabilities perform ([`Action`]), what they
 //!   are pointed at ([`Target`]); every function's role is checked against them.
 //! * [`state`]: Terraform states in the S3 backend — [`S3StateReader`] reads a state by object
-//!   version and finds the version before it; [`BlockingS3StateReader`].
+//!   version and finds the version before it.
 //!
 //! Clients are built once per process from the standard AWS configuration: the default
 //! credential chain, `AWS_REGION` / profile region, and `AWS_ENDPOINT_URL` (or
@@ -52,18 +50,18 @@ pub mod table;
 pub use aws_config::SdkConfig;
 
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
-pub use exceptions_table::{BlockingExceptionsTable, ExceptionsTable, ExceptionsTableError};
-pub use findings_table::{dynamodb_client, BlockingFindingsTable, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
+pub use exceptions_table::{ExceptionsTable, ExceptionsTableError};
+pub use findings_table::{dynamodb_client, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use iam::{Action, Grant, Target};
-pub use index_table::{BlockingIndexTable, IndexTable, IndexTableError, ItemKey};
+pub use index_table::{IndexTable, IndexTableError, ItemKey};
 pub use ledger::{LedgerError, LedgerTable};
 pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
 pub use locks::{LockItem, LockTableError, LockTables};
-pub use notify::{sns_client, BlockingSnsNotifier, NotifyError, Published, SnsNotifier};
+pub use notify::{sns_client, NotifyError, Published, SnsNotifier};
 pub use objects::{ObjectError, ObjectReader, ObjectWriter};
 pub use sdk::{load_sdk_config, s3_client, EnvVarError, PathStyle};
 pub use secrets::{SecretError, SecretReader};
-pub use state::{BlockingS3StateReader, ListedVersion, S3StateReader, StateObject, StateReadError};
+pub use state::{ListedVersion, S3StateReader, StateObject, StateReadError};
 
 /// The Secrets Manager client, from the shared SDK configuration.
 pub fn secrets_client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {

@@ -25,10 +25,6 @@
 //! record) so the platform retries it. `KMSThrottling` (a topic encrypted with SSE-KMS) is
 //! not on the SDK's throttling list; it comes back as a transient error too.
 //!
-//! Sync and async, as the evidence store: [`SnsNotifier`] is async, for the Lambdas;
-//! [`BlockingSnsNotifier`] holds its own tokio runtime for synchronous programs (the CLI) and
-//! panics if called from inside an async context.
-//!
 //! [`load_sdk_config`]: crate::sdk::load_sdk_config
 
 use crate::iam::Action;
@@ -40,7 +36,6 @@ use aws_sdk_sns::Client;
 use aws_types::SdkConfig;
 use driftwatch_core::alert::{Alert, SnsMessage, SUBJECT_MAX};
 use driftwatch_core::Finding;
-use std::sync::Arc;
 
 /// SNS's limit on one published message: the message, subject and attributes together.
 pub const MAX_PUBLISH_BYTES: usize = 262_144;
@@ -64,8 +59,6 @@ pub enum NotifyError {
     Throttled { op: &'static str, topic: String, message: String },
     #[error("SNS {op} on {topic}: {message}")]
     Request { op: &'static str, topic: String, message: String, transient: bool },
-    #[error("tokio runtime: {0}")]
-    Runtime(String),
 }
 
 impl NotifyError {
@@ -281,57 +274,6 @@ impl SnsNotifier {
                 NotifyError::Request { op, topic, message, transient }
             }
         }
-    }
-}
-
-/// [`SnsNotifier`] for synchronous programs: each call is `block_on` on a tokio runtime the
-/// notifier holds (shared, so that other clients on the same runtime keep their connections).
-/// Calling it from async code panics.
-#[derive(Debug, Clone)]
-pub struct BlockingSnsNotifier {
-    notifier: SnsNotifier,
-    runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl BlockingSnsNotifier {
-    /// Wrap an async notifier and the runtime its client runs on.
-    pub fn new(notifier: SnsNotifier, runtime: Arc<tokio::runtime::Runtime>) -> Self {
-        BlockingSnsNotifier { notifier, runtime }
-    }
-
-    /// [`SnsNotifier::connect`] on a new runtime.
-    pub fn connect(topic_arn: &str, environment: &str) -> Result<Self, NotifyError> {
-        let runtime =
-            Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| NotifyError::Runtime(e.to_string()))?);
-        let notifier = runtime.block_on(SnsNotifier::connect(topic_arn, environment))?;
-        Ok(BlockingSnsNotifier { notifier, runtime })
-    }
-
-    /// The async notifier inside.
-    pub fn notifier(&self) -> &SnsNotifier {
-        &self.notifier
-    }
-
-    /// The runtime the notifier's calls run on.
-    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
-        &self.runtime
-    }
-
-    /// Run a future to completion on the notifier's runtime.
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
-    }
-
-    pub fn check(&self) -> Result<(), NotifyError> {
-        self.runtime.block_on(self.notifier.check())
-    }
-
-    pub fn notify(&self, finding: &Finding, exception_status: Option<&str>) -> Result<Published, NotifyError> {
-        self.runtime.block_on(self.notifier.notify(finding, exception_status))
-    }
-
-    pub fn publish(&self, alert: &Alert<'_>) -> Result<Published, NotifyError> {
-        self.runtime.block_on(self.notifier.publish(alert))
     }
 }
 

@@ -16,9 +16,6 @@
 //!   one, or `None` when it is the first.
 //! * [`S3StateReader::read_state`] — fetch and parse with the core's `parse_state`, located
 //!   at [`StateLocation::s3`], so the workspace comes from the `env:/<ws>/` key.
-//!
-//! [`S3StateReader`] is async (the Lambdas); [`BlockingS3StateReader`] wraps it with a
-//! runtime for synchronous programs (the CLI), like the other adapters.
 
 use crate::iam::Action;
 use crate::sdk::{self, PathStyle};
@@ -28,8 +25,6 @@ use aws_sdk_s3::primitives::DateTime as SdkDateTime;
 use aws_sdk_s3::Client;
 use driftwatch_core::state::{parse_state, State, StateError, StateLocation};
 use driftwatch_core::{Catalog, Redactor};
-use std::future::Future;
-use std::sync::Arc;
 
 /// Errors of the state reader, one line each, naming the object.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +49,6 @@ pub enum StateReadError {
         #[source]
         source: StateError,
     },
-    #[error("tokio runtime: {0}")]
-    Runtime(String),
 }
 
 /// One version of a state object as read from S3.
@@ -296,64 +289,6 @@ impl S3StateReader {
             version: object.version_id.or_else(|| version_id.map(str::to_string)).unwrap_or_else(|| "current".into()),
             source,
         })
-    }
-}
-
-/// The synchronous state reader: each call is `block_on` on the runtime it holds. For
-/// synchronous programs only: calling it from async code panics.
-#[derive(Debug, Clone)]
-pub struct BlockingS3StateReader {
-    reader: S3StateReader,
-    runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl BlockingS3StateReader {
-    /// Wrap an async reader and the runtime its client runs on.
-    pub fn new(reader: S3StateReader, runtime: Arc<tokio::runtime::Runtime>) -> Self {
-        BlockingS3StateReader { reader, runtime }
-    }
-
-    /// [`S3StateReader::from_env`] on a new one-thread runtime.
-    pub fn from_env(path_style: PathStyle) -> Result<Self, StateReadError> {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StateReadError::Runtime(e.to_string()))?;
-        let reader = runtime.block_on(S3StateReader::from_env(path_style));
-        Ok(BlockingS3StateReader { reader, runtime: Arc::new(runtime) })
-    }
-
-    pub fn reader(&self) -> &S3StateReader {
-        &self.reader
-    }
-
-    pub fn runtime(&self) -> &Arc<tokio::runtime::Runtime> {
-        &self.runtime
-    }
-
-    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
-    }
-
-    pub fn get_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StateObject, StateReadError> {
-        self.block_on(self.reader.get_version(bucket, key, version_id))
-    }
-
-    pub fn versions(&self, bucket: &str, key: &str) -> Result<Vec<ListedVersion>, StateReadError> {
-        self.block_on(self.reader.versions(bucket, key))
-    }
-
-    pub fn previous_version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<String>, StateReadError> {
-        self.block_on(self.reader.previous_version(bucket, key, version_id))
-    }
-
-    pub fn read_state(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        catalog: &Catalog,
-        redactor: &Redactor,
-    ) -> Result<State, StateReadError> {
-        self.block_on(self.reader.read_state(bucket, key, version_id, catalog, redactor))
     }
 }
 
