@@ -32,8 +32,7 @@
 //!   recorded.
 
 use crate::iam::Action;
-use crate::table::{Table, TableOptions};
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use crate::table::{table_accessors, table_error, Table, TableOptions};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -64,19 +63,16 @@ const FIELDS: [&str; 13] = [
     "expires",
 ];
 
-/// Errors of the exceptions table, one line each.
-#[derive(Debug, thiserror::Error)]
-pub enum ExceptionsTableError {
-    #[error("DynamoDB table {table:?} does not exist (or is not in this region/account)")]
-    NoSuchTable { table: String },
-    #[error("access denied: DynamoDB {op} on table {table:?}: {message}")]
-    AccessDenied { op: &'static str, table: String, message: String },
-    #[error("DynamoDB {op} on table {table:?}: {message}")]
-    Request { op: &'static str, table: String, message: String },
-    #[error("exceptions file: {0}")]
-    File(#[from] ExceptionError),
-    #[error("cannot import into table {table:?}: {message}")]
-    Import { table: String, message: String },
+table_error! {
+    /// Errors of the exceptions table, one line each: the three cases of a failed call
+    /// (`NoSuchTable`, `AccessDenied`, `Request`: `table_error!`), and these.
+    #[derive(Debug, thiserror::Error)]
+    pub enum ExceptionsTableError {
+        #[error("exceptions file: {0}")]
+        File(#[from] ExceptionError),
+        #[error("cannot import into table {table:?}: {message}")]
+        Import { table: String, message: String },
+    }
 }
 
 /// The exceptions table. Cheap to clone.
@@ -197,20 +193,7 @@ impl ExceptionsTable {
         ExceptionsTable { base: Table::new(client, table, TableOptions::default()) }
     }
 
-    pub fn client(&self) -> &Client {
-        self.base.client()
-    }
-
-    pub fn table(&self) -> &str {
-        self.base.name()
-    }
-
-    fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> ExceptionsTableError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.base.failed(op, e).into()
-    }
+    table_accessors!();
 
     /// Every item, every page.
     async fn scan(&self, projection: Option<&str>) -> Result<Vec<Item>, ExceptionsTableError> {
@@ -221,7 +204,7 @@ impl ExceptionsTable {
             if let Some(p) = projection {
                 req = req.projection_expression(p);
             }
-            let page = req.send().await.map_err(|e| self.failed("Scan", &e))?;
+            let page = req.send().await.map_err(|e| self.base.failed("Scan", &e))?;
             out.extend(page.items().iter().cloned());
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
@@ -345,7 +328,7 @@ impl ExceptionsTable {
                 .set_expression_attribute_values(Some(values))
                 .send()
                 .await
-                .map_err(|e| self.failed("UpdateItem", &e))?;
+                .map_err(|e| self.base.failed("UpdateItem", &e))?;
         }
         Ok(planned.len())
     }
@@ -390,12 +373,11 @@ impl ExceptionsTable {
                 .expression_attribute_values(":entry", s(entry.clone()))
                 .send()
                 .await;
-            match out {
-                Ok(_) => recorded.push(n.clone()),
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+            match self.base.conditional("UpdateItem", out)? {
+                Some(_) => recorded.push(n.clone()),
+                None => {
                     tracing::debug!(table = %self.base.name, exception = %n.exception, entry = %entry, "notice already recorded");
                 }
-                Err(e) => return Err(self.failed("UpdateItem", &e)),
             }
         }
         Ok(recorded)
@@ -445,5 +427,3 @@ mod tests {
         assert!(render_item(&item(&[("id", s("E")), ("reason", AttributeValue::B(vec![1u8].into()))])).is_err());
     }
 }
-
-crate::table::from_call_error!(ExceptionsTableError);

@@ -34,10 +34,9 @@
 //! strategy (from the shared SDK configuration).
 
 use crate::iam::Action;
-use crate::sdk_error::describe;
-use crate::table::Table;
+use crate::table::{table_accessors, table_error, Table};
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::SecondsFormat;
@@ -52,32 +51,30 @@ pub const BATCH_SIZE: usize = 25;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Errors of the findings table. Each is one line that says what went wrong where.
-#[derive(Debug, thiserror::Error)]
-pub enum DynamoError {
-    #[error("DynamoDB table {table:?} does not exist (or is not in this region/account)")]
-    NoSuchTable { table: String },
-    #[error("access denied: DynamoDB {op} on table {table:?}: {message}")]
-    AccessDenied { op: &'static str, table: String, message: String },
-    #[error("DynamoDB {op} on table {table:?}: {message}")]
-    Request { op: &'static str, table: String, message: String },
-    #[error(
-        "finding {fingerprint}: the stored item is absent or not at version {expected} (written concurrently); read it again and retry"
-    )]
-    VersionConflict { fingerprint: String, expected: u64 },
-    #[error("finding record {fingerprint}: {message}")]
-    Encode { fingerprint: String, message: String },
-    #[error("item {fingerprint:?} in table {table:?} is not a finding record: {message}")]
-    Decode { table: String, fingerprint: String, message: String },
-    #[error("BatchWriteItem on table {table:?}: {written} written, {} not written: {}{}", unprocessed.len(), unprocessed.join(", "), cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    BatchIncomplete {
-        table: String,
-        written: usize,
-        /// The fingerprints not written, in input order.
-        unprocessed: Vec<String>,
-        /// Why: the last error, or `None` when DynamoDB kept returning them as unprocessed.
-        cause: Option<String>,
-    },
+table_error! {
+    /// Errors of the findings table. Each is one line that says what went wrong where: the
+    /// three cases of a failed call (`NoSuchTable`, `AccessDenied`, `Request`: `table_error!`),
+    /// and these.
+    #[derive(Debug, thiserror::Error)]
+    pub enum DynamoError {
+        #[error(
+            "finding {fingerprint}: the stored item is absent or not at version {expected} (written concurrently); read it again and retry"
+        )]
+        VersionConflict { fingerprint: String, expected: u64 },
+        #[error("finding record {fingerprint}: {message}")]
+        Encode { fingerprint: String, message: String },
+        #[error("item {fingerprint:?} in table {table:?} is not a finding record: {message}")]
+        Decode { table: String, fingerprint: String, message: String },
+        #[error("BatchWriteItem on table {table:?}: {written} written, {} not written: {}{}", unprocessed.len(), unprocessed.join(", "), cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+        BatchIncomplete {
+            table: String,
+            written: usize,
+            /// The fingerprints not written, in input order.
+            unprocessed: Vec<String>,
+            /// Why: the last error, or `None` when DynamoDB kept returning them as unprocessed.
+            cause: Option<String>,
+        },
+    }
 }
 
 /// What [`FindingsTable::put_if_new`] did, and a record as stored: the core's port types.
@@ -135,10 +132,6 @@ pub fn decode(table: &str, item: &Item) -> Result<Stored, DynamoError> {
     Ok(Stored { record, version })
 }
 
-fn is_code<E: ProvideErrorMetadata>(e: &SdkError<E>, code: &str) -> bool {
-    e.code() == Some(code)
-}
-
 /// The async findings table. Cheap to clone; build one per process.
 #[derive(Debug, Clone)]
 pub struct FindingsTable {
@@ -159,42 +152,24 @@ impl FindingsTable {
         FindingsTable { base: Table::new(client, table, options) }
     }
 
-    pub fn client(&self) -> &Client {
-        self.base.client()
-    }
-
-    pub fn table(&self) -> &str {
-        self.base.name()
-    }
+    table_accessors!();
 
     pub fn options(&self) -> &TableOptions {
         &self.base.options
     }
 
-    fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> DynamoError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.base.failed(op, e).into()
+    /// A `PutItem` of `item` into this table.
+    fn put(&self, item: Item) -> PutItemFluentBuilder {
+        self.base.client.put_item().table_name(&self.base.name).set_item(Some(item))
     }
 
     /// Store `record` unless an item with its fingerprint exists (at-least-once deliveries:
     /// the second one is a no-op, [`Inserted::AlreadyPresent`]). New items are at version 1.
     pub async fn put_if_new(&self, record: &FindingRecord) -> Result<Inserted, DynamoError> {
-        let item = encode(record, 1)?;
-        let out = self
-            .base
-            .client
-            .put_item()
-            .table_name(&self.base.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(fingerprint)")
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(Inserted::Created),
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(Inserted::AlreadyPresent),
-            Err(e) => Err(self.failed("PutItem", &e)),
+        let put = self.put(encode(record, 1)?).condition_expression("attribute_not_exists(fingerprint)");
+        match self.base.conditional("PutItem", put.send().await)? {
+            Some(_) => Ok(Inserted::Created),
+            None => Ok(Inserted::AlreadyPresent),
         }
     }
 
@@ -202,24 +177,14 @@ impl FindingsTable {
     /// version [`get`](Self::get) returned); returns the new version.
     pub async fn update(&self, record: &FindingRecord, expected_version: u64) -> Result<u64, DynamoError> {
         let next = expected_version + 1;
-        let item = encode(record, next)?;
-        let out = self
-            .base
-            .client
-            .put_item()
-            .table_name(&self.base.name)
-            .set_item(Some(item))
+        let put = self
+            .put(encode(record, next)?)
             .condition_expression("#v = :expected")
             .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(next),
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => {
-                Err(DynamoError::VersionConflict { fingerprint: record.finding.fingerprint.clone(), expected: expected_version })
-            }
-            Err(e) => Err(self.failed("PutItem", &e)),
+            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()));
+        match self.base.conditional("PutItem", put.send().await)? {
+            Some(_) => Ok(next),
+            None => Err(DynamoError::VersionConflict { fingerprint: record.finding.fingerprint.clone(), expected: expected_version }),
         }
     }
 
@@ -234,33 +199,22 @@ impl FindingsTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.failed("GetItem", &e))?;
+            .map_err(|e| self.base.failed("GetItem", &e))?;
         out.item().map(|item| decode(&self.base.name, item)).transpose()
     }
 
     /// Every open record, oldest `last_seen` first: a `Query` on [`STATUS_INDEX`], reading
     /// every page.
     pub async fn list_open(&self) -> Result<Vec<Stored>, DynamoError> {
-        let mut pages = self
+        let query = self
             .base
             .client
             .query()
-            .table_name(&self.base.name)
             .index_name(STATUS_INDEX)
             .key_condition_expression("#s = :open")
             .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":open", s(status_str(LifecycleStatus::Open)))
-            .set_limit(self.base.options.page_size)
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("Query", &e))?;
-            for item in page.items() {
-                out.push(decode(&self.base.name, item)?);
-            }
-        }
-        Ok(out)
+            .expression_attribute_values(":open", s(status_str(LifecycleStatus::Open)));
+        self.base.query_all(query, decode).await
     }
 
     /// Write `records` with `BatchWriteItem`, 25 a call, retrying unprocessed items with
@@ -283,19 +237,8 @@ impl FindingsTable {
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
         }
-        let client = self.base.client.clone();
-        let table = self.base.name.clone();
-        write_all(&self.base.name, requests, &self.base.options, move |chunk| {
-            let (client, table) = (client.clone(), table.clone());
-            async move {
-                let out = client.batch_write_item().request_items(table.clone(), chunk).send().await;
-                match out {
-                    Ok(o) => Ok(o.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default()),
-                    Err(e) => Err(describe(&e)),
-                }
-            }
-        })
-        .await
+        let send = |chunk| self.base.client.batch_write_item().request_items(&self.base.name, chunk).send();
+        self.base.batch_write(requests, request_key, send).await
     }
 }
 
@@ -309,19 +252,10 @@ fn request_key(r: &WriteRequest) -> String {
         .unwrap_or_default()
 }
 
-/// Send `requests` in chunks of [`BATCH_SIZE`] through `send` (one `BatchWriteItem` call,
-/// answering the unprocessed requests or an error line), retrying what comes back
-/// unprocessed with bounded exponential backoff.
-async fn write_all<F, Fut>(table: &str, requests: Vec<WriteRequest>, options: &TableOptions, send: F) -> Result<usize, DynamoError>
-where
-    F: Fn(Vec<WriteRequest>) -> Fut,
-    Fut: Future<Output = Result<Vec<WriteRequest>, String>>,
-{
-    write_all_by(table, requests, options, request_key, send).await
-}
-
-/// [`write_all`] for any table: `request_key` names the item a request is about (for the
-/// error listing what was not written).
+/// Send `requests` of `table` in chunks of [`BATCH_SIZE`] through `send` (one
+/// `BatchWriteItem` call, answering the unprocessed requests or an error line), retrying what
+/// comes back unprocessed with bounded exponential backoff. `request_key` names the item a
+/// request is about (for the error listing what was not written).
 pub(crate) async fn write_all_by<F, Fut>(
     table: &str,
     requests: Vec<WriteRequest>,
@@ -409,7 +343,7 @@ mod tests {
         let calls: Mutex<Vec<usize>> = Mutex::new(Vec::new());
         let requests: Vec<WriteRequest> = (0..60).map(|i| req(&format!("fp{i:02}"))).collect();
         let written = rt()
-            .block_on(write_all("t", requests, &fast(), |chunk| {
+            .block_on(write_all_by("t", requests, &fast(), request_key, |chunk| {
                 let n = {
                     let mut c = calls.lock().unwrap();
                     c.push(chunk.len());
@@ -429,7 +363,7 @@ mod tests {
         let requests: Vec<WriteRequest> = (0..30).map(|i| req(&format!("fp{i:02}"))).collect();
         let calls = Mutex::new(0u32);
         let err = rt()
-            .block_on(write_all("t", requests, &fast(), |chunk| {
+            .block_on(write_all_by("t", requests, &fast(), request_key, |chunk| {
                 *calls.lock().unwrap() += 1;
                 let left: Vec<WriteRequest> = chunk.into_iter().filter(|r| request_key(r) == "fp07").collect();
                 async move { Ok(left) }
@@ -450,7 +384,7 @@ mod tests {
         let requests: Vec<WriteRequest> = (0..60).map(|i| req(&format!("fp{i:02}"))).collect();
         let calls = Mutex::new(0u32);
         let err = rt()
-            .block_on(write_all("t", requests, &fast(), |_chunk| {
+            .block_on(write_all_by("t", requests, &fast(), request_key, |_chunk| {
                 let n = {
                     let mut c = calls.lock().unwrap();
                     *c += 1;
@@ -476,5 +410,3 @@ mod tests {
         }
     }
 }
-
-crate::table::from_call_error!(DynamoError);

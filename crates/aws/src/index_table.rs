@@ -39,12 +39,9 @@
 //! Sensitive values never reach this table in clear: the core replaces them by digests
 //! before an entry exists.
 
-use crate::findings_table::{write_all_by, DynamoError, TableOptions};
+use crate::findings_table::{DynamoError, TableOptions};
 use crate::iam::Action;
-use crate::sdk_error::describe;
-use crate::table::Table;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use crate::table::{table_accessors, table_error, Table};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use driftwatch_core::catalog::Role;
@@ -60,22 +57,20 @@ pub const ARN_INDEX: &str = "arn-index";
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Errors of the index table. Each is one line that says what went wrong where.
-#[derive(Debug, thiserror::Error)]
-pub enum IndexTableError {
-    #[error("DynamoDB table {table:?} does not exist (or is not in this region/account)")]
-    NoSuchTable { table: String },
-    #[error("access denied: DynamoDB {op} on table {table:?}: {message}")]
-    AccessDenied { op: &'static str, table: String, message: String },
-    #[error("DynamoDB {op} on table {table:?}: {message}")]
-    Request { op: &'static str, table: String, message: String },
-    #[error("index entry {address} ({identity}): {message}")]
-    Encode { identity: String, address: String, message: String },
-    #[error("item {identity:?}/{address:?} in table {table:?} is not an index entry: {message}")]
-    Decode { table: String, identity: String, address: String, message: String },
-    /// A batch left items unwritten ([`DynamoError::BatchIncomplete`], keys `identity|address`).
-    #[error(transparent)]
-    Batch(#[from] DynamoError),
+table_error! {
+    /// Errors of the index table. Each is one line that says what went wrong where: the three
+    /// cases of a failed call (`NoSuchTable`, `AccessDenied`, `Request`: `table_error!`), and
+    /// these.
+    #[derive(Debug, thiserror::Error)]
+    pub enum IndexTableError {
+        #[error("index entry {address} ({identity}): {message}")]
+        Encode { identity: String, address: String, message: String },
+        #[error("item {identity:?}/{address:?} in table {table:?} is not an index entry: {message}")]
+        Decode { table: String, identity: String, address: String, message: String },
+        /// A batch left items unwritten ([`DynamoError::BatchIncomplete`], keys `identity|address`).
+        #[error(transparent)]
+        Batch(#[from] DynamoError),
+    }
 }
 
 /// The primary key of one index item.
@@ -236,37 +231,12 @@ impl IndexTable {
         IndexTable { base: Table::new(client, table, options) }
     }
 
-    pub fn client(&self) -> &Client {
-        self.base.client()
-    }
-
-    pub fn table(&self) -> &str {
-        self.base.name()
-    }
-
-    fn failed<E>(&self, op: &'static str, e: &SdkError<E>) -> IndexTableError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.base.failed(op, e).into()
-    }
+    table_accessors!();
 
     /// Send write requests in batches of 25, retrying unprocessed ones.
     async fn write(&self, requests: Vec<WriteRequest>) -> Result<usize, IndexTableError> {
-        let client = self.base.client.clone();
-        let table = self.base.name.clone();
-        let n = write_all_by(&self.base.name, requests, &self.base.options, request_key, move |chunk| {
-            let (client, table) = (client.clone(), table.clone());
-            async move {
-                let out = client.batch_write_item().request_items(table.clone(), chunk).send().await;
-                match out {
-                    Ok(o) => Ok(o.unprocessed_items.and_then(|mut m| m.remove(&table)).unwrap_or_default()),
-                    Err(e) => Err(describe(&e)),
-                }
-            }
-        })
-        .await?;
-        Ok(n)
+        let send = |chunk| self.base.client.batch_write_item().request_items(&self.base.name, chunk).send();
+        Ok(self.base.batch_write(requests, request_key, send).await?)
     }
 
     /// Write the entries of one state version (unconditional puts; of entries with the same
@@ -325,20 +295,7 @@ impl IndexTable {
             .key_condition_expression("#i = :i")
             .expression_attribute_names("#i", "identity")
             .expression_attribute_values(":i", s(identity(config_type, resource_id)));
-        self.query_all(query).await
-    }
-
-    /// Every entry a query returns (this table, the configured page size, every page).
-    async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<IndexEntry>, IndexTableError> {
-        let mut pages = query.table_name(&self.base.name).set_limit(self.base.options.page_size).into_paginator().send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("Query", &e))?;
-            for item in page.items() {
-                out.push(decode(&self.base.name, item)?);
-            }
-        }
-        Ok(out)
+        self.base.query_all(query, decode).await
     }
 
     /// The primary entries for an ARN (one per state that manages it; normally one): a
@@ -355,7 +312,7 @@ impl IndexTable {
             .expression_attribute_names("#r", "role")
             .expression_attribute_values(":a", s(arn))
             .expression_attribute_values(":primary", s(role_str(Role::Primary)));
-        let mut out = self.query_all(query).await?;
+        let mut out = self.base.query_all(query, decode).await?;
         out.sort_by(|a, b| (&a.state.key, &a.state.workspace, &a.address).cmp(&(&b.state.key, &b.state.workspace, &b.address)));
         Ok(out)
     }
@@ -409,7 +366,7 @@ impl IndexTable {
         }
         let mut pages = req.into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("Scan", &e))?;
+            let page = page.map_err(|e| self.base.failed("Scan", &e))?;
             for item in page.items() {
                 each(item)?;
             }
@@ -459,5 +416,3 @@ mod tests {
         assert_eq!(decode("t", &item).expect("decode"), local);
     }
 }
-
-crate::table::from_call_error!(IndexTableError);
