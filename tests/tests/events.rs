@@ -304,38 +304,81 @@ fn the_slice_of_the_index_a_signal_needs_is_enough() {
     assert!(with_findings >= 15, "only {with_findings} signals with findings: the comparison is weak");
 }
 
-/// The functions whose cases run through the Lambda's use cases: the watchers' handlers are
-/// decode → `driftwatch_engine::watch` → response; the sweeper's stale-lock part is the locks
-/// held now → `driftwatch_engine::locks::sweep_locks`. (The state watcher reads the lock table
-/// when the write is handled, where the replay waits for the digest record that follows the
-/// write and asks the lock ledger whether a lock was held: the correctness issue changes the
-/// state watcher to that, and then its cases join here.)
-const THROUGH_THE_ENGINE: [&str; 4] = ["trail-watcher", "config-watcher", "lock-watcher", "sweeper"];
-
 /// The Lambda path and the replay (`driftwatch replay`) give the same findings for every case
-/// of the functions in [`THROUGH_THE_ENGINE`]: each file of a case is decoded as the handler
-/// decodes it and handed to `driftwatch_engine::watch` (index slice, ledger memory, detectors,
-/// exceptions, lifecycle records, evidence, alerts) with one ledger for the whole case; a
-/// schedule event runs the sweeper's stale-lock sweep over the locks the case left held (what
-/// the lock table holds). Every file is delivered twice: the second delivery records nothing
-/// new and alerts no more.
+/// of every function. Each file of a case is decoded as the handler decodes it and goes
+/// through the use case its function calls, over the engine's in-memory ports with one ledger
+/// for the whole case, at the file's own time (when the function would run):
+///
+/// * a state write (`V.tfstate` beside the file) — `state_write::on_state_write` with the
+///   version before it (the case's previous write of the key), as the state watcher reads them
+///   from S3; then the state watcher's `state` ledger item;
+/// * a schedule event — the sweeper's stale-lock sweep (`locks::sweep_locks`) over the locks the
+///   case left held (what the lock table holds);
+/// * anything else — `watch` (index slice, ledger memory, detectors, exceptions, lifecycle
+///   records, evidence, alerts).
+///
+/// After the last file, a sweeper run settles the parked state writes (`state_write::settle`),
+/// as the replay settles them at its end. Every file is delivered twice: the second delivery
+/// records nothing new and alerts no more.
+/// A state version as S3 keeps it: version id, the parsed state, the MD5 of its bytes.
+type Version = (Option<String>, driftwatch_core::state::State, String);
+
 #[test]
 fn the_lambda_use_cases_give_the_replays_findings() {
     use driftwatch_core::detect::HeldLock;
-    use driftwatch_core::signal::Signal;
+    use driftwatch_core::ports::Ledger;
+    use driftwatch_core::signal::{ObjectChange, Signal};
     use driftwatch_engine::in_memory::{InMemoryPorts, MemoryIndex};
-    use driftwatch_engine::Outcome;
+    use driftwatch_engine::replay::Versions;
+    use driftwatch_engine::state_write::{self, WriteFacts};
+    use driftwatch_engine::{record, Outcome};
+    use md5::{Digest, Md5};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
     let w = world();
     let now: DateTime<Utc> = NOW.parse().expect("NOW");
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let mut checked = 0;
-    let mut swept = 0;
+    let (mut swept, mut writes, mut settled) = (0, 0, 0);
     for case in cases() {
-        if !THROUGH_THE_ENGINE.iter().any(|f| case.name.starts_with(&format!("{f}/"))) {
-            continue;
-        }
         let mut ports = InMemoryPorts::new(w.policy.clone(), b"driftwatch-events-tests");
         ports.index = MemoryIndex(w.index.entries().to_vec());
+        let versions = replay::FileVersions { dir: case.dir.clone() };
+        // The versions written of each state, in order (S3's version list).
+        let written: RefCell<HashMap<String, Vec<Version>>> = RefCell::default();
+        let state_write_of = |ev: &driftwatch_core::signal::StateObjectEvent, source: &str| -> Option<Vec<Finding>> {
+            let bytes = versions.state_version(ev)?.unwrap_or_else(|e| panic!("{source}: {e}"));
+            let id = format!("{}/{}", ev.bucket, ev.key);
+            let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
+            let current = parse_state(&bytes, loc, &w.catalog, &w.redactor).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let md5 = driftwatch_core::redact::hex(&Md5::digest(&bytes));
+            let mut all = written.borrow_mut();
+            let list = all.entry(id.clone()).or_default();
+            let at = list.iter().position(|(v, _, _)| *v == ev.version_id).unwrap_or(list.len());
+            let before = at.checked_sub(1).map(|i| (list[i].1.clone(), list[i].2.clone()));
+            if at == list.len() {
+                list.push((ev.version_id.clone(), current.clone(), md5.clone()));
+            }
+            drop(all);
+            let url = format!("s3://{id}");
+            let facts = WriteFacts {
+                event: ev,
+                url: &url,
+                version: ev.version_id.as_deref(),
+                current: &current,
+                current_md5: &md5,
+                previous: before.as_ref().map(|(s, _)| s),
+                previous_md5: before.as_ref().map(|(_, m)| m.clone()),
+                lock_table_digest: None,
+                lock_info: None,
+                is_current: true,
+                indexed: 0,
+            };
+            let (found, _) = rt.block_on(state_write::on_state_write(&ports, &facts, ev.time)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let item = serde_json::json!({"bucket": ev.bucket, "key": ev.key, "version": ev.version_id, "time": ev.time});
+            rt.block_on(ports.ledger.put("state", &id, &item)).expect("state item");
+            Some(found)
+        };
         let deliver = |bytes: &[u8], source: &str, at: DateTime<Utc>| -> Outcome {
             let decoded = driftwatch_decode::decode_document(bytes, source, &w.policy, &w.redactor);
             if let [Ok(Signal::Tick(tick))] = decoded.as_slice() {
@@ -353,7 +396,22 @@ fn the_lambda_use_cases_give_the_replays_findings() {
                     rt.block_on(driftwatch_engine::locks::sweep_locks(&ports, held, tick.time)).unwrap_or_else(|e| panic!("{source}: {e}"));
                 return Outcome { signals: 1, invalid: 0, findings, recorded };
             }
-            rt.block_on(driftwatch_engine::watch(&ports, decoded, at, now)).unwrap_or_else(|e| panic!("{source}: {e}"))
+            let mut rest = Vec::new();
+            let mut found = Vec::new();
+            for d in decoded {
+                match &d {
+                    Ok(Signal::StateObject(ev)) if ev.change == ObjectChange::Created => match state_write_of(ev, source) {
+                        Some(f) => found.extend(f),
+                        None => rest.push(d),
+                    },
+                    _ => rest.push(d),
+                }
+            }
+            let recorded = rt.block_on(record(&ports, found.clone(), at)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let mut out = rt.block_on(driftwatch_engine::watch(&ports, rest, at, at)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            out.findings.extend(found);
+            out.recorded += recorded;
+            out
         };
         let mut lambda = Vec::new();
         for file in replay::event_files(&case.dir).expect("event files") {
@@ -372,8 +430,14 @@ fn the_lambda_use_cases_give_the_replays_findings() {
                 "{source}: a redelivery alerted or wrote evidence"
             );
             swept += usize::from(case.name.starts_with("sweeper/") && file.ends_with("event.json"));
+            writes += usize::from(case.name.starts_with("state-watcher/") && file.ends_with("event.json"));
             lambda.extend(first.findings);
         }
+        // A later sweeper run settles what was parked.
+        let done = rt.block_on(state_write::settle(&ports, now)).unwrap_or_else(|e| panic!("{}: settle: {e}", case.name));
+        assert_eq!(done.waiting, 0, "{}: writes still parked after the settle time", case.name);
+        settled += done.settled;
+        lambda.extend(done.findings);
         let (replayed, _) = run(&case);
         assert_eq!(keys(&lambda), keys(&replayed), "{}: the Lambda path and the replay disagree", case.name);
         assert_eq!(keys(&lambda), case.expected, "{}", case.name);
@@ -382,6 +446,8 @@ fn the_lambda_use_cases_give_the_replays_findings() {
         assert_eq!(recorded, found, "{}: every finding has its record", case.name);
         checked += 1;
     }
-    assert!(checked >= 27, "only {checked} cases ran through the engine");
+    assert_eq!(checked, cases().len(), "every case ran through the engine");
     assert_eq!(swept, 2, "both sweeper cases ran the sweeper's path");
+    assert_eq!(writes, 5, "the five state-watcher cases ran the state watcher's path");
+    assert!(settled >= 3, "only {settled} parked writes were settled: the settling path is barely exercised");
 }

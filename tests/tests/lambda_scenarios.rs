@@ -892,3 +892,118 @@ fn lock_watcher_batch_with_an_undecodable_record() {
     lab.assert_no_secrets();
     bugs.done();
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. A state write is checked against its own lock and its own digest (real terraform, the lock
+//    table's stream): a late delivery of an older write is not compared with a newer write's
+//    digest; a write outside Terraform — no lock, no digest — is `state.unlocked_write` and
+//    `state.digest_mismatch` once it settles.
+
+/// The S3 object's current version with its `LastModified` (the write's time, as S3 tells it).
+fn written(lab: &Lab, key: &str) -> (ObjectVersion, DateTime<Utc>) {
+    let h = lab
+        .world
+        .block_on(lab.world.s3.head_object().bucket(world::STATE_BUCKET).key(key).send())
+        .unwrap_or_else(|e| panic!("head {key}: {e:?}"));
+    let t = h.last_modified().map(|t| DateTime::from_timestamp(t.secs(), 0).expect("time")).expect("LastModified");
+    (lab.head(world::STATE_BUCKET, key), t)
+}
+
+#[test]
+fn state_writes_are_checked_against_their_own_lock_and_digest() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_state_integrity") else { return };
+    let stream = lab.enable_lock_stream();
+    let key = "prod/integrity.tfstate";
+    let state_resource = format!("driftwatch::TerraformState s3://{}/{key}", world::STATE_BUCKET);
+    let dir = scratch("ls-state-integrity");
+    let apply = |input: &str| {
+        std::fs::write(dir.join("data.tf"), format!("resource \"terraform_data\" \"marker\" {{\n  input = \"{input}\"\n}}\n"))
+            .expect("data.tf");
+        lab.tf(&dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
+    };
+    lab.tf_init(&dir, key, "");
+    apply("one");
+    let (v1, t1) = written(&lab, key);
+    apply("two");
+    let (v2, t2) = written(&lab, key);
+    assert_ne!(v1.version, v2.version);
+
+    // The lock watcher has seen both lock cycles and both digests.
+    let locks = lab.adapters(Function::LockWatcher, &[]);
+    let records = lab.stream_records(&stream);
+    let md5_item = json!(format!("{}/{key}-md5", world::STATE_BUCKET));
+    assert!(records.iter().filter(|r| r["dynamodb"]["Keys"]["LockID"]["S"] == md5_item).count() >= 2, "{records:?}");
+    let r = lab.invoke(&locks, &json!({"Records": records}), t2 + chrono::Duration::seconds(2));
+    assert_eq!(r["findings"], json!([]), "two applies under lock are no finding: {r}");
+
+    // Write 2 is delivered in time; write 1's delivery comes late, after write 2 (a retry, or
+    // EventBridge's own lag): it is checked against *its* digest, not write 2's.
+    let watcher = lab.adapters(Function::StateWatcher, &[]);
+    let sweeper = lab.adapters(Function::Sweeper, &[]);
+    let r = lab.invoke(&watcher, &object_created(key, &v2, t2), t2 + chrono::Duration::seconds(5));
+    assert_eq!(r["findings"], json!([]), "{r}");
+    let r = lab.invoke(&watcher, &object_created(key, &v1, t1), t2 + chrono::Duration::seconds(30));
+    assert_eq!(r["findings"], json!([]), "write 1 compared with write 2's digest: {r}");
+    let mut tick = event("events/sweeper/stale-lock/event.json");
+    tick["time"] = json!((t2 + chrono::Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let swept = lab.try_invoke(&sweeper, &tick, t2 + chrono::Duration::minutes(10));
+    let settled = swept.as_ref().map(|s| s["settled"].clone()).unwrap_or_default();
+    assert_eq!(settled["waiting"], 0, "{swept:?}");
+    assert!(lab.findings().is_empty(), "after settling, the two applies are findings: {:?}", rules(&lab.findings()));
+
+    // Write 3: the state object overwritten outside Terraform (as `aws s3 cp` would): no lock
+    // taken, no digest written.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut state: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v2.version))).expect("state");
+    state["serial"] = json!(state["serial"].as_i64().expect("serial") + 1);
+    state["outputs"] = json!({"note": {"value": "edited by hand", "type": "string"}});
+    lab.world
+        .block_on(
+            lab.world
+                .s3
+                .put_object()
+                .bucket(world::STATE_BUCKET)
+                .key(key)
+                .body(serde_json::to_vec(&state).expect("state bytes").into())
+                .send(),
+        )
+        .expect("put the state object by hand");
+    let (v3, t3) = written(&lab, key);
+    let seen: BTreeSet<String> = lab.stream_records(&stream).iter().map(|r| r["dynamodb"]["SequenceNumber"].to_string()).collect();
+    let r = lab.invoke(&watcher, &object_created(key, &v3, t3), t3 + chrono::Duration::seconds(5));
+    assert_eq!(r["findings"], json!([]), "a write is not judged before its lock and digest evidence can have arrived: {r}");
+    let new_records: Vec<Value> =
+        lab.stream_records(&stream).into_iter().filter(|r| !seen.contains(&r["dynamodb"]["SequenceNumber"].to_string())).collect();
+    assert!(new_records.is_empty(), "a write outside Terraform touches no lock: {new_records:?}");
+
+    // Before the settle time nothing is decided; after it, both rules fire, once.
+    tick["time"] = json!((t3 + chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let early = lab.try_invoke(&sweeper, &tick, t3 + chrono::Duration::minutes(1));
+    assert_eq!(early.as_ref().map(|s| s["settled"]["waiting"].clone()).unwrap_or_default(), 1, "{early:?}");
+    assert!(lab.findings().is_empty(), "{:?}", rules(&lab.findings()));
+    tick["time"] = json!((t3 + chrono::Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    for _ in 0..2 {
+        let swept = lab.try_invoke(&sweeper, &tick, t3 + chrono::Duration::minutes(10));
+        assert!(swept.as_ref().is_ok_and(|s| s["settled"]["waiting"] == 0), "{swept:?}");
+    }
+    assert_eq!(
+        rules(&lab.findings()),
+        BTreeSet::from([
+            ("state.digest_mismatch".to_string(), state_resource.clone()),
+            ("state.unlocked_write".to_string(), state_resource)
+        ])
+    );
+    let mismatch = lab.findings().iter().map(finding_of).find(|f| f["rule"] == "state.digest_mismatch").expect("digest mismatch");
+    let md5_3 = lab.world.block_on(async {
+        let o = lab.world.s3.get_object().bucket(world::STATE_BUCKET).key(key).version_id(&v3.version).send().await.expect("get");
+        o.body.collect().await.expect("body").into_bytes()
+    });
+    let md5_3 = format!("{:x}", <md5::Md5 as md5::Digest>::digest(&md5_3));
+    assert!(mismatch.to_string().contains(&md5_3), "the finding names the object's MD5: {mismatch}");
+    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    lab.assert_no_secrets();
+}

@@ -33,6 +33,9 @@ impl Ledger for LedgerTable {
     async fn delete(&self, kind: &str, key: &str) -> PortResult<()> {
         LedgerTable::delete(self, kind, key).await.map_err(|e| PortError::failed("ledger", e))
     }
+    async fn list(&self, kind: &str) -> PortResult<Vec<(String, Value)>> {
+        LedgerTable::list(self, kind).await.map_err(|e| PortError::failed("ledger", e))
+    }
 }
 
 impl ExceptionSource for ExceptionsTable {

@@ -50,6 +50,8 @@ pub trait Ledger: Sync {
     fn get(&self, kind: &str, key: &str) -> impl Future<Output = PortResult<Option<Value>>> + Send;
     fn put(&self, kind: &str, key: &str, value: &Value) -> impl Future<Output = PortResult<()>> + Send;
     fn delete(&self, kind: &str, key: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Every item of `kind`: `(key, value)`.
+    fn list(&self, kind: &str) -> impl Future<Output = PortResult<Vec<(String, Value)>>> + Send;
 }
 
 /// The exceptions in force.

@@ -51,6 +51,9 @@ impl Ledger for MemoryLedger {
         lock(&self.0).remove(&(kind.to_string(), key.to_string()));
         Ok(())
     }
+    async fn list(&self, kind: &str) -> PortResult<Vec<(String, Value)>> {
+        Ok(lock(&self.0).iter().filter(|((k, _), _)| k == kind).map(|((_, key), v)| (key.clone(), v.clone())).collect())
+    }
 }
 
 /// Exceptions as parsed (the file's, or none).

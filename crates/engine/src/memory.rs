@@ -7,15 +7,18 @@
 //! |--------|-------------------------|---------------------------------------------------|
 //! | `lock` | `<bucket>/<key>`        | the held lock ([`HeldLock`]); deleted on release   |
 //! | `acq`  | `<bucket>/<key>`        | `[principal, time]` of the last CloudTrail acquisition |
+//! | `rel`  | `<bucket>/<key>`        | the last locks released (`Released`, oldest first)  |
+//! | `dig`  | `<bucket>/<key>`        | the last `-md5` digests written (`DigestRecord`, oldest first) |
+//! | `pending` | `<bucket>/<key>#<version>` | a state write whose integrity rules wait for its lock and digest evidence (`Written`) |
 //! | `cfg`  | `<type>#<id>`           | newest AWS Config `configurationStateId` processed |
-//! | `state` | `<bucket>/<key>`       | an indexed state (the state watcher's; the reconcile's list) |
+//! | `state` | `<bucket>/<key>`       | an indexed state (the state watcher's; the reconcile's list): bucket, key, workspace, serial, version, time |
 //! | `cursor` | `reconcile`           | the sweeper's reconcile position                   |
 //!
 //! [`LedgerMemory`] loads what a signal [needs](driftwatch_core::detect::needs) into the core's
 //! [`InMemory`], lets the detector run, and writes back only what changed.
 
 use chrono::{DateTime, Utc};
-use driftwatch_core::detect::{ConfigOrder, HeldLock, InMemory, LockLedger, Needs};
+use driftwatch_core::detect::{ConfigOrder, DigestRecord, HeldLock, InMemory, LockLedger, Needs, Released};
 use driftwatch_core::ports::{Ledger, PortResult};
 use driftwatch_core::signal::Principal;
 use serde_json::Value;
@@ -32,6 +35,8 @@ pub struct LedgerMemory {
     inner: InMemory,
     locks: BTreeSet<String>,
     acquirers: BTreeSet<String>,
+    released: BTreeSet<String>,
+    digests: BTreeSet<String>,
     configs: BTreeSet<(String, String)>,
 }
 
@@ -48,6 +53,16 @@ impl LedgerMemory {
             if let Some(v) = ledger.get("acq", id).await? {
                 if let Ok((p, at)) = serde_json::from_value::<(Principal, DateTime<Utc>)>(v) {
                     inner.note_acquirer(id, p, at);
+                }
+            }
+            if let Some(v) = ledger.get("rel", id).await? {
+                for r in serde_json::from_value::<Vec<Released>>(v).unwrap_or_default() {
+                    inner.note_release(id, r);
+                }
+            }
+            if let Some(v) = ledger.get("dig", id).await? {
+                for d in serde_json::from_value::<Vec<DigestRecord>>(v).unwrap_or_default() {
+                    inner.note_digest(id, d);
                 }
             }
         }
@@ -81,6 +96,12 @@ impl LedgerMemory {
                 ledger.put("acq", id, &serde_json::to_value(a).unwrap_or(Value::Null)).await?;
             }
         }
+        for id in &self.released {
+            ledger.put("rel", id, &serde_json::to_value(self.inner.releases(id)).unwrap_or(Value::Null)).await?;
+        }
+        for id in &self.digests {
+            ledger.put("dig", id, &serde_json::to_value(self.inner.digests(id)).unwrap_or(Value::Null)).await?;
+        }
         for (t, id) in &self.configs {
             if let Some(n) = self.inner.last_state_id(t, id) {
                 ledger.put("cfg", &cfg_key(t, id), &Value::from(n)).await?;
@@ -104,6 +125,20 @@ impl LockLedger for LedgerMemory {
     }
     fn all_held(&self) -> Vec<(String, HeldLock)> {
         self.inner.all_held()
+    }
+    fn note_release(&mut self, lock_id: &str, released: Released) {
+        self.released.insert(lock_id.to_string());
+        self.inner.note_release(lock_id, released)
+    }
+    fn releases(&self, lock_id: &str) -> Vec<Released> {
+        self.inner.releases(lock_id)
+    }
+    fn note_digest(&mut self, lock_id: &str, digest: DigestRecord) {
+        self.digests.insert(lock_id.to_string());
+        self.inner.note_digest(lock_id, digest)
+    }
+    fn digests(&self, lock_id: &str) -> Vec<DigestRecord> {
+        self.inner.digests(lock_id)
     }
     fn note_acquirer(&mut self, lock_id: &str, principal: Principal, at: DateTime<Utc>) {
         self.acquirers.insert(lock_id.to_string());

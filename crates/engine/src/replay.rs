@@ -18,11 +18,12 @@
 //!   * `previous` — the state of the last write of the same `bucket/key` earlier in the replay;
 //!   * `object_md5` — MD5 of `V.tfstate`;
 //!   * `lock_table_digest` — the `Digest` of the first `<bucket>/<key>-md5` lock-table record
-//!     *after* the write (Terraform updates the digest right after writing the state), or
-//!     none if the key is written again or the replay ends first;
-//!   * `lock_held` — whether the lock ledger holds `<bucket>/<key>` when the write is read,
-//!     *if* the replay has seen any lock activity (lock-table record or `.tflock` event) for
-//!     that state; otherwise unknown;
+//!     *after* the write (Terraform updates the digest right after writing the state); if the
+//!     key is written again or the replay ends first, the digest that stands
+//!     (`state_write::settled_digest`: the newest before the write), or none if there is none;
+//!   * `lock_held` — whether a lock the replay has seen covers the write's time; not held
+//!     only if a lock cycle ended before the write and none covers it; otherwise unknown
+//!     (`state_write::lock_at`, as the state watcher decides it);
 //!   * `writer` — the principal of the last CloudTrail `PutObject` on the same bucket/key
 //!     seen before the check runs.
 //!
@@ -37,7 +38,7 @@
 
 use chrono::{DateTime, Utc};
 use driftwatch_core::catalog::Catalog;
-use driftwatch_core::detect::{self, state_write, Context, HeldLock, InMemory, LockLedger};
+use driftwatch_core::detect::{self, state_write, Context, HeldLock, InMemory};
 use driftwatch_core::finding::{self, Finding};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
@@ -46,7 +47,7 @@ use driftwatch_core::signal::{InvalidInput, LockInfo, ObjectChange, Principal, S
 use driftwatch_core::state::{self, State, StateLocation};
 use driftwatch_decode::{DecodeStats, Decoded, Decoder};
 use md5::{Digest, Md5};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Where a replay finds the bytes behind object events.
 pub trait Versions {
@@ -104,7 +105,6 @@ pub struct Replay<'a> {
     pending: BTreeMap<String, PendingWrite>,
     /// Last settled version of each state, with its MD5.
     previous: HashMap<String, (State, String)>,
-    lock_activity: HashSet<String>,
     writers: HashMap<String, Principal>,
     /// One line per checked state write: what the apply changed.
     pub summaries: Vec<String>,
@@ -133,7 +133,6 @@ impl<'a> Replay<'a> {
             findings: HashMap::new(),
             pending: BTreeMap::new(),
             previous: HashMap::new(),
-            lock_activity: HashSet::new(),
             writers: HashMap::new(),
             summaries: Vec::new(),
             stats: ReplayStats::default(),
@@ -198,20 +197,13 @@ impl<'a> Replay<'a> {
                         let id = state_id.to_string();
                         self.settle(&id, Some(d));
                     }
-                } else {
-                    self.lock_activity.insert(r.lock_id.clone());
                 }
             }
-            Signal::LockFile(ev) => {
-                self.lock_activity.insert(format!("{}/{}", ev.bucket, ev.key.strip_suffix(".tflock").unwrap_or(&ev.key)));
-                if ev.info.is_none() {
-                    if let Some(body) = ev.version_id.as_deref().and_then(|v| versions.lock_body(v)) {
-                        match body.and_then(|b| serde_json::from_slice::<LockInfo>(&b).map_err(|e| format!("lock file body: {e}"))) {
-                            Ok(info) => ev.info = Some(info),
-                            Err(message) => {
-                                self.invalid(&InvalidInput { source: format!("{}/{}", ev.bucket, ev.key), index: None, message })
-                            }
-                        }
+            Signal::LockFile(ev) if ev.info.is_none() => {
+                if let Some(body) = ev.version_id.as_deref().and_then(|v| versions.lock_body(v)) {
+                    match body.and_then(|b| serde_json::from_slice::<LockInfo>(&b).map_err(|e| format!("lock file body: {e}"))) {
+                        Ok(info) => ev.info = Some(info),
+                        Err(message) => self.invalid(&InvalidInput { source: format!("{}/{}", ev.bucket, ev.key), index: None, message }),
                     }
                 }
             }
@@ -232,8 +224,7 @@ impl<'a> Replay<'a> {
                         match state::parse_state(&bytes, loc, self.catalog, self.redactor) {
                             Ok(st) => {
                                 let md5 = driftwatch_core::redact::hex(&Md5::digest(&bytes));
-                                let lock = self.mem.held(&id);
-                                let lock_held = self.lock_activity.contains(&id).then_some(lock.is_some());
+                                let (lock_held, lock) = state_write::lock_at(&self.mem, &id, ev.time);
                                 self.pending.insert(id, PendingWrite { event: ev.clone(), state: st, md5, lock_held, lock });
                             }
                             Err(e) => {
@@ -257,7 +248,8 @@ impl<'a> Replay<'a> {
         let mut w = state_write::StateWrite::new(&p.event, self.previous.get(id).map(|(st, _)| st), &p.state);
         w.object_md5 = Some(p.md5.clone());
         w.previous_md5 = self.previous.get(id).map(|(_, md5)| md5.clone());
-        w.lock_table_digest = digest;
+        // At the digest record, that digest; at the next write or the end, the one that stands.
+        w.lock_table_digest = digest.or_else(|| state_write::settled_digest(&self.mem, id, p.event.time, &p.md5, None));
         w.lock_held = p.lock_held;
         w.lock = p.lock.clone();
         w.writer = self.writers.get(id).cloned();

@@ -1,15 +1,29 @@
-//! `on_state_write`: check one state write (the state-write detector against the version
-//! before it and what the lock table says), against the slice of the index it needs, and
-//! record it as `state-write` evidence (the addresses added, removed and changed — never
-//! values). The caller reads the versions and the lock table, and indexes the new version.
+//! `on_state_write`: check one state write — the state-write detector against the version
+//! before it, the lock held when it was written and the digest Terraform wrote for it — against
+//! the slice of the index it needs, and record it as `state-write` evidence (the addresses
+//! added, removed and changed — never values). The caller reads the versions and indexes the
+//! new version.
+//!
+//! **Settling.** The lock and digest evidence of a write reaches the ledger through the lock
+//! watcher (DynamoDB Streams, `.tflock` events), which runs late and in no order relative to
+//! the state watcher. So the integrity rules (`state.unlocked_write`, `state.digest_mismatch`)
+//! decide only on evidence that belongs to the write: the lock cycle covering its time
+//! ([`state_write::lock_at`]) and the first digest record after it
+//! ([`state_write::digest_for`]). A write whose digest has not arrived is *parked* in the ledger
+//! (`pending`) and [`settle`]d later — by the sweeper, once its digest has arrived or
+//! [`state_write::SETTLE`] has passed. A retry of an old write therefore compares it with its
+//! own digest, never a newer write's.
 
+use crate::memory::LedgerMemory;
 use crate::ports::{Ports, Retry};
-use crate::record::write_evidence;
+use crate::record::{record, write_evidence, Recorded};
 use crate::signal::index_slice;
 use chrono::{DateTime, Utc};
-use driftwatch_core::detect::state_write::{self, StateDiffSummary, StateWrite};
+use driftwatch_core::detect::state_write::{self, StateDiffSummary, StateWrite, Written};
 use driftwatch_core::detect::{Context, HeldLock, LockSource, Needs};
 use driftwatch_core::evidence::Record;
+use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::ports::{Ledger, PortResult};
 use driftwatch_core::signal::{LockInfo, StateObjectEvent};
 use driftwatch_core::state::State;
 use driftwatch_core::Finding;
@@ -28,39 +42,71 @@ pub struct WriteFacts<'a> {
     /// The version before it, if it parses, and the MD5 of its bytes.
     pub previous: Option<&'a State>,
     pub previous_md5: Option<String>,
-    /// The lock table's `<bucket>/<key>-md5` digest.
+    /// The lock table's `-md5` digest now. Taken as this write's digest only when it is the MD5
+    /// of these very bytes; a different one may be a newer or an older write's, so then the
+    /// digest record that follows the write decides.
     pub lock_table_digest: Option<String>,
-    /// The lock table's item for the state, its `Info`, when a lock is held.
+    /// The lock table's item for the state now, its `Info`, when a lock is held.
     pub lock_info: Option<&'a str>,
+    /// Is the version written still the object's current version? (A late delivery of an
+    /// older write is checked, but the digests that follow it may be a newer write's.)
+    pub is_current: bool,
     /// Index entries the new version has.
     pub indexed: usize,
 }
 
-/// Check and record one state write; `now` dates the evidence. The findings are not recorded
-/// here (the caller records every finding of its batch at once).
+/// The ledger key of a parked write.
+fn pending_key(w: &Written) -> String {
+    format!("{}#{}", w.lock_id(), w.event.version_id.as_deref().unwrap_or(&w.event.time.to_rfc3339()))
+}
+
+/// Check one state write and write its evidence; `now` is the invocation's clock (it dates the
+/// evidence). The findings are not recorded here (the caller records every finding of its
+/// batch at once); a write whose digest has not arrived yet is parked for [`settle`].
 pub async fn on_state_write(ports: &impl Ports, w: &WriteFacts<'_>, now: DateTime<Utc>) -> Result<(Vec<Finding>, StateDiffSummary), Retry> {
     let ev = w.event;
-    let lock = w.lock_info.and_then(|text| {
-        let info: LockInfo = serde_json::from_str(text).ok()?;
-        let since = info.created.unwrap_or(ev.time);
-        Some(HeldLock { info, since, principal: None, source: LockSource::Table { table: None } })
-    });
-    // Identities the write removed: does another state still manage them?
-    let mut needs = Needs::default();
-    if let Some(prev) = w.previous {
-        for r in state_write::removed_identities(prev, w.current, ports.catalog()) {
-            needs.identities.push((r.config_type, r.resource_id));
+    let id = format!("{}/{}", ev.bucket, ev.key);
+    let needs = Needs { lock_ids: vec![id.clone()], ..Default::default() };
+    let mem = LedgerMemory::load(ports.ledger(), &needs).await?;
+    let (mut lock_held, mut lock) = state_write::lock_at(&mem, &id, ev.time);
+    // A lock the table holds now, taken before the write, covers it too.
+    if lock_held != Some(true) {
+        let now_held = w.lock_info.and_then(|text| {
+            let info: LockInfo = serde_json::from_str(text).ok()?;
+            let since = info.created.unwrap_or(ev.time);
+            Some(HeldLock { info, since, principal: None, source: LockSource::Table { table: None } })
+        });
+        if let Some(l) = now_held.filter(|l| l.since <= ev.time) {
+            (lock_held, lock) = (Some(true), Some(l));
         }
     }
-    let others = index_slice(ports.index(), &needs).await?;
+    let digest = if w.is_current { state_write::digest_for(&mem, &id, ev.time, w.current_md5, None) } else { None }
+        .or_else(|| w.lock_table_digest.clone().filter(|d| d.eq_ignore_ascii_case(w.current_md5)));
+    // Decided now only on the digest Terraform wrote for this write; otherwise parked for
+    // `settle`, which also knows the digest that stands when none was written for it.
+    let settled = digest.is_some();
+
+    // Identities the write removed: does another state still manage them?
+    let mut removed = Needs::default();
+    if let Some(prev) = w.previous {
+        for r in state_write::removed_identities(prev, w.current, ports.catalog()) {
+            removed.identities.push((r.config_type, r.resource_id));
+        }
+    }
+    let others = index_slice(ports.index(), &removed).await?;
     let mut check = StateWrite::new(ev, w.previous, w.current);
     check.object_md5 = Some(w.current_md5.to_string());
     check.previous_md5 = w.previous_md5.clone();
-    check.lock_table_digest = w.lock_table_digest.clone();
-    // Terraform releases the lock right after writing: a lock gone by now proves nothing, so
-    // only a lock still held is evidence (unknown otherwise).
-    check.lock_held = lock.is_some().then_some(true);
     check.lock = lock;
+    if settled {
+        check.lock_held = lock_held;
+        check.lock_table_digest = digest;
+    } else {
+        // Only what is certain now; the rest when the write settles.
+        check.lock_held = lock_held.filter(|h| *h);
+        let parked = Written::of(&check);
+        ports.ledger().put("pending", &pending_key(&parked), &serde_json::to_value(&parked).unwrap_or_default()).await?;
+    }
     let ctx = Context { index: &others, catalog: ports.catalog(), policy: ports.policy(), redactor: ports.redactor(), now: ev.time };
     let (found, diff) = state_write::detect(&check, &ctx);
     let body = json!({
@@ -77,4 +123,57 @@ pub async fn on_state_write(ports: &impl Ports, w: &WriteFacts<'_>, now: DateTim
     });
     write_evidence(ports.evidence(), &Record { kind: "state-write".into(), time: ev.time, body }, now).await?;
     Ok((found, diff))
+}
+
+/// What [`settle`] did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Parked writes decided now.
+    pub settled: usize,
+    /// Parked writes still waiting for their evidence.
+    pub waiting: usize,
+    pub findings: Vec<Finding>,
+    pub recorded: Recorded,
+}
+
+/// When the state `id` was next written after `t`, by the ledger's `state` item (the newest
+/// indexed write).
+async fn next_write(ledger: &impl Ledger, id: &str, w: &Written) -> PortResult<Option<DateTime<Utc>>> {
+    let Some(state) = ledger.get("state", id).await? else { return Ok(None) };
+    let newer = state["version"].as_str() != w.event.version_id.as_deref();
+    let time = state["time"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    Ok(time.filter(|t| newer && *t > w.event.time))
+}
+
+/// Decide the parked writes whose digest has arrived or that are [`state_write::SETTLE`] old
+/// at `now`: `state.unlocked_write` and `state.digest_mismatch` on the evidence that belongs to
+/// each, recorded; then the parked item goes (after its findings are recorded).
+pub async fn settle(ports: &impl Ports, now: DateTime<Utc>) -> Result<Settled, Retry> {
+    let mut out = Settled::default();
+    for (key, value) in ports.ledger().list("pending").await? {
+        let Ok(w) = serde_json::from_value::<Written>(value) else {
+            ports.ledger().delete("pending", &key).await?;
+            continue;
+        };
+        let id = w.lock_id();
+        let needs = Needs { lock_ids: vec![id.clone()], ..Default::default() };
+        let mem = LedgerMemory::load(ports.ledger(), &needs).await?;
+        let next = next_write(ports.ledger(), &id, &w).await?;
+        let md5 = w.object_md5.as_deref().unwrap_or_default();
+        if state_write::digest_for(&mem, &id, w.event.time, md5, next).is_none() && now < w.event.time + state_write::SETTLE {
+            out.waiting += 1;
+            continue;
+        }
+        let digest = state_write::settled_digest(&mem, &id, w.event.time, md5, next);
+        let (lock_held, _) = state_write::lock_at(&mem, &id, w.event.time);
+        let index = ManagedIndex::default();
+        let ctx =
+            Context { index: &index, catalog: ports.catalog(), policy: ports.policy(), redactor: ports.redactor(), now: w.event.time };
+        let found = state_write::integrity(&w, lock_held, digest.as_deref(), &ctx);
+        out.recorded += record(ports, found.clone(), now).await?;
+        out.findings.extend(found);
+        ports.ledger().delete("pending", &key).await?;
+        out.settled += 1;
+    }
+    Ok(out)
 }

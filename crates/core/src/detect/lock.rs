@@ -55,7 +55,7 @@
 //! Findings are about the state the lock protects: resource type `driftwatch::TerraformState`,
 //! id `s3://<bucket>/<key>` ([`lock_resource`]), timed by the record (the tick for the sweep).
 
-use super::{build, Context, Draft, HeldLock, LockSource, Memory};
+use super::{build, Context, DigestRecord, Draft, HeldLock, LockSource, Memory, Released};
 use crate::finding::{Actor, Change, Finding, ResourceRef, Rule};
 use crate::glob;
 use crate::signal::{LockFileEvent, LockInfo, LockRecord, ObjectChange, Principal, StreamEvent};
@@ -104,6 +104,11 @@ pub fn on_record(rec: &LockRecord, ctx: &Context<'_>, mem: &mut dyn Memory) -> V
     }
     let has_id = |i: &Option<LockInfo>| i.as_ref().is_some_and(|i| !i.id.is_empty());
     if is_digest_item(&rec.lock_id) && (rec.digest.is_some() || !(has_id(&rec.new_info) || has_id(&rec.old_info))) {
+        // The digest Terraform wrote for the state it just wrote: remembered, so that the
+        // state-write check can compare the write with its own digest.
+        if let (Some(digest), Some(state_id)) = (rec.digest.as_deref().filter(|d| !d.is_empty()), rec.lock_id.strip_suffix(DIGEST_SUFFIX)) {
+            mem.note_digest(state_id, DigestRecord { digest: digest.to_string(), at: rec.time });
+        }
         return Vec::new();
     }
     let source = LockSource::Table { table: rec.table.clone() };
@@ -228,9 +233,12 @@ fn release(
     let Some(held) = mem.held(lock_id) else {
         // Not remembered (memory lost, or acquired before we watched): the removed Info still
         // tells how long it was held.
-        if let Some(info) = removed {
-            stale(lock_id, &remembered(info.clone(), source, at), at, ctx, out);
+        let lock = removed.map(|info| remembered(info.clone(), source, at));
+        if let Some(l) = &lock {
+            stale(lock_id, l, at, ctx, out);
         }
+        let since = lock.as_ref().map_or(at, |l| l.since);
+        mem.note_release(lock_id, Released { lock, since, at });
         return;
     };
     let differing = removed.filter(|r| differs(&r.id, &held.info.id));
@@ -239,6 +247,7 @@ fn release(
         if removed.is_some_and(|r| !r.id.is_empty() && r.id == held.info.id) {
             stale(lock_id, &held, at, ctx, out);
             mem.release(lock_id);
+            mem.note_release(lock_id, Released { since: held.since, lock: Some(held), at });
         }
         return;
     }
@@ -255,6 +264,7 @@ fn release(
     }
     stale(lock_id, &held, at, ctx, out);
     mem.release(lock_id);
+    mem.note_release(lock_id, Released { since: held.since, lock: Some(held), at });
 }
 
 fn same_kind(a: &LockSource, b: &LockSource) -> bool {

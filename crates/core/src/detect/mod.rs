@@ -57,12 +57,43 @@ pub struct HeldLock {
     pub source: LockSource,
 }
 
-/// Port: locks currently held, by `LockID` (`<bucket>/<key>`).
+/// A lock that was held and released: when the state was protected by it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Released {
+    /// The lock, when it was remembered (or its removed `Info` told of it).
+    pub lock: Option<HeldLock>,
+    /// Held since (the lock's `since`; the release time when nothing is known).
+    pub since: DateTime<Utc>,
+    /// When it was released (the stream record's or the S3 event's time).
+    pub at: DateTime<Utc>,
+}
+
+/// A `-md5` digest item written to the lock table: Terraform's word on the state it just wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DigestRecord {
+    pub digest: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How many released locks and digest records are remembered per state: enough to place a
+/// write that is checked late among the lock cycles and digests that followed it.
+pub const LOCK_HISTORY: usize = 8;
+
+/// Port: locks currently held, by `LockID` (`<bucket>/<key>`), the last ones released, and the
+/// digests written to the lock table.
 pub trait LockLedger {
     fn held(&self, lock_id: &str) -> Option<HeldLock>;
     fn hold(&mut self, lock_id: &str, lock: HeldLock);
     fn release(&mut self, lock_id: &str) -> Option<HeldLock>;
     fn all_held(&self) -> Vec<(String, HeldLock)>;
+    /// Remember a release (the newest [`LOCK_HISTORY`] are kept).
+    fn note_release(&mut self, lock_id: &str, released: Released);
+    /// The releases remembered, oldest first.
+    fn releases(&self, lock_id: &str) -> Vec<Released>;
+    /// Remember a digest written for the state `lock_id` (the newest [`LOCK_HISTORY`] are kept).
+    fn note_digest(&mut self, lock_id: &str, digest: DigestRecord);
+    /// The digests remembered, oldest first.
+    fn digests(&self, lock_id: &str) -> Vec<DigestRecord>;
     /// Remember the principal of a lock acquisition seen in CloudTrail, to attribute the lock
     /// record that follows.
     fn note_acquirer(&mut self, lock_id: &str, principal: Principal, at: DateTime<Utc>);
@@ -83,6 +114,8 @@ impl<T: LockLedger + ConfigOrder> Memory for T {}
 #[derive(Debug, Default, Clone)]
 pub struct InMemory {
     locks: BTreeMap<String, HeldLock>,
+    released: HashMap<String, Vec<Released>>,
+    digests: HashMap<String, Vec<DigestRecord>>,
     acquirers: HashMap<String, (Principal, DateTime<Utc>)>,
     state_ids: HashMap<(String, String), u64>,
 }
@@ -100,11 +133,36 @@ impl LockLedger for InMemory {
     fn all_held(&self) -> Vec<(String, HeldLock)> {
         self.locks.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
+    fn note_release(&mut self, lock_id: &str, released: Released) {
+        keep_newest(self.released.entry(lock_id.to_string()).or_default(), released, |r| r.at);
+    }
+    fn releases(&self, lock_id: &str) -> Vec<Released> {
+        self.released.get(lock_id).cloned().unwrap_or_default()
+    }
+    fn note_digest(&mut self, lock_id: &str, digest: DigestRecord) {
+        keep_newest(self.digests.entry(lock_id.to_string()).or_default(), digest, |d| d.at);
+    }
+    fn digests(&self, lock_id: &str) -> Vec<DigestRecord> {
+        self.digests.get(lock_id).cloned().unwrap_or_default()
+    }
     fn note_acquirer(&mut self, lock_id: &str, principal: Principal, at: DateTime<Utc>) {
         self.acquirers.insert(lock_id.to_string(), (principal, at));
     }
     fn acquirer(&self, lock_id: &str) -> Option<(Principal, DateTime<Utc>)> {
         self.acquirers.get(lock_id).cloned()
+    }
+}
+
+/// Insert `item` in time order (a redelivery is kept once) and keep the newest
+/// [`LOCK_HISTORY`].
+pub fn keep_newest<T: PartialEq>(list: &mut Vec<T>, item: T, at: impl Fn(&T) -> DateTime<Utc>) {
+    if list.contains(&item) {
+        return;
+    }
+    let pos = list.partition_point(|x| at(x) <= at(&item));
+    list.insert(pos, item);
+    if list.len() > LOCK_HISTORY {
+        list.drain(..list.len() - LOCK_HISTORY);
     }
 }
 
@@ -166,7 +224,11 @@ pub fn needs(signal: &Signal, policy: &Policy) -> Needs {
                 }
             }
         }
-        Signal::LockRecord(rec) => n.lock_ids.push(rec.lock_id.clone()),
+        Signal::LockRecord(rec) => {
+            n.lock_ids.push(rec.lock_id.clone());
+            // A digest item is remembered under its state's id.
+            n.lock_ids.extend(rec.lock_id.strip_suffix(lock::DIGEST_SUFFIX).map(str::to_string));
+        }
         Signal::LockFile(ev) => n.lock_ids.extend(lock::lock_id_for_file(&ev.bucket, &ev.key)),
         Signal::StateObject(ev) => n.lock_ids.push(format!("{}/{}", ev.bucket, ev.key)),
         Signal::Tick(_) => {}

@@ -44,14 +44,15 @@
 //! resource type `driftwatch::TerraformState`, id `s3://<bucket>/<key>` (the key for a local
 //! state), with the reference of the new version.
 
-use super::{build, lock::STATE_RESOURCE_TYPE, Context, Draft, HeldLock};
+use super::{build, lock::STATE_RESOURCE_TYPE, Context, DigestRecord, Draft, HeldLock, LockLedger};
 use crate::catalog::{AttrSpec, Catalog, ResourceSpec, Role};
 use crate::drift;
-use crate::finding::{Actor, Change, Finding, ResourceRef, Rule, Severity};
+use crate::finding::{Actor, Change, Finding, ResourceRef, Rule, Severity, StateRef};
 use crate::normalize::Ctx;
 use crate::policy::Policy;
 use crate::signal::{Principal, StateObjectEvent};
 use crate::state::{Mode, ResourceInstance, State};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -148,30 +149,123 @@ pub fn detect(w: &StateWrite<'_>, ctx: &Context<'_>) -> (Vec<Finding>, StateDiff
         unmanaged(w, prev, ctx, &mut out);
         lineage_and_serial(w, prev, ctx, &mut out);
     }
-    if w.lock_held == Some(false) {
-        let title = format!("Terraform state {} written with no lock held (serial {})", location(w), cur.serial);
-        out.push(state_finding(w, ctx, Rule::StateUnlockedWrite, title, Vec::new(), vec![cur.lineage.clone(), cur.serial.to_string()]));
-    }
-    if let (Some(digest), Some(md5)) = (known(&w.lock_table_digest), known(&w.object_md5)) {
-        if !digest.eq_ignore_ascii_case(md5) {
-            let title = format!("Terraform state {}: lock-table digest {digest} is not the MD5 of the object ({md5})", location(w));
-            let changes = vec![Change { path: "Digest".into(), desired: Value::String(digest.into()), actual: Value::String(md5.into()) }];
-            out.push(state_finding(
-                w,
-                ctx,
-                Rule::StateDigestMismatch,
-                title,
-                changes,
-                vec![md5.to_ascii_lowercase(), digest.to_ascii_lowercase()],
-            ));
-        }
-    }
+    out.extend(integrity(&Written::of(w), w.lock_held, w.lock_table_digest.as_deref(), ctx));
     crate::finding::sort(&mut out);
     (out, diff.summary)
 }
 
-fn known(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+/// A written state version as the integrity rules need it: the write, the version's
+/// reference, the MD5 of its bytes and its writer. Small enough to be parked until the lock
+/// and digest evidence of the write has arrived (see [`lock_at`] and [`digest_for`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Written {
+    pub event: StateObjectEvent,
+    pub state: StateRef,
+    /// `s3://<bucket>/<key>`, or the key of a local state.
+    pub location: String,
+    pub object_md5: Option<String>,
+    pub writer: Option<Principal>,
+}
+
+impl Written {
+    pub fn of(w: &StateWrite<'_>) -> Written {
+        Written {
+            event: w.event.clone(),
+            state: w.current.state_ref(),
+            location: location(w),
+            object_md5: w.object_md5.clone(),
+            writer: w.writer.clone(),
+        }
+    }
+
+    /// The id of the write's lock (and of its digest item, without `-md5`): `<bucket>/<key>`.
+    pub fn lock_id(&self) -> String {
+        format!("{}/{}", self.event.bucket, self.event.key)
+    }
+}
+
+/// `state.unlocked_write` (`lock_held == Some(false)`) and `state.digest_mismatch` (the digest
+/// Terraform wrote for this write is not the MD5 of the object) for one written version.
+pub fn integrity(v: &Written, lock_held: Option<bool>, digest: Option<&str>, ctx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if lock_held == Some(false) {
+        let title = format!("Terraform state {} written with no lock held (serial {})", v.location, v.state.serial);
+        out.push(written_finding(
+            v,
+            ctx,
+            Rule::StateUnlockedWrite,
+            title,
+            Vec::new(),
+            vec![v.state.lineage.clone(), v.state.serial.to_string()],
+        ));
+    }
+    let known = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    if let (Some(digest), Some(md5)) = (known(digest), known(v.object_md5.as_deref())) {
+        if !digest.eq_ignore_ascii_case(&md5) {
+            let title = format!("Terraform state {}: lock-table digest {digest} is not the MD5 of the object ({md5})", v.location);
+            let changes =
+                vec![Change { path: "Digest".into(), desired: Value::String(digest.clone()), actual: Value::String(md5.clone()) }];
+            let parts = vec![md5.to_ascii_lowercase(), digest.to_ascii_lowercase()];
+            out.push(written_finding(v, ctx, Rule::StateDigestMismatch, title, changes, parts));
+        }
+    }
+    out
+}
+
+/// How long after a write its lock and digest evidence may still arrive (DynamoDB Streams and
+/// EventBridge deliver late and in no order across items): a write is *settled* — its
+/// integrity rules decided on what is known — when its digest has arrived, or this long after
+/// it.
+pub const SETTLE: Duration = Duration::minutes(5);
+
+/// Stream record times are whole seconds: a record stamped up to a second before a write may
+/// still follow it.
+const RECORD_SLACK: Duration = Duration::seconds(1);
+
+/// Was a lock held on `lock_id` when the state was written at `t`, by what the ledger
+/// remembers (the lock held now, the last locks released)? `Some(false)` only when a lock
+/// cycle is known to have ended before `t` and none covers `t`; `None` when nothing tells.
+pub fn lock_at(mem: &dyn LockLedger, lock_id: &str, t: DateTime<Utc>) -> (Option<bool>, Option<HeldLock>) {
+    let held = mem.held(lock_id);
+    if let Some(h) = held.as_ref().filter(|h| h.since <= t + RECORD_SLACK) {
+        return (Some(true), Some(h.clone()));
+    }
+    let releases = mem.releases(lock_id);
+    if let Some(r) = releases.iter().rev().find(|r| r.since <= t + RECORD_SLACK && t <= r.at + RECORD_SLACK) {
+        return (Some(true), r.lock.clone());
+    }
+    // Not held at `t` only when the lock was watched before it: a cycle ended before `t`.
+    if releases.iter().any(|r| r.at + RECORD_SLACK < t) {
+        (Some(false), None)
+    } else {
+        (None, None)
+    }
+}
+
+/// The digest Terraform wrote for the write at `t` of bytes with MD5 `md5`: among the digest
+/// records from `t` up to `next_write` (the state's next write, when there is one), the one
+/// equal to `md5` if there is one (record times are whole seconds: a quick second apply's
+/// digest may share the second), else the first.
+pub fn digest_for(mem: &dyn LockLedger, lock_id: &str, t: DateTime<Utc>, md5: &str, next_write: Option<DateTime<Utc>>) -> Option<String> {
+    let after: Vec<DigestRecord> =
+        mem.digests(lock_id).into_iter().filter(|d| t < d.at + RECORD_SLACK && next_write.is_none_or(|n| d.at <= n)).collect();
+    after.iter().find(|d| d.digest.eq_ignore_ascii_case(md5)).or(after.first()).map(|d| d.digest.clone())
+}
+
+/// The digest that stands for the write at `t` once it has settled: the one Terraform wrote
+/// for it ([`digest_for`]), else the newest written before it — which the lock table still
+/// holds when nothing wrote a digest for this write (an upload outside Terraform), so that
+/// Terraform itself would refuse the state. `None` when no digest was ever seen (a state
+/// locked with `.tflock` files, or without locking).
+pub fn settled_digest(
+    mem: &dyn LockLedger,
+    lock_id: &str,
+    t: DateTime<Utc>,
+    md5: &str,
+    next_write: Option<DateTime<Utc>>,
+) -> Option<String> {
+    digest_for(mem, lock_id, t, md5, next_write)
+        .or_else(|| mem.digests(lock_id).into_iter().rev().find(|d| d.at + RECORD_SLACK <= t).map(|d| d.digest))
 }
 
 /// `s3://<bucket>/<key>`, or the key of a local state.
@@ -188,9 +282,18 @@ fn writer_actor(w: &StateWrite<'_>, ctx: &Context<'_>) -> Option<Actor> {
     w.writer.as_ref().map(|p| actor(p, ctx.policy))
 }
 
+fn known(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// A finding about the state itself.
 fn state_finding(w: &StateWrite<'_>, ctx: &Context<'_>, rule: Rule, title: String, changes: Vec<Change>, parts: Vec<String>) -> Finding {
-    let id = location(w);
+    written_finding(&Written::of(w), ctx, rule, title, changes, parts)
+}
+
+/// A finding about a written state version.
+fn written_finding(v: &Written, ctx: &Context<'_>, rule: Rule, title: String, changes: Vec<Change>, parts: Vec<String>) -> Finding {
+    let id = v.location.clone();
     let mut fingerprint_parts = vec![id.clone()];
     fingerprint_parts.extend(parts);
     build(
@@ -204,13 +307,13 @@ fn state_finding(w: &StateWrite<'_>, ctx: &Context<'_>, rule: Rule, title: Strin
                 id,
                 address: None,
                 terraform_type: None,
-                state: Some(w.current.state_ref()),
+                state: Some(v.state.clone()),
             },
-            actor: writer_actor(w, ctx),
+            actor: v.writer.as_ref().map(|p| actor(p, ctx.policy)),
             changes,
             extra_controls: Vec::new(),
             fingerprint_parts,
-            at: w.event.time,
+            at: v.event.time,
         },
         ctx.catalog,
     )

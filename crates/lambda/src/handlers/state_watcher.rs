@@ -129,7 +129,7 @@ async fn state_written(
             .put(
                 "state",
                 &id,
-                &json!({"bucket": ev.bucket, "key": ev.key, "workspace": summary.state.workspace, "serial": current.serial, "version": version}),
+                &json!({"bucket": ev.bucket, "key": ev.key, "workspace": summary.state.workspace, "serial": current.serial, "version": version, "time": ev.time}),
             )
             .await
             .map_err(transient)?;
@@ -148,6 +148,7 @@ async fn state_written(
         previous_md5,
         lock_table_digest: digest,
         lock_info: lock_info.as_deref(),
+        is_current,
         indexed: entries.len(),
     };
     let (found, diff) = on_state_write(adapters, &facts, inv.now).await?;

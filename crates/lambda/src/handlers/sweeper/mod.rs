@@ -4,12 +4,15 @@
 //!
 //! 1. **stale locks**: every lock held in the policy's lock tables (a `Scan`) and `.tflock`
 //!    objects in its state buckets, swept against the thresholds (`lock.stale`);
-//! 2. **exception notices**: each notice due is published, then recorded on its exception
+//! 2. **state writes settled**: each write the state watcher parked (its digest had not
+//!    arrived) is decided once its digest has arrived or it is old enough for its lock and
+//!    digest evidence to be complete (`state.unlocked_write`, `state.digest_mismatch`);
+//! 3. **exception notices**: each notice due is published, then recorded on its exception
 //!    item (a conditional update) — so each is sent once across runs (twice only when a run
 //!    fails between the two);
-//! 3. **evidence digests**: every record not yet covered is sealed into a signed, chained
+//! 4. **evidence digests**: every record not yet covered is sealed into a signed, chained
 //!    digest (the key is the Secrets Manager secret [`SIGNING_KEY_SECRET`](crate::env::SIGNING_KEY_SECRET));
-//! 4. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
+//! 5. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
 //!    cursor kept in the ledger, stopping early when the deadline nears — so any estate is
 //!    covered across runs without hitting the 15-minute limit.
 
@@ -17,6 +20,7 @@ mod locks;
 mod notices;
 mod reconcile;
 mod seal;
+mod settle;
 
 use super::{response, HandlerError, Invocation};
 use crate::adapters::Adapters;
@@ -40,6 +44,10 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
             out["recorded"] = r["recorded"].clone();
         }
         Err(e) => errors.push(format!("stale locks: {e}")),
+    }
+    match settle::run(adapters, inv).await {
+        Ok(v) => out["settled"] = v,
+        Err(e) => errors.push(format!("settling state writes: {e}")),
     }
     match notices::run(adapters, inv).await {
         Ok(v) => out["notices"] = v,
