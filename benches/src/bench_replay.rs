@@ -184,7 +184,10 @@ fn measure(state: &Path, dir: &Path, n_files: usize) {
     let rss_index = rss_now();
     let files: Vec<PathBuf> = replay::event_files(dir).expect("files").into_iter().take(n_files).collect();
     let now: DateTime<Utc> = "2026-11-21T00:00:00Z".parse().expect("now");
-    let mut rep = Replay::new(&index, &catalog, &policy, &redactor, now, Some(now));
+    let mut rep = Replay::new(
+        driftwatch_core::detect::Context { index: &index, catalog: &catalog, policy: &policy, redactor: &redactor, now },
+        Some(now),
+    );
     let t1 = Instant::now();
     let mut t_read = Duration::ZERO;
     for f in &files {

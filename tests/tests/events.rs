@@ -5,6 +5,7 @@
 //! the case's `expected.json` exactly. Resource: the Terraform address, else "<type> <id>".
 
 use chrono::{DateTime, Utc};
+use driftwatch_core::detect::Context;
 use driftwatch_core::finding::Finding;
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
@@ -109,7 +110,7 @@ fn cases() -> Vec<Case> {
 fn run(case: &Case) -> (Vec<Finding>, ReplayStats) {
     let w = world();
     let now: DateTime<Utc> = NOW.parse().expect("NOW");
-    let mut rep = Replay::new(&w.index, &w.catalog, &w.policy, &w.redactor, now, None);
+    let mut rep = Replay::new(Context { index: &w.index, catalog: &w.catalog, policy: &w.policy, redactor: &w.redactor, now }, None);
     let files = replay::event_files(&case.dir).expect("event files");
     assert!(files.iter().any(|f| f.ends_with("event.json")), "{}: no event.json", case.name);
     for f in &files {

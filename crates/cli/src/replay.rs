@@ -118,7 +118,10 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     let bar = replay_bar(total);
 
     let clock = args.now.unwrap_or_else(Utc::now);
-    let mut rep = Replay::new(&index, &catalog, &policy, &redactor, clock, args.now);
+    let mut rep = Replay::new(
+        driftwatch_core::detect::Context { index: &index, catalog: &catalog, policy: &policy, redactor: &redactor, now: clock },
+        args.now,
+    );
     let mut done_bytes = 0u64;
     for (i, (path, size)) in files.iter().zip(&sizes).enumerate() {
         let before = rep.stats.decode.records;

@@ -302,7 +302,10 @@ impl<'de> Visitor<'de> for StateSeed<'_> {
                 "terraform_version" => st.terraform_version = map.next_value::<Option<String>>()?.unwrap_or_default(),
                 "serial" => st.serial = map.next_value::<Option<u64>>()?.unwrap_or_default(),
                 "lineage" => st.lineage = map.next_value::<Option<String>>()?.unwrap_or_default(),
-                "resources" => st.resources = map.next_value_seed(ResourcesSeed { catalog: self.catalog })?,
+                "resources" => {
+                    st.resources =
+                        map.next_value_seed(SeqOf { item: ResourceSeed { catalog: self.catalog }, what: "a list of resources" })?
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -312,31 +315,35 @@ impl<'de> Visitor<'de> for StateSeed<'_> {
     }
 }
 
-struct ResourcesSeed<'c> {
-    catalog: &'c Catalog,
+/// A JSON array read element by element with the seed `item` (no intermediate `Value`s).
+struct SeqOf<S> {
+    item: S,
+    /// What the array is, for the error message.
+    what: &'static str,
 }
 
-impl<'de> DeserializeSeed<'de> for ResourcesSeed<'_> {
-    type Value = Vec<ParsedResource<'de>>;
+impl<'de, S: DeserializeSeed<'de> + Copy> DeserializeSeed<'de> for SeqOf<S> {
+    type Value = Vec<S::Value>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for ResourcesSeed<'_> {
-    type Value = Vec<ParsedResource<'de>>;
+impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for SeqOf<S> {
+    type Value = Vec<S::Value>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of resources")
+        f.write_str(self.what)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(r) = seq.next_element_seed(ResourceSeed { catalog: self.catalog })? {
-            out.push(r);
+        while let Some(x) = seq.next_element_seed(self.item)? {
+            out.push(x);
         }
         Ok(out)
     }
 }
 
+#[derive(Clone, Copy)]
 struct ResourceSeed<'c> {
     catalog: &'c Catalog,
 }
@@ -376,7 +383,7 @@ impl<'de> Visitor<'de> for ResourceSeed<'_> {
                         (Some(m), Some(t)) => Some(retained(self.catalog, *m, t)),
                         _ => None,
                     };
-                    instances = map.next_value_seed(InstancesSeed { keep })?;
+                    instances = map.next_value_seed(SeqOf { item: InstanceSeed { keep }, what: "a list of resource instances" })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -389,31 +396,7 @@ impl<'de> Visitor<'de> for ResourceSeed<'_> {
     }
 }
 
-struct InstancesSeed<'c> {
-    keep: Option<&'c [String]>,
-}
-
-impl<'de> DeserializeSeed<'de> for InstancesSeed<'_> {
-    type Value = Vec<ParsedInstance<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for InstancesSeed<'_> {
-    type Value = Vec<ParsedInstance<'de>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of resource instances")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(i) = seq.next_element_seed(InstanceSeed { keep: self.keep })? {
-            out.push(i);
-        }
-        Ok(out)
-    }
-}
-
+#[derive(Clone, Copy)]
 struct InstanceSeed<'c> {
     keep: Option<&'c [String]>,
 }

@@ -158,36 +158,25 @@ impl<'a> Decoder<'a> {
     /// An EventBridge event (the trail, config, state and lock watchers' and the sweeper's
     /// trigger). Its `detail` stays raw until the detail-type says what it is.
     pub fn eventbridge(&self, ev: &EventBridgeEvent<Box<RawValue>>, source: &str) -> Vec<Decoded> {
-        let mut out = Vec::new();
-        let mut sink = |d| out.push(d);
-        let mut run = Run { dec: *self, source, sink: &mut sink, stats: DecodeStats::default(), at: None };
-        run.eventbridge(ev, None);
-        out
+        self.collect(source, |run| run.eventbridge(ev, None))
     }
 
     /// An S3 event notification batch.
     pub fn s3_notification(&self, ev: &aws_lambda_events::s3::S3Event, source: &str) -> Vec<Decoded> {
-        let mut out = Vec::new();
-        let mut sink = |d| out.push(d);
-        let mut run = Run { dec: *self, source, sink: &mut sink, stats: DecodeStats::default(), at: None };
-        for (i, rec) in ev.records.iter().enumerate() {
-            run.stats.records += 1;
-            let one = s3::notification_record(rec, self.policy);
-            run.emit(one, Some(i));
-        }
-        out
+        self.collect(source, |run| run.each(&ev.records, |rec| s3::notification_record(rec, self.policy)))
     }
 
     /// A DynamoDB Streams batch (the lock table's).
     pub fn dynamodb_stream(&self, ev: &aws_lambda_events::dynamodb::Event, source: &str) -> Vec<Decoded> {
+        self.collect(source, |run| run.each(&ev.records, |rec| dynamodb::record(rec, self.policy)))
+    }
+
+    /// What `f` emits on a fresh run over `source`.
+    fn collect(&self, source: &str, f: impl FnOnce(&mut Run<'_, '_>)) -> Vec<Decoded> {
         let mut out = Vec::new();
         let mut sink = |d| out.push(d);
         let mut run = Run { dec: *self, source, sink: &mut sink, stats: DecodeStats::default(), at: None };
-        for (i, rec) in ev.records.iter().enumerate() {
-            run.stats.records += 1;
-            let one = dynamodb::record(rec, self.policy);
-            run.emit(one, Some(i));
-        }
+        f(&mut run);
         out
     }
 }
@@ -223,6 +212,14 @@ impl Run<'_, '_> {
     fn invalid(&mut self, index: Option<usize>, message: String) {
         self.stats.invalid += 1;
         (self.sink)(Err(InvalidInput { source: self.source.to_string(), index, message }));
+    }
+
+    /// Each record of a batch, decoded by `one`, counted and emitted with its index.
+    fn each<R>(&mut self, records: &[R], one: impl Fn(&R) -> Result<One, String>) {
+        for (i, rec) in records.iter().enumerate() {
+            self.stats.records += 1;
+            self.emit(one(rec), Some(i));
+        }
     }
 
     fn emit(&mut self, one: Result<One, String>, index: Option<usize>) {

@@ -37,12 +37,8 @@
 //!   `first_seen` is the earliest.
 
 use chrono::{DateTime, Utc};
-use driftwatch_core::catalog::Catalog;
 use driftwatch_core::detect::{self, state_write, Context, HeldLock, InMemory};
 use driftwatch_core::finding::{self, Finding};
-use driftwatch_core::index::ManagedIndex;
-use driftwatch_core::policy::Policy;
-use driftwatch_core::redact::Redactor;
 use driftwatch_core::signal::{InvalidInput, LockInfo, ObjectChange, Principal, Signal, StateObjectEvent, Tick};
 use driftwatch_core::state::{self, State, StateLocation};
 use driftwatch_decode::{DecodeStats, Decoded, Decoder};
@@ -94,11 +90,8 @@ struct PendingWrite {
 
 /// A replay in progress.
 pub struct Replay<'a> {
-    index: &'a ManagedIndex,
-    catalog: &'a Catalog,
-    policy: &'a Policy,
-    redactor: &'a Redactor,
-    clock: DateTime<Utc>,
+    /// The estate, catalog, policy and redactor; `now` is the replay's clock.
+    base: Context<'a>,
     sweep_at: Option<DateTime<Utc>>,
     mem: InMemory,
     findings: HashMap<String, Finding>,
@@ -112,22 +105,11 @@ pub struct Replay<'a> {
 }
 
 impl<'a> Replay<'a> {
-    /// `clock` dates `input.invalid` findings and signals without a time; `sweep_at`, when
-    /// given, is the time of the final stale-lock sweep.
-    pub fn new(
-        index: &'a ManagedIndex,
-        catalog: &'a Catalog,
-        policy: &'a Policy,
-        redactor: &'a Redactor,
-        clock: DateTime<Utc>,
-        sweep_at: Option<DateTime<Utc>>,
-    ) -> Self {
+    /// `base.now` (the replay's clock) dates `input.invalid` findings and signals without a
+    /// time; `sweep_at`, when given, is the time of the final stale-lock sweep.
+    pub fn new(base: Context<'a>, sweep_at: Option<DateTime<Utc>>) -> Self {
         Replay {
-            index,
-            catalog,
-            policy,
-            redactor,
-            clock,
+            base,
             sweep_at,
             mem: InMemory::default(),
             findings: HashMap::new(),
@@ -140,13 +122,13 @@ impl<'a> Replay<'a> {
     }
 
     fn ctx(&self, now: DateTime<Utc>) -> Context<'a> {
-        Context { index: self.index, catalog: self.catalog, policy: self.policy, redactor: self.redactor, now }
+        Context { now, ..self.base }
     }
 
     /// Replay one document (or JSON Lines text) already in memory.
     pub fn feed_bytes(&mut self, bytes: &[u8], source: &str, json_lines: bool, versions: &dyn Versions, progress: &mut dyn FnMut(u64)) {
-        let policy = self.policy;
-        let redactor = self.redactor;
+        let policy = self.base.policy;
+        let redactor = self.base.redactor;
         let decoder = Decoder::new(policy, redactor);
         let mut n = 0u64;
         let mut sink = |d: Decoded| {
@@ -180,7 +162,7 @@ impl<'a> Replay<'a> {
     }
 
     fn invalid(&mut self, bad: &InvalidInput) {
-        let f = detect::invalid_input(bad, self.catalog, self.clock);
+        let f = detect::invalid_input(bad, self.base.catalog, self.base.now);
         self.add(vec![f]);
     }
 
@@ -221,7 +203,7 @@ impl<'a> Replay<'a> {
                     Some(Err(message)) => self.invalid(&InvalidInput { source: id.clone(), index: None, message }),
                     Some(Ok(bytes)) => {
                         let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
-                        match state::parse_state(&bytes, loc, self.catalog, self.redactor) {
+                        match state::parse_state(&bytes, loc, self.base.catalog, self.base.redactor) {
                             Ok(st) => {
                                 let md5 = driftwatch_core::redact::hex(&Md5::digest(&bytes));
                                 let (lock_held, lock) = state_write::lock_at(&self.mem, &id, ev.time);
@@ -237,7 +219,7 @@ impl<'a> Replay<'a> {
             }
             _ => {}
         }
-        let now = signal.time().unwrap_or(self.clock);
+        let now = signal.time().unwrap_or(self.base.now);
         let found = detect::process(&signal, &self.ctx(now), &mut self.mem);
         self.add(found);
     }
