@@ -4,7 +4,7 @@
 //!
 //! The bench is the runtime API: a loopback listener given to the function as
 //! `AWS_LAMBDA_RUNTIME_API`. Each start is a fresh process with the function's variables
-//! (the local world of `functions/<name>/Cargo.toml`, a redaction salt, static dummy credentials, and an
+//! (the local deployment of `functions/<name>/Cargo.toml`, a redaction salt, static dummy credentials, and an
 //! `AWS_ENDPOINT_URL` nothing listens on, so any AWS call at init would show as an error).
 //!
 //! ```sh

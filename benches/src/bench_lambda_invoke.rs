@@ -1,5 +1,5 @@
 //! Warm invocations of the trail watcher through the Lambda runtime API: moto server, the
-//! functions' world on it (tables, evidence bucket, topics; the sample states indexed),
+//! functions' deployment on it (tables, evidence bucket, topics; the sample states indexed),
 //! `cargo lambda watch --release`, then `cargo lambda invoke trail-watcher` with
 //! `events/trail-watcher/console-edit/event.json` N times (after one cold invocation that is
 //! not counted).
@@ -20,7 +20,7 @@
 //! log of the function's `duration` is not used. Needs `cargo-lambda` and `moto_server`
 //! (`bash .ci/test` installs both into `.venv`). Exits 1 when any invocation fails.
 
-use driftwatch_tests::world::World;
+use driftwatch_tests::deployment::Deployment;
 use driftwatch_tests::{workspace_root, CargoLambdaWatch, Moto};
 use std::time::Duration;
 
@@ -39,10 +39,10 @@ fn main() -> std::process::ExitCode {
         }
     }
     let Some(moto) = Moto::start("bench-lambda-invoke") else { return std::process::ExitCode::from(2) };
-    let world = World::create(&moto);
-    let indexed = world.seed_index();
+    let deployed = Deployment::create(&moto);
+    let indexed = deployed.seed_index();
     let vars = [
-        ("DRIFTWATCH_REDACTION_SALT", driftwatch_tests::world::REDACTION_SALT),
+        ("DRIFTWATCH_REDACTION_SALT", driftwatch_tests::deployment::REDACTION_SALT),
         ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
         ("AWS_ACCESS_KEY_ID", Moto::ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", Moto::SECRET_KEY),

@@ -457,7 +457,7 @@ impl Drop for CargoLambdaWatch {
 /// The AWS resources the functions use, created on a moto server under the names the
 /// functions' `[package.metadata.lambda.env]` gives them (`functions/*/Cargo.toml`), so
 /// that `cargo lambda watch` needs only the endpoint and credentials on top.
-pub mod world {
+pub mod deployment {
     use super::{workspace_root, Moto};
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -486,7 +486,7 @@ pub mod world {
     pub const LOCK_TABLE: &str = "stmarys-terraform-locks";
     /// moto's account.
     pub const ACCOUNT: &str = "123456789012";
-    /// The sample states indexed by [`World::seed_index`], with the key each lives under in
+    /// The sample states indexed by [`Deployment::seed_index`], with the key each lives under in
     /// [`STATE_BUCKET`].
     pub const SAMPLE_STATES: [(&str, &str); 3] = [
         ("samples/states/network.tfstate", "prod/network.tfstate"),
@@ -498,7 +498,7 @@ pub mod world {
         format!("arn:aws:sns:{}:{ACCOUNT}:{name}", Moto::REGION)
     }
 
-    /// The functions' variables for this world: what the functions' metadata sets, except the
+    /// The functions' variables for this deployment: what the functions' metadata sets, except the
     /// redaction salt ([`REDACTION_SALT`]), which is a secret in a real deployment and so is
     /// never in a manifest; `cargo lambda watch` is given it separately.
     pub fn function_vars() -> Vec<(&'static str, String)> {
@@ -517,7 +517,7 @@ pub mod world {
     }
 
     /// Clients on one moto server and the queues subscribed to the two topics.
-    pub struct World {
+    pub struct Deployment {
         rt: Arc<tokio::runtime::Runtime>,
         pub s3: aws_sdk_s3::Client,
         pub dynamodb: aws_sdk_dynamodb::Client,
@@ -530,18 +530,18 @@ pub mod world {
         endpoint: String,
     }
 
-    impl World {
+    impl Deployment {
         /// Create everything: the evidence bucket (versioned, Object Lock), the reports
         /// bucket, the versioned state bucket, the findings, index, exceptions and lock
         /// tables, both topics each with a subscribed queue, and the signing-key secret.
-        pub fn create(moto: &Moto) -> World {
+        pub fn create(moto: &Moto) -> Deployment {
             let sdk = moto.sdk_config();
             let rt = Arc::new(driftwatch_aws::blocking_runtime().expect("tokio runtime"));
             let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
             let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
             let sns = aws_sdk_sns::Client::new(&sdk);
             let sqs = aws_sdk_sqs::Client::new(&sdk);
-            let mut world = World {
+            let mut deployed = Deployment {
                 rt,
                 s3,
                 dynamodb,
@@ -551,8 +551,8 @@ pub mod world {
                 notices_queue: String::new(),
                 endpoint: moto.endpoint.clone(),
             };
-            world.block_on(async {
-                world
+            deployed.block_on(async {
+                deployed
                     .s3
                     .create_bucket()
                     .bucket(EVIDENCE_BUCKET)
@@ -560,12 +560,12 @@ pub mod world {
                     .send()
                     .await
                     .expect("evidence bucket");
-                world.s3.create_bucket().bucket(REPORTS_BUCKET).send().await.expect("reports bucket");
-                world.s3.create_bucket().bucket(STATE_BUCKET).send().await.expect("state bucket");
+                deployed.s3.create_bucket().bucket(REPORTS_BUCKET).send().await.expect("reports bucket");
+                deployed.s3.create_bucket().bucket(STATE_BUCKET).send().await.expect("state bucket");
                 let on = aws_sdk_s3::types::VersioningConfiguration::builder()
                     .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
                     .build();
-                world
+                deployed
                     .s3
                     .put_bucket_versioning()
                     .bucket(STATE_BUCKET)
@@ -574,18 +574,18 @@ pub mod world {
                     .await
                     .expect("state bucket versioning");
             });
-            world.create_table(
+            deployed.create_table(
                 FINDINGS_TABLE,
                 ("fingerprint", None),
                 Some((driftwatch_aws::findings_table::STATUS_INDEX, "status", Some("last_seen"))),
             );
-            world.create_table(INDEX_TABLE, ("identity", Some("address")), Some((driftwatch_aws::index_table::ARN_INDEX, "arn", None)));
-            world.create_table(EXCEPTIONS_TABLE, ("id", None), None);
-            world.create_table(LOCK_TABLE, ("LockID", None), None);
-            world.alerts_queue = world.topic_with_queue(ALERTS_TOPIC);
-            world.notices_queue = world.topic_with_queue(NOTICES_TOPIC);
-            world.create_secret(SIGNING_KEY_SECRET, SIGNING_KEY_HEX);
-            world
+            deployed.create_table(INDEX_TABLE, ("identity", Some("address")), Some((driftwatch_aws::index_table::ARN_INDEX, "arn", None)));
+            deployed.create_table(EXCEPTIONS_TABLE, ("id", None), None);
+            deployed.create_table(LOCK_TABLE, ("LockID", None), None);
+            deployed.alerts_queue = deployed.topic_with_queue(ALERTS_TOPIC);
+            deployed.notices_queue = deployed.topic_with_queue(NOTICES_TOPIC);
+            deployed.create_secret(SIGNING_KEY_SECRET, SIGNING_KEY_HEX);
+            deployed
         }
 
         pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {

@@ -47,15 +47,15 @@ const FUNCTIONS: [&str; 5] = ["trail-watcher", "config-watcher", "state-watcher"
 
 type Key = (String, String);
 
-struct World {
+struct Estate {
     index: ManagedIndex,
     catalog: Catalog,
     policy: Policy,
     redactor: Redactor,
 }
 
-fn world() -> &'static World {
-    static W: OnceLock<World> = OnceLock::new();
+fn estate() -> &'static Estate {
+    static W: OnceLock<Estate> = OnceLock::new();
     W.get_or_init(|| {
         let root = workspace_root();
         let catalog = Catalog::builtin();
@@ -70,7 +70,7 @@ fn world() -> &'static World {
         }
         let policy =
             Policy::from_toml(&std::fs::read_to_string(root.join("events/policy.toml")).expect("events/policy.toml")).expect("policy");
-        World { index, catalog, policy, redactor }
+        Estate { index, catalog, policy, redactor }
     })
 }
 
@@ -108,7 +108,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn run(case: &Case) -> (Vec<Finding>, ReplayStats) {
-    let w = world();
+    let w = estate();
     let now: DateTime<Utc> = NOW.parse().expect("NOW");
     let mut rep = Replay::new(Context { index: &w.index, catalog: &w.catalog, policy: &w.policy, redactor: &w.redactor, now }, None);
     let files = replay::event_files(&case.dir).expect("event files");
@@ -256,7 +256,7 @@ fn the_slice_of_the_index_a_signal_needs_is_enough() {
     use driftwatch_core::detect::{self, Context, InMemory};
     use driftwatch_core::index::IndexEntry;
     use driftwatch_core::signal::Signal;
-    let w = world();
+    let w = estate();
     let now: DateTime<Utc> = NOW.parse().unwrap();
     let mut checked = 0;
     let mut with_findings = 0;
@@ -336,7 +336,7 @@ fn the_lambda_use_cases_give_the_replays_findings() {
     use md5::{Digest, Md5};
     use std::cell::RefCell;
     use std::collections::HashMap;
-    let w = world();
+    let w = estate();
     let now: DateTime<Utc> = NOW.parse().expect("NOW");
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let mut checked = 0;

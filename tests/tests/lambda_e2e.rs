@@ -1,6 +1,6 @@
 //! The six functions end to end through the real Lambda runtime API: `cargo lambda watch`
 //! (the runtime API emulator) builds and starts each function, `cargo lambda invoke` sends it
-//! an `events/` payload, and the function talks to AWS on a moto server where the world it
+//! an `events/` payload, and the function talks to AWS on a moto server where the deployment it
 //! needs exists (evidence bucket with Object Lock, findings / index / exceptions / lock tables,
 //! alerts and notices topics each with an SQS queue subscribed, the signing-key secret).
 //!
@@ -12,14 +12,14 @@
 //! Tiers inside this file:
 //! * the harness (the emulator starts, an invocation reaches each function's runtime loop, a
 //!   function missing a variable fails its cold start naming it, the metadata matches the
-//!   world);
+//!   deployment);
 //! * what each function leaves behind (findings, evidence, alerts, index entries, reports),
 //!   asserted against the documented behaviour of the functions.
 //!
 //! Without `cargo-lambda` or `moto_server` the tests fail under `CI=true` and are skipped
 //! loudly elsewhere (`bash .ci/test` installs both into `.venv`).
 
-use driftwatch_tests::world::{self, World};
+use driftwatch_tests::deployment::{self, Deployment};
 use driftwatch_tests::{workspace_root, CargoLambdaWatch, Invoked, Moto};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ fn payload(function: &str) -> PathBuf {
 /// The variables added to the functions' metadata: moto, dummy credentials, the salt.
 fn aws_vars(moto: &Moto) -> Vec<(&'static str, String)> {
     vec![
-        ("DRIFTWATCH_REDACTION_SALT", world::REDACTION_SALT.to_string()),
+        ("DRIFTWATCH_REDACTION_SALT", deployment::REDACTION_SALT.to_string()),
         ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID", Moto::ACCESS_KEY.to_string()),
         ("AWS_SECRET_ACCESS_KEY", Moto::SECRET_KEY.to_string()),
@@ -55,23 +55,23 @@ fn aws_vars(moto: &Moto) -> Vec<(&'static str, String)> {
 
 struct Lab {
     watch: CargoLambdaWatch,
-    world: World,
+    deployed: Deployment,
     _moto: Moto,
 }
 
 impl Lab {
-    /// moto, the world on it, and `cargo lambda watch` with `extra` variables; the
+    /// moto, the deployment on it, and `cargo lambda watch` with `extra` variables; the
     /// variables named in `without` are left out.
     fn start(name: &str, extra: &[(&str, &str)], without: &[&str]) -> Option<Lab> {
         // Look for cargo-lambda before starting anything (fails under CI when missing).
         driftwatch_tests::cargo_lambda_or_skip(name)?;
         let moto = Moto::start(name)?;
-        let world = World::create(&moto);
+        let deployed = Deployment::create(&moto);
         let vars = aws_vars(&moto);
         let mut flags: Vec<(&str, &str)> = vars.iter().filter(|(k, _)| !without.contains(k)).map(|(k, v)| (*k, v.as_str())).collect();
         flags.extend_from_slice(extra);
         let watch = CargoLambdaWatch::start(name, &flags)?;
-        Some(Lab { watch, world, _moto: moto })
+        Some(Lab { watch, deployed, _moto: moto })
     }
 
     fn invoke(&self, function: &str, payload: &Path) -> Invoked {
@@ -102,11 +102,11 @@ impl Lab {
 
     /// Findings table items of `rule`.
     fn findings(&self, rule: &str) -> Vec<Value> {
-        self.world.items(world::FINDINGS_TABLE).into_iter().filter(|i| i["rule"] == rule).collect()
+        self.deployed.items(deployment::FINDINGS_TABLE).into_iter().filter(|i| i["rule"] == rule).collect()
     }
 
     fn evidence_keys(&self) -> Vec<String> {
-        self.world.keys(world::EVIDENCE_BUCKET, world::EVIDENCE_PREFIX)
+        self.deployed.keys(deployment::EVIDENCE_BUCKET, deployment::EVIDENCE_PREFIX)
     }
 
     fn context(&self) -> String {
@@ -122,7 +122,7 @@ impl Lab {
 fn assert_one_open_finding(lab: &Lab, rule: &str, resource: &str) -> Value {
     let found = lab.findings(rule);
     let on: Vec<&Value> = found.iter().filter(|i| i["record"].as_str().is_some_and(|r| r.contains(resource))).collect();
-    assert_eq!(on.len(), 1, "one {rule} finding on {resource} in {}: {found:#?}\n{}", world::FINDINGS_TABLE, lab.context());
+    assert_eq!(on.len(), 1, "one {rule} finding on {resource} in {}: {found:#?}\n{}", deployment::FINDINGS_TABLE, lab.context());
     let item = on[0].clone();
     assert_eq!(item["status"], "open", "{item:#}");
     let record: Value = serde_json::from_str(item["record"].as_str().unwrap_or_default()).expect("record is JSON");
@@ -134,19 +134,19 @@ fn assert_one_open_finding(lab: &Lab, rule: &str, resource: &str) -> Value {
 
 /// Alerts in the alerts queue that mention `rule`.
 fn alerts_about(lab: &Lab, rule: &str) -> Vec<Value> {
-    lab.world.drain(&lab.world.alerts_queue).into_iter().filter(|m| m.to_string().contains(rule)).collect()
+    lab.deployed.drain(&lab.deployed.alerts_queue).into_iter().filter(|m| m.to_string().contains(rule)).collect()
 }
 
 #[test]
 fn function_metadata_sets_the_local_world_for_cargo_lambda_watch() {
-    let world_vars: std::collections::BTreeMap<&str, String> = world::function_vars().into_iter().collect();
+    let world_vars: std::collections::BTreeMap<&str, String> = deployment::function_vars().into_iter().collect();
     for function in FUNCTIONS {
         let path = workspace_root().join("functions").join(function).join("Cargo.toml");
         let text = std::fs::read_to_string(&path).expect("function manifest");
         let env = metadata_table(&text, "[package.metadata.lambda.env]");
         assert!(!env.is_empty(), "{}: no [package.metadata.lambda.env]", path.display());
         for (k, v) in &env {
-            let want = world_vars.get(k.as_str()).unwrap_or_else(|| panic!("{function}: {k} is not a variable of the local world"));
+            let want = world_vars.get(k.as_str()).unwrap_or_else(|| panic!("{function}: {k} is not a variable of the local deployed"));
             assert_eq!(v, want, "{function}: {k}");
         }
         assert!(
@@ -228,14 +228,14 @@ fn a_function_missing_a_variable_fails_its_cold_start_naming_it() {
 #[test]
 fn trail_watcher_records_a_console_edit_with_evidence_and_one_alert() {
     let Some(lab) = Lab::start("lambda-trail", &[], &[]) else { return };
-    assert!(lab.world.seed_index() > 0);
+    assert!(lab.deployed.seed_index() > 0);
     let got = lab.invoke("trail-watcher", &payload("trail-watcher"));
     assert!(got.success, "{got:?}\n{}", lab.context());
     let record = assert_one_open_finding(&lab, "change.console", "aws_security_group.app");
     assert_eq!(record["resource"]["id"], "sg-0b553a59028de3b25", "{record:#}");
     assert!(record["evidence"].to_string().contains("cloudtrail:"), "the finding names its CloudTrail event: {record:#}");
     assert_eq!(record["actor"]["via_console"], true, "{record:#}");
-    assert!(!lab.evidence_keys().is_empty(), "no evidence under s3://{}/{}", world::EVIDENCE_BUCKET, world::EVIDENCE_PREFIX);
+    assert!(!lab.evidence_keys().is_empty(), "no evidence under s3://{}/{}", deployment::EVIDENCE_BUCKET, deployment::EVIDENCE_PREFIX);
     assert_eq!(alerts_about(&lab, "change.console").len(), 1, "one alert for the console edit");
     // A replayed delivery changes nothing: same finding, no second alert.
     let again = lab.invoke("trail-watcher", &payload("trail-watcher"));
@@ -247,7 +247,7 @@ fn trail_watcher_records_a_console_edit_with_evidence_and_one_alert() {
 #[test]
 fn config_watcher_records_drift_with_evidence_and_one_alert() {
     let Some(lab) = Lab::start("lambda-config", &[], &[]) else { return };
-    assert!(lab.world.seed_index() > 0);
+    assert!(lab.deployed.seed_index() > 0);
     let got = lab.invoke("config-watcher", &payload("config-watcher"));
     assert!(got.success, "{got:?}\n{}", lab.context());
     let record = assert_one_open_finding(&lab, "drift.changed", "aws_db_instance.ehr_primary");
@@ -262,14 +262,14 @@ fn state_watcher_indexes_a_new_state_version_and_flags_the_lineage_change() {
     let case = workspace_root().join("events/state-watcher/lineage-changed");
     let key = "prod/network.tfstate";
     // The two versions of the case, written in order; the event names moto's version id.
-    let _previous = lab.world.put_object(
-        world::STATE_BUCKET,
+    let _previous = lab.deployed.put_object(
+        deployment::STATE_BUCKET,
         key,
         std::fs::read(case.join("Wq3Zx1b0c8Ndf5oPq7u9Kx2Ly4Mz6Nb8.tfstate")).expect("state"),
     );
     let new_bytes = std::fs::read(case.join("pL8mN2bV5cX7zA9sD1fG3hJ6kQ4wE0rT.tfstate")).expect("state");
     let new_state: Value = serde_json::from_slice(&new_bytes).expect("state JSON");
-    let version = lab.world.put_object(world::STATE_BUCKET, key, new_bytes).expect("a version id");
+    let version = lab.deployed.put_object(deployment::STATE_BUCKET, key, new_bytes).expect("a version id");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(case.join("event.json")).expect("event")).expect("event JSON");
     event["detail"]["object"]["version-id"] = json!(version);
     let file = driftwatch_tests::scratch("lambda-state-event").join("event.json");
@@ -277,8 +277,8 @@ fn state_watcher_indexes_a_new_state_version_and_flags_the_lineage_change() {
 
     let got = lab.invoke("state-watcher", &file);
     assert!(got.success, "{got:?}\n{}", lab.context());
-    assert_one_open_finding(&lab, "state.lineage_changed", &format!("s3://{}/{key}", world::STATE_BUCKET));
-    let indexed: Vec<Value> = lab.world.items(world::INDEX_TABLE).into_iter().filter(|i| i["state_key"] == key).collect();
+    assert_one_open_finding(&lab, "state.lineage_changed", &format!("s3://{}/{key}", deployment::STATE_BUCKET));
+    let indexed: Vec<Value> = lab.deployed.items(deployment::INDEX_TABLE).into_iter().filter(|i| i["state_key"] == key).collect();
     assert!(!indexed.is_empty(), "the new version's resources are indexed");
     assert!(indexed.iter().all(|i| i["lineage"] == new_state["lineage"]), "index entries carry the new lineage: {indexed:#?}");
     assert!(!lab.evidence_keys().is_empty(), "no evidence");
@@ -306,8 +306,10 @@ fn sweeper_flags_a_stale_lock_held_in_the_lock_table() {
     .expect("given JSON");
     let image = &given["Records"][0]["dynamodb"]["NewImage"];
     let s = |k: &str| aws_sdk_dynamodb::types::AttributeValue::S(image[k]["S"].as_str().expect("string attribute").to_string());
-    lab.world
-        .block_on(lab.world.dynamodb.put_item().table_name(world::LOCK_TABLE).item("LockID", s("LockID")).item("Info", s("Info")).send())
+    lab.deployed
+        .block_on(
+            lab.deployed.dynamodb.put_item().table_name(deployment::LOCK_TABLE).item("LockID", s("LockID")).item("Info", s("Info")).send(),
+        )
         .expect("put the lock item");
     let got = lab.invoke("sweeper", &payload("sweeper"));
     assert!(got.success, "{got:?}\n{}", lab.context());
@@ -321,17 +323,17 @@ fn reporter_writes_the_report_of_what_the_watchers_recorded() {
     // suite runs on.
     let Some(lab) = Lab::start("lambda-reporter", &[("DRIFTWATCH_NOW", "2026-11-21T09:30:00Z")], &[]) else { return };
     // A finding recorded by a watcher first (the console edit of 2026-11-20).
-    assert!(lab.world.seed_index() > 0);
+    assert!(lab.deployed.seed_index() > 0);
     assert!(lab.invoke("trail-watcher", &payload("trail-watcher")).success, "{}", lab.context());
     let got = lab.invoke("reporter", &payload("reporter"));
     assert!(got.success, "{got:?}\n{}", lab.context());
     // The scheduled event fired 2026-11-23: reports/<period end date>/report.{html,json,csv}.
-    let dir = format!("{}/2026-11-23/", world::REPORTS_PREFIX);
-    let keys = lab.world.keys(world::REPORTS_BUCKET, &dir);
+    let dir = format!("{}/2026-11-23/", deployment::REPORTS_PREFIX);
+    let keys = lab.deployed.keys(deployment::REPORTS_BUCKET, &dir);
     for name in ["report.html", "report.json", "report.csv"] {
-        assert!(keys.contains(&format!("{dir}{name}")), "no {name} under s3://{}/{dir}: {keys:?}", world::REPORTS_BUCKET);
+        assert!(keys.contains(&format!("{dir}{name}")), "no {name} under s3://{}/{dir}: {keys:?}", deployment::REPORTS_BUCKET);
     }
-    let json = lab.world.get_object(world::REPORTS_BUCKET, &format!("{dir}report.json"));
+    let json = lab.deployed.get_object(deployment::REPORTS_BUCKET, &format!("{dir}report.json"));
     let text = String::from_utf8_lossy(&json);
     assert!(text.contains("change.console") && text.contains("aws_security_group.app"), "the report covers the console edit: {text}");
     // The evidence was written on the pinned day, not the wall clock's.
@@ -355,7 +357,7 @@ fn logs_are_json_with_stable_keys_and_hold_no_secret() {
         let text = String::from_utf8_lossy(&bytes);
         planted += SECRETS.iter().filter(|s| text.contains(*s)).count();
         let key = format!("prod/secrets-{i}.tfstate");
-        let version = lab.world.put_object(world::STATE_BUCKET, &key, bytes).expect("a version id");
+        let version = lab.deployed.put_object(deployment::STATE_BUCKET, &key, bytes).expect("a version id");
         let mut event: Value =
             serde_json::from_str(&std::fs::read_to_string(payload("state-watcher")).expect("event")).expect("event JSON");
         event["detail"]["object"]["key"] = json!(key);

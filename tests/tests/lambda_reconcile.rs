@@ -11,7 +11,7 @@ use crate::config_proxy;
 use aws_sdk_s3::types::{Tag, Tagging};
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_lambda::{handle, Adapters, Env, Function, Invocation};
-use driftwatch_tests::world::{self, World};
+use driftwatch_tests::deployment::{self, Deployment};
 use driftwatch_tests::{workspace_root, Moto};
 use serde_json::{json, Value};
 
@@ -19,10 +19,10 @@ const NOTES: &str = "stmarys-ehr-prod-phi-clinical-notes-123456789012";
 const NOTES_ADDRESS: &str = "module.phi_storage[\"clinical-notes\"].module.bucket.aws_s3_bucket.this";
 
 fn adapters(moto: &Moto, function: Function, extra: &[(&str, &str)]) -> Adapters {
-    let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let mut vars: Vec<(String, String)> = deployment::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
     vars.push(("DRIFTWATCH_POLICY".into(), policy));
-    vars.push(("DRIFTWATCH_REDACTION_SALT".into(), world::REDACTION_SALT.into()));
+    vars.push(("DRIFTWATCH_REDACTION_SALT".into(), deployment::REDACTION_SALT.into()));
     for (k, v) in extra {
         vars.retain(|(n, _)| n != k);
         vars.push((k.to_string(), v.to_string()));
@@ -54,19 +54,19 @@ fn sweep_at() -> DateTime<Utc> {
 #[test]
 fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     let Some(moto) = Moto::start("lambda_reconcile") else { return };
-    let w = World::create(&moto);
+    let w = Deployment::create(&moto);
 
     // Three sample states written to the backend and indexed by the state watcher.
     let state_watcher = adapters(&moto, Function::StateWatcher, &[]);
     for name in ["app", "data", "network"] {
         let key = format!("prod/{name}.tfstate");
         let bytes = std::fs::read(workspace_root().join(format!("samples/states/{name}.tfstate"))).expect("sample state");
-        let version = w.put_object(world::STATE_BUCKET, &key, bytes).expect("version id");
+        let version = w.put_object(deployment::STATE_BUCKET, &key, bytes).expect("version id");
         let mut ev = event("events/state-watcher/apply/event.json");
         ev["detail"]["object"]["key"] = json!(key);
         ev["detail"]["object"]["version-id"] = json!(version);
         let out = w.block_on(handle(&state_watcher, ev, &Invocation::at(sweep_at()))).expect("state watcher");
-        assert_eq!(out["states"][0]["state"], format!("s3://{}/{key}", world::STATE_BUCKET), "{out}");
+        assert_eq!(out["states"][0]["state"], format!("s3://{}/{key}", deployment::STATE_BUCKET), "{out}");
     }
 
     // One managed bucket exists live, its Environment tag changed by hand.
@@ -116,7 +116,7 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
 
     // The drift the reconcile found: recorded with its address, alerted once.
     let findings: Vec<Value> = w
-        .items(world::FINDINGS_TABLE)
+        .items(deployment::FINDINGS_TABLE)
         .into_iter()
         .filter(|i| i["rule"] == "drift.changed")
         .filter(|i| address_of_record(i) == Some(NOTES_ADDRESS.to_string()))

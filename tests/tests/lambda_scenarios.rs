@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use driftwatch_lambda::{handle, Adapters, Env, Function, Invocation};
-use driftwatch_tests::world::{self, World};
+use driftwatch_tests::deployment::{self, Deployment};
 use driftwatch_tests::{workspace_root, Moto};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -16,22 +16,22 @@ use std::collections::BTreeSet;
 const SECRETS: [&str; 4] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026", "Sup3r-Secret-Hunter2-XYZ", "Different-Hunter3-ABC"];
 
 struct Lab {
-    world: World,
+    deployed: Deployment,
     moto: Moto,
 }
 
 impl Lab {
     fn start(name: &str) -> Option<Lab> {
         let moto = Moto::start(name)?;
-        let world = World::create(&moto);
-        Some(Lab { world, moto })
+        let deployed = Deployment::create(&moto);
+        Some(Lab { deployed, moto })
     }
 
     fn adapters(&self, function: Function, extra: &[(&str, &str)]) -> Adapters {
-        let mut vars: Vec<(String, String)> = world::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut vars: Vec<(String, String)> = deployment::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
         vars.push(("DRIFTWATCH_POLICY".into(), policy));
-        vars.push(("DRIFTWATCH_REDACTION_SALT".into(), world::REDACTION_SALT.into()));
+        vars.push(("DRIFTWATCH_REDACTION_SALT".into(), deployment::REDACTION_SALT.into()));
         for (k, v) in extra {
             vars.retain(|(n, _)| n != k);
             vars.push((k.to_string(), v.to_string()));
@@ -41,32 +41,35 @@ impl Lab {
     }
 
     fn invoke(&self, adapters: &Adapters, payload: &Value, now: DateTime<Utc>) -> Value {
-        self.world
+        self.deployed
             .block_on(handle(adapters, payload.clone(), &Invocation::at(now)))
             .unwrap_or_else(|e| panic!("{}: {e}", adapters.env.function))
     }
 
     fn findings(&self) -> Vec<Value> {
-        self.world
-            .items(world::FINDINGS_TABLE)
+        self.deployed
+            .items(deployment::FINDINGS_TABLE)
             .into_iter()
             .filter(|i| !i["fingerprint"].as_str().unwrap_or("").starts_with("ledger#"))
             .collect()
     }
 
     fn evidence_keys(&self) -> BTreeSet<String> {
-        self.world.keys(world::EVIDENCE_BUCKET, "").into_iter().collect()
+        self.deployed.keys(deployment::EVIDENCE_BUCKET, "").into_iter().collect()
     }
 
     /// Everything the functions wrote, as text, to look for secrets in.
     fn everything(&self) -> String {
         let mut all = String::new();
-        for t in [world::FINDINGS_TABLE, world::INDEX_TABLE] {
-            all.push_str(&serde_json::to_string(&self.world.items(t)).unwrap());
+        for t in [deployment::FINDINGS_TABLE, deployment::INDEX_TABLE] {
+            all.push_str(&serde_json::to_string(&self.deployed.items(t)).unwrap());
         }
         for k in self.evidence_keys() {
-            let o = self.world.block_on(self.world.s3.get_object().bucket(world::EVIDENCE_BUCKET).key(&k).send()).expect("get evidence");
-            let b = self.world.block_on(o.body.collect()).expect("body").into_bytes();
+            let o = self
+                .deployed
+                .block_on(self.deployed.s3.get_object().bucket(deployment::EVIDENCE_BUCKET).key(&k).send())
+                .expect("get evidence");
+            let b = self.deployed.block_on(o.body.collect()).expect("body").into_bytes();
             all.push_str(&String::from_utf8_lossy(&b));
         }
         all
@@ -98,7 +101,7 @@ fn now() -> DateTime<Utc> {
 #[test]
 fn trail_watcher_console_edit_once_for_two_deliveries() {
     let Some(lab) = Lab::start("trail_watcher_console_edit") else { return };
-    assert!(lab.world.seed_index() > 0);
+    assert!(lab.deployed.seed_index() > 0);
     let adapters = lab.adapters(Function::TrailWatcher, &[]);
     let ev = event("events/trail-watcher/console-edit/event.json");
     let first = lab.invoke(&adapters, &ev, now());
@@ -113,7 +116,7 @@ fn trail_watcher_console_edit_once_for_two_deliveries() {
     assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
     assert_eq!(lab.findings().len(), findings.len());
     assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains("aws_security_group.app"), "{}", alerts[0]);
     let all = lab.everything();
@@ -188,12 +191,16 @@ struct ObjectVersion {
 
 impl Lab {
     fn try_invoke(&self, adapters: &Adapters, payload: &Value, now: DateTime<Utc>) -> Result<Value, String> {
-        self.world.block_on(handle(adapters, payload.clone(), &Invocation::at(now))).map_err(|e| format!("{}: {e}", adapters.env.function))
+        self.deployed
+            .block_on(handle(adapters, payload.clone(), &Invocation::at(now)))
+            .map_err(|e| format!("{}: {e}", adapters.env.function))
     }
 
     fn head(&self, bucket: &str, key: &str) -> ObjectVersion {
-        let h =
-            self.world.block_on(self.world.s3.head_object().bucket(bucket).key(key).send()).unwrap_or_else(|e| panic!("head {key}: {e:?}"));
+        let h = self
+            .deployed
+            .block_on(self.deployed.s3.head_object().bucket(bucket).key(key).send())
+            .unwrap_or_else(|e| panic!("head {key}: {e:?}"));
         ObjectVersion {
             version: h.version_id().expect("versioned bucket").to_string(),
             size: h.content_length().unwrap_or_default(),
@@ -203,10 +210,10 @@ impl Lab {
 
     fn object(&self, bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
         let o = self
-            .world
-            .block_on(self.world.s3.get_object().bucket(bucket).key(key).set_version_id(version.map(str::to_string)).send())
+            .deployed
+            .block_on(self.deployed.s3.get_object().bucket(bucket).key(key).set_version_id(version.map(str::to_string)).send())
             .unwrap_or_else(|e| panic!("get {key}: {e:?}"));
-        self.world.block_on(o.body.collect()).expect("body").into_bytes().to_vec()
+        self.deployed.block_on(o.body.collect()).expect("body").into_bytes().to_vec()
     }
 
     /// The evidence records of one kind: key → record JSON.
@@ -215,7 +222,7 @@ impl Lab {
             .into_iter()
             .filter(|k| k.contains(&format!("/{kind}/")))
             .map(|k| {
-                let v: Value = serde_json::from_slice(&self.object(world::EVIDENCE_BUCKET, &k, None)).expect("evidence JSON");
+                let v: Value = serde_json::from_slice(&self.object(deployment::EVIDENCE_BUCKET, &k, None)).expect("evidence JSON");
                 (k, v)
             })
             .collect()
@@ -223,8 +230,8 @@ impl Lab {
 
     /// Index entries of one state key: their addresses.
     fn indexed(&self, state_key: &str) -> BTreeSet<String> {
-        self.world
-            .items(world::INDEX_TABLE)
+        self.deployed
+            .items(deployment::INDEX_TABLE)
             .into_iter()
             .filter(|i| i["state_key"].as_str() == Some(state_key))
             .filter_map(|i| i["tf_address"].as_str().map(str::to_string))
@@ -265,7 +272,7 @@ impl Lab {
     /// DynamoDB locking in the lab's lock table) at `key`, plus `resources`; initialised.
     fn tf_init(&self, dir: &Path, key: &str, resources: &str) {
         let endpoint = &self.moto.endpoint;
-        let (bucket, table) = (world::STATE_BUCKET, world::LOCK_TABLE);
+        let (bucket, table) = (deployment::STATE_BUCKET, deployment::LOCK_TABLE);
         let main = format!(
             r#"
 terraform {{
@@ -326,8 +333,8 @@ terraform {{
         let spec =
             StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().expect("spec");
         let out = self
-            .world
-            .block_on(self.world.dynamodb.update_table().table_name(world::LOCK_TABLE).stream_specification(spec).send())
+            .deployed
+            .block_on(self.deployed.dynamodb.update_table().table_name(deployment::LOCK_TABLE).stream_specification(spec).send())
             .expect("enable the lock table's stream");
         out.table_description().and_then(|d| d.latest_stream_arn()).expect("stream ARN").to_string()
     }
@@ -425,7 +432,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     }
     let Some(lab) = Lab::start("ls_state_writes") else { return };
     let key = "prod/data.tfstate";
-    let url = format!("s3://{}/{key}", world::STATE_BUCKET);
+    let url = format!("s3://{}/{key}", deployment::STATE_BUCKET);
     let dir = scratch("ls-state-writes");
     lab.tf_init(&dir, key, "resource \"terraform_data\" \"marker\" {\n  input = \"one\"\n}\n");
     lab.tf(&dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
@@ -433,14 +440,14 @@ fn state_watcher_indexes_real_terraform_writes() {
     let mut bugs = Bugs::default();
 
     // Write 1: the apply. terraform_data has no catalog row: nothing indexed, the write recorded.
-    let v1 = lab.head(world::STATE_BUCKET, key);
+    let v1 = lab.head(deployment::STATE_BUCKET, key);
     let t1 = at("2026-11-20T20:00:00Z");
     let ev1 = object_created(key, &v1, t1);
     let r = lab.invoke(&adapters, &ev1, t1 + chrono::Duration::seconds(5));
     assert_eq!(r["states"][0]["state"], json!(url), "{r}");
     assert_eq!(r["states"][0]["version"], json!(v1.version), "{r}");
     assert_eq!(r["findings"], json!([]), "an apply under lock with its digest is no finding: {r}");
-    let applied: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v1.version))).expect("state");
+    let applied: Value = serde_json::from_slice(&lab.object(deployment::STATE_BUCKET, key, Some(&v1.version))).expect("state");
     assert_eq!(r["states"][0]["serial"], applied["serial"], "{r}");
     let writes = lab.evidence_of("state-write");
     assert_eq!(writes.len(), 1, "{writes:?}");
@@ -462,14 +469,14 @@ fn state_watcher_indexes_real_terraform_writes() {
     data["lineage"] = json!(lineage);
     data["serial"] = json!(serial + 1);
     lab.tf_push(&dir, "push-1.tfstate", &data);
-    let v2 = lab.head(world::STATE_BUCKET, key);
+    let v2 = lab.head(deployment::STATE_BUCKET, key);
     assert_ne!(v2.version, v1.version);
     let t2 = t1 + chrono::Duration::minutes(10);
     let ev2 = object_created(key, &v2, t2);
     let r = lab.invoke(&adapters, &ev2, t2 + chrono::Duration::seconds(5));
     assert_eq!(r["states"][0]["version"], json!(v2.version), "{r}");
     // Terraform bumps the serial of what it pushes: the object's serial is what is reported.
-    let pushed: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v2.version))).expect("state");
+    let pushed: Value = serde_json::from_slice(&lab.object(deployment::STATE_BUCKET, key, Some(&v2.version))).expect("state");
     assert!(pushed["serial"].as_i64().unwrap() > serial, "{pushed}");
     assert_eq!(pushed["lineage"], json!(lineage));
     assert_eq!(r["states"][0]["serial"], pushed["serial"], "{r}");
@@ -486,13 +493,13 @@ fn state_watcher_indexes_real_terraform_writes() {
     let writes = lab.evidence_of("state-write");
     assert!(writes.iter().any(|(_, w)| w["body"]["version"] == json!(v2.version) && w["body"]["serial"] == pushed["serial"]), "{writes:?}");
     let evidence = lab.evidence_keys();
-    let index_items = lab.world.items(world::INDEX_TABLE).len();
+    let index_items = lab.deployed.items(deployment::INDEX_TABLE).len();
     lab.invoke(&adapters, &ev2, t2 + chrono::Duration::hours(12));
     let now_keys = lab.evidence_keys();
     bugs.check(now_keys == evidence, || {
         format!("a state write redelivered the next day wrote its evidence again: {:?}", now_keys.difference(&evidence).collect::<Vec<_>>())
     });
-    assert_eq!(lab.world.items(world::INDEX_TABLE).len(), index_items);
+    assert_eq!(lab.deployed.items(deployment::INDEX_TABLE).len(), index_items);
     assert!(lab.findings().is_empty(), "{:?}", rules(&lab.findings()));
 
     // Write 3: a push without the DICOM scratch file system (serial + 2): its entries go.
@@ -501,7 +508,7 @@ fn state_watcher_indexes_real_terraform_writes() {
         s["serial"] = json!(pushed["serial"].as_i64().unwrap() + 1);
         s
     });
-    let v3 = lab.head(world::STATE_BUCKET, key);
+    let v3 = lab.head(deployment::STATE_BUCKET, key);
     let t3 = t2 + chrono::Duration::minutes(10);
     let ev3 = object_created(key, &v3, t3);
     let r = lab.invoke(&adapters, &ev3, t3 + chrono::Duration::seconds(5));
@@ -541,7 +548,7 @@ fn state_watcher_indexes_real_terraform_writes() {
     bugs.check(now_keys == evidence, || {
         format!("a state write redelivered the next day wrote its evidence again: {:?}", now_keys.difference(&evidence).collect::<Vec<_>>())
     });
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains(&fs_id), "{}", alerts[0]);
 
@@ -573,7 +580,7 @@ fn config_watcher_encryption_regression_on_a_pushed_state() {
     lab.tf_init(&dir, key, "");
     let data = sample_state("data.tfstate");
     lab.tf_push(&dir, "data.tfstate", &data);
-    let v = lab.head(world::STATE_BUCKET, key);
+    let v = lab.head(deployment::STATE_BUCKET, key);
     let state_deps = lab.adapters(Function::StateWatcher, &[]);
     let t = at("2026-11-20T08:00:00Z");
     let r = lab.invoke(&state_deps, &object_created(key, &v, t), t);
@@ -604,7 +611,7 @@ fn config_watcher_encryption_regression_on_a_pushed_state() {
     assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
     assert_eq!(lab.findings().len(), 1);
     assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains(address), "{}", alerts[0]);
     lab.assert_no_secrets();
@@ -622,7 +629,7 @@ fn locks_of_two_concurrent_applies() {
     let Some(lab) = Lab::start("ls_locks") else { return };
     let stream = lab.enable_lock_stream();
     let key = "prod/app.tfstate";
-    let lock_id = format!("{}/{key}", world::STATE_BUCKET);
+    let lock_id = format!("{}/{key}", deployment::STATE_BUCKET);
     let (dir_a, dir_b) = (scratch("ls-locks-a"), scratch("ls-locks-b"));
     lab.tf_init(
         &dir_a,
@@ -642,19 +649,19 @@ fn locks_of_two_concurrent_applies() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let lock_item = loop {
         let got = lab
-            .world
+            .deployed
             .block_on(
-                lab.world
+                lab.deployed
                     .dynamodb
                     .get_item()
-                    .table_name(world::LOCK_TABLE)
+                    .table_name(deployment::LOCK_TABLE)
                     .key("LockID", aws_sdk_dynamodb::types::AttributeValue::S(lock_id.clone()))
                     .consistent_read(true)
                     .send(),
             )
             .expect("get lock item");
         if let Some(item) = got.item {
-            break world::item_json(&item);
+            break deployment::item_json(&item);
         }
         assert!(std::time::Instant::now() < deadline, "apply A never took the lock");
         if let Ok(Some(status)) = a.child().try_wait() {
@@ -760,7 +767,7 @@ fn locks_of_two_concurrent_applies() {
         rules(&findings),
         BTreeSet::from([("lock.contention".to_string(), state_resource.clone()), ("lock.stale".to_string(), state_resource.clone())])
     );
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     lab.assert_no_secrets();
     bugs.done();
@@ -772,7 +779,7 @@ fn locks_of_two_concurrent_applies() {
 #[test]
 fn trail_watcher_console_bucket_encryption_downgrade() {
     let Some(lab) = Lab::start("ls_trail_encryption") else { return };
-    assert!(lab.world.seed_index() > 0);
+    assert!(lab.deployed.seed_index() > 0);
     let case = "events/trail-watcher/encryption-put-bucket-encryption-aes256";
     let ev = event(&format!("{case}/event.json"));
     let expected: BTreeSet<(String, String)> = event(&format!("{case}/expected.json"))
@@ -795,7 +802,7 @@ fn trail_watcher_console_bucket_encryption_downgrade() {
     assert_eq!(second["recorded"]["unchanged"], 2, "{second}");
     assert_eq!(lab.findings().len(), 2);
     assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     let mut alerted = BTreeSet::new();
     for a in &alerts {
@@ -816,7 +823,7 @@ fn trail_watcher_console_bucket_encryption_downgrade() {
 #[test]
 fn evidence_versions_cannot_be_deleted() {
     let Some(lab) = Lab::start("ls_evidence_lock") else { return };
-    assert!(lab.world.seed_index() > 0);
+    assert!(lab.deployed.seed_index() > 0);
     let adapters = lab.adapters(Function::TrailWatcher, &[("DRIFTWATCH_EVIDENCE_RETENTION_DAYS", "1")]);
     let ev = event("events/trail-watcher/console-edit/event.json");
     lab.invoke(&adapters, &ev, now());
@@ -824,25 +831,30 @@ fn evidence_versions_cannot_be_deleted() {
     lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
     assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
     let key = evidence.iter().find(|k| k.contains("/finding/")).expect("finding evidence").clone();
-    let bytes = lab.object(world::EVIDENCE_BUCKET, &key, None);
-    let s3 = &lab.world.s3;
-    let head = lab.world.block_on(s3.head_object().bucket(world::EVIDENCE_BUCKET).key(&key).send()).expect("head evidence");
+    let bytes = lab.object(deployment::EVIDENCE_BUCKET, &key, None);
+    let s3 = &lab.deployed.s3;
+    let head = lab.deployed.block_on(s3.head_object().bucket(deployment::EVIDENCE_BUCKET).key(&key).send()).expect("head evidence");
     let version = head.version_id().expect("evidence is versioned").to_string();
     assert_eq!(head.object_lock_mode().map(|m| m.as_str()), Some("COMPLIANCE"), "{head:?}");
     assert!(head.object_lock_retain_until_date().is_some(), "{head:?}");
 
     for bypass in [false, true] {
-        let del = lab.world.block_on(
-            s3.delete_object().bucket(world::EVIDENCE_BUCKET).key(&key).version_id(&version).bypass_governance_retention(bypass).send(),
+        let del = lab.deployed.block_on(
+            s3.delete_object()
+                .bucket(deployment::EVIDENCE_BUCKET)
+                .key(&key)
+                .version_id(&version)
+                .bypass_governance_retention(bypass)
+                .send(),
         );
         let err = del.expect_err("deleting a locked evidence version succeeded");
         let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&err).map(str::to_string);
         assert_eq!(code.as_deref(), Some("AccessDenied"), "{err:?}");
     }
-    assert_eq!(lab.object(world::EVIDENCE_BUCKET, &key, Some(&version)), bytes, "the evidence changed");
-    assert_eq!(lab.object(world::EVIDENCE_BUCKET, &key, None), bytes);
+    assert_eq!(lab.object(deployment::EVIDENCE_BUCKET, &key, Some(&version)), bytes, "the evidence changed");
+    assert_eq!(lab.object(deployment::EVIDENCE_BUCKET, &key, None), bytes);
     assert_eq!(lab.evidence_keys(), evidence);
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     lab.assert_no_secrets();
 }
@@ -882,11 +894,13 @@ fn lock_watcher_batch_with_an_undecodable_record() {
     assert_eq!(lab.findings().len(), 2);
     let again = lab.evidence_keys();
     bugs.check(second["recorded"]["changed"] == 0 && again == evidence, || {
-        let new: Vec<Value> =
-            again.difference(&evidence).map(|k| serde_json::from_slice(&lab.object(world::EVIDENCE_BUCKET, k, None)).unwrap()).collect();
+        let new: Vec<Value> = again
+            .difference(&evidence)
+            .map(|k| serde_json::from_slice(&lab.object(deployment::EVIDENCE_BUCKET, k, None)).unwrap())
+            .collect();
         format!("the batch redelivered an hour later changed a finding and wrote evidence again: {second}; new evidence: {new:?}")
     });
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     let subjects: Vec<&str> = alerts.iter().map(|a| a["Subject"].as_str().unwrap_or("")).collect();
     assert_eq!(alerts.len(), 2, "{subjects:?}");
     lab.assert_no_secrets();
@@ -902,11 +916,11 @@ fn lock_watcher_batch_with_an_undecodable_record() {
 /// The S3 object's current version with its `LastModified` (the write's time, as S3 tells it).
 fn written(lab: &Lab, key: &str) -> (ObjectVersion, DateTime<Utc>) {
     let h = lab
-        .world
-        .block_on(lab.world.s3.head_object().bucket(world::STATE_BUCKET).key(key).send())
+        .deployed
+        .block_on(lab.deployed.s3.head_object().bucket(deployment::STATE_BUCKET).key(key).send())
         .unwrap_or_else(|e| panic!("head {key}: {e:?}"));
     let t = h.last_modified().map(|t| DateTime::from_timestamp(t.secs(), 0).expect("time")).expect("LastModified");
-    (lab.head(world::STATE_BUCKET, key), t)
+    (lab.head(deployment::STATE_BUCKET, key), t)
 }
 
 #[test]
@@ -917,7 +931,7 @@ fn state_writes_are_checked_against_their_own_lock_and_digest() {
     let Some(lab) = Lab::start("ls_state_integrity") else { return };
     let stream = lab.enable_lock_stream();
     let key = "prod/integrity.tfstate";
-    let state_resource = format!("driftwatch::TerraformState s3://{}/{key}", world::STATE_BUCKET);
+    let state_resource = format!("driftwatch::TerraformState s3://{}/{key}", deployment::STATE_BUCKET);
     let dir = scratch("ls-state-integrity");
     let apply = |input: &str| {
         std::fs::write(dir.join("data.tf"), format!("resource \"terraform_data\" \"marker\" {{\n  input = \"{input}\"\n}}\n"))
@@ -934,7 +948,7 @@ fn state_writes_are_checked_against_their_own_lock_and_digest() {
     // The lock watcher has seen both lock cycles and both digests.
     let locks = lab.adapters(Function::LockWatcher, &[]);
     let records = lab.stream_records(&stream);
-    let md5_item = json!(format!("{}/{key}-md5", world::STATE_BUCKET));
+    let md5_item = json!(format!("{}/{key}-md5", deployment::STATE_BUCKET));
     assert!(records.iter().filter(|r| r["dynamodb"]["Keys"]["LockID"]["S"] == md5_item).count() >= 2, "{records:?}");
     let r = lab.invoke(&locks, &json!({"Records": records}), t2 + chrono::Duration::seconds(2));
     assert_eq!(r["findings"], json!([]), "two applies under lock are no finding: {r}");
@@ -957,15 +971,15 @@ fn state_writes_are_checked_against_their_own_lock_and_digest() {
     // Write 3: the state object overwritten outside Terraform (as `aws s3 cp` would): no lock
     // taken, no digest written.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let mut state: Value = serde_json::from_slice(&lab.object(world::STATE_BUCKET, key, Some(&v2.version))).expect("state");
+    let mut state: Value = serde_json::from_slice(&lab.object(deployment::STATE_BUCKET, key, Some(&v2.version))).expect("state");
     state["serial"] = json!(state["serial"].as_i64().expect("serial") + 1);
     state["outputs"] = json!({"note": {"value": "edited by hand", "type": "string"}});
-    lab.world
+    lab.deployed
         .block_on(
-            lab.world
+            lab.deployed
                 .s3
                 .put_object()
-                .bucket(world::STATE_BUCKET)
+                .bucket(deployment::STATE_BUCKET)
                 .key(key)
                 .body(serde_json::to_vec(&state).expect("state bytes").into())
                 .send(),
@@ -997,13 +1011,13 @@ fn state_writes_are_checked_against_their_own_lock_and_digest() {
         ])
     );
     let mismatch = lab.findings().iter().map(finding_of).find(|f| f["rule"] == "state.digest_mismatch").expect("digest mismatch");
-    let md5_3 = lab.world.block_on(async {
-        let o = lab.world.s3.get_object().bucket(world::STATE_BUCKET).key(key).version_id(&v3.version).send().await.expect("get");
+    let md5_3 = lab.deployed.block_on(async {
+        let o = lab.deployed.s3.get_object().bucket(deployment::STATE_BUCKET).key(key).version_id(&v3.version).send().await.expect("get");
         o.body.collect().await.expect("body").into_bytes()
     });
     let md5_3 = format!("{:x}", <md5::Md5 as md5::Digest>::digest(&md5_3));
     assert!(mismatch.to_string().contains(&md5_3), "the finding names the object's MD5: {mismatch}");
-    let alerts = lab.world.drain(&lab.world.alerts_queue);
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     lab.assert_no_secrets();
 }
