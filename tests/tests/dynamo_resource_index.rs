@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use driftwatch_aws::index_table::ARN_INDEX;
-use driftwatch_aws::{dynamodb_client, IndexTable, IndexTableError, ItemKey, TableOptions};
+use driftwatch_aws::{dynamodb_client, IndexTable, IndexTableError, ItemKey, StateAt, TableOptions};
 use driftwatch_core::catalog::Role;
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
 use driftwatch_core::state::{self, StateLocation};
@@ -113,6 +113,11 @@ fn sample_index() -> ManagedIndex {
     ManagedIndex::build(states, &catalog)
 }
 
+/// A sample state in the lab's state bucket.
+fn at<'a>(key: &'a str, workspace: &'a str) -> StateAt<'a> {
+    StateAt { bucket: Some(STATE_BUCKET), key, workspace }
+}
+
 /// Entries in a deterministic order, for comparisons.
 fn sorted(mut v: Vec<IndexEntry>) -> Vec<IndexEntry> {
     v.sort_by_key(ItemKey::of);
@@ -194,10 +199,10 @@ async fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
     // Per state.
     for (_, key) in STATES {
         let ws = if key.starts_with("env:/prod/") { "prod" } else { "default" };
-        let got = lab.table.entries_for_state(key, ws).await.expect("entries for state");
+        let got = lab.table.entries_for_state(at(key, ws)).await.expect("entries for state");
         assert_eq!(sorted(got), sorted_refs(index.entries().iter().filter(|e| e.state.key == key)), "{key}");
     }
-    assert_eq!(lab.table.entries_for_state("app.tfstate", "prod").await.expect("other workspace"), vec![]);
+    assert_eq!(lab.table.entries_for_state(at("app.tfstate", "prod")).await.expect("other workspace"), vec![]);
 }
 
 #[tokio::test]
@@ -214,27 +219,27 @@ async fn entries_a_new_state_version_drops_are_removed() {
     let keep: Vec<ItemKey> =
         index.entries().iter().filter(|e| e.state.key == key).map(ItemKey::of).filter(|k| !dropped.contains(k)).collect();
     let before = lab.scan_items().await.len();
-    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).await.expect("remove"), dropped.len());
+    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep).await.expect("remove"), dropped.len());
     assert_eq!(lab.scan_items().await.len(), before - dropped.len());
     let got = lab.table.lookup(ct, bucket).await.expect("lookup");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].role, Role::Primary);
-    assert_eq!(lab.table.entries_for_state(&key, &ws).await.expect("entries").len(), keep.len());
+    assert_eq!(lab.table.entries_for_state(at(&key, &ws)).await.expect("entries").len(), keep.len());
     // Other states are untouched; removing again is a no-op.
     for (_, other) in STATES.iter().filter(|(_, k)| *k != key) {
         let ws = if other.starts_with("env:/prod/") { "prod" } else { "default" };
         let n = index.entries().iter().filter(|e| e.state.key == *other).count();
-        assert_eq!(lab.table.entries_for_state(other, ws).await.expect("entries").len(), n);
+        assert_eq!(lab.table.entries_for_state(at(other, ws)).await.expect("entries").len(), n);
     }
-    assert_eq!(lab.table.remove_state_entries(&key, &ws, &keep).await.expect("remove again"), 0);
+    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep).await.expect("remove again"), 0);
 
     // A state that is gone entirely: keep nothing (more than one batch of deletes).
     let (_, big) = STATES.iter().map(|(_, k)| (index.entries().iter().filter(|e| e.state.key == *k).count(), *k)).max().unwrap();
     let big_ws = if big.starts_with("env:/prod/") { "prod" } else { "default" };
-    let n = lab.table.entries_for_state(big, big_ws).await.expect("entries").len();
+    let n = lab.table.entries_for_state(at(big, big_ws)).await.expect("entries").len();
     assert!(n > 25, "more than one batch: {n}");
-    assert_eq!(lab.table.remove_state_entries(big, big_ws, &[]).await.expect("remove all"), n);
-    assert_eq!(lab.table.entries_for_state(big, big_ws).await.expect("entries"), vec![]);
+    assert_eq!(lab.table.remove_state_entries(at(big, big_ws), &[]).await.expect("remove all"), n);
+    assert_eq!(lab.table.entries_for_state(at(big, big_ws)).await.expect("entries"), vec![]);
     assert!(lab.scan_items().await.iter().all(|i| i["state_key"].as_s().unwrap() != big));
 }
 
@@ -275,4 +280,33 @@ async fn entries_of_another_state_and_a_missing_table_are_refused() {
     let e = missing.lookup("AWS::S3::Bucket", "x").await.unwrap_err();
     assert!(matches!(e, IndexTableError::NoSuchTable { .. }), "{e:?}");
     assert!(e.to_string().contains("\"no-such-table\" does not exist"), "{e}");
+}
+
+/// Two watched buckets may hold the same key (`app.tfstate` at the root of each): a new version
+/// of one state removes its own stale entries, never the other bucket's.
+#[tokio::test]
+async fn states_of_two_buckets_with_the_same_key_keep_their_own_entries() {
+    let Some(lab) = Lab::start("index-two-buckets", TableOptions::default()).await else { return };
+    let root = workspace_root();
+    let catalog = Catalog::builtin();
+    let redactor = Redactor::new(SALT.as_bytes());
+    let bytes = std::fs::read(root.join("samples/states/app.tfstate")).expect("state");
+    let mut counts = Vec::new();
+    for bucket in ["tfstate-east", "tfstate-west"] {
+        let st = state::parse_state(&bytes, StateLocation::s3(bucket, "app.tfstate"), &catalog, &redactor).expect("parse");
+        let index = ManagedIndex::build([st], &catalog);
+        let entries = index.entries().to_vec();
+        lab.table.put_state_entries(&entries[0].state.clone(), &entries).await.expect("put");
+        counts.push(entries.len());
+    }
+    assert!(counts[0] > 0 && counts[0] == counts[1]);
+    assert_eq!(lab.scan_items().await.len(), counts[0] + counts[1], "the same resources, indexed once per bucket");
+    let east = StateAt { bucket: Some("tfstate-east"), key: "app.tfstate", workspace: "default" };
+    let west = StateAt { bucket: Some("tfstate-west"), key: "app.tfstate", workspace: "default" };
+    assert_eq!(lab.table.entries_for_state(east).await.expect("east").len(), counts[0]);
+    // The east state is deleted: its entries go, the west state's stay.
+    assert_eq!(lab.table.remove_state_entries(east, &[]).await.expect("remove east"), counts[0]);
+    assert_eq!(lab.table.entries_for_state(east).await.expect("east").len(), 0);
+    assert_eq!(lab.table.entries_for_state(west).await.expect("west").len(), counts[1], "the other bucket's state lost its entries");
+    assert_eq!(lab.scan_items().await.len(), counts[1]);
 }

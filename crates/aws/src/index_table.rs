@@ -31,10 +31,10 @@
 //!   chunks of 25, retrying `UnprocessedItems` with bounded exponential backoff (the findings
 //!   table's helper); anything still unwritten is an error naming each key.
 //! * [`remove_state_entries`](IndexTable::remove_state_entries) deletes the entries of a
-//!   state (key + workspace) that its new version no longer has — the state watcher's job
-//!   on each write, after putting the new version's entries.
+//!   state (bucket + key + workspace, [`StateAt`]) that its new version no longer has — the
+//!   state watcher's job on each write, after putting the new version's entries.
 //! * [`entries_for_state`](IndexTable::entries_for_state) is a `Scan` with a filter on
-//!   `state_key` and `workspace`, every page (for the sweeper's reconcile and for removal).
+//!   `state_bucket`, `state_key` and `workspace`, every page (for removal).
 //!
 //! Sensitive values never reach this table in clear: the core replaces them by digests
 //! before an entry exists.
@@ -86,6 +86,22 @@ impl ItemKey {
     /// The key of an entry's item.
     pub fn of(entry: &IndexEntry) -> ItemKey {
         ItemKey { identity: identity(&entry.config_type, &entry.resource_id), address: sort_key(&entry.state, &entry.address) }
+    }
+}
+
+/// Where a state lives: the backend's bucket (none for a local state), the key and the
+/// workspace. Two buckets may hold the same key (`terraform.tfstate` at the root): a state is
+/// all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateAt<'a> {
+    pub bucket: Option<&'a str>,
+    pub key: &'a str,
+    pub workspace: &'a str,
+}
+
+impl<'a> StateAt<'a> {
+    pub fn of(state: &'a StateRef) -> Self {
+        StateAt { bucket: state.bucket.as_deref(), key: &state.key, workspace: &state.workspace }
     }
 }
 
@@ -268,11 +284,11 @@ impl IndexTable {
         self.write(requests).await
     }
 
-    /// Delete the entries of the state `state_key` / `workspace` whose keys are not in `keep`
-    /// (the keys of the state's new version). Returns how many items were deleted.
-    pub async fn remove_state_entries(&self, state_key: &str, workspace: &str, keep: &[ItemKey]) -> Result<usize, IndexTableError> {
+    /// Delete the entries of the state `at` whose keys are not in `keep` (the keys of the
+    /// state's new version). Returns how many items were deleted.
+    pub async fn remove_state_entries(&self, at: StateAt<'_>, keep: &[ItemKey]) -> Result<usize, IndexTableError> {
         let keep: BTreeSet<&ItemKey> = keep.iter().collect();
-        let stale: Vec<ItemKey> = self.state_items(state_key, workspace).await?.into_iter().filter(|k| !keep.contains(k)).collect();
+        let stale: Vec<ItemKey> = self.state_items(at).await?.into_iter().filter(|k| !keep.contains(k)).collect();
         let mut requests = Vec::with_capacity(stale.len());
         for k in &stale {
             let del = DeleteRequest::builder().set_key(Some(key_item(k))).build().map_err(|err| IndexTableError::Encode {
@@ -317,10 +333,10 @@ impl IndexTable {
         Ok(out)
     }
 
-    /// Every entry of a state (key + workspace): a filtered `Scan`, every page.
-    pub async fn entries_for_state(&self, state_key: &str, workspace: &str) -> Result<Vec<IndexEntry>, IndexTableError> {
+    /// Every entry of a state (bucket + key + workspace): a filtered `Scan`, every page.
+    pub async fn entries_for_state(&self, at: StateAt<'_>) -> Result<Vec<IndexEntry>, IndexTableError> {
         let mut out = Vec::new();
-        self.scan_state(state_key, workspace, false, |item| {
+        self.scan_state(at, false, |item| {
             out.push(decode(&self.base.name, item)?);
             Ok(())
         })
@@ -329,9 +345,9 @@ impl IndexTable {
     }
 
     /// The keys of a state's items.
-    async fn state_items(&self, state_key: &str, workspace: &str) -> Result<Vec<ItemKey>, IndexTableError> {
+    async fn state_items(&self, at: StateAt<'_>) -> Result<Vec<ItemKey>, IndexTableError> {
         let mut out = Vec::new();
-        self.scan_state(state_key, workspace, true, |item| {
+        self.scan_state(at, true, |item| {
             let g = |n: &str| item.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             out.push(ItemKey { identity: g("identity"), address: g("address") });
             Ok(())
@@ -342,8 +358,7 @@ impl IndexTable {
 
     async fn scan_state(
         &self,
-        state_key: &str,
-        workspace: &str,
+        at: StateAt<'_>,
         keys_only: bool,
         mut each: impl FnMut(&Item) -> Result<(), IndexTableError>,
     ) -> Result<(), IndexTableError> {
@@ -352,12 +367,16 @@ impl IndexTable {
             .client
             .scan()
             .table_name(&self.base.name)
-            .filter_expression("#k = :k AND #w = :w")
             .expression_attribute_names("#k", "state_key")
             .expression_attribute_names("#w", "workspace")
-            .expression_attribute_values(":k", s(state_key))
-            .expression_attribute_values(":w", s(workspace))
+            .expression_attribute_names("#b", "state_bucket")
+            .expression_attribute_values(":k", s(at.key))
+            .expression_attribute_values(":w", s(at.workspace))
             .set_limit(self.base.options.page_size);
+        req = match at.bucket {
+            Some(b) => req.filter_expression("#k = :k AND #w = :w AND #b = :b").expression_attribute_values(":b", s(b)),
+            None => req.filter_expression("#k = :k AND #w = :w AND attribute_not_exists(#b)"),
+        };
         if keys_only {
             req = req
                 .projection_expression("#i, #ad")

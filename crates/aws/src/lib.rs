@@ -53,7 +53,7 @@ pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S
 pub use exceptions_table::{ExceptionsTable, ExceptionsTableError};
 pub use findings_table::{dynamodb_client, DynamoError, FindingsTable, Inserted, Stored, TableOptions};
 pub use iam::{Action, Grant, Target};
-pub use index_table::{IndexTable, IndexTableError, ItemKey};
+pub use index_table::{IndexTable, IndexTableError, ItemKey, StateAt};
 pub use ledger::{LedgerError, LedgerTable};
 pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
 pub use locks::{LockItem, LockTableError, LockTables};

@@ -10,7 +10,7 @@
 
 use super::{response, transient, HandlerError, Invocation};
 use crate::adapters::Adapters;
-use driftwatch_aws::ItemKey;
+use driftwatch_aws::{ItemKey, StateAt};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::signal::{InvalidInput, ObjectChange, Signal, StateObjectEvent};
 use driftwatch_core::state::{parse_state, StateLocation};
@@ -64,7 +64,8 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
 
 async fn state_deleted(adapters: &Adapters, ev: &StateObjectEvent) -> Result<Value, HandlerError> {
     let ws = StateLocation::s3(ev.bucket.clone(), ev.key.clone()).workspace();
-    let removed = adapters.index.remove_state_entries(&ev.key, &ws, &[]).await.map_err(transient)?;
+    let at = StateAt { bucket: Some(&ev.bucket), key: &ev.key, workspace: &ws };
+    let removed = adapters.index.remove_state_entries(at, &[]).await.map_err(transient)?;
     adapters.ledger.delete("state", &format!("{}/{}", ev.bucket, ev.key)).await.map_err(transient)?;
     info!(state = %format!("s3://{}/{}", ev.bucket, ev.key), removed, "state deleted: entries removed");
     Ok(json!({"state": format!("s3://{}/{}", ev.bucket, ev.key), "deleted": true, "removed_entries": removed}))
@@ -124,7 +125,7 @@ async fn state_written(
     if is_current {
         let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
         put = adapters.index.put_state_entries(&summary.state, &entries).await.map_err(transient)?;
-        removed = adapters.index.remove_state_entries(&ev.key, &summary.state.workspace, &keep).await.map_err(transient)?;
+        removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep).await.map_err(transient)?;
         adapters.ledger
             .put(
                 "state",
