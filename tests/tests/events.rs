@@ -376,7 +376,8 @@ fn the_lambda_use_cases_give_the_replays_findings() {
                 indexed: 0,
             };
             let (found, _) = rt.block_on(state_write::on_state_write(&ports, &facts, ev.time)).unwrap_or_else(|e| panic!("{source}: {e}"));
-            let item = serde_json::json!({"bucket": ev.bucket, "key": ev.key, "version": ev.version_id, "time": ev.time});
+            let item =
+                state_write::indexed_item(ev, &current.location.workspace(), current.serial, ev.version_id.as_deref(), ev.etag.as_deref());
             rt.block_on(ports.ledger.put("state", &id, &item)).expect("state item");
             Some(found)
         };

@@ -1021,3 +1021,156 @@ fn state_writes_are_checked_against_their_own_lock_and_digest() {
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     lab.assert_no_secrets();
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Deleting a state version: a noncurrent version deleted (a lifecycle rule expiring old
+//    versions) changes nothing; the latest version deleted brings the one before back into the
+//    index; a delete marker retires the state.
+
+/// The EventBridge S3 `Object Deleted` event of `version` (a permanent deletion), or of a
+/// delete marker (`version: None`, the marker's id in `marker`).
+fn object_deleted(key: &str, version: Option<&str>, marker: Option<&str>, time: DateTime<Utc>) -> Value {
+    let mut ev =
+        object_created(key, &ObjectVersion { version: version.or(marker).unwrap_or_default().into(), size: 0, etag: String::new() }, time);
+    ev["detail-type"] = json!("Object Deleted");
+    ev["id"] = json!(format!("state-delete-{}", version.or(marker).unwrap_or("-")));
+    ev["detail"]["deletion-type"] = json!(if marker.is_some() { "Delete Marker Created" } else { "Permanently Deleted" });
+    ev["detail"]["reason"] = json!("DeleteObject");
+    ev
+}
+
+#[test]
+fn deleting_an_old_state_version_keeps_the_index() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_state_delete") else { return };
+    let key = "prod/data.tfstate";
+    let dir = scratch("ls-state-delete");
+    lab.tf_init(&dir, key, "");
+    let data = sample_state("data.tfstate");
+    lab.tf_push(&dir, "v1.tfstate", &data);
+    let v1 = lab.head(deployment::STATE_BUCKET, key);
+    let pushed: Value = serde_json::from_slice(&lab.object(deployment::STATE_BUCKET, key, Some(&v1.version))).expect("state");
+    let mut smaller = without_resource(&data, "aws_efs_file_system", "dicom_scratch");
+    smaller["lineage"] = pushed["lineage"].clone();
+    smaller["serial"] = json!(pushed["serial"].as_i64().unwrap() + 1);
+    let watcher = lab.adapters(Function::StateWatcher, &[]);
+    let t = at("2026-11-20T09:00:00Z");
+    lab.invoke(&watcher, &object_created(key, &v1, t), t);
+    let full = lab.indexed(key);
+    lab.tf_push(&dir, "v2.tfstate", &smaller);
+    let v2 = lab.head(deployment::STATE_BUCKET, key);
+    lab.invoke(&watcher, &object_created(key, &v2, t + chrono::Duration::minutes(1)), t + chrono::Duration::minutes(1));
+    let indexed = lab.indexed(key);
+    assert!(!indexed.is_empty() && indexed.len() < full.len(), "{} then {}", full.len(), indexed.len());
+
+    // A lifecycle rule expires the noncurrent version 1: the state stands as it is.
+    let s3 = &lab.deployed.s3;
+    lab.deployed.block_on(s3.delete_object().bucket(deployment::STATE_BUCKET).key(key).version_id(&v1.version).send()).expect("delete v1");
+    let t3 = t + chrono::Duration::days(30);
+    let r = lab.invoke(&watcher, &object_deleted(key, Some(&v1.version), None, t3), t3);
+    assert_eq!(r["states"][0]["stands"], json!(true), "{r}");
+    assert_eq!(lab.indexed(key), indexed, "deleting a noncurrent version changed the index");
+
+    // Version 2 (the latest) deleted for good: nothing older is left, the state is gone.
+    lab.deployed.block_on(s3.delete_object().bucket(deployment::STATE_BUCKET).key(key).version_id(&v2.version).send()).expect("delete v2");
+    let r = lab.invoke(&watcher, &object_deleted(key, Some(&v2.version), None, t3 + chrono::Duration::minutes(1)), t3);
+    assert_eq!(r["states"][0]["deleted"], json!(true), "{r}");
+    assert!(lab.indexed(key).is_empty(), "{:?}", lab.indexed(key));
+
+    // Two versions again (written as the S3 backend writes them: Terraform itself now refuses
+    // a key whose digest names a deleted object); the latest deleted: the one before stands
+    // again and is indexed.
+    let put = |state: &Value| -> ObjectVersion {
+        let body = serde_json::to_vec(state).expect("state bytes");
+        lab.deployed.block_on(s3.put_object().bucket(deployment::STATE_BUCKET).key(key).body(body.into()).send()).expect("put state");
+        lab.head(deployment::STATE_BUCKET, key)
+    };
+    let v3 = put(&{
+        let mut s = data.clone();
+        s["lineage"] = pushed["lineage"].clone();
+        s["serial"] = json!(pushed["serial"].as_i64().unwrap() + 5);
+        s
+    });
+    lab.invoke(&watcher, &object_created(key, &v3, t3 + chrono::Duration::hours(1)), t3 + chrono::Duration::hours(1));
+    assert_eq!(lab.indexed(key), full);
+    let v4 = put(&{
+        let mut s = smaller.clone();
+        s["serial"] = json!(pushed["serial"].as_i64().unwrap() + 7);
+        s
+    });
+    lab.invoke(&watcher, &object_created(key, &v4, t3 + chrono::Duration::hours(2)), t3 + chrono::Duration::hours(2));
+    assert_eq!(lab.indexed(key), indexed);
+    lab.deployed.block_on(s3.delete_object().bucket(deployment::STATE_BUCKET).key(key).version_id(&v4.version).send()).expect("delete v4");
+    let r = lab.invoke(
+        &watcher,
+        &object_deleted(key, Some(&v4.version), None, t3 + chrono::Duration::hours(3)),
+        t3 + chrono::Duration::hours(3),
+    );
+    assert_eq!(r["states"][0]["version"], json!(v3.version), "{r}");
+    assert_eq!(lab.indexed(key), full, "the version that stands again is indexed");
+
+    // A delete marker (`aws s3 rm` on a versioned bucket): the state is retired.
+    let marker = lab.deployed.block_on(s3.delete_object().bucket(deployment::STATE_BUCKET).key(key).send()).expect("delete marker");
+    let marker_id = marker.version_id().unwrap_or("marker").to_string();
+    let r = lab.invoke(
+        &watcher,
+        &object_deleted(key, None, Some(&marker_id), t3 + chrono::Duration::hours(4)),
+        t3 + chrono::Duration::hours(4),
+    );
+    assert_eq!(r["states"][0]["deleted"], json!(true), "{r}");
+    assert!(lab.indexed(key).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. A state bucket whose versioning is suspended: every write replaces the `null` version, and
+//    each write is still processed once (told apart by ETag and sequencer).
+
+#[test]
+fn every_write_of_an_unversioned_state_is_processed_once() {
+    let Some(lab) = Lab::start("ls_state_unversioned") else { return };
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let s3 = &lab.deployed.s3;
+    let off = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    lab.deployed
+        .block_on(s3.put_bucket_versioning().bucket(deployment::STATE_BUCKET).versioning_configuration(off).send())
+        .expect("suspend versioning");
+    let key = "prod/unversioned.tfstate";
+    let watcher = lab.adapters(Function::StateWatcher, &[]);
+    let data = sample_state("data.tfstate");
+    let smaller = without_resource(&data, "aws_efs_file_system", "dicom_scratch");
+    let mut counts = Vec::new();
+    for (i, state) in [&data, &smaller].into_iter().enumerate() {
+        let mut state = state.clone();
+        state["serial"] = json!(10 + i);
+        lab.deployed
+            .block_on(
+                s3.put_object().bucket(deployment::STATE_BUCKET).key(key).body(serde_json::to_vec(&state).expect("bytes").into()).send(),
+            )
+            .expect("put state");
+        let head = lab.deployed.block_on(s3.head_object().bucket(deployment::STATE_BUCKET).key(key).send()).expect("head");
+        let v = ObjectVersion {
+            version: head.version_id().unwrap_or_default().to_string(),
+            size: head.content_length().unwrap_or_default(),
+            etag: head.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+        };
+        assert!(v.version.is_empty() || v.version == "null", "versioning is suspended: {}", v.version);
+        let t = at("2026-11-20T10:00:00Z") + chrono::Duration::minutes(i as i64);
+        let mut ev = object_created(key, &v, t);
+        if v.version.is_empty() {
+            ev["detail"]["object"].as_object_mut().expect("object").remove("version-id");
+        }
+        ev["detail"]["object"]["sequencer"] = json!(format!("0065A1B2C3D4E5F60{i}"));
+        for _ in 0..2 {
+            let r = lab.invoke(&watcher, &ev, t + chrono::Duration::seconds(5));
+            assert_eq!(r["invalid"], 0, "{r}");
+        }
+        counts.push(lab.indexed(key).len());
+    }
+    assert!(counts[0] > 0, "the first write indexed: {counts:?}");
+    assert_eq!(counts[1], counts[0] - 1, "the second write (one resource fewer) processed: {counts:?}");
+    assert!(!lab.indexed(key).iter().any(|a| a.starts_with("aws_efs_file_system.dicom_scratch")));
+    let writes = lab.evidence_of("state-write");
+    assert_eq!(writes.len(), 2, "one state-write record per write, redeliveries aside: {writes:?}");
+}

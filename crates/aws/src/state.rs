@@ -61,6 +61,14 @@ pub struct StateObject {
     pub etag: Option<String>,
 }
 
+/// The object that stands at a key: its version id (`None` in a bucket that never had
+/// versioning, `null` in one whose versioning is suspended) and its ETag (no quotes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
 /// One listed version of a key (delete markers are not listed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedVersion {
@@ -133,8 +141,17 @@ impl S3StateReader {
     /// The version id of the object's current version: `Ok(None)` when the key is gone (or
     /// its current version is a delete marker) or the bucket is unversioned.
     pub async fn current_version(&self, bucket: &str, key: &str) -> Result<Option<String>, StateReadError> {
+        Ok(self.current(bucket, key).await?.and_then(|c| c.version_id))
+    }
+
+    /// The object that stands at `key` now (`HeadObject`): `None` when there is none (never
+    /// written, deleted, or its latest version is a delete marker).
+    pub async fn current(&self, bucket: &str, key: &str) -> Result<Option<Current>, StateReadError> {
         match self.client.head_object().bucket(bucket).key(key).send().await {
-            Ok(o) => Ok(o.version_id().map(str::to_string)),
+            Ok(o) => Ok(Some(Current {
+                version_id: o.version_id().map(str::to_string),
+                etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
+            })),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(Self::failed("HeadObject", bucket, key, None, &e)),
         }

@@ -109,6 +109,31 @@ pub struct StateObjectEvent {
     /// Requester account / principal when the event carries it.
     pub requester: Option<String>,
     pub source_ip: Option<String>,
+    /// S3's `sequencer`: orders the events of one key; with the ETag it tells the writes of
+    /// an unversioned object apart.
+    #[serde(default)]
+    pub sequencer: Option<String>,
+}
+
+impl StateObjectEvent {
+    /// The version id S3 gave the write: `None` for an unversioned bucket, and for the `null`
+    /// version of a bucket whose versioning is suspended (every write replaces it).
+    pub fn real_version(&self) -> Option<&str> {
+        self.version_id.as_deref().filter(|v| !v.is_empty() && *v != "null")
+    }
+
+    /// What tells this write apart from every other write of the object: the version id; in
+    /// a bucket without versions, the ETag and the event's sequencer (else its time).
+    pub fn write_id(&self) -> String {
+        match self.real_version() {
+            Some(v) => v.to_string(),
+            None => format!(
+                "etag:{}#{}",
+                self.etag.as_deref().unwrap_or("-").trim_matches('"'),
+                self.sequencer.clone().unwrap_or_else(|| self.time.to_rfc3339())
+            ),
+        }
+    }
 }
 
 /// `Info` of a Terraform lock (DynamoDB item attribute `Info`, or the `.tflock` object body).

@@ -245,6 +245,7 @@ fn detect(prev: Option<&State>, cur: &State, known: &Known) -> (Vec<Finding>, St
         time: at(),
         requester: Some("123456789012".into()),
         source_ip: None,
+        sequencer: None,
     };
     let lock = known.operation.map(|op| HeldLock {
         info: LockInfo {
@@ -571,4 +572,31 @@ fn several_rules_on_one_write() {
             ("state.serial_regression", STATE_ID),
         ],
     );
+}
+
+/// Each write of a state is told apart by what S3 gives for it: the version id; in a bucket
+/// without versions (never versioned: no id; suspended: the `null` version) the ETag and the
+/// event's sequencer, so that every new write is processed and each only once.
+#[test]
+fn a_write_is_identified_by_its_version_else_its_etag_and_sequencer() {
+    let ev = |version: Option<&str>, etag: &str, sequencer: &str| StateObjectEvent {
+        bucket: BUCKET.into(),
+        key: KEY.into(),
+        version_id: version.map(str::to_string),
+        etag: Some(etag.into()),
+        size: Some(1),
+        change: ObjectChange::Created,
+        time: at(),
+        requester: None,
+        source_ip: None,
+        sequencer: Some(sequencer.into()),
+    };
+    assert_eq!(ev(Some("v1"), "e1", "s1").write_id(), "v1");
+    assert_eq!(ev(Some("v1"), "e2", "s2").write_id(), "v1", "a redelivery of one version");
+    let unversioned =
+        [ev(None, "e1", "0055AED6DCD90281E5"), ev(None, "e2", "0055AED6DCD90281E6"), ev(Some("null"), "e3", "0055AED6DCD90281E7")];
+    let ids: std::collections::BTreeSet<String> = unversioned.iter().map(StateObjectEvent::write_id).collect();
+    assert_eq!(ids.len(), 3, "three writes of an unversioned object are three writes: {ids:?}");
+    assert_eq!(unversioned[0].write_id(), ev(None, "e1", "0055AED6DCD90281E5").write_id(), "a redelivery is the same write");
+    assert_eq!(unversioned[2].real_version(), None, "the null version of a suspended bucket is no version");
 }

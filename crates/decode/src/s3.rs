@@ -59,6 +59,7 @@ struct ObjectEvent {
     time: DateTime<Utc>,
     requester: Option<String>,
     source_ip: Option<String>,
+    sequencer: Option<String>,
 }
 
 fn bucket_watched(policy: &Policy, bucket: &str) -> bool {
@@ -78,6 +79,7 @@ fn classify(ev: ObjectEvent, policy: &Policy) -> One {
             time: ev.time,
             requester: ev.requester,
             source_ip: ev.source_ip,
+            sequencer: ev.sequencer,
         }));
     }
     if ev.key.ends_with(".tflock") && bucket_watched(policy, &ev.bucket) {
@@ -123,6 +125,7 @@ pub fn notification_record(rec: &S3EventRecord, policy: &Policy) -> Result<One, 
             time: rec.event_time,
             requester: rec.principal_id.principal_id.clone(),
             source_ip: rec.request_parameters.source_ip_address.clone(),
+            sequencer: rec.s3.object.sequencer.clone(),
         },
         policy,
     ))
@@ -146,6 +149,7 @@ pub fn eventbridge_detail(detail_type: &str, detail: &S3Detail, time: DateTime<U
             time,
             requester: detail.requester.clone(),
             source_ip: detail.source_ip_address.clone(),
+            sequencer: detail.object.sequencer.clone(),
         },
         policy,
     )

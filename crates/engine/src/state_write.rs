@@ -57,7 +57,56 @@ pub struct WriteFacts<'a> {
 
 /// The ledger key of a parked write.
 fn pending_key(w: &Written) -> String {
-    format!("{}#{}", w.lock_id(), w.event.version_id.as_deref().unwrap_or(&w.event.time.to_rfc3339()))
+    format!("{}#{}", w.lock_id(), w.event.write_id())
+}
+
+/// The ledger's `state` item of an indexed write: where, which write (`write`: its
+/// [`write_id`](StateObjectEvent::write_id)), which version and ETag, when, and the serial.
+pub fn indexed_item(ev: &StateObjectEvent, workspace: &str, serial: u64, version: Option<&str>, etag: Option<&str>) -> serde_json::Value {
+    json!({
+        "bucket": ev.bucket,
+        "key": ev.key,
+        "workspace": workspace,
+        "serial": serial,
+        "version": version,
+        "etag": etag.map(|e| e.trim_matches('"')),
+        "write": ev.write_id(),
+        "time": ev.time,
+    })
+}
+
+/// What the deletion of a state object's version means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDelete {
+    /// Nothing stands at the key any more (the current object deleted, a delete marker
+    /// became latest, or the last version went): the state is retired.
+    Retire,
+    /// The indexed version still stands (a noncurrent version was deleted, e.g. by a
+    /// lifecycle rule): nothing changes.
+    Stands,
+    /// Another version stands now (the latest version was deleted and an older one is current
+    /// again): it is indexed in place of the deleted one.
+    Reindex,
+}
+
+/// What a deletion event means, from what stands at the key now (`version`, `etag` of
+/// S3's `HeadObject`; `None` when nothing does) and the ledger's `state` item of what is
+/// indexed.
+pub fn after_delete(now: Option<(Option<&str>, Option<&str>)>, indexed: Option<&serde_json::Value>) -> AfterDelete {
+    let Some((version, etag)) = now else { return AfterDelete::Retire };
+    fn real(v: Option<&str>) -> Option<&str> {
+        v.filter(|v| !v.is_empty() && *v != "null")
+    }
+    let same = match (indexed, real(version)) {
+        (None, _) => false,
+        (Some(i), Some(v)) => i["version"].as_str() == Some(v),
+        (Some(i), None) => etag.is_some() && i["etag"].as_str() == etag.map(|e| e.trim_matches('"')),
+    };
+    if same {
+        AfterDelete::Stands
+    } else {
+        AfterDelete::Reindex
+    }
 }
 
 /// Check one state write and write its evidence; `now` is the invocation's clock (it dates the
@@ -140,7 +189,7 @@ pub struct Settled {
 /// indexed write).
 async fn next_write(ledger: &impl Ledger, id: &str, w: &Written) -> PortResult<Option<DateTime<Utc>>> {
     let Some(state) = ledger.get("state", id).await? else { return Ok(None) };
-    let newer = state["version"].as_str() != w.event.version_id.as_deref();
+    let newer = state["write"].as_str() != Some(w.event.write_id().as_str());
     let time = state["time"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
     Ok(time.filter(|t| newer && *t > w.event.time))
 }

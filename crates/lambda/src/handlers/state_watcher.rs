@@ -2,9 +2,14 @@
 //!
 //! On a write: read that object version, index it (put its entries, remove the entries its
 //! previous version had and this one has not), read the version before it, and run the
-//! state-write detector with what the lock table says (the `-md5` digest item, a lock still
-//! held). A deletion removes the state's entries. Each checked write is recorded as
-//! `state-write` evidence (the addresses it added, removed and changed — never values).
+//! engine's state-write check (`on_state_write`: the write's own lock cycle and digest, from
+//! the ledger; parked until its digest arrives). A write is known by its version id, or in a
+//! bucket without versions by its ETag and the event's sequencer, so each is processed once
+//! and every new one is processed. A deletion retires the state only when nothing stands at
+//! the key any more; a noncurrent version deleted changes nothing; when the indexed version
+//! was deleted and an older one stands again, that one is indexed. Each checked write is
+//! recorded as `state-write` evidence (the addresses it added, removed and changed — never
+//! values).
 //!
 //! A state that cannot be parsed is `input.invalid` (the index keeps the previous version).
 
@@ -15,7 +20,7 @@ use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::signal::{InvalidInput, ObjectChange, Signal, StateObjectEvent};
 use driftwatch_core::state::{parse_state, StateLocation};
 use driftwatch_core::Finding;
-use driftwatch_engine::state_write::{on_state_write, WriteFacts};
+use driftwatch_engine::state_write::{self, on_state_write, AfterDelete, WriteFacts};
 use driftwatch_engine::{record, Recorded};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
@@ -36,7 +41,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
                 findings.push(driftwatch_engine::signal::invalid(adapters, &bad, at));
             }
             Ok(Signal::StateObject(ev)) => match ev.change {
-                ObjectChange::Created => match state_written(adapters, &ev, inv).await? {
+                ObjectChange::Created => match state_written(adapters, &ev, inv, false).await? {
                     Ok((found, summary)) => {
                         findings.extend(found);
                         writes.push(summary);
@@ -46,7 +51,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
                         findings.push(driftwatch_engine::signal::invalid(adapters, &bad, ev.time));
                     }
                 },
-                ObjectChange::Deleted => writes.push(state_deleted(adapters, &ev).await?),
+                ObjectChange::Deleted => writes.push(state_deleted(adapters, &ev, inv).await?),
             },
             Ok(other) => findings.extend(driftwatch_engine::on_signal(adapters, &other, at).await?),
         }
@@ -62,34 +67,80 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     Ok(out)
 }
 
-async fn state_deleted(adapters: &Adapters, ev: &StateObjectEvent) -> Result<Value, HandlerError> {
-    let ws = StateLocation::s3(ev.bucket.clone(), ev.key.clone()).workspace();
-    let at = StateAt { bucket: Some(&ev.bucket), key: &ev.key, workspace: &ws };
-    let removed = adapters.index.remove_state_entries(at, &[]).await.map_err(transient)?;
-    adapters.ledger.delete("state", &format!("{}/{}", ev.bucket, ev.key)).await.map_err(transient)?;
-    info!(state = %format!("s3://{}/{}", ev.bucket, ev.key), removed, "state deleted: entries removed");
-    Ok(json!({"state": format!("s3://{}/{}", ev.bucket, ev.key), "deleted": true, "removed_entries": removed}))
+/// A version of the state object was deleted: retire the state when nothing stands at the key
+/// any more, re-index when another version stands now, nothing when the indexed one stands
+/// (a noncurrent version deleted — a lifecycle rule, say).
+async fn state_deleted(adapters: &Adapters, ev: &StateObjectEvent, inv: &Invocation) -> Result<Value, HandlerError> {
+    let id = format!("{}/{}", ev.bucket, ev.key);
+    let url = format!("s3://{id}");
+    let now = adapters.states.current(&ev.bucket, &ev.key).await.map_err(transient)?;
+    let indexed = adapters.ledger.get("state", &id).await.map_err(transient)?;
+    let standing = now.as_ref().map(|c| (c.version_id.as_deref(), c.etag.as_deref()));
+    match state_write::after_delete(standing, indexed.as_ref()) {
+        AfterDelete::Retire => {
+            let ws = StateLocation::s3(ev.bucket.clone(), ev.key.clone()).workspace();
+            let at = StateAt { bucket: Some(&ev.bucket), key: &ev.key, workspace: &ws };
+            let removed = adapters.index.remove_state_entries(at, &[]).await.map_err(transient)?;
+            adapters.ledger.delete("state", &id).await.map_err(transient)?;
+            info!(state = %url, removed, "state deleted: entries removed");
+            Ok(json!({"state": url, "deleted": true, "removed_entries": removed}))
+        }
+        AfterDelete::Stands => {
+            info!(state = %url, version = ?ev.version_id, "a noncurrent version was deleted: the state stands");
+            Ok(json!({"state": url, "deleted": false, "deleted_version": ev.version_id, "stands": true}))
+        }
+        AfterDelete::Reindex => {
+            let cur = now.unwrap_or(driftwatch_aws::Current { version_id: None, etag: None });
+            let standing = StateObjectEvent {
+                version_id: cur.version_id,
+                etag: cur.etag,
+                change: ObjectChange::Created,
+                sequencer: None,
+                ..ev.clone()
+            };
+            info!(state = %url, deleted = ?ev.version_id, current = ?standing.version_id, "the indexed version was deleted: the one that stands now is indexed");
+            let mut summary = match state_written(adapters, &standing, inv, true).await? {
+                Ok((_, summary)) => summary,
+                Err(bad) => json!({"state": url, "invalid": bad.message}),
+            };
+            summary["deleted"] = Value::Bool(false);
+            summary["deleted_version"] = json!(ev.version_id);
+            Ok(summary)
+        }
+    }
 }
 
 /// Index and check one state write. The outer error is transient (retry); the inner one is
-/// the write's own invalid input.
+/// the write's own invalid input. `again`: index it even if it was processed before (the
+/// version that stands again after a deletion).
 async fn state_written(
     adapters: &Adapters,
     ev: &StateObjectEvent,
     inv: &Invocation,
+    again: bool,
 ) -> Result<Result<(Vec<Finding>, Value), InvalidInput>, HandlerError> {
     let id = format!("{}/{}", ev.bucket, ev.key);
     let url = format!("s3://{id}");
+    let write = ev.write_id();
     // A redelivery of a write already processed does nothing (its findings, evidence and index
-    // update are done).
-    let marker = format!("{id}#{}", ev.version_id.as_deref().unwrap_or("-"));
-    if let Some(done) = adapters.ledger.get("written", &marker).await.map_err(transient)? {
-        info!(state = %url, version = ?ev.version_id, "state write already processed");
-        let mut summary = done;
-        summary["replay"] = Value::Bool(true);
-        return Ok(Ok((Vec::new(), summary)));
+    // update are done). A write is its version id, or in a bucket without versions its ETag
+    // and the event's sequencer.
+    if !again {
+        if let Some(done) = adapters.ledger.get("written", &format!("{id}#{write}")).await.map_err(transient)? {
+            info!(state = %url, write = %write, "state write already processed");
+            let mut summary = done;
+            summary["replay"] = Value::Bool(true);
+            return Ok(Ok((Vec::new(), summary)));
+        }
     }
-    let object = adapters.states.get_version(&ev.bucket, &ev.key, ev.version_id.as_deref()).await.map_err(transient)?;
+    let object = adapters.states.get_version(&ev.bucket, &ev.key, ev.real_version()).await.map_err(transient)?;
+    let object_etag = object.etag.as_deref().map(|e| e.trim_matches('"'));
+    // Without versions, only the object that stands can be read: when it is no longer this
+    // write's (overwritten since), the write that replaced it has its own event.
+    if ev.real_version().is_none() && ev.etag.is_some() && object_etag != ev.etag.as_deref() {
+        info!(state = %url, write = %write, "unversioned state overwritten before it was read: its successor's event checks it");
+        return Ok(Ok((Vec::new(), json!({"state": url, "write": write, "overwritten": true}))));
+    }
     let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
     let current = match parse_state(&object.bytes, loc.clone(), &adapters.catalog, &adapters.redactor) {
         Ok(s) => s,
@@ -100,11 +151,13 @@ async fn state_written(
     };
     let md5 = driftwatch_core::redact::hex(&Md5::digest(&object.bytes));
 
-    // The version before, if any (a previous version that no longer parses is treated as absent).
+    // The version before, if any (a previous version that no longer parses is treated as
+    // absent). A bucket without versions keeps none.
     let version = object.version_id.clone().or_else(|| ev.version_id.clone());
+    let real_version = version.clone().filter(|v| v != "null");
     let mut previous = None;
     let mut previous_md5 = None;
-    if let Some(v) = &version {
+    if let Some(v) = &real_version {
         if let Some(pv) = adapters.states.previous_version(&ev.bucket, &ev.key, v).await.map_err(transient)? {
             let o = adapters.states.get_version(&ev.bucket, &ev.key, Some(&pv)).await.map_err(transient)?;
             previous_md5 = Some(driftwatch_core::redact::hex(&Md5::digest(&o.bytes)));
@@ -117,7 +170,7 @@ async fn state_written(
     let mut index = ManagedIndex::default();
     let summary = index.add_state(current.clone(), &adapters.catalog);
     let entries = index.entries().to_vec();
-    let is_current = match &version {
+    let is_current = match &real_version {
         None => true,
         Some(v) => adapters.states.current_version(&ev.bucket, &ev.key).await.map_err(transient)?.is_none_or(|c| &c == v),
     };
@@ -126,17 +179,11 @@ async fn state_written(
         let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
         put = adapters.index.put_state_entries(&summary.state, &entries).await.map_err(transient)?;
         removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep).await.map_err(transient)?;
-        adapters.ledger
-            .put(
-                "state",
-                &id,
-                &json!({"bucket": ev.bucket, "key": ev.key, "workspace": summary.state.workspace, "serial": current.serial, "version": version, "time": ev.time}),
-            )
-            .await
-            .map_err(transient)?;
+        let item = state_write::indexed_item(ev, &summary.state.workspace, current.serial, version.as_deref(), object_etag);
+        adapters.ledger.put("state", &id, &item).await.map_err(transient)?;
     }
 
-    // What the lock table says.
+    // What the lock table says now.
     let digest = adapters.locks.get(&format!("{id}-md5")).await.map_err(transient)?.and_then(|i| i.digest);
     let lock_info = adapters.locks.get(&id).await.map_err(transient)?.and_then(|i| i.info);
     let facts = WriteFacts {
@@ -154,13 +201,13 @@ async fn state_written(
     };
     let (found, diff) = on_state_write(adapters, &facts, inv.now).await?;
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
-    let summary = json!({"state": url, "version": version, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
+    let summary = json!({"state": url, "version": version, "write": write, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
     Ok(Ok((found, summary)))
 }
 
 /// Remember that a write was processed, once its findings are recorded.
 pub async fn mark_written(adapters: &Adapters, summary: &Value) -> Result<(), HandlerError> {
-    let (Some(state), version) = (summary["state"].as_str(), summary["version"].as_str().unwrap_or("-")) else { return Ok(()) };
+    let (Some(state), Some(write)) = (summary["state"].as_str(), summary["write"].as_str()) else { return Ok(()) };
     let id = state.trim_start_matches("s3://");
-    adapters.ledger.put("written", &format!("{id}#{version}"), summary).await.map_err(transient)
+    adapters.ledger.put("written", &format!("{id}#{write}"), summary).await.map_err(transient)
 }
