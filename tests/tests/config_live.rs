@@ -272,3 +272,59 @@ fn unprocessed_keys_are_retried_and_reported_when_they_stay_unprocessed() {
     assert!(line.contains("AWS::S3::Bucket/stuck-a") && line.contains("AWS::S3::Bucket/stuck-b") && !line.contains('\n'), "{line}");
     assert_eq!(stub.requests("BatchGetResourceConfig").len(), 2 + 3, "three attempts for the stuck keys");
 }
+
+/// An S3 endpoint on loopback that answers every request with `status` and an S3 error
+/// document of `code` (moto enforces no IAM: this is how a 403 reaches the reader).
+fn s3_answering(status: u16, code: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>stub says {code}</Message><RequestId>stub</RequestId></Error>");
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 {status} {code}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    endpoint
+}
+
+/// Reading an oversized item fails for good when the object or its bucket is not there or the
+/// role may not read it (a deployment without the Config delivery bucket's grant): such a
+/// failure says so (`is_permanent`), so the config watcher records it once instead of retrying
+/// it into the dead-letter queue. Throttling and 5xx are retried.
+#[test]
+fn a_denied_or_missing_oversized_item_is_permanent_a_throttled_one_is_not() {
+    let Some(moto) = Moto::start("config-oversized-errors") else { return };
+    let sdk = moto.sdk_config();
+    let rt = blocking_runtime().expect("runtime");
+    let r = OversizedRef {
+        s3_bucket: "config-delivery".into(),
+        s3_key: "oversized/item.json".into(),
+        resource_type: Some("AWS::IAM::Role".into()),
+        resource_id: Some("AROAEXAMPLE".into()),
+        state_id: None,
+    };
+    let read = |sdk: &aws_config::SdkConfig| {
+        let reader = ConfigReader::new(config_client(sdk), s3_client(sdk, PathStyle::Auto));
+        rt.block_on(reader.oversized(&r, &redactor())).expect_err("no item there")
+    };
+    // On moto: no such bucket.
+    let missing = read(&sdk);
+    assert!(missing.is_permanent() && missing.to_string().contains("NoSuchBucket"), "{missing}");
+    // Denied by IAM (a stub answering 403 AccessDenied).
+    let denied = read(&sdk_at(&sdk, &s3_answering(403, "AccessDenied")));
+    assert!(denied.is_permanent() && denied.to_string().contains("AccessDenied"), "{denied}");
+    // Throttled: worth retrying.
+    let slow = read(&sdk_at(&sdk, &s3_answering(503, "SlowDown")));
+    assert!(!slow.is_permanent() && slow.to_string().contains("SlowDown"), "{slow}");
+}

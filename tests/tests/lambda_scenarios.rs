@@ -1174,3 +1174,52 @@ fn every_write_of_an_unversioned_state_is_processed_once() {
     let writes = lab.evidence_of("state-write");
     assert_eq!(writes.len(), 2, "one state-write record per write, redeliveries aside: {writes:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 10. An oversized Config item whose delivery bucket the watcher cannot read (a deployment
+//     without it): recorded once as input.invalid naming the reason, not retried into the DLQ.
+
+#[test]
+fn an_unreadable_oversized_config_item_is_recorded_once_not_retried() {
+    let Some(lab) = Lab::start("ls_config_oversized_missing") else { return };
+    let watcher = lab.adapters(Function::ConfigWatcher, &[]);
+    // The sample notification names the delivery bucket stmarys-ehr-config-…, which this
+    // deployment does not have.
+    let ev = event("events/config-watcher/negative-oversized/event.json");
+    let now = at("2026-11-20T10:02:05Z");
+    let mut alerts = 0;
+    for i in 0..2 {
+        let r = lab.try_invoke(&watcher, &ev, now + chrono::Duration::minutes(i)).unwrap_or_else(|e| panic!("retried (delivery {i}): {e}"));
+        assert_eq!(r["invalid"], 1, "{r}");
+        assert_eq!(r["findings"].as_array().map(Vec::len), Some(1), "{r}");
+        assert_eq!(r["findings"][0]["rule"], "input.invalid", "{r}");
+        alerts += r["recorded"]["alerts"].as_u64().unwrap_or(0);
+    }
+    assert_eq!(alerts, 1, "one alert for two deliveries");
+    let f = lab.findings().iter().map(finding_of).next().expect("the finding");
+    let title = f["title"].as_str().unwrap_or_default();
+    assert!(title.contains("s3://stmarys-ehr-config-123456789012/") && title.contains("NoSuchBucket"), "the reason is named: {title}");
+}
+
+/// The same for a CloudTrail log file that is gone (or unreadable) when the trail watcher reads
+/// it: the file is input.invalid once, the other files of the notification are still read.
+#[test]
+fn a_missing_cloudtrail_log_file_is_recorded_once_not_retried() {
+    let Some(lab) = Lab::start("ls_trail_missing_log") else { return };
+    let watcher = lab.adapters(Function::TrailWatcher, &[]);
+    let key = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/20/123456789012_CloudTrail_us-east-1_20261120T1000Z_gone.json.gz";
+    let ev = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-20T10:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "no-such-trail-bucket", "arn": "arn:aws:s3:::no-such-trail-bucket"},
+               "object": {"key": key, "size": 1234}}
+    }]});
+    for i in 0..2 {
+        let r = lab.try_invoke(&watcher, &ev, at("2026-11-20T10:00:05Z")).unwrap_or_else(|e| panic!("retried (delivery {i}): {e}"));
+        assert_eq!(r["invalid"], 1, "{r}");
+        assert_eq!(r["findings"][0]["rule"], "input.invalid", "{r}");
+        assert_eq!(r["recorded"]["alerts"], if i == 0 { 1 } else { 0 }, "{r}");
+    }
+    let f = lab.findings().iter().map(finding_of).next().expect("the finding");
+    assert!(f["title"].as_str().unwrap_or_default().contains("NoSuchBucket"), "{f}");
+}

@@ -25,7 +25,7 @@
 //! line ([`LiveReadError`]) naming the operation.
 
 use crate::iam::Action;
-use crate::sdk_error::{describe, one_line};
+use crate::sdk_error::{describe, is_permanent, one_line};
 use aws_config::SdkConfig;
 use aws_sdk_config::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_config::types::{BaseConfigurationItem, ResourceKey, ResourceType};
@@ -59,7 +59,25 @@ pub enum LiveReadError {
     #[error("bad resource key {key}: {message}")]
     Key { key: String, message: String },
     #[error("oversized configuration item s3://{bucket}/{key}: {message}")]
-    Oversized { bucket: String, key: String, message: String },
+    Oversized {
+        bucket: String,
+        key: String,
+        message: String,
+        /// Retrying cannot help: the object or its bucket is not there, this role may not read
+        /// it, or it holds no such configuration item.
+        permanent: bool,
+    },
+}
+
+impl LiveReadError {
+    /// Will it fail the same way however often it is retried?
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            LiveReadError::Oversized { permanent, .. } => *permanent,
+            LiveReadError::Key { .. } | LiveReadError::Item { .. } => true,
+            LiveReadError::Request { .. } | LiveReadError::Unprocessed { .. } => false,
+        }
+    }
 }
 
 /// Retries of `UnprocessedResourceKeys`.
@@ -306,7 +324,13 @@ impl ConfigReader {
     /// notification holding it; gzip or plain JSON). When the reference names the resource,
     /// the item must be that resource's.
     pub async fn oversized(&self, r: &OversizedRef, redactor: &Redactor) -> Result<ConfigItem, LiveReadError> {
-        let bad = |message: String| LiveReadError::Oversized { bucket: r.s3_bucket.clone(), key: r.s3_key.clone(), message };
+        let failed = |message: String, permanent| LiveReadError::Oversized {
+            bucket: r.s3_bucket.clone(),
+            key: r.s3_key.clone(),
+            message,
+            permanent,
+        };
+        let bad = |message: String| failed(message, true);
         let out = self
             .s3
             .get_object()
@@ -314,8 +338,8 @@ impl ConfigReader {
             .key(&r.s3_key)
             .send()
             .await
-            .map_err(|e| bad(format!("S3 GetObject: {}", describe(&e))))?;
-        let body = out.body.collect().await.map_err(|e| bad(format!("reading the body: {}", one_line(&e))))?.into_bytes();
+            .map_err(|e| failed(format!("S3 GetObject: {}", describe(&e)), is_permanent(&e)))?;
+        let body = out.body.collect().await.map_err(|e| failed(format!("reading the body: {}", one_line(&e)), false))?.into_bytes();
         let bytes = object_json(&body).map_err(bad)?;
         let (items, errors) = parse_document(&bytes, redactor).map_err(|e| bad(e.to_string()))?;
         let wanted = |it: &ConfigItem| {

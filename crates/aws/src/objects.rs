@@ -2,7 +2,7 @@
 //! ([`ObjectReader`], the trail watcher) and the report files ([`ObjectWriter`], the reporter).
 
 use crate::iam::Action;
-use crate::sdk_error::{describe, one_line};
+use crate::sdk_error::{describe, is_permanent, one_line};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
@@ -14,6 +14,8 @@ pub struct ObjectError {
     pub bucket: String,
     pub key: String,
     pub message: String,
+    /// Retrying cannot help: the object or bucket is not there, or this role may not read it.
+    pub permanent: bool,
 }
 
 /// Reads whole objects.
@@ -32,9 +34,15 @@ impl ObjectReader {
 
     /// The current version's bytes.
     pub async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, ObjectError> {
-        let err = |message: String| ObjectError { op: "GetObject", bucket: bucket.to_string(), key: key.to_string(), message };
-        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| err(describe(&e)))?;
-        let body = out.body.collect().await.map_err(|e| err(format!("reading the body: {}", one_line(&e))))?;
+        let err = |message: String, permanent| ObjectError {
+            op: "GetObject",
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            message,
+            permanent,
+        };
+        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| err(describe(&e), is_permanent(&e)))?;
+        let body = out.body.collect().await.map_err(|e| err(format!("reading the body: {}", one_line(&e)), false))?;
         Ok(body.into_bytes().to_vec())
     }
 }
@@ -55,15 +63,15 @@ impl ObjectWriter {
 
     /// Write `bytes` with a content type.
     pub async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ObjectError> {
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(|e| ObjectError { op: "PutObject", bucket: bucket.to_string(), key: key.to_string(), message: describe(&e) })?;
+        self.client.put_object().bucket(bucket).key(key).content_type(content_type).body(ByteStream::from(bytes)).send().await.map_err(
+            |e| ObjectError {
+                op: "PutObject",
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                message: describe(&e),
+                permanent: is_permanent(&e),
+            },
+        )?;
         Ok(())
     }
 }

@@ -9,6 +9,22 @@ pub(crate) fn status<E>(e: &SdkError<E>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
 
+/// Will the same call fail the same way however often it is retried? The object, version or
+/// bucket is not there (404, `NoSuchKey`, `NoSuchVersion`, `NoSuchBucket`), or this role may
+/// not read it (403, `AccessDenied`), or it is archived (`InvalidObjectState`). Throttling, 5xx,
+/// timeouts and connection failures are not: they are retried.
+pub(crate) fn is_permanent<E>(e: &SdkError<E>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    matches!(e, SdkError::ServiceError(_))
+        && (matches!(status(e), Some(403 | 404))
+            || matches!(
+                e.code(),
+                Some("AccessDenied" | "NoSuchKey" | "NoSuchVersion" | "NoSuchBucket" | "InvalidObjectState" | "AllAccessDisabled")
+            ))
+}
+
 /// An error and its sources on one line (`a: b: c`), multi-line messages folded.
 pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();

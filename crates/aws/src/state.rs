@@ -51,6 +51,14 @@ pub enum StateReadError {
     },
 }
 
+impl StateReadError {
+    /// Will it fail the same way however often it is retried? The bucket, key or version is
+    /// not there, this role may not read it, or the bytes are not a state.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, StateReadError::Request { .. })
+    }
+}
+
 /// One version of a state object as read from S3.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateObject {

@@ -1,7 +1,9 @@
 //! `config-watcher`: AWS Config `Configuration Item Change` notifications. An oversized
 //! notification carries no item: the item is read from the S3 object the notification names
 //! (through the Config reader), then detected like any other. An oversized item that cannot
-//! be read or parsed is `input.invalid`; S3 errors other than a missing object are retried.
+//! be read for good (the object or its bucket missing, access denied, not a configuration
+//! item) is `input.invalid`, recorded once; a failure that may pass (throttling, 5xx, a
+//! timeout) fails the invocation so the platform retries it.
 
 use super::{outcome_response, HandlerError, Invocation};
 use crate::adapters::Adapters;
@@ -16,8 +18,11 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         let Some(oversized) = change.oversized.clone().filter(|_| change.item.is_none()) else { continue };
         match adapters.live.oversized(&oversized, &adapters.redactor).await {
             Ok(item) => change.item = Some(item),
-            Err(e) if is_transient(&e) => return Err(HandlerError::Transient(format!("oversized configuration item: {e}"))),
+            Err(e) if !e.is_permanent() => return Err(HandlerError::Transient(format!("oversized configuration item: {e}"))),
             Err(e) => {
+                // Recorded once (input.invalid names the reason), never retried: a missing
+                // object or bucket, or a role that may not read the Config delivery bucket
+                // (infra's `config_delivery_bucket`), fails the same way on every retry.
                 let source = format!("s3://{}/{}", oversized.s3_bucket, oversized.s3_key);
                 *d = Err(InvalidInput { source, index: None, message: e.to_string() });
             }
@@ -25,17 +30,4 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     }
     let at = super::payload_time(&payload).unwrap_or(inv.now);
     Ok(outcome_response(&driftwatch_engine::watch(adapters, decoded, at, inv.now).await?))
-}
-
-/// Is a failure to read an oversized item worth retrying? A missing object or an object that
-/// is not a configuration item will not get better; a failed call may.
-fn is_transient(e: &driftwatch_aws::LiveReadError) -> bool {
-    match e {
-        driftwatch_aws::LiveReadError::Oversized { message, .. } => {
-            let m = message.to_ascii_lowercase();
-            !(m.contains("nosuchkey") || m.contains("not found") || m.contains("json") || m.contains("gzip") || m.contains("item"))
-        }
-        driftwatch_aws::LiveReadError::Request { .. } => true,
-        _ => false,
-    }
 }

@@ -133,7 +133,15 @@ async fn state_written(
             return Ok(Ok((Vec::new(), summary)));
         }
     }
-    let object = adapters.states.get_version(&ev.bucket, &ev.key, ev.real_version()).await.map_err(transient)?;
+    let object = match adapters.states.get_version(&ev.bucket, &ev.key, ev.real_version()).await {
+        Ok(o) => o,
+        // The version is gone, or this role may not read it: the same on every retry.
+        Err(e) if e.is_permanent() => {
+            let source = format!("{url} (version {})", ev.version_id.as_deref().unwrap_or("current"));
+            return Ok(Err(InvalidInput { source, index: None, message: e.to_string() }));
+        }
+        Err(e) => return Err(transient(e)),
+    };
     let object_etag = object.etag.as_deref().map(|e| e.trim_matches('"'));
     // Without versions, only the object that stands can be read: when it is no longer this
     // write's (overwritten since), the write that replaced it has its own event.

@@ -50,7 +50,18 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     let mut all = Outcome::default();
     for (bucket, key) in files {
         let source = format!("s3://{bucket}/{key}");
-        let bytes = adapters.log_files.get(&bucket, &key).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let bytes = match adapters.log_files.get(&bucket, &key).await {
+            Ok(b) => b,
+            // Gone, or not readable by this role: the same on every retry. Recorded once.
+            Err(e) if e.permanent => {
+                all.add(
+                    watch(adapters, vec![Err(InvalidInput { source: source.clone(), index: None, message: e.to_string() })], at, inv.now)
+                        .await?,
+                );
+                continue;
+            }
+            Err(e) => return Err(HandlerError::Transient(e.to_string())),
+        };
         let decoded = if bytes.starts_with(&[0x1f, 0x8b]) {
             match driftwatch_decode::gunzip(&bytes, MAX_LOG_BYTES) {
                 Ok(b) => driftwatch_decode::decode_document(&b, &source, &adapters.env.policy, &adapters.redactor),
