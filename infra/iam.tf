@@ -175,6 +175,12 @@ locals {
       Action   = ["s3:GetObject"]
       Resource = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}/*.tflock"]
     }
+    lock_file_versions = {
+      Sid      = "LockFileVersionsRead"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+      Resource = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}/*.tflock"]
+    }
     signing_key = {
       Sid      = "EvidenceSigningKey"
       Effect   = "Allow"
@@ -193,7 +199,7 @@ locals {
     "state-watcher"  = concat(local.recording, [local.stmt.index_write, local.stmt.state_read, local.stmt.state_versions, local.stmt.locks_get], local.state_kms)
     "trail-watcher"  = concat(local.recording, [local.stmt.trail_logs])
     "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
-    "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq])
+    "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_kms)
     "sweeper" = concat(
       [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
       [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.config_read],

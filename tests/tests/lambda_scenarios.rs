@@ -271,8 +271,14 @@ impl Lab {
     /// A Terraform configuration in `dir` whose S3 backend is the lab's state bucket (with
     /// DynamoDB locking in the lab's lock table) at `key`, plus `resources`; initialised.
     fn tf_init(&self, dir: &Path, key: &str, resources: &str) {
+        self.tf_init_locking(dir, key, resources, &format!("dynamodb_table = \"{}\"", deployment::LOCK_TABLE));
+    }
+
+    /// [`tf_init`](Self::tf_init) with `locking` as the backend's locking setting
+    /// (`use_lockfile = true` for S3 lock files).
+    fn tf_init_locking(&self, dir: &Path, key: &str, resources: &str, locking: &str) {
         let endpoint = &self.moto.endpoint;
-        let (bucket, table) = (deployment::STATE_BUCKET, deployment::LOCK_TABLE);
+        let bucket = deployment::STATE_BUCKET;
         let main = format!(
             r#"
 terraform {{
@@ -280,7 +286,7 @@ terraform {{
     bucket                      = "{bucket}"
     key                         = "{key}"
     region                      = "us-east-1"
-    dynamodb_table              = "{table}"
+    {locking}
     use_path_style              = true
     skip_credentials_validation = true
     skip_requesting_account_id  = true
@@ -1222,4 +1228,149 @@ fn a_missing_cloudtrail_log_file_is_recorded_once_not_retried() {
     }
     let f = lab.findings().iter().map(finding_of).next().expect("the finding");
     assert!(f["title"].as_str().unwrap_or_default().contains("NoSuchBucket"), "{f}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. `use_lockfile = true` (Terraform 1.10+; DynamoDB locking is deprecated): two real applies
+//     contend for the `.tflock` object and the lock is force-unlocked. The lock file's S3
+//     notifications reach the lock watcher, which reads the created version's body, so the
+//     ledger knows the holder; the CloudTrail data events of the failed and the foreign
+//     `PutObject`/`DeleteObject` reach the trail watcher.
+
+/// The S3 notification of a `.tflock` object created (`version`) or deleted.
+fn lock_file_notification(key: &str, created: bool, version: &str, time: DateTime<Utc>) -> Value {
+    let mut ev = event("events/lock-watcher/negative-tflock-cycle/event.json");
+    let mut rec = ev["Records"][if created { 0 } else { 1 }].clone();
+    rec["eventTime"] = json!(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    rec["s3"]["object"]["key"] = json!(key);
+    rec["s3"]["object"]["versionId"] = json!(version);
+    ev["Records"] = json!([rec]);
+    ev
+}
+
+/// A CloudTrail S3 data event on `key` by `principal` (an assumed-role ARN), shaped like
+/// `events/trail-watcher/lock-contention-tflock-412`; `error`: the failed call's code.
+fn s3_data_event(name: &str, key: &str, role: &str, session: &str, error: Option<&str>, time: DateTime<Utc>) -> Value {
+    let mut ev = event("events/trail-watcher/lock-contention-tflock-412/event.json");
+    let when = time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    ev["time"] = json!(when);
+    ev["id"] = json!(format!("{name}-{key}-{when}"));
+    let d = &mut ev["detail"];
+    d["eventTime"] = json!(when);
+    d["eventName"] = json!(name);
+    d["eventID"] = json!(format!("{name}-{session}-{when}"));
+    d["requestParameters"]["key"] = json!(key);
+    d["userIdentity"]["arn"] = json!(format!("arn:aws:sts::123456789012:assumed-role/{role}/{session}"));
+    d["userIdentity"]["principalId"] = json!(format!("AROA{role}:{session}"));
+    d["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(format!("arn:aws:iam::123456789012:role/{role}"));
+    d["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] = json!(role);
+    match error {
+        Some(code) => d["errorCode"] = json!(code),
+        None => {
+            d.as_object_mut().expect("detail").remove("errorCode");
+            d.as_object_mut().expect("detail").remove("errorMessage");
+        }
+    }
+    ev
+}
+
+#[test]
+fn lock_files_of_real_terraform_reach_the_ledger_and_name_the_holder() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_lockfile") else { return };
+    let key = "prod/lockfile.tfstate";
+    let lock_key = format!("{key}.tflock");
+    let lock_id = format!("{}/{key}", deployment::STATE_BUCKET);
+    let state_resource = format!("driftwatch::TerraformState s3://{lock_id}");
+    let (dir_a, dir_b) = (scratch("ls-lockfile-a"), scratch("ls-lockfile-b"));
+    let slow =
+        "resource \"terraform_data\" \"slow\" {\n  input = \"a\"\n  provisioner \"local-exec\" {\n    command = \"sleep 20\"\n  }\n}\n";
+    lab.tf_init_locking(&dir_a, key, slow, "use_lockfile = true");
+    lab.tf_init_locking(&dir_b, key, "resource \"terraform_data\" \"other\" {\n  input = \"b\"\n}\n", "use_lockfile = true");
+
+    // Apply A takes the lock file and holds it while its provisioner sleeps.
+    let mut a = Running(Some(
+        lab.tf_command(&dir_a, &["apply", "-auto-approve", "-input=false", "-no-color"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start apply A"),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let s3 = &lab.deployed.s3;
+    let held = loop {
+        if let Ok(h) = lab.deployed.block_on(s3.head_object().bucket(deployment::STATE_BUCKET).key(&lock_key).send()) {
+            break h;
+        }
+        assert!(std::time::Instant::now() < deadline, "apply A never wrote its lock file");
+        if let Ok(Some(status)) = a.child().try_wait() {
+            panic!("apply A ended ({status}) before its lock file was seen");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let version = held.version_id().expect("versioned state bucket").to_string();
+    let info: Value = serde_json::from_slice(&lab.object(deployment::STATE_BUCKET, &lock_key, Some(&version))).expect("lock file JSON");
+    let lock_uuid = info["ID"].as_str().expect("Info.ID").to_string();
+    let created: DateTime<Utc> = info["Created"].as_str().expect("Created").parse().expect("Created time");
+
+    // The pipeline's PutObject (CloudTrail) and the lock file's notification (S3), twice each.
+    let trail = lab.adapters(Function::TrailWatcher, &[]);
+    let locks = lab.adapters(Function::LockWatcher, &[]);
+    let put = s3_data_event("PutObject", &lock_key, "terraform-ci", "GitHubActions", None, created);
+    for _ in 0..2 {
+        let r = lab.invoke(&trail, &put, created + chrono::Duration::seconds(1));
+        assert_eq!(r["findings"], json!([]), "the pipeline taking its lock is no finding: {r}");
+        let r = lab.invoke(&locks, &lock_file_notification(&lock_key, true, &version, created), created + chrono::Duration::seconds(1));
+        assert_eq!(r["invalid"], 0, "{r}");
+        assert_eq!(r["findings"], json!([]), "taking a lock is no finding: {r}");
+    }
+    let ledger: Vec<Value> = lab
+        .deployed
+        .items(deployment::FINDINGS_TABLE)
+        .into_iter()
+        .filter(|i| i["fingerprint"].as_str() == Some(&format!("ledger#lock#{lock_id}")))
+        .collect();
+    assert_eq!(ledger.len(), 1, "the ledger holds the lock");
+    let remembered: Value = serde_json::from_str(ledger[0]["value"].as_str().expect("value")).expect("held lock JSON");
+    assert_eq!(remembered["info"]["ID"], json!(lock_uuid), "the ledger knows the holder from the lock file's body: {remembered}");
+
+    // Apply B fails on the lock file, as in real life (a 412 on its conditional PutObject).
+    let b = lab.tf_command(&dir_b, &["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"]).output().expect("apply B");
+    let b_err = String::from_utf8_lossy(&b.stderr);
+    assert!(!b.status.success(), "apply B got the lock A holds");
+    assert!(b_err.contains("Error acquiring the state lock"), "{b_err}");
+    let waited = created + chrono::Duration::seconds(5);
+    let r = lab.invoke(
+        &trail,
+        &s3_data_event("PutObject", &lock_key, "PlatformAdmin", "raj.patel", Some("PreconditionFailed"), waited),
+        waited,
+    );
+    assert_eq!(r["findings"][0]["rule"], "lock.contention", "{r}");
+    let contention = lab.findings().iter().map(finding_of).find(|f| f["rule"] == "lock.contention").expect("contention");
+    assert!(contention.to_string().contains(&lock_uuid), "the contention names A's lock, read from its lock file: {contention}");
+
+    // An admin force-unlocks A's lock from B's directory while A still runs.
+    lab.tf(&dir_b, &["force-unlock", "-force", &lock_uuid]);
+    let gone = lab.deployed.block_on(s3.head_object().bucket(deployment::STATE_BUCKET).key(&lock_key).send());
+    assert!(gone.is_err(), "force-unlock deleted the lock file");
+    let unlocked = created + chrono::Duration::seconds(10);
+    let r = lab.invoke(&locks, &lock_file_notification(&lock_key, false, "delete-marker", unlocked), unlocked);
+    assert_eq!(r["invalid"], 0, "{r}");
+    let still_held = lab
+        .deployed
+        .items(deployment::FINDINGS_TABLE)
+        .into_iter()
+        .any(|i| i["fingerprint"].as_str() == Some(&format!("ledger#lock#{lock_id}")));
+    assert!(!still_held, "the deleted lock file released the lock in the ledger");
+    let r = lab.invoke(&trail, &s3_data_event("DeleteObject", &lock_key, "PlatformAdmin", "raj.patel", None, unlocked), unlocked);
+    assert_eq!(r["findings"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["findings"][0]["rule"], "lock.force_unlock", "{r}");
+    let out = a.0.take().expect("apply A").wait_with_output().expect("apply A");
+    let a_err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() || a_err.is_empty() || a_err.contains("lock"), "{a_err}");
+    let rules = rules(&lab.findings());
+    assert!(rules.contains(&("lock.contention".to_string(), state_resource.clone())), "{rules:?}");
+    assert!(rules.contains(&("lock.force_unlock".to_string(), state_resource)), "{rules:?}");
 }

@@ -118,6 +118,7 @@ pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
         ("state.rs", "S3StateReader::READ", S3StateReader::READ),
         ("state.rs", "S3StateReader::LIST", S3StateReader::LIST),
         ("state.rs", "S3StateReader::LOCK_FILES", S3StateReader::LOCK_FILES),
+        ("state.rs", "S3StateReader::LOCK_FILE", S3StateReader::LOCK_FILE),
         ("evidence.rs", "S3EvidenceStore::WRITE", S3EvidenceStore::WRITE),
         ("evidence.rs", "S3EvidenceStore::READ", S3EvidenceStore::READ),
         ("evidence.rs", "S3EvidenceStore::CHECK", S3EvidenceStore::CHECK),

@@ -145,6 +145,8 @@ impl S3StateReader {
     pub const LIST: &'static [Action] = &[Action::new("s3:ListBucket", "list_objects_v2")];
     /// [`lock_files`](Self::lock_files): reading the `.tflock` objects it lists.
     pub const LOCK_FILES: &'static [Action] = &[Action::new("s3:GetObject", "get_object")];
+    /// [`lock_file`](Self::lock_file): one `.tflock` object, of a given version.
+    pub const LOCK_FILE: &'static [Action] = &[Action::new("s3:GetObject", "get_object"), Action::new("s3:GetObjectVersion", "get_object")];
 
     /// The version id of the object's current version: `Ok(None)` when the key is gone (or
     /// its current version is a delete marker) or the bucket is unversioned.
@@ -191,6 +193,16 @@ impl S3StateReader {
             }
         }
         Ok(keys.into_iter().collect())
+    }
+
+    /// The body of one `.tflock` object — of `version` when given (a lock file is deleted on
+    /// unlock; its versions stay in a versioned bucket) — or `None` when it is gone.
+    pub async fn lock_file(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Option<Vec<u8>>, StateReadError> {
+        match self.get_version(bucket, key, version).await {
+            Ok(o) => Ok(Some(o.bytes)),
+            Err(StateReadError::NoSuchKey { .. } | StateReadError::NoSuchVersion { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every `.tflock` object in `bucket` with its bytes: `(key, bytes)`. A lock file released

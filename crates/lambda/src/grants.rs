@@ -64,7 +64,12 @@ impl Function {
                 w.extend(recording);
                 w.push((ConfigBucket, ConfigReader::OVERSIZED));
             }
-            Function::LockWatcher => w.extend(recording),
+            Function::LockWatcher => {
+                w.extend(recording);
+                // The `.tflock` objects of `use_lockfile` (S3 notifications): the body of the
+                // version created.
+                w.push((LockFiles, S3StateReader::LOCK_FILE));
+            }
             Function::Sweeper => {
                 // Stale locks, notices, sealing and reconcile record findings too, but look
                 // nothing up in the index.
@@ -98,6 +103,7 @@ impl Function {
         match self {
             Function::StateWatcher | Function::Sweeper => p.push((Target::StateKeys, STATE_KEYS)),
             Function::LockWatcher => {
+                p.push((Target::StateKeys, STATE_KEYS));
                 p.push((Target::LockStreams, LOCK_STREAMS));
                 p.push((Target::LockStreamDeadLetterQueue, DEAD_LETTER));
             }

@@ -5,7 +5,7 @@
 //! | `state-watcher` | S3 `Object Created/Deleted` (EventBridge or S3 notification) on a state key | indexes the state version, runs the state-write detector against the previous version |
 //! | `trail-watcher` | `AWS API Call via CloudTrail` (EventBridge), a CloudTrail log document, or an S3 event of a log file | CloudTrail detectors |
 //! | `config-watcher` | `Config Configuration Item Change` (EventBridge; oversized items fetched from S3) | Config change detectors |
-//! | `lock-watcher` | DynamoDB Streams batch of the lock table | lock detectors; per-record failures (`batchItemFailures`) |
+//! | `lock-watcher` | DynamoDB Streams batch of the lock table, or S3 notifications of `.tflock` objects | lock detectors (a created lock file's body read); per-record failures (`batchItemFailures`) |
 //! | `sweeper` | schedule | stale locks, exception notices, evidence digests, chunked reconcile |
 //! | `reporter` | schedule | the continuous-compliance report |
 
