@@ -371,20 +371,106 @@ pub struct Sealed {
     pub written: bool,
 }
 
+/// How many days back [`seal`] looks for the last digest before it reads the whole history.
+pub const SEAL_LOOKBACK_DAYS: i64 = 400;
+
+/// Records and digests of the days [`seal`] reads: from the day before the last digest's day
+/// up to the new window's day (`None`: everything, when there is no recent digest).
+fn recent_days(last_end: DateTime<Utc>, window_end: DateTime<Utc>) -> Option<Vec<String>> {
+    let first = (last_end - chrono::Duration::days(1)).date_naive();
+    let last = window_end.max(last_end).date_naive();
+    if (last - first).num_days() > SEAL_LOOKBACK_DAYS {
+        return None;
+    }
+    Some(first.iter_days().take_while(|d| *d <= last).map(|d| d.format("%Y/%m/%d").to_string()).collect())
+}
+
+/// The newest digest written on or before `until`'s day, looking back day by day (one listing
+/// a day) at most [`SEAL_LOOKBACK_DAYS`]; `None` when there is none that recent.
+fn latest_digest(store: &dyn EvidenceStore, prefix: &str, until: DateTime<Utc>) -> Result<Option<StoredDigest>, EvidenceError> {
+    // Two days ahead too: a digest sealed with a later clock (another sealer's skew, or a
+    // `--now` in the past) must still be the one chained to.
+    let today = until.date_naive() + chrono::Duration::days(2);
+    for back in 0..=SEAL_LOOKBACK_DAYS + 2 {
+        let day = today - chrono::Duration::days(back);
+        let listed = store.list(&format!("{}digests/{}/", norm_prefix(prefix), day.format("%Y/%m/%d")))?;
+        if let Some(l) = listed.iter().max_by(|a, b| a.key.cmp(&b.key)) {
+            let bytes =
+                store.get(&l.key)?.ok_or_else(|| EvidenceError::BadDigest { key: l.key.clone(), message: "listed but gone".into() })?;
+            let d = serde_json::from_slice::<DigestFile>(&bytes)
+                .map_err(|e| EvidenceError::BadDigest { key: l.key.clone(), message: e.to_string() })?;
+            return Ok(Some((l.key.clone(), bytes, d)));
+        }
+    }
+    Ok(None)
+}
+
 /// Seal every record not covered by an earlier digest into a new digest ending at
 /// `window_end`, chained to the last one and signed. Single writer: run from one place (the
 /// sweeper, or `driftwatch evidence seal`).
+///
+/// The cost is proportional to what is recent, not to the history: it finds the last digest
+/// by listing the digests of its day (looking back a day at a time), then reads the records
+/// and digests of the days from the day before the last digest's up to the new window's (a
+/// record written just before midnight and stored after a seal is still found the next day).
+/// Records of older days are covered by then — the verifier reports an uncovered one as
+/// inserted. Without a digest in the last [`SEAL_LOOKBACK_DAYS`] days, it reads everything.
 pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, window_end: DateTime<Utc>) -> Result<Sealed, EvidenceError> {
-    let (digests, bad) = load_digests(store, prefix)?;
-    if let Some((key, message)) = bad.into_iter().next() {
-        return Err(EvidenceError::BadDigest { key, message });
-    }
+    let latest = latest_digest(store, prefix, window_end)?;
+    let days = latest.as_ref().and_then(|(_, _, d)| recent_days(d.window_end, window_end));
+    seal_days(store, prefix, signer, window_end, days)
+}
+
+/// [`seal`] reading the whole history (every digest and every record), as the first seal of
+/// a store does. For comparison in the benchmark and the tests.
+pub fn seal_reading_everything(
+    store: &mut dyn EvidenceStore,
+    prefix: &str,
+    signer: &Signer25519,
+    window_end: DateTime<Utc>,
+) -> Result<Sealed, EvidenceError> {
+    seal_days(store, prefix, signer, window_end, None)
+}
+
+fn seal_days(
+    store: &mut dyn EvidenceStore,
+    prefix: &str,
+    signer: &Signer25519,
+    window_end: DateTime<Utc>,
+    days: Option<Vec<String>>,
+) -> Result<Sealed, EvidenceError> {
+    let p = norm_prefix(prefix);
+    // The digests that may cover the records read, and the records.
+    let (digests, listed) = match &days {
+        None => {
+            let (digests, bad) = load_digests(store, prefix)?;
+            if let Some((key, message)) = bad.into_iter().next() {
+                return Err(EvidenceError::BadDigest { key, message });
+            }
+            (digests, store.list(&p)?)
+        }
+        Some(days) => {
+            let mut digests = Vec::new();
+            let mut listed = Vec::new();
+            for day in days {
+                for l in store.list(&format!("{p}digests/{day}/"))? {
+                    let Some(bytes) = store.get(&l.key)? else { continue };
+                    let d = serde_json::from_slice::<DigestFile>(&bytes)
+                        .map_err(|e| EvidenceError::BadDigest { key: l.key.clone(), message: e.to_string() })?;
+                    digests.push((l.key, bytes, d));
+                }
+                listed.extend(store.list(&format!("{p}{day}/"))?);
+            }
+            digests.sort_by_key(|(_, _, d)| d.sequence);
+            (digests, listed)
+        }
+    };
     let covered: BTreeSet<String> = digests.iter().flat_map(|(_, _, d)| d.records.iter().map(|r| r.key.clone())).collect();
     let last = digests.last();
     let window_start = last.map(|(_, _, d)| d.window_end).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let window_end = window_end.max(window_start);
     let mut entries = Vec::new();
-    for l in store.list(&norm_prefix(prefix))? {
+    for l in listed {
         if is_digest_key(prefix, &l.key) || covered.contains(&l.key) || !l.key.ends_with(".json") {
             continue;
         }
@@ -672,6 +758,77 @@ mod tests {
         s.objects.insert("x".into(), b"1".to_vec());
         assert!(matches!(s.put_new("x", b"2"), Err(EvidenceError::Conflict { .. })));
         assert!(write_record(&mut s, "ev", &Record { kind: "Bad Kind".into(), ..rec(1) }, t(1)).is_err());
+    }
+
+    /// A store that counts the calls made to it (S3 requests in AWS).
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryStore,
+        gets: std::cell::Cell<usize>,
+        lists: std::cell::Cell<usize>,
+    }
+
+    impl EvidenceStore for Counting {
+        fn put_new(&mut self, key: &str, bytes: &[u8]) -> Result<PutOutcome, EvidenceError> {
+            self.inner.put_new(key, bytes)
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError> {
+            self.gets.set(self.gets.get() + 1);
+            self.inner.get(key)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError> {
+            self.lists.set(self.lists.get() + 1);
+            self.inner.list(prefix)
+        }
+    }
+
+    /// 400 digests over 100 days (one every 6 hours), a record before each.
+    fn long_history() -> (Counting, DateTime<Utc>) {
+        let mut s = Counting::default();
+        let k = signer(7);
+        let mut now = t(0);
+        for i in 0..400 {
+            write_record(&mut s, "ev", &rec(1000 + i), now).unwrap();
+            now += chrono::Duration::hours(6);
+            seal(&mut s, "ev", &k, now).unwrap();
+        }
+        (s, now)
+    }
+
+    #[test]
+    fn sealing_costs_what_is_recent_not_the_whole_history() {
+        let (mut s, now) = long_history();
+        for i in 0..10 {
+            write_record(&mut s, "ev", &rec(i), now).unwrap();
+        }
+        let mut everything = Counting { inner: s.inner.clone(), ..Default::default() };
+        s.gets.set(0);
+        s.lists.set(0);
+        let sealed = seal(&mut s, "ev", &signer(7), now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!((sealed.sequence, sealed.records), (400, 10));
+        let (gets, lists) = (s.gets.get(), s.lists.get());
+        let full = seal_reading_everything(&mut everything, "ev", &signer(7), now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(everything.inner.objects[&full.key], s.inner.objects[&sealed.key], "both ways seal the same digest");
+        assert!(gets <= 10 + 3 * 4 + 1, "{gets} reads for 10 new records after 400 digests");
+        assert!(lists <= 3 * 2 + 3, "{lists} listings");
+        assert!(everything.gets.get() >= 400 + 10, "reading everything reads every digest: {}", everything.gets.get());
+    }
+
+    #[test]
+    fn a_record_stored_after_midnight_for_the_day_before_is_still_sealed() {
+        let mut s = MemoryStore::default();
+        let k = signer(7);
+        write_record(&mut s, "ev", &rec(1), t(20)).unwrap();
+        seal(&mut s, "ev", &k, t(23)).unwrap();
+        // Day 21, 00:30: a seal; then a record its writer dated day 20 (its clock said 23:59)
+        // lands; then the next seal must still cover it.
+        seal(&mut s, "ev", &k, t(24) + chrono::Duration::minutes(30)).unwrap();
+        let (late, _) = write_record(&mut s, "ev", &rec(2), t(23) + chrono::Duration::minutes(59)).unwrap();
+        assert!(late.starts_with("ev/2026/11/20/"), "{late}");
+        let next = seal(&mut s, "ev", &k, t(25)).unwrap();
+        assert_eq!(next.records, 1);
+        let r = verify(&s, "ev", Some(&k.public()), None, None).unwrap();
+        assert!(r.ok(), "{:?}", r.problems);
     }
 
     #[test]
