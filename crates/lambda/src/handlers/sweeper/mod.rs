@@ -45,21 +45,18 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         }
         Err(e) => errors.push(format!("stale locks: {e}")),
     }
-    match settle::run(adapters, inv).await {
-        Ok(v) => out["settled"] = v,
-        Err(e) => errors.push(format!("settling state writes: {e}")),
-    }
-    match notices::run(adapters, inv).await {
-        Ok(v) => out["notices"] = v,
-        Err(e) => errors.push(format!("exception notices: {e}")),
-    }
-    match seal::run(adapters, inv).await {
-        Ok(v) => out["sealed"] = v,
-        Err(e) => errors.push(format!("evidence digests: {e}")),
-    }
-    match reconcile::run(adapters, inv).await {
-        Ok(v) => out["reconcile"] = v,
-        Err(e) => errors.push(format!("reconcile: {e}")),
+    // The other parts, each independent: its report under its name, or its failure noted.
+    let parts = [
+        ("settled", "settling state writes", settle::run(adapters, inv).await),
+        ("notices", "exception notices", notices::run(adapters, inv).await),
+        ("sealed", "evidence digests", seal::run(adapters, inv).await),
+        ("reconcile", "reconcile", reconcile::run(adapters, inv).await),
+    ];
+    for (name, what, done) in parts {
+        match done {
+            Ok(v) => out[name] = v,
+            Err(e) => errors.push(format!("{what}: {e}")),
+        }
     }
     if errors.is_empty() {
         Ok(out)
