@@ -62,12 +62,17 @@ variable "config_delivery_bucket" {
 }
 
 variable "pipeline_principals" {
-  description = "ARN globs of the pipeline's principals (the caller ARN or its session issuer's role ARN)."
+  description = "ARN globs of the pipeline's principals (the caller ARN or its session issuer's role ARN). Only these are the pipeline."
   type        = list(string)
+
+  validation {
+    condition     = length(var.pipeline_principals) > 0
+    error_message = "Name the pipeline's role ARNs: a session name alone identifies nobody (anyone may assume a role under any session name)."
+  }
 }
 
 variable "pipeline_session_names" {
-  description = "Role session name globs of the pipeline (e.g. GitHubActions)."
+  description = "Role session name globs that narrow pipeline_principals to the pipeline's sessions (e.g. GitHubActions); they never make another principal the pipeline."
   type        = list(string)
   default     = []
 }

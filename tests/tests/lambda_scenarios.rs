@@ -1374,3 +1374,33 @@ fn lock_files_of_real_terraform_reach_the_ledger_and_name_the_holder() {
     assert!(rules.contains(&("lock.contention".to_string(), state_resource.clone())), "{rules:?}");
     assert!(rules.contains(&("lock.force_unlock".to_string(), state_resource)), "{rules:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 12. Posing as the pipeline: an admin assumes their own role under the pipeline's session name
+//     (`aws sts assume-role --role-arn …/PlatformAdmin --role-session-name GitHubActions`) and
+//     opens the app security group. The session name is the caller's choice: the change is
+//     out of band, as the same call by the pipeline's role is not.
+
+#[test]
+fn a_spoofed_pipeline_session_name_does_not_silence_a_change() {
+    let Some(lab) = Lab::start("ls_spoofed_session") else { return };
+    assert!(lab.deployed.seed_index() > 0);
+    let adapters = lab.adapters(Function::TrailWatcher, &[]);
+    let genuine = event("events/trail-watcher/negative-pipeline-change/event.json");
+    let r = lab.invoke(&adapters, &genuine, now());
+    assert_eq!(r["findings"], json!([]), "the pipeline's own change is no finding: {r}");
+    let mut spoofed = genuine.clone();
+    let who = &mut spoofed["detail"]["userIdentity"];
+    who["arn"] = json!("arn:aws:sts::123456789012:assumed-role/PlatformAdmin/GitHubActions");
+    who["principalId"] = json!("AROAR7E5PLATADMIN001:GitHubActions");
+    who["sessionContext"]["sessionIssuer"]["arn"] = json!("arn:aws:iam::123456789012:role/PlatformAdmin");
+    who["sessionContext"]["sessionIssuer"]["principalId"] = json!("AROAR7E5PLATADMIN001");
+    who["sessionContext"]["sessionIssuer"]["userName"] = json!("PlatformAdmin");
+    spoofed["detail"]["eventID"] = json!("spoofed-session-1");
+    spoofed["id"] = json!("spoofed-session-1");
+    let r = lab.invoke(&adapters, &spoofed, now());
+    let found: Vec<String> = r["findings"].as_array().into_iter().flatten().map(|f| f["rule"].as_str().unwrap_or("").to_string()).collect();
+    assert!(found.iter().any(|r| r.starts_with("change.")), "the spoofed session silenced the change: {r}");
+    let f = lab.findings().iter().map(finding_of).find(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("change."))).expect("change");
+    assert_eq!(f["actor"]["principal_arn"], "arn:aws:sts::123456789012:assumed-role/PlatformAdmin/GitHubActions", "{f}");
+}

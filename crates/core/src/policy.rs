@@ -153,6 +153,14 @@ impl Policy {
                 message: format!("expected KEY=VALUE or \"none\", got {:?}", p.regulated_tag),
             });
         }
+        if !p.pipeline.session_names.is_empty() && p.pipeline.principals.is_empty() {
+            return Err(PolicyError::Field {
+                field: "pipeline.session_names",
+                message: "session names narrow pipeline.principals and cannot stand alone: anyone may assume a role under any session \
+                          name; list the pipeline's role ARNs in pipeline.principals"
+                    .into(),
+            });
+        }
         if p.locks.stale_after_minutes.values().any(|m| *m == 0) {
             return Err(PolicyError::Field { field: "locks.stale_after_minutes", message: "thresholds must be at least 1 minute".into() });
         }
@@ -169,13 +177,15 @@ impl Policy {
         crate::drift::ScanPolicy { regulated_tag: self.regulated() }
     }
 
-    /// Is this principal the pipeline? Matches the ARN, the session issuer's role ARN, and the
-    /// role session name against the allowlists.
+    /// Is this principal the pipeline? Its ARN or its session issuer's role ARN must match
+    /// `pipeline.principals`; `pipeline.session_names`, when given, narrows that to those
+    /// sessions. A session name is chosen by whoever assumes a role (`aws sts assume-role
+    /// --role-session-name GitHubActions`): alone it identifies nobody.
     pub fn is_pipeline(&self, p: &Principal) -> bool {
         let arn_hit = |arn: &Option<String>| arn.as_deref().is_some_and(|a| self.pipeline.principals.iter().any(|g| glob::matches(g, a)));
-        arn_hit(&p.arn)
-            || arn_hit(&p.session_issuer_arn)
-            || p.session_name.as_deref().is_some_and(|s| self.pipeline.session_names.iter().any(|g| glob::matches(g, s)))
+        let session_ok = self.pipeline.session_names.is_empty()
+            || p.session_name.as_deref().is_some_and(|s| self.pipeline.session_names.iter().any(|g| glob::matches(g, s)));
+        (arn_hit(&p.arn) || arn_hit(&p.session_issuer_arn)) && session_ok
     }
 
     /// Is this S3 object a Terraform state file?
@@ -215,18 +225,21 @@ mod tests {
             "#,
         )
         .unwrap();
-        let ci = Principal {
-            arn: Some("arn:aws:sts::1:assumed-role/terraform-ci/x".into()),
-            session_issuer_arn: Some("arn:aws:iam::1:role/terraform-ci".into()),
+        let role = |role: &str, session: &str| Principal {
+            arn: Some(format!("arn:aws:sts::1:assumed-role/{role}/{session}")),
+            session_issuer_arn: Some(format!("arn:aws:iam::1:role/{role}")),
+            session_name: Some(session.into()),
             ..Default::default()
         };
-        let human = Principal {
-            arn: Some("arn:aws:sts::1:assumed-role/Admin/jane@example.org".into()),
-            session_name: Some("jane@example.org".into()),
-            ..Default::default()
-        };
-        let gha = Principal { session_name: Some("GitHubActions-42".into()), ..Default::default() };
-        assert!(p.is_pipeline(&ci) && p.is_pipeline(&gha) && !p.is_pipeline(&human));
+        assert!(p.is_pipeline(&role("terraform-ci", "GitHubActions-42")), "the pipeline's role in its session");
+        assert!(!p.is_pipeline(&role("terraform-ci", "jane@example.org")), "the pipeline's role, another session: narrowed out");
+        assert!(!p.is_pipeline(&role("Admin", "jane@example.org")));
+        // The spoof: any role, assumed under the pipeline's session name.
+        assert!(!p.is_pipeline(&role("Admin", "GitHubActions")), "a session name alone made an admin the pipeline");
+        let bare = Principal { session_name: Some("GitHubActions-42".into()), ..Default::default() };
+        assert!(!p.is_pipeline(&bare));
+        let any_session = Policy::from_toml("[pipeline]\nprincipals = [\"arn:aws:iam::*:role/terraform-ci\"]").unwrap();
+        assert!(any_session.is_pipeline(&role("terraform-ci", "whatever")), "without session_names every session of the role");
         assert_eq!(p.stale_after_minutes("OperationTypeApply"), 90);
         assert_eq!(p.stale_after_minutes("OperationTypePlan"), 45);
         assert!(p.is_state_object("b", "env:/prod/net.tfstate") && p.is_state_object("b", "x/terraform.tfstate"));
@@ -238,6 +251,8 @@ mod tests {
         assert!(Policy::from_toml("[pipeline]\nprincipal = []").is_err(), "typo in a key");
         assert!(Policy::from_toml("regulated_tag = \"phi\"").is_err());
         assert!(Policy::from_toml("[locks]\nstale_after_minutes = { default = 0 }").is_err());
+        let e = Policy::from_toml("[pipeline]\nsession_names = [\"GitHubActions\"]").unwrap_err().to_string();
+        assert!(e.contains("pipeline.session_names") && e.contains("pipeline.principals"), "{e}");
         assert_eq!(Policy::from_toml("").unwrap(), Policy::default());
     }
 }
