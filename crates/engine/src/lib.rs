@@ -29,4 +29,4 @@ pub mod state_write;
 
 pub use ports::{Ports, Retry};
 pub use record::{record, write_evidence, Recorded};
-pub use signal::{on_decoded, on_signal, watch, watch_document, Outcome};
+pub use signal::{detect_signal, on_signal, watch, watch_document, Outcome};

@@ -84,15 +84,32 @@ pub async fn write_evidence(evidence: &impl EvidenceWriter, record: &Record, wri
 /// Apply the exceptions to `findings`, then record each (see the module documentation).
 /// `now` is the invocation's clock: it dates the evidence and decides which exceptions are in
 /// force.
-pub async fn record(ports: &impl Ports, mut findings: Vec<Finding>, now: DateTime<Utc>) -> Result<Recorded, Retry> {
+pub async fn record(ports: &impl Ports, findings: Vec<Finding>, now: DateTime<Utc>) -> Result<Recorded, Retry> {
+    record_with(ports, &mut Exceptions::default(), findings, now).await
+}
+
+/// The exceptions of a batch, loaded once, when the first finding needs them.
+#[derive(Default)]
+pub struct Exceptions(Option<driftwatch_core::exceptions::Exceptions>);
+
+/// [`record`] with the batch's exceptions (loaded on first use).
+pub async fn record_with(
+    ports: &impl Ports,
+    exceptions: &mut Exceptions,
+    mut findings: Vec<Finding>,
+    now: DateTime<Utc>,
+) -> Result<Recorded, Retry> {
     let mut out = Recorded { findings: findings.len(), ..Default::default() };
     if findings.is_empty() {
         return Ok(out);
     }
     // A table that cannot be read fails the invocation (retried): recording findings without
     // the exceptions would alert on excepted resources.
-    let exceptions = ports.exceptions().load(ports.policy().exceptions.max_days).await?;
-    driftwatch_core::exceptions::apply(&mut findings, &exceptions, ports.catalog(), now);
+    if exceptions.0.is_none() {
+        exceptions.0 = Some(ports.exceptions().load(ports.policy().exceptions.max_days).await?);
+    }
+    let exceptions = exceptions.0.as_ref().expect("loaded");
+    driftwatch_core::exceptions::apply(&mut findings, exceptions, ports.catalog(), now);
     for f in &findings {
         out += record_one(ports, f, now).await?;
     }

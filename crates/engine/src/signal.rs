@@ -4,7 +4,7 @@
 
 use crate::memory::LedgerMemory;
 use crate::ports::{Ports, Retry};
-use crate::record::{record, Recorded};
+use crate::record::{record, record_with, Recorded};
 use chrono::{DateTime, Utc};
 use driftwatch_core::detect::{self, Context, Needs};
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
@@ -34,9 +34,12 @@ pub async fn index_slice(index: &impl IndexLookup, needs: &Needs) -> PortResult<
     Ok(ManagedIndex::from_entries(entries))
 }
 
-/// Detect a decoded signal against the index slice and ledger items it needs; the ledger is
-/// written back before returning. A signal without a time of its own is detected at `at`.
-pub async fn on_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -> Result<Vec<Finding>, Retry> {
+/// Detect a decoded signal against the index slice and ledger items it needs. The detectors'
+/// memory comes back unsaved: save it once the findings it explains are recorded, so that a
+/// retry after a failed record sees the memory the findings came from (a lock still held, an
+/// order not yet advanced) and finds them again. A signal without a time of its own is
+/// detected at `at`.
+pub async fn detect_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -> Result<(Vec<Finding>, LedgerMemory), Retry> {
     let needs = detect::needs(signal, ports.policy());
     let index = index_slice(ports.index(), &needs).await?;
     let mut mem = LedgerMemory::load(ports.ledger(), &needs).await?;
@@ -48,17 +51,20 @@ pub async fn on_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -
         now: signal.time().unwrap_or(at),
     };
     let found = detect::process(signal, &ctx, &mut mem);
-    mem.save(ports.ledger()).await?;
-    Ok(found)
+    Ok((found, mem))
 }
 
-/// [`on_signal`] for a decoded item: undecodable input becomes `input.invalid`, timed `at`
-/// (the payload's time, so that a redelivery gives an identical finding).
-pub async fn on_decoded(ports: &impl Ports, decoded: Decoded, at: DateTime<Utc>) -> Result<Vec<Finding>, Retry> {
-    match decoded {
-        Ok(signal) => on_signal(ports, &signal, at).await,
-        Err(bad) => Ok(vec![invalid(ports, &bad, at)]),
-    }
+/// [`detect_signal`], then record its findings, then save the memory.
+pub async fn on_signal(
+    ports: &impl Ports,
+    signal: &Signal,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Finding>, Recorded), Retry> {
+    let (found, mem) = detect_signal(ports, signal, at).await?;
+    let recorded = record(ports, found.clone(), now).await?;
+    mem.save(ports.ledger()).await?;
+    Ok((found, recorded))
 }
 
 /// The `input.invalid` finding of undecodable input, timed `at`.
@@ -87,17 +93,29 @@ impl Outcome {
     }
 }
 
-/// Detect and record decoded items; `at` times what has no time of its own, `now` is the
-/// invocation's clock.
+/// Detect and record decoded items, in order: each item's findings are recorded before the
+/// detectors' memory it changed is saved (and before the next item is detected against it).
+/// Undecodable input becomes `input.invalid`, timed `at` (the payload's time, so that a
+/// redelivery gives an identical finding). `at` also times what has no time of its own; `now`
+/// is the invocation's clock.
 pub async fn watch(ports: &impl Ports, decoded: Vec<Decoded>, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Outcome, Retry> {
-    let signals = decoded.len();
-    let invalid = decoded.iter().filter(|d| d.is_err()).count();
-    let mut findings = Vec::new();
+    let mut out = Outcome { signals: decoded.len(), invalid: decoded.iter().filter(|d| d.is_err()).count(), ..Default::default() };
+    let mut exceptions = crate::record::Exceptions::default();
     for d in decoded {
-        findings.extend(on_decoded(ports, d, at).await?);
+        let (found, mem) = match d {
+            Ok(signal) => {
+                let (found, mem) = detect_signal(ports, &signal, at).await?;
+                (found, Some(mem))
+            }
+            Err(bad) => (vec![invalid(ports, &bad, at)], None),
+        };
+        out.recorded += record_with(ports, &mut exceptions, found.clone(), now).await?;
+        if let Some(mem) = mem {
+            mem.save(ports.ledger()).await?;
+        }
+        out.findings.extend(found);
     }
-    let recorded = record(ports, findings.clone(), now).await?;
-    Ok(Outcome { signals, invalid, findings, recorded })
+    Ok(out)
 }
 
 /// Decode a whole document (a CloudTrail log file, a Config item) and [`watch`] it.

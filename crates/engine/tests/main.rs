@@ -216,3 +216,61 @@ fn a_failed_evidence_write_fails_the_invocation_and_the_retry_records_everything
     assert_eq!((r.changed, r.evidence, r.alerts), (1, 1, 1));
     assert_eq!(ports.evidence.inner.objects().len(), 1);
 }
+
+/// A lock record of the lock table: `old` → `new` Info IDs (`None`: no image).
+fn lock_record(
+    event: driftwatch_core::signal::StreamEvent,
+    old: Option<&str>,
+    new: Option<&str>,
+    t: DateTime<Utc>,
+) -> driftwatch_decode::Decoded {
+    use driftwatch_core::signal::{LockInfo, LockRecord, Signal};
+    let info =
+        |id: &str| LockInfo { id: id.into(), operation: "OperationTypeApply".into(), who: format!("runner-{id}"), ..Default::default() };
+    Ok(Signal::LockRecord(LockRecord {
+        event,
+        lock_id: "tfstate/prod/app.tfstate".into(),
+        table: Some("terraform-locks".into()),
+        new_info: new.map(info),
+        old_info: old.map(info),
+        digest: None,
+        time: t,
+        sequence_number: None,
+        removed_by_service: false,
+    }))
+}
+
+/// The detectors' memory is saved after the findings it explains are recorded: when the alert
+/// of a force-unlock cannot be published, the retry still finds the replaced lock in the
+/// ledger, finds the force-unlock again and publishes its alert once.
+#[test]
+fn a_failed_record_leaves_the_memory_as_it_was_so_the_retry_finds_the_same() {
+    use driftwatch_core::signal::StreamEvent;
+    let ports = Faulty::new();
+    now_or_never(driftwatch_engine::watch(&ports, vec![lock_record(StreamEvent::Insert, None, Some("A"), at(10))], at(10), at(10)))
+        .expect("A takes the lock");
+    let replaced = || vec![lock_record(StreamEvent::Modify, Some("A"), Some("B"), at(11))];
+    ports.alerts.fail.store(1, Ordering::SeqCst);
+    let err = now_or_never(driftwatch_engine::watch(&ports, replaced(), at(11), at(11))).expect_err("the alert failed: retried");
+    assert!(err.0.contains("503"), "{err}");
+    // The platform retries the record (after the claim on the pending alert lapsed).
+    let retry = now_or_never(driftwatch_engine::watch(&ports, replaced(), at(11), at(12))).expect("the retry");
+    let rules: Vec<&str> = retry.findings.iter().map(|f| f.rule.id()).collect();
+    assert_eq!(rules, vec!["lock.force_unlock"], "the retry finds the force-unlock again");
+    let sent = ports.alerts.inner.sent();
+    assert_eq!(sent.len(), 1, "one alert");
+    assert_eq!(sent[0].rule.id(), "lock.force_unlock");
+    let stored = now_or_never(ports.findings.get(&sent[0].fingerprint)).unwrap().expect("stored");
+    assert!(stored.record.alert_due.is_none(), "published");
+    // Against the right holder: the one record is the first attempt's (holder A), no second
+    // one against B, and no alert left due.
+    let records = ports.findings.inner.records();
+    assert_eq!(
+        records.len(),
+        1,
+        "one force-unlock, not one per attempt: {:?}",
+        records.iter().map(|r| &r.finding.title).collect::<Vec<_>>()
+    );
+    assert!(records[0].finding.title.contains("runner-A"), "{}", records[0].finding.title);
+    assert!(records.iter().all(|r| r.alert_due.is_none()));
+}

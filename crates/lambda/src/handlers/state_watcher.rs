@@ -34,6 +34,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     let mut invalid = 0;
     let mut findings = Vec::new();
     let mut writes = Vec::new();
+    let mut memories = Vec::new();
     for d in decoded {
         match d {
             Err(bad) => {
@@ -53,10 +54,18 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
                 },
                 ObjectChange::Deleted => writes.push(state_deleted(adapters, &ev, inv).await?),
             },
-            Ok(other) => findings.extend(driftwatch_engine::on_signal(adapters, &other, at).await?),
+            Ok(other) => {
+                let (found, memory) = driftwatch_engine::detect_signal(adapters, &other, at).await?;
+                findings.extend(found);
+                memories.push(memory);
+            }
         }
     }
     let recorded: Recorded = record(adapters, findings.clone(), inv.now).await?;
+    // The detectors' memory after the findings it explains.
+    for memory in memories {
+        memory.save(&adapters.ledger).await?;
+    }
     for w in &writes {
         if w.get("replay").is_none() && w.get("deleted").is_none() {
             mark_written(adapters, w).await?;
