@@ -271,3 +271,33 @@ async fn a_missing_table_is_named() {
     assert!(matches!(e, DynamoError::NoSuchTable { .. }), "{e:?}");
     assert!(e.to_string().contains("\"no-such-table\" does not exist"), "{e}");
 }
+
+/// The quiet period's claim in the findings table (the ledger's `quiet` items): a conditional
+/// `PutItem`, so of two instances claiming one resource's window, one wins; its owner may claim
+/// again (a retry); anyone may once the window is over. Read back as written.
+#[tokio::test]
+async fn a_quiet_period_claim_is_won_once_per_window() {
+    use driftwatch_core::ports::Ledger;
+    let Some(lab) = Lab::start("ledger-claims", TableOptions::default()).await else { return };
+    let ledger = driftwatch_aws::LedgerTable::new(lab.client().clone(), TABLE);
+    let t: DateTime<Utc> = NOW.parse().unwrap();
+    let window = Duration::minutes(15);
+    let arn = "arn:aws:s3:::stmarys-ehr-prod-phi-imaging-123456789012";
+    assert!(Ledger::claim(&ledger, "quiet", arn, "finding-a", t, window).await.expect("claim"), "the first claim wins");
+    assert!(
+        !Ledger::claim(&ledger, "quiet", arn, "finding-b", t + Duration::minutes(1), window).await.expect("claim"),
+        "within the window, another loses"
+    );
+    assert!(
+        Ledger::claim(&ledger, "quiet", arn, "finding-a", t + Duration::minutes(2), window).await.expect("claim"),
+        "its owner may claim again"
+    );
+    assert_eq!(Ledger::claimed(&ledger, "quiet", arn).await.expect("read"), Some((t + Duration::minutes(2), "finding-a".to_string())));
+    assert!(Ledger::claim(&ledger, "quiet", arn, "finding-b", t + Duration::minutes(17), window).await.expect("claim"), "after the window");
+    // Two instances at once: exactly one wins.
+    let (x, y) = tokio::join!(
+        Ledger::claim(&ledger, "quiet", "other-resource", "finding-x", t, window),
+        Ledger::claim(&ledger, "quiet", "other-resource", "finding-y", t, window)
+    );
+    assert_eq!(u8::from(x.expect("x")) + u8::from(y.expect("y")), 1, "one of two concurrent claims wins");
+}

@@ -105,6 +105,33 @@ impl LedgerTable {
         Ok(out)
     }
 
+    /// Claim the window `[at, at + window)` of `key` for `owner`: a `PutItem` that records
+    /// `at` (epoch milliseconds, attribute `claimed_ms`) and the owner, on condition that no
+    /// other owner's claim stands from less than `window` before `at`. `Ok(false)`: one does
+    /// (nothing written). The item's `value` is `[at_ms, owner]`.
+    pub async fn claim(&self, kind: &str, key: &str, owner: &str, at_ms: i64, window_ms: i64) -> Result<bool, LedgerError> {
+        let k = item_key(kind, key);
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("fingerprint", AttributeValue::S(k.clone()))
+            .item("value", AttributeValue::S(serde_json::json!([at_ms, owner]).to_string()))
+            .item("claimed_ms", AttributeValue::N(at_ms.to_string()))
+            .item("owner", AttributeValue::S(owner.to_string()))
+            .condition_expression("attribute_not_exists(fingerprint) OR claimed_ms <= :since OR #o = :owner")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":since", AttributeValue::N((at_ms - window_ms).to_string()))
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.err(&k, describe(&e))),
+        }
+    }
+
     /// Delete an item (absent is fine).
     pub async fn delete(&self, kind: &str, key: &str) -> Result<(), LedgerError> {
         let k = item_key(kind, key);

@@ -4,6 +4,7 @@
 //! [`PortError::Conflict`]).
 
 use crate::{DynamoError, ExceptionsTable, FindingsTable, IndexTable, LedgerTable, S3EvidenceStore, SnsNotifier};
+use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::evidence::PutOutcome;
 use driftwatch_core::exceptions::Exceptions;
 use driftwatch_core::index::IndexEntry;
@@ -35,6 +36,16 @@ impl Ledger for LedgerTable {
     }
     async fn list(&self, kind: &str) -> PortResult<Vec<(String, Value)>> {
         LedgerTable::list(self, kind).await.map_err(|e| PortError::failed("ledger", e))
+    }
+    async fn claim(&self, kind: &str, key: &str, owner: &str, at: DateTime<Utc>, window: Duration) -> PortResult<bool> {
+        LedgerTable::claim(self, kind, key, owner, at.timestamp_millis(), window.num_milliseconds())
+            .await
+            .map_err(|e| PortError::failed("ledger", e))
+    }
+    async fn claimed(&self, kind: &str, key: &str) -> PortResult<Option<(DateTime<Utc>, String)>> {
+        let v = LedgerTable::get(self, kind, key).await.map_err(|e| PortError::failed("ledger", e))?;
+        Ok(v.and_then(|v| serde_json::from_value::<(i64, String)>(v).ok())
+            .and_then(|(ms, o)| Some((DateTime::from_timestamp_millis(ms)?, o))))
     }
 }
 

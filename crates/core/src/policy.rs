@@ -49,6 +49,39 @@ pub struct Policy {
     /// `[exceptions] max_days = 90`: the longest an exception may last.
     #[serde(default)]
     pub exceptions: ExceptionPolicy,
+    /// `[alerts] quiet_minutes = 15`: at most one alert per resource in this many minutes.
+    #[serde(default)]
+    pub alerts: AlertPolicy,
+}
+
+/// How often a resource may alert.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertPolicy {
+    /// One alert per resource (ARN, else Config type and id) in this many minutes, whatever the
+    /// rule; an alert held back stays due and goes out at the first observation after it. `0`:
+    /// no quiet period.
+    #[serde(default = "default_quiet_minutes")]
+    pub quiet_minutes: u32,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy { quiet_minutes: default_quiet_minutes() }
+    }
+}
+
+/// The quiet period unless the policy says otherwise.
+pub const DEFAULT_QUIET_MINUTES: u32 = 15;
+
+fn default_quiet_minutes() -> u32 {
+    DEFAULT_QUIET_MINUTES
+}
+
+impl AlertPolicy {
+    pub fn quiet_period(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.quiet_minutes))
+    }
 }
 
 /// Limits on exceptions.
@@ -139,6 +172,7 @@ impl Default for Policy {
             state: StatePolicy::default(),
             locks: LockPolicy::default(),
             exceptions: ExceptionPolicy::default(),
+            alerts: AlertPolicy::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::exceptions::Exceptions;
 use crate::finding::Finding;
 use crate::index::IndexEntry;
 use crate::lifecycle::FindingRecord;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::fmt::Display;
 use std::future::Future;
@@ -52,6 +53,20 @@ pub trait Ledger: Sync {
     fn delete(&self, kind: &str, key: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Every item of `kind`: `(key, value)`.
     fn list(&self, kind: &str) -> impl Future<Output = PortResult<Vec<(String, Value)>>> + Send;
+    /// Claim the window `[at, at + window)` of `key` for `owner`, atomically across instances:
+    /// `true` when no other owner's claim made less than `window` before `at` stands (the item
+    /// records `at` and `owner`), `false` when one does (nothing written). An owner may claim
+    /// again (a retry).
+    fn claim(
+        &self,
+        kind: &str,
+        key: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// The last claim of `key`: when, and by whom.
+    fn claimed(&self, kind: &str, key: &str) -> impl Future<Output = PortResult<Option<(DateTime<Utc>, String)>>> + Send;
 }
 
 /// The exceptions in force.

@@ -3,6 +3,7 @@
 //! completes at its first poll.
 
 use crate::ports::Ports;
+use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::catalog::Catalog;
 use driftwatch_core::evidence::{EvidenceError, EvidenceStore, MemoryStore, PutOutcome};
 use driftwatch_core::exceptions::Exceptions;
@@ -50,6 +51,24 @@ impl Ledger for MemoryLedger {
     async fn delete(&self, kind: &str, key: &str) -> PortResult<()> {
         lock(&self.0).remove(&(kind.to_string(), key.to_string()));
         Ok(())
+    }
+    async fn claim(&self, kind: &str, key: &str, owner: &str, at: DateTime<Utc>, window: Duration) -> PortResult<bool> {
+        let mut map = lock(&self.0);
+        let k = (kind.to_string(), key.to_string());
+        let standing = map
+            .get(&k)
+            .and_then(|v| serde_json::from_value::<(i64, String)>(v.clone()).ok())
+            .is_some_and(|(ms, o)| o != owner && ms > (at - window).timestamp_millis());
+        if standing {
+            return Ok(false);
+        }
+        map.insert(k, serde_json::json!([at.timestamp_millis(), owner]));
+        Ok(true)
+    }
+    async fn claimed(&self, kind: &str, key: &str) -> PortResult<Option<(DateTime<Utc>, String)>> {
+        let v = lock(&self.0).get(&(kind.to_string(), key.to_string())).cloned();
+        Ok(v.and_then(|v| serde_json::from_value::<(i64, String)>(v).ok())
+            .and_then(|(ms, o)| Some((DateTime::from_timestamp_millis(ms)?, o))))
     }
     async fn list(&self, kind: &str) -> PortResult<Vec<(String, Value)>> {
         Ok(lock(&self.0).iter().filter(|((k, _), _)| k == kind).map(|((_, key), v)| (key.clone(), v.clone())).collect())

@@ -16,11 +16,14 @@ use crate::ports::{Ports, Retry};
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::evidence::{PutOutcome, Record};
 use driftwatch_core::lifecycle::{self, AlertDecision, FindingRecord};
-use driftwatch_core::ports::{AlertSink, EvidenceWriter, ExceptionSource, FindingStore, Inserted, PortError};
+use driftwatch_core::ports::{AlertSink, EvidenceWriter, ExceptionSource, FindingStore, Inserted, Ledger, PortError};
 use driftwatch_core::Finding;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use tracing::{info, warn};
+
+/// The ledger kind of the resources' quiet periods (key: `lifecycle::resource_key`).
+const QUIET: &str = "quiet";
 
 /// How long a pending alert claimed by another invocation is left to it.
 const CLAIM_SECONDS: i64 = 60;
@@ -110,6 +113,9 @@ pub async fn record_with(
     }
     let exceptions = exceptions.0.as_ref().expect("loaded");
     driftwatch_core::exceptions::apply(&mut findings, exceptions, ports.catalog(), now);
+    // Most severe first: when the quiet period lets one alert through for a resource, it is
+    // the one that matters most.
+    driftwatch_core::finding::sort(&mut findings);
     for f in &findings {
         out += record_one(ports, f, now).await?;
     }
@@ -119,26 +125,53 @@ pub async fn record_with(
 async fn record_one(ports: &impl Ports, f: &Finding, now: DateTime<Utc>) -> Result<Recorded, Retry> {
     let mut out = Recorded::default();
     let table = ports.findings();
+    let quiet_period = ports.policy().alerts.quiet_period();
+    let resource = lifecycle::resource_key(f);
     for _attempt in 0..ATTEMPTS {
         let prev = table.get(&f.fingerprint).await?;
+        // The resource's last alert (any rule): its quiet period holds alerts back — unless the
+        // window is this finding's own (its alert was claimed, then recording or publishing it
+        // failed: the retry).
+        let claimed = ports.ledger().claimed(QUIET, &resource).await?;
+        let own = claimed.as_ref().is_some_and(|(_, owner)| *owner == f.fingerprint);
+        let last_alert = claimed.map(|(t, _)| t);
+        let quiet_open = !own && last_alert.is_some_and(|t| now < t + quiet_period);
         if let Some(p) = &prev {
             if is_replay(&p.record, f) {
                 out.unchanged += 1;
                 return Ok(out);
             }
-            if p.record.alert_due.is_some()
-                && p.record.last_alert_at.is_some_and(|t| now - t < Duration::seconds(CLAIM_SECONDS))
-                && is_replay_ignoring_due(&p.record, f)
-            {
-                return Err(Retry(format!("finding {}: an alert is being published by another invocation; retry", f.fingerprint)));
+            if p.record.alert_due.is_some() && is_replay_ignoring_due(&p.record, f) {
+                if quiet_open {
+                    // Held back by the resource's quiet period, not being published: a replay.
+                    out.unchanged += 1;
+                    return Ok(out);
+                }
+                if p.record.last_alert_at.is_some_and(|t| now - t < Duration::seconds(CLAIM_SECONDS)) {
+                    return Err(Retry(format!("finding {}: an alert is being published by another invocation; retry", f.fingerprint)));
+                }
             }
         }
-        let mut quiet = BTreeMap::new();
-        let (mut rec, decision) = lifecycle::observe(prev.as_ref().map(|p| &p.record), f, now, Duration::zero(), &mut quiet);
+        let mut alerts = BTreeMap::new();
+        if let Some(t) = last_alert.filter(|_| !own) {
+            alerts.insert(resource.clone(), t);
+        }
+        let (mut rec, decision) = lifecycle::observe(prev.as_ref().map(|p| &p.record), f, now, quiet_period, &mut alerts);
         let alert = match decision {
-            AlertDecision::Alert(reason) => {
+            // The quiet period is claimed across instances: of two findings on one resource
+            // alerting at once, one alerts and the other is held back.
+            AlertDecision::Alert(reason)
+                if quiet_period.is_zero() || ports.ledger().claim(QUIET, &resource, &f.fingerprint, now, quiet_period).await? =>
+            {
                 rec.alert_due = Some(reason);
                 true
+            }
+            AlertDecision::Alert(reason) => {
+                // Another instance alerted on this resource meanwhile: held back, still due.
+                rec.alert_due = Some(reason);
+                rec.last_alert_at = prev.as_ref().and_then(|p| p.record.last_alert_at);
+                rec.last_alerted_severity = prev.as_ref().and_then(|p| p.record.last_alerted_severity);
+                false
             }
             AlertDecision::NoAlert(_) => false,
         };

@@ -274,3 +274,64 @@ fn a_failed_record_leaves_the_memory_as_it_was_so_the_retry_finds_the_same() {
     assert!(records[0].finding.title.contains("runner-A"), "{}", records[0].finding.title);
     assert!(records.iter().all(|r| r.alert_due.is_none()));
 }
+
+/// An `input.invalid` about `source` saying `message`: one resource, one finding per message.
+fn invalid_at(ports: &impl Ports, source: &str, message: &str, t: DateTime<Utc>) -> Finding {
+    let bad = InvalidInput { source: source.into(), index: None, message: message.into() };
+    driftwatch_engine::signal::invalid(ports, &bad, t)
+}
+
+fn minutes(h: u32, m: i64) -> DateTime<Utc> {
+    at(h) + chrono::Duration::minutes(m)
+}
+
+/// One alert per resource per quiet period (15 minutes by default), whatever the finding: a
+/// second finding on the resource is recorded and held back, stays quiet on redelivery, and
+/// alerts at its first observation after the period.
+#[test]
+fn a_resource_alerts_once_per_quiet_period_and_a_held_alert_goes_out_after_it() {
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    assert_eq!(ports.policy.alerts.quiet_minutes, 15);
+    let first = invalid_at(&ports, "s3://logs/e.json.gz", "not JSON", minutes(10, 0));
+    let second = invalid_at(&ports, "s3://logs/e.json.gz", "truncated gzip", minutes(10, 5));
+    assert_ne!(first.fingerprint, second.fingerprint);
+    let r = now_or_never(record(&ports, vec![first.clone()], minutes(10, 0))).unwrap();
+    assert_eq!(r.alerts, 1);
+    let r = now_or_never(record(&ports, vec![second.clone()], minutes(10, 5))).unwrap();
+    assert_eq!((r.changed, r.alerts), (1, 0), "held back by the quiet period");
+    let held = now_or_never(ports.findings.get(&second.fingerprint)).unwrap().expect("recorded");
+    assert!(held.record.alert_due.is_some(), "the held alert stays due");
+    let r = now_or_never(record(&ports, vec![second.clone()], minutes(10, 10))).unwrap();
+    assert_eq!((r.changed, r.unchanged, r.alerts), (0, 1, 0), "a redelivery within the period is a replay");
+    let later = invalid_at(&ports, "s3://logs/e.json.gz", "truncated gzip", minutes(10, 20));
+    let r = now_or_never(record(&ports, vec![later], minutes(10, 20))).unwrap();
+    assert_eq!(r.alerts, 1, "the held alert goes out at the first observation after the period");
+    assert_eq!(ports.alerts.sent().len(), 2);
+    let other = invalid_at(&ports, "s3://logs/other.json.gz", "not JSON", minutes(10, 21));
+    assert_eq!(now_or_never(record(&ports, vec![other], minutes(10, 21))).unwrap().alerts, 1, "another resource is not held");
+}
+
+/// The quiet period is claimed, not just read: of two instances recording findings on one
+/// resource at once, one alerts and the other's finding is held back.
+#[test]
+fn two_instances_racing_on_one_resource_alert_once() {
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let a = invalid_at(&ports, "s3://logs/f.json.gz", "not JSON", minutes(10, 0));
+    let b = invalid_at(&ports, "s3://logs/f.json.gz", "truncated gzip", minutes(10, 0));
+    // Instance B claims the resource's window between instance A's read and A's claim: A's
+    // claim then fails (the in-memory claim is as atomic as DynamoDB's conditional put).
+    assert!(now_or_never(driftwatch_core::ports::Ledger::claim(
+        &ports.ledger,
+        "quiet",
+        &driftwatch_core::lifecycle::resource_key(&b),
+        &b.fingerprint,
+        minutes(10, 0),
+        chrono::Duration::minutes(15)
+    ))
+    .unwrap());
+    let r = now_or_never(record(&ports, vec![a.clone()], minutes(10, 0))).unwrap();
+    assert_eq!((r.changed, r.alerts), (1, 0), "A is held back");
+    let r = now_or_never(record(&ports, vec![b.clone()], minutes(10, 0))).unwrap();
+    assert_eq!(r.alerts, 1, "B, which holds the window, alerts");
+    assert_eq!(ports.alerts.sent(), vec![b]);
+}
