@@ -42,6 +42,12 @@ locals {
       Action   = ["dynamodb:Scan"]
       Resource = [local.table_arns.findings]
     }
+    findings_open = {
+      Sid      = "OpenFindings"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query"]
+      Resource = [local.table_arns.findings, "${local.table_arns.findings}/index/*"]
+    }
     index_ro = {
       Sid      = "IndexRead"
       Effect   = "Allow"
@@ -201,7 +207,7 @@ locals {
     "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
     "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_kms)
     "sweeper" = concat(
-      [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
+      [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
       [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.config_read],
       local.state_kms,
     )

@@ -1420,3 +1420,37 @@ fn a_spoofed_pipeline_session_name_does_not_silence_a_change() {
     let f = lab.findings().iter().map(finding_of).find(|f| f["rule"].as_str().is_some_and(|r| r.starts_with("change."))).expect("change");
     assert_eq!(f["actor"]["principal_arn"], "arn:aws:sts::123456789012:assumed-role/PlatformAdmin/GitHubActions", "{f}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 13. An alert held back by its resource's quiet period goes out from the sweeper once the
+//     period is over, though the finding is not observed again; once.
+
+#[test]
+fn the_sweeper_publishes_an_alert_held_by_the_quiet_period() {
+    let Some(lab) = Lab::start("ls_due_alerts") else { return };
+    assert!(lab.deployed.seed_index() > 0);
+    let trail = lab.adapters(Function::TrailWatcher, &[]);
+    let ev = event("events/trail-watcher/encryption-put-bucket-encryption-aes256/event.json");
+    let r = lab.invoke(&trail, &ev, now());
+    assert_eq!((r["recorded"]["changed"].as_u64(), r["recorded"]["alerts"].as_u64()), (Some(2), Some(1)), "one held back: {r}");
+    let first = lab.deployed.drain(&lab.deployed.alerts_queue);
+    assert_eq!(first.len(), 1);
+    let subject = |a: &Value| a["Subject"].as_str().unwrap_or_default().to_string();
+    let held_rule = if subject(&first[0]).contains("change.console") { "encryption.regression" } else { "change.console" };
+    let sweeper = lab.adapters(Function::Sweeper, &[]);
+    let tick = |t: DateTime<Utc>| {
+        let mut e = event("events/sweeper/stale-lock/event.json");
+        e["time"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        e
+    };
+    let early = lab.try_invoke(&sweeper, &tick(now() + chrono::Duration::minutes(5)), now() + chrono::Duration::minutes(5));
+    assert_eq!(early.as_ref().map(|s| s["alerts"].clone()).unwrap_or_default(), json!({"sent": 0, "waiting": 1}), "{early:?}");
+    let later = lab.try_invoke(&sweeper, &tick(now() + chrono::Duration::minutes(20)), now() + chrono::Duration::minutes(20));
+    assert_eq!(later.as_ref().map(|s| s["alerts"].clone()).unwrap_or_default(), json!({"sent": 1, "waiting": 0}), "{later:?}");
+    let sent = lab.deployed.drain(&lab.deployed.alerts_queue);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(subject(&sent[0]).contains(held_rule), "the held finding's alert: {}", sent[0]);
+    let again = lab.try_invoke(&sweeper, &tick(now() + chrono::Duration::minutes(40)), now() + chrono::Duration::minutes(40));
+    assert_eq!(again.as_ref().map(|s| s["alerts"].clone()).unwrap_or_default(), json!({"sent": 0, "waiting": 0}), "{again:?}");
+    assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty());
+}

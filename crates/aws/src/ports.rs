@@ -72,6 +72,10 @@ impl FindingStore for FindingsTable {
     async fn update(&self, record: &FindingRecord, expected_version: u64) -> PortResult<u64> {
         FindingsTable::update(self, record, expected_version).await.map_err(findings_error)
     }
+    async fn due(&self) -> PortResult<Vec<Stored>> {
+        let open = FindingsTable::list_open(self).await.map_err(findings_error)?;
+        Ok(open.into_iter().filter(|s| s.record.alert_due.is_some()).collect())
+    }
 }
 
 impl EvidenceWriter for S3EvidenceStore {

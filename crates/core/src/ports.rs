@@ -99,6 +99,9 @@ pub trait FindingStore: Sync {
     /// Replace the record stored at `expected_version`; the new version, or
     /// [`PortError::Conflict`] when it was changed meanwhile.
     fn update(&self, record: &FindingRecord, expected_version: u64) -> impl Future<Output = PortResult<u64>> + Send;
+    /// Every open record whose alert is still due (held back by a quiet period, or left by a
+    /// publisher that died).
+    fn due(&self) -> impl Future<Output = PortResult<Vec<Stored>>> + Send;
 }
 
 /// Write-once evidence.

@@ -118,6 +118,10 @@ impl FindingStore for MemoryFindings {
             _ => Err(PortError::Conflict(format!("finding {}: not at version {expected_version}", record.finding.fingerprint))),
         }
     }
+    async fn due(&self) -> PortResult<Vec<Stored>> {
+        let open = driftwatch_core::lifecycle::LifecycleStatus::Open;
+        Ok(lock(&self.0).values().filter(|s| s.record.status == open && s.record.alert_due.is_some()).cloned().collect())
+    }
 }
 
 /// Write-once evidence in memory (the core's [`MemoryStore`]).

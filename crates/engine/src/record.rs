@@ -214,3 +214,50 @@ async fn publish(ports: &impl Ports, f: &Finding) -> Result<(), Retry> {
     info!(rule = %f.rule, fingerprint = %f.fingerprint, message_id = %message_id, "alert published");
     Ok(())
 }
+
+/// What [`publish_due`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DueAlerts {
+    /// Alerts published now.
+    pub sent: usize,
+    /// Alerts still held (their resource's quiet period, or a publish in flight).
+    pub waiting: usize,
+}
+
+/// Publish the alerts still due: held back by a resource's quiet period that has ended, or left
+/// due by a publisher that failed and was not retried. The sweeper runs it, so a held alert
+/// goes out even when its finding is not observed again. Each claims its resource's quiet
+/// period first (so it never doubles an alert a watcher is sending), and its record is updated
+/// at the version read (a record changed meanwhile is left to the next run).
+pub async fn publish_due(ports: &impl Ports, now: DateTime<Utc>) -> Result<DueAlerts, Retry> {
+    let mut out = DueAlerts::default();
+    let quiet_period = ports.policy().alerts.quiet_period();
+    for stored in ports.findings().due().await? {
+        let mut rec = stored.record;
+        let f = rec.finding.clone();
+        let resource = lifecycle::resource_key(&f);
+        let claimed = ports.ledger().claimed(QUIET, &resource).await?;
+        let own = claimed.as_ref().is_some_and(|(_, owner)| *owner == f.fingerprint);
+        let in_flight = own && rec.last_alert_at.is_some_and(|t| now - t < Duration::seconds(CLAIM_SECONDS));
+        let quiet = !own && claimed.as_ref().is_some_and(|(t, _)| now < *t + quiet_period);
+        if in_flight
+            || quiet
+            || !(quiet_period.is_zero() || ports.ledger().claim(QUIET, &resource, &f.fingerprint, now, quiet_period).await?)
+        {
+            out.waiting += 1;
+            continue;
+        }
+        publish(ports, &f).await?;
+        rec.alert_due = None;
+        rec.last_alert_at = Some(now);
+        rec.last_alerted_severity = Some(f.severity);
+        match ports.findings().update(&rec, stored.version).await {
+            Ok(_) => {}
+            Err(PortError::Conflict(_)) => warn!(fingerprint = %f.fingerprint, "due alert sent but its record was changed meanwhile"),
+            Err(e) => return Err(e.into()),
+        }
+        info!(rule = %f.rule, fingerprint = %f.fingerprint, "due alert published");
+        out.sent += 1;
+    }
+    Ok(out)
+}

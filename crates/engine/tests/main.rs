@@ -68,6 +68,9 @@ impl FindingStore for RacingFindings {
     async fn put_if_new(&self, record: &FindingRecord) -> PortResult<Inserted> {
         self.inner.put_if_new(record).await
     }
+    async fn due(&self) -> PortResult<Vec<Stored>> {
+        self.inner.due().await
+    }
     async fn update(&self, record: &FindingRecord, expected_version: u64) -> PortResult<u64> {
         if self.lose.load(Ordering::SeqCst) > 0 {
             self.lose.fetch_sub(1, Ordering::SeqCst);
@@ -334,4 +337,29 @@ fn two_instances_racing_on_one_resource_alert_once() {
     let r = now_or_never(record(&ports, vec![b.clone()], minutes(10, 0))).unwrap();
     assert_eq!(r.alerts, 1, "B, which holds the window, alerts");
     assert_eq!(ports.alerts.sent(), vec![b]);
+}
+
+/// The sweeper publishes an alert held back by its resource's quiet period once the period is
+/// over, although the finding is not observed again; within the period it waits; and it never
+/// doubles an alert.
+#[test]
+fn a_held_alert_is_published_by_the_sweeper_after_the_quiet_period() {
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let first = invalid_at(&ports, "s3://logs/g.json.gz", "not JSON", minutes(10, 0));
+    let second = invalid_at(&ports, "s3://logs/g.json.gz", "truncated gzip", minutes(10, 1));
+    now_or_never(record(&ports, vec![first], minutes(10, 0))).unwrap();
+    now_or_never(record(&ports, vec![second.clone()], minutes(10, 1))).unwrap();
+    assert_eq!(ports.alerts.sent().len(), 1, "the second is held back");
+    let early = now_or_never(driftwatch_engine::record::publish_due(&ports, minutes(10, 10))).unwrap();
+    assert_eq!((early.sent, early.waiting), (0, 1), "within the quiet period it waits");
+    let later = now_or_never(driftwatch_engine::record::publish_due(&ports, minutes(10, 16))).unwrap();
+    assert_eq!((later.sent, later.waiting), (1, 0));
+    assert_eq!(ports.alerts.sent().last().map(|f| f.fingerprint.clone()), Some(second.fingerprint.clone()));
+    let stored = now_or_never(ports.findings.get(&second.fingerprint)).unwrap().expect("stored");
+    assert!(stored.record.alert_due.is_none() && stored.record.last_alert_at == Some(minutes(10, 16)));
+    let again = now_or_never(driftwatch_engine::record::publish_due(&ports, minutes(10, 40))).unwrap();
+    assert_eq!((again.sent, again.waiting), (0, 0), "nothing left due");
+    // A redelivery of the second finding after that is a replay: no second alert.
+    now_or_never(record(&ports, vec![second], minutes(10, 41))).unwrap();
+    assert_eq!(ports.alerts.sent().len(), 2);
 }

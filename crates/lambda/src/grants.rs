@@ -74,6 +74,8 @@ impl Function {
                 // Stale locks, notices, sealing and reconcile record findings too, but look
                 // nothing up in the index.
                 w.extend(recording.into_iter().filter(|(t, _)| *t != IndexTable));
+                // The alerts still due (held by a quiet period, or orphaned): open findings.
+                w.push((FindingsTable, driftwatch_aws::FindingsTable::LIST_OPEN));
                 w.extend([
                     (LockTables, driftwatch_aws::LockTables::LIST),
                     (StateBuckets, S3StateReader::LIST),

@@ -7,15 +7,18 @@
 //! 2. **state writes settled**: each write the state watcher parked (its digest had not
 //!    arrived) is decided once its digest has arrived or it is old enough for its lock and
 //!    digest evidence to be complete (`state.unlocked_write`, `state.digest_mismatch`);
-//! 3. **exception notices**: each notice due is published, then recorded on its exception
+//! 3. **due alerts**: every alert still due — held back by a resource's quiet period that has
+//!    ended, or left by a publisher that failed — is published;
+//! 4. **exception notices**: each notice due is published, then recorded on its exception
 //!    item (a conditional update) — so each is sent once across runs (twice only when a run
 //!    fails between the two);
-//! 4. **evidence digests**: every record not yet covered is sealed into a signed, chained
+//! 5. **evidence digests**: every record not yet covered is sealed into a signed, chained
 //!    digest (the key is the Secrets Manager secret [`SIGNING_KEY_SECRET`](crate::env::SIGNING_KEY_SECRET));
-//! 5. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
+//! 6. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
 //!    cursor kept in the ledger, stopping early when the deadline nears — so any estate is
 //!    covered across runs without hitting the 15-minute limit.
 
+mod alerts;
 mod locks;
 mod notices;
 mod reconcile;
@@ -48,6 +51,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     // The other parts, each independent: its report under its name, or its failure noted.
     let parts = [
         ("settled", "settling state writes", settle::run(adapters, inv).await),
+        ("alerts", "due alerts", alerts::run(adapters, inv).await),
         ("notices", "exception notices", notices::run(adapters, inv).await),
         ("sealed", "evidence digests", seal::run(adapters, inv).await),
         ("reconcile", "reconcile", reconcile::run(adapters, inv).await),
