@@ -209,3 +209,35 @@ async fn publishing_to_a_missing_topic_is_one_clear_error() {
 
     assert!(matches!(SnsNotifier::new(lab.sns().clone(), "alerts", ENVIRONMENT), Err(NotifyError::BadTopicArn { .. })));
 }
+
+/// An alert over SNS's 256 KB with every change (a finding with thousands of changes) goes out
+/// summarised — its first changes and how many more the evidence record holds — instead of
+/// failing on every retry into the dead-letter queue.
+#[tokio::test]
+async fn an_alert_over_the_size_limit_goes_out_summarised() {
+    use driftwatch_core::ports::AlertSink;
+    let Some(lab) = Lab::start("notify-sns-large", "driftwatch-alerts").await else { return };
+    let (url, _) = lab.subscribe_queue("alerts-large", None).await;
+    let mut big = pick(&sample_findings(), Rule::DriftChanged, "aws_db_instance.ehr_primary").clone();
+    let base = big.changes.len();
+    for i in 0..4_000 {
+        big.changes.push(driftwatch_core::finding::Change {
+            path: format!("tags.generated_{i:05}"),
+            desired: Value::String("x".repeat(60)),
+            actual: Value::String("y".repeat(60)),
+        });
+    }
+    assert!(serde_json::to_vec(&big).unwrap().len() > driftwatch_aws::notify::MAX_PUBLISH_BYTES, "the full alert is over the limit");
+    assert!(matches!(lab.notifier.notify(&big, None).await, Err(NotifyError::TooLarge { .. })), "the full alert is refused");
+    let id = AlertSink::alert(&lab.notifier, &big).await.expect("the alert goes out summarised");
+    assert!(!id.is_empty());
+    let got = lab.drain(&url).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let sent: Finding = serde_json::from_str(got[0]["Message"].as_str().expect("Message")).expect("finding JSON");
+    assert_eq!(sent.fingerprint, big.fingerprint);
+    let more = sent.changes.last().expect("changes");
+    assert_eq!(more.path, driftwatch_core::alert::MORE_CHANGES, "{more:?}");
+    let shown = sent.changes.len() - 1;
+    assert!(shown > base && shown < big.changes.len(), "{shown} of {} changes shown", big.changes.len());
+    assert!(more.actual.as_str().unwrap_or_default().starts_with(&format!("{} more changes", big.changes.len() - shown)), "{more:?}");
+}

@@ -208,6 +208,23 @@ impl SnsNotifier {
         self.publish(&self.alert(finding, exception_status)).await
     }
 
+    /// Publish the alert for `finding`; an alert over SNS's size limit with every change goes
+    /// out [summarised](driftwatch_core::alert::summarised) (its first changes, and how many
+    /// more the finding's evidence record holds), rather than failing on every retry.
+    pub async fn notify_fitting(&self, finding: &Finding, exception_status: Option<&str>) -> Result<Published, NotifyError> {
+        let mut keep = finding.changes.len();
+        loop {
+            let shown = if keep == finding.changes.len() { finding.clone() } else { driftwatch_core::alert::summarised(finding, keep) };
+            match self.publish(&self.alert(&shown, exception_status)).await {
+                Err(NotifyError::TooLarge { .. }) if keep > 0 => keep /= 2,
+                Err(NotifyError::TooLarge { fingerprint, bytes }) if keep == 0 => {
+                    return Err(NotifyError::TooLarge { fingerprint, bytes });
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Publish one alert: `MessageStructure=json`, its subject and message attributes.
     pub async fn publish(&self, alert: &Alert<'_>) -> Result<Published, NotifyError> {
         let fingerprint = alert.finding().fingerprint.clone();

@@ -86,6 +86,6 @@ impl EvidenceWriter for S3EvidenceStore {
 
 impl AlertSink for SnsNotifier {
     async fn alert(&self, finding: &Finding) -> PortResult<String> {
-        self.notify(finding, None).await.map(|p| p.message_id).map_err(|e| PortError::failed("alerts topic", e))
+        self.notify_fitting(finding, None).await.map(|p| p.message_id).map_err(|e| PortError::failed("alerts topic", e))
     }
 }

@@ -30,6 +30,26 @@ use std::fmt::Write as _;
 
 /// SNS subjects must be shorter than 100 characters.
 pub const SUBJECT_MAX: usize = 99;
+
+/// The path of the change that stands for the changes [`summarised`] left out.
+pub const MORE_CHANGES: &str = "(more changes)";
+
+/// `f` with only its first `keep` changes, and one more change saying how many were left out
+/// and where they are (the finding's evidence record holds them all): for an alert that would
+/// be over the topic's size limit with every change.
+pub fn summarised(f: &Finding, keep: usize) -> Finding {
+    let mut g = f.clone();
+    if g.changes.len() > keep {
+        let left = g.changes.len() - keep;
+        g.changes.truncate(keep);
+        g.changes.push(crate::finding::Change {
+            path: MORE_CHANGES.into(),
+            desired: serde_json::Value::Null,
+            actual: serde_json::Value::String(format!("{left} more changes: the finding's evidence record holds them all")),
+        });
+    }
+    g
+}
 /// Longest rendering of one changed value in the email body.
 const VALUE_MAX: usize = 300;
 
