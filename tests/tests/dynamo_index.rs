@@ -301,3 +301,31 @@ async fn a_quiet_period_claim_is_won_once_per_window() {
     );
     assert_eq!(u8::from(x.expect("x")) + u8::from(y.expect("y")), 1, "one of two concurrent claims wins");
 }
+
+/// A finding too big for DynamoDB's 400 KB item (thousands of changed attributes) is stored
+/// summarised — its first changes, and how many more its evidence record holds — instead of
+/// failing on every retry.
+#[tokio::test]
+async fn a_finding_over_the_item_limit_is_stored_summarised() {
+    let Some(lab) = Lab::start("findings-large", TableOptions::default()).await else { return };
+    let mut f = sensitive_findings().into_iter().next().expect("a finding");
+    f.fingerprint = "fp-large".into();
+    for i in 0..6_000 {
+        f.changes.push(driftwatch_core::finding::Change {
+            path: format!("tags.generated_{i:05}"),
+            desired: serde_json::Value::String("x".repeat(40)),
+            actual: serde_json::Value::String("y".repeat(40)),
+        });
+    }
+    let rec = record(&f);
+    assert!(serde_json::to_vec(&rec).unwrap().len() > 400 * 1024, "the full record is over the limit");
+    assert_eq!(lab.table.put_if_new(&rec).await.expect("stored"), Inserted::Created);
+    let stored = lab.table.get("fp-large").await.expect("get").expect("stored");
+    let changes = &stored.record.finding.changes;
+    assert_eq!(changes.last().map(|c| c.path.as_str()), Some(driftwatch_core::alert::MORE_CHANGES));
+    assert!(changes.len() > 100 && changes.len() < f.changes.len(), "{} of {} changes kept", changes.len(), f.changes.len());
+    // Updates at the version read keep working on the summarised record.
+    let mut again = stored.record.clone();
+    again.occurrences += 1;
+    assert_eq!(lab.table.update(&again, stored.version).await.expect("update"), stored.version + 1);
+}

@@ -46,6 +46,10 @@ use std::future::Future;
 
 /// The global secondary index `list_open` queries: `status` (hash) + `last_seen` (range).
 pub const STATUS_INDEX: &str = "status-last_seen";
+/// The largest `record` attribute written: DynamoDB's item limit is 400 KB, and the other
+/// attributes and their names take the rest.
+pub const MAX_RECORD_BYTES: usize = 380 * 1024;
+
 /// The most items one `BatchWriteItem` call takes.
 pub const BATCH_SIZE: usize = 25;
 
@@ -105,8 +109,20 @@ pub fn encode(record: &FindingRecord, version: u64) -> Result<Item, DynamoError>
     if fingerprint.is_empty() {
         return Err(DynamoError::Encode { fingerprint, message: "empty fingerprint".into() });
     }
-    let json =
-        serde_json::to_string(record).map_err(|e| DynamoError::Encode { fingerprint: fingerprint.clone(), message: e.to_string() })?;
+    let to_json = |r: &FindingRecord| {
+        serde_json::to_string(r).map_err(|e| DynamoError::Encode { fingerprint: fingerprint.clone(), message: e.to_string() })
+    };
+    let mut json = to_json(record)?;
+    // DynamoDB refuses items over 400 KB, on every retry. A finding too big for its record (a
+    // resource with thousands of changed attributes) is stored summarised — its first changes
+    // and how many more — as the alert is: its evidence record in S3 holds every change.
+    let mut keep = record.finding.changes.len();
+    while json.len() > MAX_RECORD_BYTES && keep > 0 {
+        keep /= 2;
+        let mut smaller = record.clone();
+        smaller.finding = driftwatch_core::alert::summarised(&record.finding, keep);
+        json = to_json(&smaller)?;
+    }
     let mut item = Item::new();
     item.insert("fingerprint".into(), s(fingerprint));
     item.insert("record".into(), s(json));
