@@ -1454,3 +1454,28 @@ fn the_sweeper_publishes_an_alert_held_by_the_quiet_period() {
     assert_eq!(again.as_ref().map(|s| s["alerts"].clone()).unwrap_or_default(), json!({"sent": 0, "waiting": 0}), "{again:?}");
     assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty());
 }
+
+/// A write delivered late, after its state was deleted (a delete marker is the latest
+/// version): checked, but not indexed — a delete marker is not "current".
+#[test]
+fn a_late_write_of_a_deleted_state_is_not_indexed_again() {
+    if terraform().is_none() {
+        return;
+    }
+    let Some(lab) = Lab::start("ls_late_write_deleted") else { return };
+    let key = "prod/gone.tfstate";
+    let dir = scratch("ls-late-write-deleted");
+    lab.tf_init(&dir, key, "");
+    lab.tf_push(&dir, "v1.tfstate", &sample_state("data.tfstate"));
+    let v1 = lab.head(deployment::STATE_BUCKET, key);
+    let s3 = &lab.deployed.s3;
+    let marker = lab.deployed.block_on(s3.delete_object().bucket(deployment::STATE_BUCKET).key(key).send()).expect("delete marker");
+    let watcher = lab.adapters(Function::StateWatcher, &[]);
+    let t = at("2026-11-20T09:00:00Z");
+    let r = lab.invoke(&watcher, &object_deleted(key, None, marker.version_id(), t + chrono::Duration::minutes(1)), t);
+    assert_eq!(r["states"][0]["deleted"], json!(true), "{r}");
+    // The write's own event arrives after the deletion.
+    let r = lab.invoke(&watcher, &object_created(key, &v1, t), t + chrono::Duration::minutes(2));
+    assert_eq!(r["states"][0]["indexed"], json!(0), "{r}");
+    assert!(lab.indexed(key).is_empty(), "the deleted state came back into the index: {:?}", lab.indexed(key));
+}

@@ -189,7 +189,9 @@ async fn state_written(
     let entries = index.entries().to_vec();
     let is_current = match &real_version {
         None => true,
-        Some(v) => adapters.states.current_version(&ev.bucket, &ev.key).await.map_err(transient)?.is_none_or(|c| &c == v),
+        // A delete marker (or nothing) at the key is not this version: a late delivery of a
+        // write must not bring a deleted state back into the index.
+        Some(v) => adapters.states.current_version(&ev.bucket, &ev.key).await.map_err(transient)?.is_some_and(|c| &c == v),
     };
     let (mut put, mut removed) = (0, 0);
     if is_current {
