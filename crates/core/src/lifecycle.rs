@@ -181,7 +181,12 @@ pub fn observe(
                 // Still held back: the alert will say the latest severity.
                 r.alert_due = (new.severity > from).then_some(AlertReason::SeverityIncreased { from, to: new.severity });
             }
-            r.finding = new.clone();
+            // A late event (older than what the record holds: CloudTrail delivers minutes
+            // late, EventBridge out of order) widens the record's times and counts, but does
+            // not replace the newer report's actor and changes.
+            if new.last_seen >= p.last_seen {
+                r.finding = new.clone();
+            }
             r
         }
     };

@@ -243,3 +243,40 @@ proptest! {
         }
     }
 }
+
+fn actor(session: &str) -> driftwatch_core::finding::Actor {
+    driftwatch_core::finding::Actor {
+        principal_arn: Some(format!("arn:aws:sts::1:assumed-role/Admin/{session}")),
+        session_name: Some(session.into()),
+        via_console: true,
+        source_ip: None,
+        user_agent: None,
+        kind: None,
+    }
+}
+
+/// A late event (CloudTrail's minutes of delay, EventBridge out of order) for a finding the
+/// record already holds a newer report of: counted, its time folded in, but the newer report's
+/// actor and changes stay.
+#[test]
+fn a_late_event_does_not_replace_a_newer_reports_actor_and_changes() {
+    let f = base().remove(0);
+    let mut newer = f.clone();
+    newer.first_seen = t0() + Duration::minutes(10);
+    newer.last_seen = newer.first_seen;
+    newer.actor = Some(actor("newer"));
+    newer.changes.truncate(1);
+    let mut older = f.clone();
+    older.first_seen = t0();
+    older.last_seen = t0();
+    older.actor = Some(actor("older"));
+    let mut quiet = BTreeMap::new();
+    let (rec, _) = lifecycle::observe(None, &newer, newer.last_seen, Duration::zero(), &mut quiet);
+    let (late, decision) = lifecycle::observe(Some(&rec), &older, newer.last_seen + Duration::minutes(1), Duration::zero(), &mut quiet);
+    assert!(matches!(decision, AlertDecision::NoAlert(_)), "{decision:?}");
+    assert_eq!(late.occurrences, 2);
+    assert_eq!((late.first_seen, late.last_seen), (t0(), newer.last_seen));
+    assert_eq!(late.finding.actor, newer.actor, "the late event replaced the newer actor");
+    assert_eq!(late.finding.changes, newer.changes, "the late event replaced the newer changes");
+    assert_eq!((late.finding.first_seen, late.finding.last_seen), (t0(), newer.last_seen));
+}

@@ -61,6 +61,11 @@ fn is_replay(prev: &FindingRecord, f: &Finding) -> bool {
     if prev.alert_due.is_some() {
         return false;
     }
+    if f.last_seen < prev.last_seen {
+        // A report older than the record's newest (a late or redelivered event): the record
+        // keeps the newer report, so it is new only if it widens the first sighting.
+        return f.first_seen >= prev.first_seen;
+    }
     let mut g = f.clone();
     g.first_seen = prev.first_seen.min(f.first_seen);
     g.last_seen = prev.last_seen.max(f.last_seen);

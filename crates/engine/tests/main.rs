@@ -363,3 +363,22 @@ fn a_held_alert_is_published_by_the_sweeper_after_the_quiet_period() {
     now_or_never(record(&ports, vec![second], minutes(10, 41))).unwrap();
     assert_eq!(ports.alerts.sent().len(), 2);
 }
+
+/// A late report (older than the record's newest) widens the record once and is a replay after
+/// that, however often it is redelivered; the record keeps the newer report.
+#[test]
+fn a_late_report_redelivered_changes_the_record_once() {
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let newer = invalid_at(&ports, "s3://logs/h.json.gz", "not JSON", minutes(10, 30));
+    let older = invalid_at(&ports, "s3://logs/h.json.gz", "not JSON", minutes(10, 0));
+    assert_eq!(newer.fingerprint, older.fingerprint);
+    now_or_never(record(&ports, vec![newer.clone()], minutes(10, 30))).unwrap();
+    let mut changed = 0;
+    for i in 0..3 {
+        changed += now_or_never(record(&ports, vec![older.clone()], minutes(10, 31 + i))).unwrap().changed;
+    }
+    assert_eq!(changed, 1, "the late report widens the first sighting once");
+    let stored = now_or_never(ports.findings.get(&newer.fingerprint)).unwrap().expect("stored");
+    assert_eq!((stored.record.first_seen, stored.record.last_seen), (minutes(10, 0), minutes(10, 30)));
+    assert_eq!(ports.alerts.sent().len(), 1);
+}
