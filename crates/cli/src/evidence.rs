@@ -205,6 +205,9 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
             let mut store = open_store(&a.evidence)?;
             let sealed = evidence::seal(store.as_mut(), &a.prefix, &signer, a.now.unwrap_or_else(Utc::now))
                 .with_context(|| format!("sealing {}", a.evidence))?;
+            for key in &sealed.refused {
+                eprintln!("not sealed: {key}: its content's SHA-256 is not its name (overwritten, or inserted under a made-up name)");
+            }
             if !sealed.written {
                 println!(
                     "nothing new to seal: the last digest {} (sequence {}) already ends {}",

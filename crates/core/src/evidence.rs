@@ -369,6 +369,15 @@ pub struct Sealed {
     /// A new digest was written (`false`: nothing new since the last digest, which already
     /// ends at or after the requested window end).
     pub written: bool,
+    /// Records not sealed because their content's SHA-256 is not their name (overwritten
+    /// before sealing, or inserted under a made-up name): left uncovered, which the verifier
+    /// reports.
+    pub refused: Vec<String>,
+}
+
+/// The SHA-256 a record's key names (`…/<sha256>.json`).
+fn named_hash(key: &str) -> Option<&str> {
+    key.rsplit('/').next()?.strip_suffix(".json").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// How many days back [`seal`] looks for the last digest before it reads the whole history.
@@ -470,12 +479,20 @@ fn seal_days(
     let window_start = last.map(|(_, _, d)| d.window_end).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let window_end = window_end.max(window_start);
     let mut entries = Vec::new();
+    let mut refused = Vec::new();
     for l in listed {
         if is_digest_key(prefix, &l.key) || covered.contains(&l.key) || !l.key.ends_with(".json") {
             continue;
         }
         let Some(bytes) = store.get(&l.key)? else { continue };
-        entries.push(DigestEntry { key: l.key, sha256: sha256_hex(&bytes) });
+        let sha256 = sha256_hex(&bytes);
+        // A record is named by its content's hash: one whose content is not what its name
+        // says was overwritten or made up, and is not vouched for.
+        if named_hash(&l.key) != Some(sha256.as_str()) {
+            refused.push(l.key);
+            continue;
+        }
+        entries.push(DigestEntry { key: l.key, sha256 });
     }
     if let Some((key, _, d)) = last.filter(|(_, _, d)| entries.is_empty() && d.window_end >= window_end) {
         // Nothing new and the window already sealed (a rerun, a redelivered schedule): the
@@ -487,6 +504,7 @@ fn seal_days(
             window_start: d.window_start,
             window_end: d.window_end,
             written: false,
+            refused,
         });
     }
     let sequence = last.map(|(_, _, d)| d.sequence + 1).unwrap_or(0);
@@ -507,7 +525,7 @@ fn seal_days(
     d.signature = crate::redact::hex(&signer.key.sign(&d.signed_bytes()).to_bytes());
     let key = digest_key(prefix, sequence, window_end);
     store.put_new(&key, &d.to_bytes())?;
-    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end, written: true })
+    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end, written: true, refused })
 }
 
 /// A problem the verifier found.
@@ -520,6 +538,9 @@ pub enum Problem {
     RecordMissing { key: String, digest: String },
     /// A record no digest covers although it claims to be older than the last seal.
     RecordNotCovered { key: String },
+    /// A record whose content's SHA-256 is not its name: overwritten before it was sealed, or
+    /// inserted under a made-up name.
+    RecordNotContentAddressed { key: String },
     /// A digest is unreadable, or its content no longer matches the hash the next digest
     /// recorded.
     DigestModified { key: String, detail: String },
@@ -537,6 +558,9 @@ impl std::fmt::Display for Problem {
             Problem::RecordModified { key, digest } => write!(f, "record modified: {key} (hash differs from digest {digest})"),
             Problem::RecordMissing { key, digest } => write!(f, "record missing: {key} (listed in digest {digest})"),
             Problem::RecordNotCovered { key } => write!(f, "record not covered by any digest (inserted): {key}"),
+            Problem::RecordNotContentAddressed { key } => {
+                write!(f, "record not named by its content's hash (overwritten before sealing, or inserted under a made-up name): {key}")
+            }
             Problem::DigestModified { key, detail } => write!(f, "digest modified: {key}: {detail}"),
             Problem::DigestMissing { sequence, expected_key } => match expected_key {
                 Some(k) => write!(f, "digest missing: sequence {sequence} ({k})"),
@@ -697,7 +721,15 @@ pub fn verify(
         }
         uncovered += 1;
         match (key_day(prefix, &l.key), &sealed_day) {
-            (Some(day), Some(sealed)) if &day >= sealed => report.records_pending += 1,
+            (Some(day), Some(sealed)) if &day >= sealed => {
+                // Pending the next seal — if it is what its name says.
+                let named = store.get(&l.key)?.is_some_and(|bytes| named_hash(&l.key) == Some(sha256_hex(&bytes).as_str()));
+                if named {
+                    report.records_pending += 1;
+                } else {
+                    report.problems.push(Problem::RecordNotContentAddressed { key: l.key });
+                }
+            }
             _ => report.problems.push(Problem::RecordNotCovered { key: l.key }),
         }
     }
@@ -829,6 +861,31 @@ mod tests {
         assert_eq!(next.records, 1);
         let r = verify(&s, "ev", Some(&k.public()), None, None).unwrap();
         assert!(r.ok(), "{:?}", r.problems);
+    }
+
+    /// A record overwritten before it is sealed, and a copy inserted under a made-up name among
+    /// today's pending records: neither is sealed, both are reported (before, the first was
+    /// sealed with its new content and the second passed as pending).
+    #[test]
+    fn records_not_named_by_their_content_are_neither_sealed_nor_passed() {
+        let k = signer(7);
+        let mut s = MemoryStore::default();
+        let (good, _) = write_record(&mut s, "ev", &rec(1), t(1)).unwrap();
+        let (victim, _) = write_record(&mut s, "ev", &rec(2), t(1)).unwrap();
+        s.objects.insert(victim.clone(), rec(3).to_bytes()); // overwritten before the seal
+        let sealed = seal(&mut s, "ev", &k, t(2)).unwrap();
+        assert_eq!(sealed.records, 1);
+        assert_eq!(sealed.refused, vec![victim.clone()]);
+        let made_up = good.replace(named_hash(&good).unwrap(), &"0".repeat(64));
+        s.objects.insert(made_up.clone(), s.objects[&good].clone()); // a copy under a made-up name
+        let problems = problems(&s, Some(&k.public()));
+        assert!(problems.contains(&Problem::RecordNotContentAddressed { key: made_up.clone() }), "{problems:?}");
+        assert!(
+            problems.contains(&Problem::RecordNotCovered { key: victim.clone() })
+                || problems.contains(&Problem::RecordNotContentAddressed { key: victim.clone() }),
+            "{problems:?}"
+        );
+        assert!(!problems.iter().any(|p| matches!(p, Problem::RecordModified { key, .. } if key == &good)), "{problems:?}");
     }
 
     #[test]

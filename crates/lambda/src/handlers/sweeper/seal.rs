@@ -36,6 +36,11 @@ pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, Handler
     .await
     .map_err(transient)?
     .map_err(transient)?;
-    info!(digest = %sealed.key, records = sealed.records, "evidence sealed");
-    Ok(json!({"digest": sealed.key, "sequence": sealed.sequence, "records": sealed.records, "written": sealed.written}))
+    info!(digest = %sealed.key, records = sealed.records, refused = sealed.refused.len(), "evidence sealed");
+    for key in &sealed.refused {
+        tracing::warn!(record = %key, "evidence record not sealed: its content's SHA-256 is not its name");
+    }
+    Ok(
+        json!({"digest": sealed.key, "sequence": sealed.sequence, "records": sealed.records, "written": sealed.written, "refused": sealed.refused}),
+    )
 }
