@@ -132,6 +132,29 @@ impl LedgerTable {
         }
     }
 
+    /// Write an item as of `order`: a `PutItem` of `value` and `order` (attribute `order_n`) on
+    /// condition that the item holds no order or a lower one. `Ok(false)`: it holds `order` or
+    /// a higher one (nothing written).
+    pub async fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> Result<bool, LedgerError> {
+        let k = item_key(kind, key);
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("fingerprint", AttributeValue::S(k.clone()))
+            .item("value", AttributeValue::S(value.to_string()))
+            .item("order_n", AttributeValue::N(order.to_string()))
+            .condition_expression("attribute_not_exists(order_n) OR order_n < :n")
+            .expression_attribute_values(":n", AttributeValue::N(order.to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.err(&k, describe(&e))),
+        }
+    }
+
     /// Delete an item (absent is fine).
     pub async fn delete(&self, kind: &str, key: &str) -> Result<(), LedgerError> {
         let k = item_key(kind, key);

@@ -42,6 +42,9 @@ impl Ledger for LedgerTable {
             .await
             .map_err(|e| PortError::failed("ledger", e))
     }
+    async fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> PortResult<bool> {
+        LedgerTable::advance(self, kind, key, order, value).await.map_err(|e| PortError::failed("ledger", e))
+    }
     async fn claimed(&self, kind: &str, key: &str) -> PortResult<Option<(DateTime<Utc>, String)>> {
         let v = LedgerTable::get(self, kind, key).await.map_err(|e| PortError::failed("ledger", e))?;
         Ok(v.and_then(|v| serde_json::from_value::<(i64, String)>(v).ok())

@@ -36,9 +36,9 @@ impl IndexLookup for MemoryIndex {
     }
 }
 
-/// Ledger items by (kind, key).
+/// Ledger items by (kind, key), and the order of those written by `advance`.
 #[derive(Debug, Default)]
-pub struct MemoryLedger(pub Mutex<BTreeMap<(String, String), Value>>);
+pub struct MemoryLedger(pub Mutex<BTreeMap<(String, String), Value>>, pub Mutex<BTreeMap<(String, String), u64>>);
 
 impl Ledger for MemoryLedger {
     async fn get(&self, kind: &str, key: &str) -> PortResult<Option<Value>> {
@@ -63,6 +63,16 @@ impl Ledger for MemoryLedger {
             return Ok(false);
         }
         map.insert(k, serde_json::json!([at.timestamp_millis(), owner]));
+        Ok(true)
+    }
+    async fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> PortResult<bool> {
+        let mut orders = lock(&self.1);
+        let k = (kind.to_string(), key.to_string());
+        if orders.get(&k).is_some_and(|n| *n >= order) {
+            return Ok(false);
+        }
+        orders.insert(k.clone(), order);
+        lock(&self.0).insert(k, value.clone());
         Ok(true)
     }
     async fn claimed(&self, kind: &str, key: &str) -> PortResult<Option<(DateTime<Utc>, String)>> {

@@ -10,7 +10,7 @@
 //! | `rel`  | `<bucket>/<key>`        | the last locks released (`Released`, oldest first)  |
 //! | `dig`  | `<bucket>/<key>`        | the last `-md5` digests written (`DigestRecord`, oldest first) |
 //! | `pending` | `<bucket>/<key>#<version>` | a state write whose integrity rules wait for its lock and digest evidence (`Written`) |
-//! | `cfg`  | `<type>#<id>`           | newest AWS Config `configurationStateId` processed |
+//! | `cfg`  | `<type>#<id>`           | newest AWS Config `configurationStateId` processed (written only forward: `Ledger::advance`) |
 //! | `state` | `<bucket>/<key>`       | an indexed state (the state watcher's; the reconcile's list): bucket, key, workspace, serial, version, time |
 //! | `cursor` | `reconcile`           | the sweeper's reconcile position                   |
 //!
@@ -104,7 +104,9 @@ impl LedgerMemory {
         }
         for (t, id) in &self.configs {
             if let Some(n) = self.inner.last_state_id(t, id) {
-                ledger.put("cfg", &cfg_key(t, id), &Value::from(n)).await?;
+                // Only forward: an instance that processed an older item concurrently and
+                // saves last must not move the order back.
+                ledger.advance("cfg", &cfg_key(t, id), n, &Value::from(n)).await?;
             }
         }
         Ok(())

@@ -146,15 +146,19 @@ async fn record_one(ports: &impl Ports, f: &Finding, now: DateTime<Utc>) -> Resu
                 out.unchanged += 1;
                 return Ok(out);
             }
-            if p.record.alert_due.is_some() && is_replay_ignoring_due(&p.record, f) {
-                if quiet_open {
-                    // Held back by the resource's quiet period, not being published: a replay.
-                    out.unchanged += 1;
-                    return Ok(out);
-                }
-                if p.record.last_alert_at.is_some_and(|t| now - t < Duration::seconds(CLAIM_SECONDS)) {
-                    return Err(Retry(format!("finding {}: an alert is being published by another invocation; retry", f.fingerprint)));
-                }
+            if p.record.alert_due.is_some() && quiet_open && is_replay_ignoring_due(&p.record, f) {
+                // Held back by the resource's quiet period, not being published: a replay.
+                out.unchanged += 1;
+                return Ok(out);
+            }
+            // An alert claimed for this finding moments ago and still due is being published
+            // by another invocation (or its publisher died: the claim lapses). Whatever this
+            // report is — a redelivery or a different event of the same finding — folding it
+            // in now would publish a second alert: back off, and the platform's retry folds
+            // it in after the publish (quietly) or takes the lapsed claim over.
+            let fresh = p.record.last_alert_at.is_some_and(|t| now - t < Duration::seconds(CLAIM_SECONDS));
+            if p.record.alert_due.is_some() && fresh && (own || quiet_period.is_zero()) {
+                return Err(Retry(format!("finding {}: an alert is being published by another invocation; retry", f.fingerprint)));
             }
         }
         let mut alerts = BTreeMap::new();

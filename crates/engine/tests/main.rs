@@ -382,3 +382,116 @@ fn a_late_report_redelivered_changes_the_record_once() {
     assert_eq!((stored.record.first_seen, stored.record.last_seen), (minutes(10, 0), minutes(10, 30)));
     assert_eq!(ports.alerts.sent().len(), 1);
 }
+
+/// An alerts topic that, while publishing its first alert, lets another invocation record
+/// `pending` (a different event of the same finding) against the same stores.
+struct Interleaving<'a> {
+    base: &'a InMemoryPorts,
+    pending: std::sync::Mutex<Option<(Finding, DateTime<Utc>)>>,
+    nested: std::sync::Mutex<Option<Result<Recorded, driftwatch_engine::Retry>>>,
+}
+
+impl AlertSink for Interleaving<'_> {
+    async fn alert(&self, finding: &Finding) -> PortResult<String> {
+        let pending = self.pending.lock().unwrap().take();
+        if let Some((other, t)) = pending {
+            let r = record(self.base, vec![other], t).await;
+            *self.nested.lock().unwrap() = Some(r);
+        }
+        self.base.alerts.alert(finding).await
+    }
+}
+
+/// The base ports, alerting through an [`Interleaving`] topic.
+struct DuringPublish<'a> {
+    base: &'a InMemoryPorts,
+    alerts: Interleaving<'a>,
+}
+
+impl<'a> Ports for DuringPublish<'a> {
+    type Index = MemoryIndex;
+    type Ledger = MemoryLedger;
+    type Exceptions = MemoryExceptions;
+    type Findings = MemoryFindings;
+    type Evidence = driftwatch_engine::in_memory::MemoryEvidence;
+    type Alerts = Interleaving<'a>;
+    fn index(&self) -> &MemoryIndex {
+        &self.base.index
+    }
+    fn ledger(&self) -> &MemoryLedger {
+        &self.base.ledger
+    }
+    fn exceptions(&self) -> &MemoryExceptions {
+        &self.base.exceptions
+    }
+    fn findings(&self) -> &MemoryFindings {
+        &self.base.findings
+    }
+    fn evidence(&self) -> &driftwatch_engine::in_memory::MemoryEvidence {
+        &self.base.evidence
+    }
+    fn alerts(&self) -> Option<&Interleaving<'a>> {
+        Some(&self.alerts)
+    }
+    fn catalog(&self) -> &Catalog {
+        &self.base.catalog
+    }
+    fn policy(&self) -> &Policy {
+        &self.base.policy
+    }
+    fn redactor(&self) -> &Redactor {
+        &self.base.redactor
+    }
+}
+
+/// Issue 12 item 5: two different events of one finding, the second recorded while the
+/// first's alert is being published, alert once. The second backs off (the platform retries
+/// it) and its retry folds it into the record without a second alert.
+#[test]
+fn a_different_event_of_a_finding_during_its_publish_does_not_alert_again() {
+    let base = InMemoryPorts::new(policy(), b"salt");
+    let first = finding(&base, "s3://logs/i.json.gz", minutes(10, 0));
+    let second = finding(&base, "s3://logs/i.json.gz", minutes(10, 0) + chrono::Duration::seconds(20));
+    assert_eq!(first.fingerprint, second.fingerprint);
+    assert_ne!(first, second, "a different event, not a redelivery");
+    let ports = DuringPublish {
+        base: &base,
+        alerts: Interleaving {
+            base: &base,
+            pending: std::sync::Mutex::new(Some((second.clone(), minutes(10, 0) + chrono::Duration::seconds(20)))),
+            nested: Default::default(),
+        },
+    };
+    let r = now_or_never(record(&ports, vec![first.clone()], minutes(10, 0))).expect("the first event");
+    assert_eq!(r.alerts, 1);
+    let nested = ports.alerts.nested.lock().unwrap().take().expect("the second event was recorded during the publish");
+    assert!(nested.is_err(), "the second event backs off while the alert is in flight: {nested:?}");
+    assert_eq!(base.alerts.sent().len(), 1, "one alert while both ran");
+    // The platform retries the second event a minute later: folded in, quietly.
+    let retry = now_or_never(record(&base, vec![second.clone()], minutes(10, 2))).expect("the retry");
+    assert_eq!((retry.changed, retry.alerts), (1, 0), "{retry:?}");
+    let stored = now_or_never(base.findings.get(&first.fingerprint)).unwrap().expect("stored");
+    assert_eq!(stored.record.last_seen, second.last_seen);
+    assert!(stored.record.alert_due.is_none());
+    assert_eq!(base.alerts.sent().len(), 1, "one alert in all");
+}
+
+/// Issue 12 item 5: the newest AWS Config `configurationStateId` is written only forward. An
+/// instance that processed an older item and saves its memory after one that processed a
+/// newer item leaves the newer id; and the late older item is then ignored.
+#[test]
+fn the_config_order_is_never_moved_back_by_a_late_writer() {
+    use driftwatch_core::detect::{ConfigOrder, Needs};
+    use driftwatch_engine::memory::LedgerMemory;
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let needs = Needs { config_items: vec![("AWS::S3::Bucket".into(), "phi".into())], ..Default::default() };
+    // Both instances load the ledger before either saves.
+    let mut older = now_or_never(LedgerMemory::load(&ports.ledger, &needs)).unwrap();
+    let mut newer = now_or_never(LedgerMemory::load(&ports.ledger, &needs)).unwrap();
+    newer.set_state_id("AWS::S3::Bucket", "phi", 6);
+    older.set_state_id("AWS::S3::Bucket", "phi", 5);
+    now_or_never(newer.save(&ports.ledger)).unwrap();
+    now_or_never(older.save(&ports.ledger)).unwrap();
+    let after = now_or_never(LedgerMemory::load(&ports.ledger, &needs)).unwrap();
+    assert_eq!(after.last_state_id("AWS::S3::Bucket", "phi"), Some(6), "the late writer moved the order back");
+}
