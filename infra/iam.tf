@@ -57,7 +57,7 @@ locals {
     index_write = {
       Sid      = "IndexWrite"
       Effect   = "Allow"
-      Action   = ["dynamodb:BatchWriteItem"]
+      Action   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
       Resource = [local.table_arns.index]
     }
     exceptions_ro = {

@@ -694,7 +694,7 @@ pub mod deployment {
                 let index = driftwatch_core::index::ManagedIndex::build([parsed], &catalog);
                 let entries = index.entries().to_vec();
                 let state = entries.first().map(|e| e.state.clone()).expect("entries");
-                written += self.block_on(table.put_state_entries(&state, &entries)).expect("put index entries");
+                written += self.block_on(table.put_state_entries(&state, &entries, 0)).expect("put index entries");
             }
             written
         }

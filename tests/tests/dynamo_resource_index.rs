@@ -95,7 +95,7 @@ impl Lab {
         for (_, key) in STATES {
             let entries: Vec<IndexEntry> = index.entries().iter().filter(|e| e.state.key == key).cloned().collect();
             assert!(!entries.is_empty(), "{key} has entries");
-            written += self.table.put_state_entries(&entries[0].state.clone(), &entries).await.expect("put state entries");
+            written += self.table.put_state_entries(&entries[0].state.clone(), &entries, 0).await.expect("put state entries");
         }
         written
     }
@@ -219,7 +219,7 @@ async fn entries_a_new_state_version_drops_are_removed() {
     let keep: Vec<ItemKey> =
         index.entries().iter().filter(|e| e.state.key == key).map(ItemKey::of).filter(|k| !dropped.contains(k)).collect();
     let before = lab.scan_items().await.len();
-    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep).await.expect("remove"), dropped.len());
+    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep, 0).await.expect("remove"), dropped.len());
     assert_eq!(lab.scan_items().await.len(), before - dropped.len());
     let got = lab.table.lookup(ct, bucket).await.expect("lookup");
     assert_eq!(got.len(), 1);
@@ -231,14 +231,14 @@ async fn entries_a_new_state_version_drops_are_removed() {
         let n = index.entries().iter().filter(|e| e.state.key == *other).count();
         assert_eq!(lab.table.entries_for_state(at(other, ws)).await.expect("entries").len(), n);
     }
-    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep).await.expect("remove again"), 0);
+    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep, 0).await.expect("remove again"), 0);
 
     // A state that is gone entirely: keep nothing (more than one batch of deletes).
     let (_, big) = STATES.iter().map(|(_, k)| (index.entries().iter().filter(|e| e.state.key == *k).count(), *k)).max().unwrap();
     let big_ws = if big.starts_with("env:/prod/") { "prod" } else { "default" };
     let n = lab.table.entries_for_state(at(big, big_ws)).await.expect("entries").len();
     assert!(n > 25, "more than one batch: {n}");
-    assert_eq!(lab.table.remove_state_entries(at(big, big_ws), &[]).await.expect("remove all"), n);
+    assert_eq!(lab.table.remove_state_entries(at(big, big_ws), &[], 0).await.expect("remove all"), n);
     assert_eq!(lab.table.entries_for_state(at(big, big_ws)).await.expect("entries"), vec![]);
     assert!(lab.scan_items().await.iter().all(|i| i["state_key"].as_s().unwrap() != big));
 }
@@ -272,7 +272,7 @@ async fn entries_of_another_state_and_a_missing_table_are_refused() {
     let index = sample_index();
     let a = &index.entries()[0];
     let other = index.entries().iter().find(|e| e.state.key != a.state.key).expect("another state");
-    let e = lab.table.put_state_entries(&a.state.clone(), &[a.clone(), other.clone()]).await.unwrap_err();
+    let e = lab.table.put_state_entries(&a.state.clone(), &[a.clone(), other.clone()], 0).await.unwrap_err();
     assert!(matches!(e, IndexTableError::Encode { .. }), "{e:?}");
     assert!(lab.scan_items().await.is_empty(), "nothing written");
 
@@ -296,7 +296,7 @@ async fn states_of_two_buckets_with_the_same_key_keep_their_own_entries() {
         let st = state::parse_state(&bytes, StateLocation::s3(bucket, "app.tfstate"), &catalog, &redactor).expect("parse");
         let index = ManagedIndex::build([st], &catalog);
         let entries = index.entries().to_vec();
-        lab.table.put_state_entries(&entries[0].state.clone(), &entries).await.expect("put");
+        lab.table.put_state_entries(&entries[0].state.clone(), &entries, 0).await.expect("put");
         counts.push(entries.len());
     }
     assert!(counts[0] > 0 && counts[0] == counts[1]);
@@ -305,8 +305,45 @@ async fn states_of_two_buckets_with_the_same_key_keep_their_own_entries() {
     let west = StateAt { bucket: Some("tfstate-west"), key: "app.tfstate", workspace: "default" };
     assert_eq!(lab.table.entries_for_state(east).await.expect("east").len(), counts[0]);
     // The east state is deleted: its entries go, the west state's stay.
-    assert_eq!(lab.table.remove_state_entries(east, &[]).await.expect("remove east"), counts[0]);
+    assert_eq!(lab.table.remove_state_entries(east, &[], 0).await.expect("remove east"), counts[0]);
     assert_eq!(lab.table.entries_for_state(east).await.expect("east").len(), 0);
     assert_eq!(lab.table.entries_for_state(west).await.expect("west").len(), counts[1], "the other bucket's state lost its entries");
     assert_eq!(lab.scan_items().await.len(), counts[1]);
+}
+
+/// Issue 12 item 4: an older state version written to the index after a newer one (a slow or
+/// retried invocation that passed its "is it current?" check before the newer write was
+/// indexed) changes nothing: the newer version's entries stand, and its removal of what the
+/// older version lacks spares the newer version's entries.
+#[tokio::test]
+async fn an_older_state_version_written_last_does_not_replace_the_newer_one() {
+    let Some(lab) = Lab::start("index-order", TableOptions::default()).await else { return };
+    let index = sample_index();
+    let key = "app.tfstate";
+    let newer: Vec<IndexEntry> = index.entries().iter().filter(|e| e.state.key == key).cloned().collect();
+    assert!(newer.len() > 3);
+    // The older version: serial one lower, without the newer version's last two entries
+    // (resources the newer one added).
+    let old_ref =
+        std::sync::Arc::new(driftwatch_core::finding::StateRef { serial: newer[0].state.serial - 1, ..(*newer[0].state).clone() });
+    let older: Vec<IndexEntry> = newer[..newer.len() - 2].iter().map(|e| IndexEntry { state: old_ref.clone(), ..e.clone() }).collect();
+    let (t_old, t_new) = (1_763_640_000_000_i64, 1_763_640_060_000_i64);
+    let written = lab.table.put_state_entries(&newer[0].state.clone(), &newer, t_new).await.expect("the newer version");
+    let keep_new: Vec<ItemKey> = newer.iter().map(ItemKey::of).collect();
+    lab.table.remove_state_entries(at(key, "default"), &keep_new, t_new).await.expect("remove for the newer");
+    // The older write's invocation finishes last.
+    assert_eq!(lab.table.put_state_entries(&old_ref, &older, t_old).await.expect("the older version"), 0, "no older entry written");
+    let keep_old: Vec<ItemKey> = older.iter().map(ItemKey::of).collect();
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &keep_old, t_old).await.expect("remove for the older"), 0);
+    let stored = lab.table.entries_for_state(at(key, "default")).await.expect("entries");
+    assert_eq!(stored.len(), written);
+    assert!(stored.iter().all(|e| e.state.serial == newer[0].state.serial), "the index went back to the older serial");
+    // A write newer still replaces them, and removes what it lacks.
+    let t_next = t_new + 60_000;
+    let next_ref =
+        std::sync::Arc::new(driftwatch_core::finding::StateRef { serial: newer[0].state.serial + 1, ..(*newer[0].state).clone() });
+    let next: Vec<IndexEntry> = newer[1..].iter().map(|e| IndexEntry { state: next_ref.clone(), ..e.clone() }).collect();
+    assert_eq!(lab.table.put_state_entries(&next_ref, &next, t_next).await.expect("next"), next.len());
+    let keep_next: Vec<ItemKey> = next.iter().map(ItemKey::of).collect();
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &keep_next, t_next).await.expect("remove"), 1);
 }

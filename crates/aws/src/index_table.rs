@@ -22,27 +22,30 @@
 //! | `tainted`        | BOOL | the instance is tainted                                        |
 //! | `desired`        | S    | desired comparable values as a JSON array (normalised and redacted by the core) |
 //! | `tags`           | S    | `tags_all` as JSON                                             |
+//! | `written_ms`     | N    | when the write that made this state version current happened (epoch ms); orders the writes |
 //!
 //! * [`lookup`](IndexTable::lookup) is a `Query` on one identity, every page.
 //! * [`lookup_arn`](IndexTable::lookup_arn) queries the global secondary index [`ARN_INDEX`]
 //!   (`arn` hash key, projection ALL), every page, and keeps primary entries (as the core's
 //!   in-memory index does).
-//! * [`put_state_entries`](IndexTable::put_state_entries) writes with `BatchWriteItem` in
-//!   chunks of 25, retrying `UnprocessedItems` with bounded exponential backoff (the findings
-//!   table's helper); anything still unwritten is an error naming each key.
+//! * [`put_state_entries`](IndexTable::put_state_entries) writes each entry with a conditional
+//!   `PutItem` (16 in flight), stamped `written_ms` — when the write that made its version
+//!   current happened — and replacing only an item stamped no later: two invocations racing
+//!   on two writes of one state (or a retry of an old write) leave the newer write's entries.
 //! * [`remove_state_entries`](IndexTable::remove_state_entries) deletes the entries of a
 //!   state (bucket + key + workspace, [`StateAt`]) that its new version no longer has — the
-//!   state watcher's job on each write, after putting the new version's entries.
+//!   state watcher's job on each write, after putting the new version's entries — each with a
+//!   conditional `DeleteItem` that spares an item stamped by a newer write.
 //! * [`entries_for_state`](IndexTable::entries_for_state) is a `Scan` with a filter on
 //!   `state_bucket`, `state_key` and `workspace`, every page (for removal).
 //!
 //! Sensitive values never reach this table in clear: the core replaces them by digests
 //! before an entry exists.
 
-use crate::findings_table::{DynamoError, TableOptions};
+use crate::findings_table::TableOptions;
 use crate::iam::Action;
-use crate::table::{table_accessors, table_error, Table};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use crate::table::{table_accessors, table_error, CallError, Table};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use driftwatch_core::catalog::Role;
 use driftwatch_core::finding::StateRef;
@@ -67,9 +70,6 @@ table_error! {
         Encode { identity: String, address: String, message: String },
         #[error("item {identity:?}/{address:?} in table {table:?} is not an index entry: {message}")]
         Decode { table: String, identity: String, address: String, message: String },
-        /// A batch left items unwritten ([`DynamoError::BatchIncomplete`], keys `identity|address`).
-        #[error(transparent)]
-        Batch(#[from] DynamoError),
     }
 }
 
@@ -215,18 +215,20 @@ pub fn decode(table: &str, item: &Item) -> Result<IndexEntry, IndexTableError> {
     })
 }
 
-/// The key a write request is about, as `identity|address`.
-fn request_key(r: &WriteRequest) -> String {
-    let k = |m: &Item| {
-        let g = |n: &str| m.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        format!("{}|{}", g("identity"), g("address"))
-    };
-    r.put_request().map(|p| k(p.item())).or_else(|| r.delete_request().map(|d| k(d.key()))).unwrap_or_default()
-}
-
 fn key_item(k: &ItemKey) -> Item {
     HashMap::from([("identity".to_string(), s(&k.identity)), ("address".to_string(), s(&k.address))])
 }
+
+/// The attribute of an item that orders writes: when the write that made its state version
+/// current happened (epoch milliseconds).
+const WRITTEN: &str = "written_ms";
+
+/// The condition of the index's writes: the item is absent, or was written for a write no
+/// newer than this one.
+const NOT_NEWER: &str = "attribute_not_exists(#w) OR #w <= :w";
+
+/// How many conditional writes are in flight at once.
+const CONCURRENCY: usize = 16;
 
 /// The async index table. Cheap to clone; build one per process.
 #[derive(Debug, Clone)]
@@ -241,7 +243,7 @@ impl IndexTable {
     /// [`put_state_entries`](Self::put_state_entries), and
     /// [`remove_state_entries`](Self::remove_state_entries), which also reads the state's
     /// entries (so a writer needs [`READ`](Self::READ) too).
-    pub const WRITE: &'static [Action] = &[Action::new("dynamodb:BatchWriteItem", "batch_write_item")];
+    pub const WRITE: &'static [Action] = &[Action::new("dynamodb:PutItem", "put_item"), Action::new("dynamodb:DeleteItem", "delete_item")];
 
     pub fn new(client: Client, table: impl Into<String>, options: TableOptions) -> Self {
         IndexTable { base: Table::new(client, table, options) }
@@ -249,16 +251,14 @@ impl IndexTable {
 
     table_accessors!();
 
-    /// Send write requests in batches of 25, retrying unprocessed ones.
-    async fn write(&self, requests: Vec<WriteRequest>) -> Result<usize, IndexTableError> {
-        let send = |chunk| self.base.client.batch_write_item().request_items(&self.base.name, chunk).send();
-        Ok(self.base.batch_write(requests, request_key, send).await?)
-    }
-
-    /// Write the entries of one state version (unconditional puts; of entries with the same
-    /// key the last is written). `state` is the version they come from: entries of another
-    /// state are refused. Returns how many items were written.
-    pub async fn put_state_entries(&self, state: &StateRef, entries: &[IndexEntry]) -> Result<usize, IndexTableError> {
+    /// Write the entries of one state version, made current by a write at `written_ms` (epoch
+    /// milliseconds: the S3 event's time; for a version that stands again after a deletion,
+    /// the deletion's). Each is a conditional `PutItem` (attribute `written_ms`) that replaces
+    /// only an item written for an older or equal write, so a late or slow invocation for an
+    /// older version never overwrites a newer one's entries; a refused put is skipped. Of
+    /// entries with the same key the last is written. `state` is the version they come from:
+    /// entries of another state are refused. Returns how many items were written.
+    pub async fn put_state_entries(&self, state: &StateRef, entries: &[IndexEntry], written_ms: i64) -> Result<usize, IndexTableError> {
         let mut last: HashMap<ItemKey, usize> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
             if e.state.key != state.key || e.state.workspace != state.workspace || e.state.bucket != state.bucket {
@@ -270,35 +270,86 @@ impl IndexTable {
             }
             last.insert(ItemKey::of(e), i);
         }
-        let mut requests = Vec::new();
+        let mut items = Vec::with_capacity(last.len());
         for (i, e) in entries.iter().enumerate() {
             if last.get(&ItemKey::of(e)) == Some(&i) {
-                let put = PutRequest::builder().set_item(Some(encode(e)?)).build().map_err(|err| IndexTableError::Encode {
-                    identity: identity(&e.config_type, &e.resource_id),
-                    address: e.address.clone(),
-                    message: err.to_string(),
-                })?;
-                requests.push(WriteRequest::builder().put_request(put).build());
+                let mut item = encode(e)?;
+                item.insert(WRITTEN.into(), AttributeValue::N(written_ms.to_string()));
+                items.push(item);
             }
         }
-        self.write(requests).await
+        self.each_conditional(
+            items,
+            move |base, item, w| async move {
+                let out = base
+                    .client
+                    .put_item()
+                    .table_name(&base.name)
+                    .set_item(Some(item))
+                    .condition_expression(NOT_NEWER)
+                    .expression_attribute_names("#w", WRITTEN)
+                    .expression_attribute_values(":w", w)
+                    .send()
+                    .await;
+                base.conditional("PutItem", out).map(|o| o.is_some())
+            },
+            written_ms,
+        )
+        .await
     }
 
     /// Delete the entries of the state `at` whose keys are not in `keep` (the keys of the
-    /// state's new version). Returns how many items were deleted.
-    pub async fn remove_state_entries(&self, at: StateAt<'_>, keep: &[ItemKey]) -> Result<usize, IndexTableError> {
+    /// version made current at `written_ms`), each with a conditional `DeleteItem` that spares
+    /// an item written for a newer write. Returns how many items were deleted.
+    pub async fn remove_state_entries(&self, at: StateAt<'_>, keep: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
         let keep: BTreeSet<&ItemKey> = keep.iter().collect();
-        let stale: Vec<ItemKey> = self.state_items(at).await?.into_iter().filter(|k| !keep.contains(k)).collect();
-        let mut requests = Vec::with_capacity(stale.len());
-        for k in &stale {
-            let del = DeleteRequest::builder().set_key(Some(key_item(k))).build().map_err(|err| IndexTableError::Encode {
-                identity: k.identity.clone(),
-                address: k.address.clone(),
-                message: err.to_string(),
+        let stale: Vec<Item> = self.state_items(at).await?.into_iter().filter(|k| !keep.contains(k)).map(|k| key_item(&k)).collect();
+        self.each_conditional(
+            stale,
+            move |base, key, w| async move {
+                let out = base
+                    .client
+                    .delete_item()
+                    .table_name(&base.name)
+                    .set_key(Some(key))
+                    .condition_expression(NOT_NEWER)
+                    .expression_attribute_names("#w", WRITTEN)
+                    .expression_attribute_values(":w", w)
+                    .send()
+                    .await;
+                base.conditional("DeleteItem", out).map(|o| o.is_some())
+            },
+            written_ms,
+        )
+        .await
+    }
+
+    /// Send one conditional request per item ([`CONCURRENCY`] at a time); how many were
+    /// applied (a failed condition is a newer write's item: skipped).
+    async fn each_conditional<F, Fut>(&self, items: Vec<Item>, call: F, written_ms: i64) -> Result<usize, IndexTableError>
+    where
+        F: Fn(Table, Item, AttributeValue) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, CallError>> + Send + 'static,
+    {
+        let mut applied = 0;
+        let mut running = tokio::task::JoinSet::new();
+        let mut items = items.into_iter();
+        loop {
+            while running.len() < CONCURRENCY {
+                let Some(item) = items.next() else { break };
+                running.spawn(call(self.base.clone(), item, AttributeValue::N(written_ms.to_string())));
+            }
+            let Some(joined) = running.join_next().await else { break };
+            let outcome = joined.map_err(|e| CallError::Request {
+                op: "PutItem/DeleteItem",
+                table: self.base.name.clone(),
+                message: e.to_string(),
             })?;
-            requests.push(WriteRequest::builder().delete_request(del).build());
+            if outcome? {
+                applied += 1;
+            }
         }
-        self.write(requests).await
+        Ok(applied)
     }
 
     /// Every entry of a live identity (primary, facets, contributors; from every state): a

@@ -89,7 +89,8 @@ async fn state_deleted(adapters: &Adapters, ev: &StateObjectEvent, inv: &Invocat
         AfterDelete::Retire => {
             let ws = StateLocation::s3(ev.bucket.clone(), ev.key.clone()).workspace();
             let at = StateAt { bucket: Some(&ev.bucket), key: &ev.key, workspace: &ws };
-            let removed = adapters.index.remove_state_entries(at, &[]).await.map_err(transient)?;
+            // Spares the entries of a write newer than the deletion (processed first).
+            let removed = adapters.index.remove_state_entries(at, &[], ev.time.timestamp_millis()).await.map_err(transient)?;
             adapters.ledger.delete("state", &id).await.map_err(transient)?;
             info!(state = %url, removed, "state deleted: entries removed");
             Ok(json!({"state": url, "deleted": true, "removed_entries": removed}))
@@ -194,12 +195,18 @@ async fn state_written(
         Some(v) => adapters.states.current_version(&ev.bucket, &ev.key).await.map_err(transient)?.is_some_and(|c| &c == v),
     };
     let (mut put, mut removed) = (0, 0);
+    // The check and the writes are not atomic: a newer write may be indexed meanwhile by
+    // another invocation. Every index write is conditional on the write's time (the event's:
+    // for a version standing again after a deletion, the deletion's), so the newer one's
+    // entries and `state` item stand whichever invocation writes last.
     if is_current {
+        let written = ev.time.timestamp_millis();
         let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
-        put = adapters.index.put_state_entries(&summary.state, &entries).await.map_err(transient)?;
-        removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep).await.map_err(transient)?;
+        put = adapters.index.put_state_entries(&summary.state, &entries, written).await.map_err(transient)?;
+        removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep, written).await.map_err(transient)?;
         let item = state_write::indexed_item(ev, &summary.state.workspace, current.serial, version.as_deref(), object_etag);
-        adapters.ledger.put("state", &id, &item).await.map_err(transient)?;
+        let order = u64::try_from(written).unwrap_or(0);
+        adapters.ledger.advance("state", &id, order, &item).await.map_err(transient)?;
     }
 
     // What the lock table says now.
