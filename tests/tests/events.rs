@@ -374,8 +374,10 @@ fn the_lambda_use_cases_give_the_replays_findings() {
                 lock_info: None,
                 is_current: true,
                 indexed: 0,
+                entries: &[],
             };
-            let (found, _) = rt.block_on(state_write::on_state_write(&ports, &facts, ev.time)).unwrap_or_else(|e| panic!("{source}: {e}"));
+            let (found, _, _) =
+                rt.block_on(state_write::on_state_write(&ports, &facts, ev.time)).unwrap_or_else(|e| panic!("{source}: {e}"));
             let item =
                 state_write::indexed_item(ev, &current.location.workspace(), current.serial, ev.version_id.as_deref(), ev.etag.as_deref());
             rt.block_on(ports.ledger.put("state", &id, &item)).expect("state item");

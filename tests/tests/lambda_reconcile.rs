@@ -134,8 +134,64 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     assert_eq!(about.len(), 1, "one alert about the bucket {NOTES_ARN}: {alerts:#?}");
 
     // The next pass starts over, and finds the same drift: nothing new is alerted.
-    let out = w.block_on(handle(&sweeper, schedule, &Invocation::at(sweep_at()))).expect("sweeper");
+    let out = w.block_on(handle(&sweeper, schedule.clone(), &Invocation::at(sweep_at()))).expect("sweeper");
     assert!(out["reconcile"]["last"].as_str().unwrap().ends_with("app.tfstate"), "{out}");
     let again = w.drain(&w.alerts_queue);
     assert!(again.iter().all(|a| alert_arn(a).as_deref() != Some(NOTES_ARN)), "re-alerted: {again:#?}");
+
+    // Issue 12 item 1: the tag is put back (as `terraform apply` would); the next pass over the
+    // data state finds the bucket compliant and resolves its drift.changed.
+    notes_tagged(&w, "prod");
+    let later = sweep_at() + Duration::hours(1);
+    let mut resolved = 0;
+    let mut scheduled = schedule.clone();
+    scheduled["time"] = json!(later.to_rfc3339());
+    for _ in 0..3 {
+        let out = w.block_on(handle(&sweeper, scheduled.clone(), &Invocation::at(later))).expect("sweeper");
+        resolved += out["reconcile"]["recorded"]["resolved"].as_u64().unwrap_or(0);
+    }
+    let drift = notes_drift(&w);
+    assert_eq!(drift["status"], "resolved", "the reconcile pass resolves the drift: {drift}");
+    assert!(resolved >= 1, "resolutions counted: {resolved}");
+    // Changed by hand again: the finding reopens and alerts again.
+    notes_tagged(&w, "staging-again");
+    w.drain(&w.alerts_queue);
+    let much_later = later + Duration::days(30);
+    let mut scheduled = schedule.clone();
+    scheduled["time"] = json!(much_later.to_rfc3339());
+    for _ in 0..3 {
+        w.block_on(handle(&sweeper, scheduled.clone(), &Invocation::at(much_later))).expect("sweeper");
+    }
+    assert_eq!(notes_drift(&w)["status"], "open", "reopened");
+    let alerts = w.drain(&w.alerts_queue);
+    assert_eq!(alerts.iter().filter(|a| alert_arn(a).as_deref() == Some(NOTES_ARN)).count(), 1, "the recurrence alerts once: {alerts:#?}");
+}
+
+/// Tag the clinical-notes bucket as the data state has it, with `environment` for `Environment`.
+fn notes_tagged(w: &Deployment, environment: &str) {
+    w.block_on(async {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().expect("tag");
+        let tags = Tagging::builder()
+            .tag_set(tag("CostCenter", "ehr-1042"))
+            .tag_set(tag("Environment", environment))
+            .tag_set(tag("Name", NOTES))
+            .tag_set(tag("Owner", "platform-team"))
+            .tag_set(tag("data-classification", "phi"))
+            .tag_set(tag("phi-dataset", "clinical-notes"))
+            .build()
+            .expect("tagging");
+        w.s3.put_bucket_tagging().bucket(NOTES).tagging(tags).send().await.expect("tag bucket");
+    });
+}
+
+/// The findings-table item of the clinical-notes bucket's drift.changed.
+fn notes_drift(w: &Deployment) -> Value {
+    let mut found: Vec<Value> = w
+        .items(deployment::FINDINGS_TABLE)
+        .into_iter()
+        .filter(|i| i["rule"] == "drift.changed")
+        .filter(|i| address_of_record(i) == Some(NOTES_ADDRESS.to_string()))
+        .collect();
+    assert_eq!(found.len(), 1, "one drift.changed on {NOTES_ADDRESS}");
+    found.remove(0)
 }

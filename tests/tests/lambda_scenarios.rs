@@ -1479,3 +1479,68 @@ fn a_late_write_of_a_deleted_state_is_not_indexed_again() {
     assert_eq!(r["states"][0]["indexed"], json!(0), "{r}");
     assert!(lab.indexed(key).is_empty(), "the deleted state came back into the index: {:?}", lab.indexed(key));
 }
+
+/// Issue 12 item 1: a console edit is undone (as `terraform apply` would: AWS Config then
+/// records the resource as the state has it); the finding resolves, stays resolved on
+/// redelivery, shows in the report with its time to resolve, and a month later the same edit
+/// reopens it with a new alert.
+#[test]
+fn a_console_edit_undone_resolves_and_its_recurrence_alerts_again() {
+    let Some(lab) = Lab::start("ls_resolve_reopen") else { return };
+    assert!(lab.deployed.seed_index() > 0);
+    let trail = lab.adapters(Function::TrailWatcher, &[]);
+    let config = lab.adapters(Function::ConfigWatcher, &[]);
+    // The console edit, on the security group the no-drift Config item describes.
+    let edit_at = |t: &str| -> Value {
+        let text = std::fs::read_to_string(workspace_root().join("events/trail-watcher/console-edit/event.json")).expect("event");
+        let text = text.replace("sg-0b553a59028de3b25", "sg-0a5c66cbda00f555b").replace("2026-11-20T09:14:02Z", t);
+        serde_json::from_str(&text).expect("event JSON")
+    };
+    let r = lab.invoke(&trail, &edit_at("2026-11-20T09:14:02Z"), at("2026-11-20T09:30:00Z"));
+    assert_eq!((r["recorded"]["changed"].as_u64(), r["recorded"]["alerts"].as_u64()), (Some(1), Some(1)), "{r}");
+    let edit = lab.findings().into_iter().find(|i| i["rule"] == "change.console").expect("change.console recorded");
+    assert_eq!(edit["status"], "open");
+    assert_eq!(lab.deployed.drain(&lab.deployed.alerts_queue).len(), 1);
+
+    // The fix: AWS Config records the group as desired, captured after the edit.
+    let mut fixed = event("events/config-watcher/negative-no-drift/event.json");
+    fixed["detail"]["configurationItem"]["configurationItemCaptureTime"] = json!("2026-11-20T09:40:00.000Z");
+    fixed["detail"]["configurationItem"]["configurationStateId"] = json!("1795160000000");
+    fixed["time"] = json!("2026-11-20T09:41:00Z");
+    // A Config item captured before the edit (delivered late) resolves nothing.
+    let mut before = fixed.clone();
+    before["detail"]["configurationItem"]["configurationItemCaptureTime"] = json!("2026-11-20T09:00:00.000Z");
+    before["detail"]["configurationItem"]["configurationStateId"] = json!("1795150000000");
+    let r = lab.invoke(&config, &before, at("2026-11-20T09:42:00Z"));
+    assert_eq!(r["recorded"]["resolved"], json!(0), "{r}");
+    let r = lab.invoke(&config, &fixed, at("2026-11-20T09:45:00Z"));
+    assert_eq!(r["recorded"]["resolved"], json!(1), "{r}");
+    let evidence = lab.evidence_keys();
+    let record = |i: &Value| -> Value { serde_json::from_str(i["record"].as_str().unwrap()).unwrap() };
+    let resolved = lab.findings().into_iter().find(|i| i["fingerprint"] == edit["fingerprint"]).expect("record");
+    assert_eq!(resolved["status"], "resolved", "{resolved}");
+    assert_eq!(record(&resolved)["resolution"], "live_matches");
+    // Redelivered: nothing changes.
+    let r = lab.invoke(&config, &fixed, at("2026-11-20T09:50:00Z"));
+    assert_eq!(r["recorded"]["resolved"], json!(0), "{r}");
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivered resolution wrote evidence");
+    assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty(), "a resolution does not alert");
+
+    // The week's report shows it resolved, 26 minutes after it was seen (0.4 h).
+    let reporter = lab.adapters(Function::Reporter, &[]);
+    lab.invoke(&reporter, &event("events/reporter/scheduled/event.json"), at("2026-11-23T06:00:00Z"));
+    let key = lab.deployed.keys(deployment::REPORTS_BUCKET, "").into_iter().find(|k| k.ends_with(".json")).expect("report.json");
+    let report: Value = serde_json::from_slice(&lab.deployed.get_object(deployment::REPORTS_BUCKET, &key)).expect("report JSON");
+    let ttr = &report["time_to_resolve"];
+    let item = ttr["items"].as_array().expect("items").iter().find(|i| i["fingerprint"] == edit["fingerprint"]).cloned();
+    assert_eq!(item.as_ref().map(|i| i["hours"].clone()), Some(json!(0.4)), "{ttr}");
+
+    // A month later the same edit recurs: the finding reopens and alerts.
+    let r = lab.invoke(&trail, &edit_at("2026-12-20T09:14:02Z"), at("2026-12-20T09:30:00Z"));
+    assert_eq!(r["recorded"]["alerts"], json!(1), "{r}");
+    let reopened = lab.findings().into_iter().find(|i| i["fingerprint"] == edit["fingerprint"]).expect("record");
+    assert_eq!(reopened["status"], "open");
+    assert_eq!(record(&reopened)["reopened"], json!(1));
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+}

@@ -10,6 +10,7 @@
 use crate::catalog::{AttrSpec, Catalog, Encryption, ResourceSpec, Role};
 use crate::finding::{self, Change, Finding, ResourceRef, Rule, Severity, Status};
 use crate::index::{IndexEntry, ManagedIndex};
+use crate::lifecycle::{Resolution, Resolve};
 use crate::live::{ConfigItem, LiveInventory};
 use crate::normalize::Ctx;
 use crate::redact::{Redactor, REDACTED_PREFIX};
@@ -36,6 +37,81 @@ impl Default for ScanPolicy {
 pub struct ScanOutcome {
     pub findings: Vec<Finding>,
     pub notes: Vec<String>,
+    /// The findings the live items show resolved, if they were open ([`resolutions`]).
+    pub resolved: Vec<Resolve>,
+}
+
+/// The rules of a managed resource's condition: what a compliant observation of it resolves.
+pub const CONDITION_RULES: [Rule; 5] =
+    [Rule::DriftChanged, Rule::EncryptionRegression, Rule::ChangeConsole, Rule::ChangeOutOfBand, Rule::DriftMissing];
+
+/// What an observation of one managed identity (its index `entries`) at `at` resolves, given
+/// the findings the same observation produced (`found`, unfiltered): with the resource live
+/// (`live`), each entry's `drift.changed` and `encryption.regression` not found again, its
+/// `change.*` when neither is (the edit is undone), and its `drift.missing`; with the resource
+/// gone, its `drift.changed`, `encryption.regression` and `change.*` (`drift.missing` takes
+/// over).
+pub fn resolutions(entries: &[&IndexEntry], found: &[Finding], live: bool, at: DateTime<Utc>) -> Vec<Resolve> {
+    let found: BTreeSet<&str> = found.iter().map(|f| f.fingerprint.as_str()).collect();
+    let mut out = Vec::new();
+    for e in entries.iter().filter(|e| e.role != Role::Contributor) {
+        let fp = |rule| managed_fingerprint(rule, e);
+        let differs = found.contains(fp(Rule::DriftChanged).as_str()) || found.contains(fp(Rule::EncryptionRegression).as_str());
+        for rule in CONDITION_RULES {
+            let f = fp(rule);
+            let (resolved, reason) = match (live, rule) {
+                (true, Rule::ChangeConsole | Rule::ChangeOutOfBand) => (!differs, Resolution::LiveMatches),
+                (true, _) => (!found.contains(f.as_str()), Resolution::LiveMatches),
+                (false, Rule::DriftMissing) => (false, Resolution::ResourceGone),
+                (false, _) => (true, Resolution::ResourceGone),
+            };
+            if resolved {
+                out.push(Resolve { fingerprint: f, reason, at });
+            }
+        }
+    }
+    out
+}
+
+/// What a state write that removed `address` from the state `state` resolves: every condition
+/// finding of that address (the resource is no longer Terraform's).
+pub fn removed_from_state(state: &crate::finding::StateRef, address: &str, at: DateTime<Utc>) -> Vec<Resolve> {
+    let anchor = if state.lineage.is_empty() { state.key.as_str() } else { state.lineage.as_str() };
+    CONDITION_RULES
+        .iter()
+        .map(|rule| Resolve {
+            fingerprint: finding::fingerprint(*rule, &[anchor, &state.workspace, address]),
+            reason: Resolution::StateChanged,
+            at,
+        })
+        .collect()
+}
+
+/// The fingerprints of `entry`'s `drift.changed` and `encryption.regression` findings: what a
+/// state write that changed it may have absorbed ([`absorbed`]).
+pub fn absorbable(entry: &IndexEntry) -> [String; 2] {
+    [managed_fingerprint(Rule::DriftChanged, entry), managed_fingerprint(Rule::EncryptionRegression, entry)]
+}
+
+/// Did the new desired values of `entry` (a state write) absorb `finding`'s changes — is every
+/// changed attribute now desired as the value it was found to have live? Then the state
+/// changed to match the live configuration.
+pub fn absorbed(finding: &Finding, entry: &IndexEntry, catalog: &Catalog) -> bool {
+    let Some(spec) = catalog.get(&entry.terraform_type) else { return false };
+    !finding.changes.is_empty()
+        && finding.changes.iter().all(|c| {
+            let Some(i) = spec.attrs.iter().position(|a| a.tf.to_string() == c.path) else { return false };
+            let attr = &spec.attrs[i];
+            let ctx = Ctx { self_id: Some(&entry.resource_id) };
+            let desired = match entry.desired.get(i) {
+                Some(v) if !v.is_null() => v.clone(),
+                _ => match attr.default.as_ref() {
+                    Some(d) => attr.normalize.apply(d, &ctx),
+                    None => Value::Null,
+                },
+            };
+            desired == c.actual
+        })
 }
 
 /// Compare one live item with the index entries for it. Returns the `drift.changed` and
@@ -345,9 +421,14 @@ pub fn scan(
         let item = live.get(config_type, id).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
         match item {
             Some(it) if !it.is_deleted() => {
-                out.findings.extend(compare_item(&entries, it, index, catalog, redactor, policy, now));
+                let found = compare_item(&entries, it, index, catalog, redactor, policy, now);
+                out.resolved.extend(resolutions(&entries, &found, true, it.captured().unwrap_or(now)));
+                out.findings.extend(found);
             }
-            Some(_) => out.findings.extend(missing(&entries, catalog, policy, now)),
+            Some(it) => {
+                out.resolved.extend(resolutions(&entries, &[], false, it.captured().unwrap_or(now)));
+                out.findings.extend(missing(&entries, catalog, policy, now));
+            }
             None if live.covers(config_type) => out.findings.extend(missing(&entries, catalog, policy, now)),
             None => {
                 uncovered.insert(config_type.clone());

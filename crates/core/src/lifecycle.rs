@@ -218,6 +218,25 @@ pub fn observe(
     (rec, AlertDecision::Alert(reason))
 }
 
+/// A finding a signal shows resolved: its condition no longer held at `at` (the time of the
+/// observation: a Config item's capture time, a state write's time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolve {
+    pub fingerprint: String,
+    pub reason: Resolution,
+    pub at: DateTime<Utc>,
+}
+
+/// Close `prev` as `r` says, or `None` when nothing changes: it is resolved already, or it was
+/// reported after `r`'s observation (a Config item captured before a console edit, delivered
+/// after it, does not resolve the edit).
+pub fn resolve_by(prev: &FindingRecord, r: &Resolve) -> Option<FindingRecord> {
+    if prev.status == LifecycleStatus::Resolved || prev.last_seen > r.at {
+        return None;
+    }
+    Some(resolve(prev, r.at, r.reason))
+}
+
 /// Close a record: the finding's condition no longer holds.
 pub fn resolve(prev: &FindingRecord, now: DateTime<Utc>, reason: Resolution) -> FindingRecord {
     let mut r = prev.clone();

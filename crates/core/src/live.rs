@@ -40,6 +40,12 @@ impl ConfigItem {
     pub fn is_deleted(&self) -> bool {
         matches!(self.status.as_str(), "ResourceDeleted" | "ResourceDeletedNotRecorded")
     }
+
+    /// When AWS Config captured the item (`configurationItemCaptureTime`), if it says.
+    pub fn captured(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let t = self.capture_time.as_deref()?;
+        chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
 }
 
 /// A document or item that could not be understood.

@@ -100,7 +100,8 @@ impl Serialize for Hours {
     }
 }
 
-/// Time to resolve over the resolved findings (`last_seen − first_seen`).
+/// Time to resolve over the resolved findings (resolved at − first seen; the resolution's
+/// time is its evidence record's, else the finding's last sighting).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimeToResolve {
     pub resolved: usize,
@@ -235,7 +236,8 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
         .map(|r| Resolved {
             fingerprint: r.finding.fingerprint.clone(),
             rule: r.finding.rule.id().into(),
-            hours: Hours::from_seconds((r.finding.last_seen - r.finding.first_seen).num_seconds().max(0)),
+            // Resolved when its record was written (the resolution's time), else last seen.
+            hours: Hours::from_seconds((r.time.max(r.finding.last_seen) - r.finding.first_seen).num_seconds().max(0)),
             evidence: vec![r.key.clone()],
         })
         .collect();

@@ -28,5 +28,5 @@ pub mod signal;
 pub mod state_write;
 
 pub use ports::{Ports, Retry};
-pub use record::{record, write_evidence, Recorded};
-pub use signal::{detect_signal, on_signal, watch, watch_document, Outcome};
+pub use record::{record, resolve, write_evidence, Recorded};
+pub use signal::{detect_signal, on_signal, watch, watch_document, Detected, Outcome};

@@ -2,7 +2,7 @@
 //! missed events, a chunk of states per run), by the same core scan as `driftwatch scan`.
 
 use crate::ports::{Ports, Retry};
-use crate::record::{record, Recorded};
+use crate::record::{record, resolve, Recorded};
 use chrono::{DateTime, Utc};
 use driftwatch_core::drift;
 use driftwatch_core::index::ManagedIndex;
@@ -26,8 +26,9 @@ pub fn plan(state: State, ports: &impl Ports) -> Plan {
     Plan { index, identities }
 }
 
-/// Compare the plan's state with the live `items` read for it at `now`, and record the
-/// findings; their number and what recording did.
+/// Compare the plan's state with the live `items` read for it at `now`, record the findings,
+/// and resolve the open ones the items show gone (timed by each item's capture time); the
+/// number of findings and what recording did.
 pub async fn reconcile(ports: &impl Ports, plan: &Plan, items: Vec<ConfigItem>, now: DateTime<Utc>) -> Result<(usize, Recorded), Retry> {
     let mut live = LiveInventory::default();
     for it in items {
@@ -37,5 +38,8 @@ pub async fn reconcile(ports: &impl Ports, plan: &Plan, items: Vec<ConfigItem>, 
     // Only this state's identities were read: "unmanaged" would be meaningless here.
     let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
     let n = findings.len();
-    Ok((n, record(ports, findings, now).await?))
+    let mut recorded = record(ports, findings, now).await?;
+    // What the pass shows compliant again: the findings open on those resources close.
+    recorded += resolve(ports, outcome.resolved, now).await?;
+    Ok((n, recorded))
 }

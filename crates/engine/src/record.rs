@@ -15,7 +15,7 @@
 use crate::ports::{Ports, Retry};
 use chrono::{DateTime, Duration, Utc};
 use driftwatch_core::evidence::{PutOutcome, Record};
-use driftwatch_core::lifecycle::{self, AlertDecision, FindingRecord};
+use driftwatch_core::lifecycle::{self, AlertDecision, FindingRecord, Resolve};
 use driftwatch_core::ports::{AlertSink, EvidenceWriter, ExceptionSource, FindingStore, Inserted, Ledger, PortError};
 use driftwatch_core::Finding;
 use serde::Serialize;
@@ -44,6 +44,8 @@ pub struct Recorded {
     pub alerts: usize,
     /// Evidence records newly written.
     pub evidence: usize,
+    /// Open findings closed (their condition no longer holds).
+    pub resolved: usize,
 }
 
 impl std::ops::AddAssign for Recorded {
@@ -53,6 +55,7 @@ impl std::ops::AddAssign for Recorded {
         self.unchanged += o.unchanged;
         self.alerts += o.alerts;
         self.evidence += o.evidence;
+        self.resolved += o.resolved;
     }
 }
 
@@ -60,6 +63,11 @@ impl std::ops::AddAssign for Recorded {
 fn is_replay(prev: &FindingRecord, f: &Finding) -> bool {
     if prev.alert_due.is_some() {
         return false;
+    }
+    if prev.status == lifecycle::LifecycleStatus::Resolved {
+        // Reported before the resolution (a late or redelivered event): it stays resolved,
+        // and is new only if it widens the first sighting. After it: it reopens.
+        return prev.resolved_at.is_some_and(|at| f.last_seen < at) && f.first_seen >= prev.first_seen;
     }
     if f.last_seen < prev.last_seen {
         // A report older than the record's newest (a late or redelivered event): the record
@@ -222,6 +230,36 @@ async fn publish(ports: &impl Ports, f: &Finding) -> Result<(), Retry> {
     let message_id = alerts.alert(f).await?;
     info!(rule = %f.rule, fingerprint = %f.fingerprint, message_id = %message_id, "alert published");
     Ok(())
+}
+
+/// Close the open findings that `resolves` names ([`lifecycle::resolve_by`]: not one reported
+/// after the observation that resolves it), each with a `finding` evidence record of the
+/// resolved finding timed at the resolution (the reports' time to resolve). A finding not in
+/// the table, or resolved already, is left alone, so a replay changes nothing. A later report
+/// of the finding reopens it and alerts.
+pub async fn resolve(ports: &impl Ports, resolves: Vec<Resolve>, now: DateTime<Utc>) -> Result<Recorded, Retry> {
+    let mut out = Recorded::default();
+    'each: for r in resolves {
+        for _attempt in 0..ATTEMPTS {
+            let Some(prev) = ports.findings().get(&r.fingerprint).await? else { continue 'each };
+            let Some(rec) = lifecycle::resolve_by(&prev.record, &r) else { continue 'each };
+            let body = serde_json::to_value(&rec.finding).map_err(|e| Retry(format!("serialising finding {}: {e}", r.fingerprint)))?;
+            if write_evidence(ports.evidence(), &Record { kind: "finding".into(), time: r.at, body }, now).await? {
+                out.evidence += 1;
+            }
+            match ports.findings().update(&rec, prev.version).await {
+                Ok(_) => {
+                    info!(rule = %rec.finding.rule, fingerprint = %r.fingerprint, reason = ?r.reason, "finding resolved");
+                    out.resolved += 1;
+                    continue 'each;
+                }
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        return Err(Retry(format!("finding {}: the findings table kept changing under us; retry", r.fingerprint)));
+    }
+    Ok(out)
 }
 
 /// What [`publish_due`] did.

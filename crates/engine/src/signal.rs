@@ -4,10 +4,11 @@
 
 use crate::memory::LedgerMemory;
 use crate::ports::{Ports, Retry};
-use crate::record::{record, record_with, Recorded};
+use crate::record::{record, record_with, resolve, Recorded};
 use chrono::{DateTime, Utc};
 use driftwatch_core::detect::{self, Context, Needs};
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
+use driftwatch_core::lifecycle::Resolve;
 use driftwatch_core::ports::{IndexLookup, PortResult};
 use driftwatch_core::signal::Signal;
 use driftwatch_core::Finding;
@@ -34,12 +35,20 @@ pub async fn index_slice(index: &impl IndexLookup, needs: &Needs) -> PortResult<
     Ok(ManagedIndex::from_entries(entries))
 }
 
+/// What detecting one signal gave: its findings, the open findings it shows resolved, and the
+/// detectors' memory after it (unsaved).
+pub struct Detected {
+    pub findings: Vec<Finding>,
+    pub resolved: Vec<Resolve>,
+    pub memory: LedgerMemory,
+}
+
 /// Detect a decoded signal against the index slice and ledger items it needs. The detectors'
 /// memory comes back unsaved: save it once the findings it explains are recorded, so that a
 /// retry after a failed record sees the memory the findings came from (a lock still held, an
 /// order not yet advanced) and finds them again. A signal without a time of its own is
 /// detected at `at`.
-pub async fn detect_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -> Result<(Vec<Finding>, LedgerMemory), Retry> {
+pub async fn detect_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc>) -> Result<Detected, Retry> {
     let needs = detect::needs(signal, ports.policy());
     let index = index_slice(ports.index(), &needs).await?;
     let mut mem = LedgerMemory::load(ports.ledger(), &needs).await?;
@@ -50,21 +59,23 @@ pub async fn detect_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc
         redactor: ports.redactor(),
         now: signal.time().unwrap_or(at),
     };
-    let found = detect::process(signal, &ctx, &mut mem);
-    Ok((found, mem))
+    let resolved = detect::resolutions(signal, &ctx, &mem);
+    let findings = detect::process(signal, &ctx, &mut mem);
+    Ok(Detected { findings, resolved, memory: mem })
 }
 
-/// [`detect_signal`], then record its findings, then save the memory.
+/// [`detect_signal`], then record its findings and resolutions, then save the memory.
 pub async fn on_signal(
     ports: &impl Ports,
     signal: &Signal,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Finding>, Recorded), Retry> {
-    let (found, mem) = detect_signal(ports, signal, at).await?;
-    let recorded = record(ports, found.clone(), now).await?;
-    mem.save(ports.ledger()).await?;
-    Ok((found, recorded))
+    let d = detect_signal(ports, signal, at).await?;
+    let mut recorded = record(ports, d.findings.clone(), now).await?;
+    recorded += resolve(ports, d.resolved, now).await?;
+    d.memory.save(ports.ledger()).await?;
+    Ok((d.findings, recorded))
 }
 
 /// The `input.invalid` finding of undecodable input, timed `at`.
@@ -102,14 +113,15 @@ pub async fn watch(ports: &impl Ports, decoded: Vec<Decoded>, at: DateTime<Utc>,
     let mut out = Outcome { signals: decoded.len(), invalid: decoded.iter().filter(|d| d.is_err()).count(), ..Default::default() };
     let mut exceptions = crate::record::Exceptions::default();
     for d in decoded {
-        let (found, mem) = match d {
+        let (found, resolved, mem) = match d {
             Ok(signal) => {
-                let (found, mem) = detect_signal(ports, &signal, at).await?;
-                (found, Some(mem))
+                let d = detect_signal(ports, &signal, at).await?;
+                (d.findings, d.resolved, Some(d.memory))
             }
-            Err(bad) => (vec![invalid(ports, &bad, at)], None),
+            Err(bad) => (vec![invalid(ports, &bad, at)], Vec::new(), None),
         };
         out.recorded += record_with(ports, &mut exceptions, found.clone(), now).await?;
+        out.recorded += resolve(ports, resolved, now).await?;
         if let Some(mem) = mem {
             mem.save(ports.ledger()).await?;
         }

@@ -16,18 +16,21 @@
 
 use crate::memory::LedgerMemory;
 use crate::ports::{Ports, Retry};
-use crate::record::{record, write_evidence, Recorded};
+use crate::record::{record, resolve, write_evidence, Recorded};
 use crate::signal::index_slice;
 use chrono::{DateTime, Utc};
 use driftwatch_core::detect::state_write::{self, StateDiffSummary, StateWrite, Written};
 use driftwatch_core::detect::{Context, HeldLock, LockSource, Needs};
+use driftwatch_core::drift;
 use driftwatch_core::evidence::Record;
-use driftwatch_core::index::ManagedIndex;
-use driftwatch_core::ports::{Ledger, PortResult};
+use driftwatch_core::index::{IndexEntry, ManagedIndex};
+use driftwatch_core::lifecycle::{LifecycleStatus, Resolution, Resolve};
+use driftwatch_core::ports::{FindingStore, Ledger, PortResult};
 use driftwatch_core::signal::{LockInfo, StateObjectEvent};
 use driftwatch_core::state::State;
 use driftwatch_core::Finding;
 use serde_json::json;
+use std::collections::BTreeSet;
 
 /// What was read about one state write.
 pub struct WriteFacts<'a> {
@@ -53,6 +56,8 @@ pub struct WriteFacts<'a> {
     pub is_current: bool,
     /// Index entries the new version has.
     pub indexed: usize,
+    /// The new version's index entries (to tell which open findings it absorbed).
+    pub entries: &'a [IndexEntry],
 }
 
 /// The ledger key of a parked write.
@@ -111,8 +116,14 @@ pub fn after_delete(now: Option<(Option<&str>, Option<&str>)>, indexed: Option<&
 
 /// Check one state write and write its evidence; `now` is the invocation's clock (it dates the
 /// evidence). The findings are not recorded here (the caller records every finding of its
-/// batch at once); a write whose digest has not arrived yet is parked for [`settle`].
-pub async fn on_state_write(ports: &impl Ports, w: &WriteFacts<'_>, now: DateTime<Utc>) -> Result<(Vec<Finding>, StateDiffSummary), Retry> {
+/// batch at once); a write whose digest has not arrived yet is parked for [`settle`]. The open
+/// findings the write resolves are closed here ([`resolutions`]): what it returns as
+/// [`Recorded`].
+pub async fn on_state_write(
+    ports: &impl Ports,
+    w: &WriteFacts<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Finding>, StateDiffSummary, Recorded), Retry> {
     let ev = w.event;
     let id = format!("{}/{}", ev.bucket, ev.key);
     let needs = Needs { lock_ids: vec![id.clone()], ..Default::default() };
@@ -171,7 +182,33 @@ pub async fn on_state_write(ports: &impl Ports, w: &WriteFacts<'_>, now: DateTim
         "indexed": w.indexed,
     });
     write_evidence(ports.evidence(), &Record { kind: "state-write".into(), time: ev.time, body }, now).await?;
-    Ok((found, diff))
+    let resolved = if w.is_current { resolve(ports, resolutions(ports, w, &diff).await?, now).await? } else { Recorded::default() };
+    Ok((found, diff, resolved))
+}
+
+/// The open findings a (current) state write resolves, as of its time: every condition finding
+/// of an address it removed or moved away (no longer Terraform's there), and the
+/// `drift.changed` / `encryption.regression` of a changed address whose new desired values are
+/// what was found live (the code changed to match: [`drift::absorbed`]).
+pub async fn resolutions(ports: &impl Ports, w: &WriteFacts<'_>, diff: &StateDiffSummary) -> PortResult<Vec<Resolve>> {
+    let at = w.event.time;
+    let mut out = Vec::new();
+    if let Some(prev) = w.previous {
+        let sref = prev.state_ref();
+        for a in diff.removed.iter().chain(diff.moved.iter().map(|(from, _)| from)) {
+            out.extend(drift::removed_from_state(&sref, a, at));
+        }
+    }
+    let changed: BTreeSet<&str> = diff.changed.iter().map(String::as_str).collect();
+    for e in w.entries.iter().filter(|e| changed.contains(e.address.as_str())) {
+        for fingerprint in drift::absorbable(e) {
+            let Some(stored) = ports.findings().get(&fingerprint).await? else { continue };
+            if stored.record.status == LifecycleStatus::Open && drift::absorbed(&stored.record.finding, e, ports.catalog()) {
+                out.push(Resolve { fingerprint, reason: Resolution::StateChanged, at });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What [`settle`] did.

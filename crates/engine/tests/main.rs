@@ -47,7 +47,7 @@ fn a_finding_delivered_five_times_is_one_record_one_evidence_record_one_alert() 
     for _ in 0..5 {
         total += now_or_never(record(&ports, vec![f.clone()], at(11))).expect("record");
     }
-    assert_eq!(total, Recorded { findings: 5, changed: 1, unchanged: 4, alerts: 1, evidence: 1 });
+    assert_eq!(total, Recorded { findings: 5, changed: 1, unchanged: 4, alerts: 1, evidence: 1, resolved: 0 });
     assert_eq!(ports.findings.records().len(), 1);
     assert_eq!(ports.evidence.objects().len(), 1);
     assert_eq!(ports.alerts.sent(), vec![f]);
@@ -494,4 +494,119 @@ fn the_config_order_is_never_moved_back_by_a_late_writer() {
     now_or_never(older.save(&ports.ledger)).unwrap();
     let after = now_or_never(LedgerMemory::load(&ports.ledger, &needs)).unwrap();
     assert_eq!(after.last_state_id("AWS::S3::Bucket", "phi"), Some(6), "the late writer moved the order back");
+}
+
+/// Issue 12 item 1, by a state write: the code changed to match a console edit (the new
+/// version desires what was found live) resolves the drift as `state_changed`; a resource
+/// removed from the state resolves its findings too; a changed address whose new desired
+/// values still differ from what was found live stays open.
+#[test]
+fn a_state_write_that_absorbs_a_change_or_removes_the_resource_resolves_its_findings() {
+    use driftwatch_core::detect::state_write::StateDiffSummary;
+    use driftwatch_core::drift;
+    use driftwatch_core::finding::Change;
+    use driftwatch_core::index::ManagedIndex;
+    use driftwatch_core::lifecycle::{LifecycleStatus, Resolution};
+    use driftwatch_core::signal::{ObjectChange, StateObjectEvent};
+    use driftwatch_core::state::{parse_state, StateLocation};
+    use driftwatch_engine::state_write::{on_state_write, WriteFacts};
+    use serde_json::{json, Value};
+
+    const NOTES: &str = "stmarys-ehr-prod-phi-clinical-notes-123456789012";
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/states/data.tfstate");
+    let text = std::fs::read_to_string(path).expect("sample state");
+    let loc = StateLocation::s3("tfstate", "prod/data.tfstate");
+    let parse = |v: &Value| parse_state(v.to_string().as_bytes(), loc.clone(), &ports.catalog, &ports.redactor).expect("state");
+    let before: Value = serde_json::from_str(&text).unwrap();
+    // The next version: the notes bucket's Environment tag as found live ("staging"), and the
+    // first other bucket gone.
+    let mut after = before.clone();
+    after["serial"] = json!(before["serial"].as_u64().unwrap() + 1);
+    let resources = after["resources"].as_array_mut().unwrap();
+    let is_bucket =
+        |r: &Value, name: Option<&str>| r["type"] == "aws_s3_bucket" && name.is_none_or(|n| r["instances"][0]["attributes"]["bucket"] == n);
+    let gone_at = resources.iter().position(|r| is_bucket(r, None) && r["instances"][0]["attributes"]["bucket"] != NOTES).unwrap();
+    let gone = resources.remove(gone_at);
+    let notes = resources.iter_mut().find(|r| is_bucket(r, Some(NOTES))).unwrap();
+    for attr in ["tags_all", "tags"] {
+        notes["instances"][0]["attributes"][attr]["Environment"] = json!("staging");
+    }
+    let (prev, cur) = (parse(&before), parse(&after));
+    let old_index = ManagedIndex::build([prev.clone()], &ports.catalog);
+    let new_index = ManagedIndex::build([cur.clone()], &ports.catalog);
+    let entry = |index: &ManagedIndex, bucket: &str| {
+        index.entries().iter().find(|e| e.terraform_type == "aws_s3_bucket" && e.resource_id == bucket).cloned().expect("entry")
+    };
+    let gone_bucket = gone["instances"][0]["attributes"]["bucket"].as_str().unwrap().to_string();
+
+    // Open findings: the notes bucket's tag drift (live "staging"), a console edit of it, and
+    // drift on the bucket about to leave the state.
+    let t0 = at(9);
+    let open = |rule: driftwatch_core::Rule, fingerprint: String, changes: Vec<Change>| {
+        let mut f = finding(&ports, "s3://x", t0);
+        f.rule = rule;
+        f.fingerprint = fingerprint;
+        f.changes = changes;
+        now_or_never(record(&ports, vec![f.clone()], t0)).expect("record");
+        f
+    };
+    let tags = |env: &str| json!({"CostCenter": "ehr-1042", "Environment": env, "Name": NOTES, "Owner": "platform-team", "data-classification": "phi", "phi-dataset": "clinical-notes"});
+    let [drift_fp, _] = drift::absorbable(&entry(&old_index, NOTES));
+    let drifted = open(
+        driftwatch_core::Rule::DriftChanged,
+        drift_fp,
+        vec![Change { path: "tags_all".into(), desired: tags("prod"), actual: tags("staging") }],
+    );
+    let [other_fp, _] = drift::absorbable(&entry(&old_index, &gone_bucket));
+    let removed = open(
+        driftwatch_core::Rule::DriftChanged,
+        other_fp,
+        vec![Change { path: "tags_all".into(), desired: json!({}), actual: json!({"a": "b"}) }],
+    );
+    // A finding on a changed address that the new version does not absorb stays open.
+    let [_, regression_fp] = drift::absorbable(&entry(&old_index, NOTES));
+    let still = open(
+        driftwatch_core::Rule::EncryptionRegression,
+        regression_fp,
+        vec![Change { path: "tags_all".into(), desired: tags("prod"), actual: tags("qa") }],
+    );
+
+    let ev = StateObjectEvent {
+        bucket: "tfstate".into(),
+        key: "prod/data.tfstate".into(),
+        version_id: Some("v2".into()),
+        etag: None,
+        size: None,
+        change: ObjectChange::Created,
+        time: at(10),
+        requester: None,
+        source_ip: None,
+        sequencer: None,
+    };
+    let facts = WriteFacts {
+        event: &ev,
+        url: "s3://tfstate/prod/data.tfstate",
+        version: Some("v2"),
+        current: &cur,
+        current_md5: "00",
+        previous: Some(&prev),
+        previous_md5: Some("11".into()),
+        lock_table_digest: None,
+        lock_info: None,
+        is_current: true,
+        indexed: new_index.entries().len(),
+        entries: new_index.entries(),
+    };
+    let (_, diff, resolved): (_, StateDiffSummary, _) = now_or_never(on_state_write(&ports, &facts, at(10))).expect("state write");
+    assert!(diff.removed.iter().any(|a| a.contains(&gone["name"].as_str().unwrap().to_string())), "{diff:?}");
+    let status = |f: &Finding| now_or_never(ports.findings.get(&f.fingerprint)).unwrap().expect("stored").record;
+    assert_eq!((status(&drifted).status, status(&drifted).resolution), (LifecycleStatus::Resolved, Some(Resolution::StateChanged)));
+    assert_eq!(status(&drifted).resolved_at, Some(at(10)));
+    assert_eq!((status(&removed).status, status(&removed).resolution), (LifecycleStatus::Resolved, Some(Resolution::StateChanged)));
+    assert_eq!(status(&still).status, LifecycleStatus::Open, "not absorbed: the state says staging, live was qa");
+    assert_eq!(resolved.resolved, 2, "{resolved:?}");
+    // Checked again (a retry): nothing more.
+    let (_, _, again) = now_or_never(on_state_write(&ports, &facts, at(11))).expect("retry");
+    assert_eq!(again.resolved, 0);
 }

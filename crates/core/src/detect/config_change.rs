@@ -30,11 +30,12 @@
 //! * **Time.** Findings are timed by the item's `configurationItemCaptureTime`, else the
 //!   notification time; only an input carrying neither falls back to the context clock.
 
-use super::{Context, Memory};
+use super::{ConfigOrder, Context, Memory};
 use crate::catalog::Catalog;
 use crate::drift;
 use crate::finding::{Finding, Rule};
 use crate::index::IndexEntry;
+use crate::lifecycle::{Resolution, Resolve};
 use crate::live::ConfigItem;
 use crate::path::{AttrPath, Step};
 use crate::signal::ConfigChange;
@@ -90,7 +91,46 @@ fn entries_for<'i>(item: &ConfigItem, ctx: &Context<'i>) -> Vec<&'i IndexEntry> 
 }
 
 fn item_time(item: &ConfigItem) -> Option<DateTime<Utc>> {
-    item.capture_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+    item.captured()
+}
+
+/// The findings one configuration item shows resolved (if open): call before [`detect`]
+/// with the same memory (an item older than the newest processed resolves nothing).
+///
+/// | item | index | resolves |
+/// |---|---|---|
+/// | recorded, not deleted | managed | per entry, `drift.changed` / `encryption.regression` not found again, `change.*` when neither is, `drift.missing` ([`drift::resolutions`]) |
+/// | deleted | managed | `drift.changed`, `encryption.regression`, `change.*` (`drift.missing` opens) |
+/// | deleted | not managed | `drift.unmanaged` |
+///
+/// The resolution is timed by the item's capture time: a finding reported after it (a
+/// console edit the item predates) stays open.
+pub fn resolutions(change: &ConfigChange, ctx: &Context<'_>, mem: &dyn ConfigOrder) -> Vec<Resolve> {
+    let Some(item) = change.item.as_ref() else { return Vec::new() };
+    if item.state_id.is_some_and(|sid| mem.last_state_id(&item.resource_type, &item.resource_id).is_some_and(|last| sid < last)) {
+        return Vec::new();
+    }
+    let at = item_time(item).or(change.notification_time).unwrap_or(ctx.now);
+    let entries = entries_for(item, ctx);
+    let deleted = item.is_deleted() || change.change_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("DELETE"));
+    if entries.is_empty() {
+        if !deleted || ctx.catalog.primary_for_config_type(&item.resource_type).is_none() {
+            return Vec::new();
+        }
+        let fingerprint = crate::finding::fingerprint(
+            Rule::DriftUnmanaged,
+            &[item.account_id.as_deref().unwrap_or(""), &item.resource_type, &item.resource_id],
+        );
+        return vec![Resolve { fingerprint, reason: Resolution::ResourceGone, at }];
+    }
+    if deleted {
+        return drift::resolutions(&entries, &[], false, at);
+    }
+    if item.status == "ResourceNotRecorded" {
+        return Vec::new();
+    }
+    let found = drift::compare_item(&entries, item, ctx.index, ctx.catalog, ctx.redactor, &ctx.policy.scan_policy(), at);
+    drift::resolutions(&entries, &found, true, at)
 }
 
 /// The changed properties as lowercase segment lists (`Configuration.SSEDescription.Status`

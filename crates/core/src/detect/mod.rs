@@ -206,6 +206,15 @@ pub struct Needs {
     pub config_items: Vec<(String, String)>,
 }
 
+/// The findings `signal` shows resolved, if open (only a Config item does): call before
+/// [`process`], with the same memory.
+pub fn resolutions(signal: &Signal, ctx: &Context<'_>, mem: &dyn ConfigOrder) -> Vec<crate::lifecycle::Resolve> {
+    match signal {
+        Signal::ConfigChange(change) => config_change::resolutions(change, ctx, mem),
+        _ => Vec::new(),
+    }
+}
+
 /// What [`process`] may read for `signal`.
 pub fn needs(signal: &Signal, policy: &Policy) -> Needs {
     let mut n = Needs::default();

@@ -35,6 +35,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     let mut findings = Vec::new();
     let mut writes = Vec::new();
     let mut memories = Vec::new();
+    let mut resolutions = Vec::new();
     for d in decoded {
         match d {
             Err(bad) => {
@@ -55,13 +56,17 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
                 ObjectChange::Deleted => writes.push(state_deleted(adapters, &ev, inv).await?),
             },
             Ok(other) => {
-                let (found, memory) = driftwatch_engine::detect_signal(adapters, &other, at).await?;
-                findings.extend(found);
-                memories.push(memory);
+                let d = driftwatch_engine::detect_signal(adapters, &other, at).await?;
+                findings.extend(d.findings);
+                resolutions.extend(d.resolved);
+                memories.push(d.memory);
             }
         }
     }
-    let recorded: Recorded = record(adapters, findings.clone(), inv.now).await?;
+    let mut recorded: Recorded = record(adapters, findings.clone(), inv.now).await?;
+    recorded += driftwatch_engine::resolve(adapters, resolutions, inv.now).await?;
+    // What the writes resolved (closed in `on_state_write`).
+    recorded.resolved += writes.iter().filter(|w| w.get("replay").is_none()).filter_map(|w| w["resolved"].as_u64()).sum::<u64>() as usize;
     // The detectors' memory after the findings it explains.
     for memory in memories {
         memory.save(&adapters.ledger).await?;
@@ -224,10 +229,11 @@ async fn state_written(
         lock_info: lock_info.as_deref(),
         is_current,
         indexed: entries.len(),
+        entries: &entries,
     };
-    let (found, diff) = on_state_write(adapters, &facts, inv.now).await?;
+    let (found, diff, resolved) = on_state_write(adapters, &facts, inv.now).await?;
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
-    let summary = json!({"state": url, "version": version, "write": write, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len()});
+    let summary = json!({"state": url, "version": version, "write": write, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len(), "resolved": resolved.resolved});
     Ok(Ok((found, summary)))
 }
 
