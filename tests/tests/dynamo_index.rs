@@ -302,8 +302,9 @@ async fn a_quiet_period_claim_is_won_once_per_window() {
     assert_eq!(u8::from(x.expect("x")) + u8::from(y.expect("y")), 1, "one of two concurrent claims wins");
 }
 
-/// The order of a ledger item moves only forward on the real conditional `PutItem`: a lower or
-/// equal order is refused (nothing written), a higher one is written, and the value reads back.
+/// The order of a ledger item moves only forward on the real conditional `PutItem`: a lower
+/// order is refused (nothing written), an equal (a retry) or higher one is written, and the
+/// value reads back.
 #[tokio::test]
 async fn a_ledger_order_only_advances() {
     use driftwatch_core::ports::Ledger;
@@ -312,7 +313,10 @@ async fn a_ledger_order_only_advances() {
     let key = "AWS::S3::Bucket#phi";
     assert!(Ledger::advance(&ledger, "cfg", key, 6, &serde_json::json!(6)).await.expect("advance"), "the first order is written");
     assert!(!Ledger::advance(&ledger, "cfg", key, 5, &serde_json::json!(5)).await.expect("advance"), "a lower order is refused");
-    assert!(!Ledger::advance(&ledger, "cfg", key, 6, &serde_json::json!(6)).await.expect("advance"), "the same order is not written again");
+    assert!(
+        Ledger::advance(&ledger, "cfg", key, 6, &serde_json::json!(6)).await.expect("advance"),
+        "the same order again (a retry) is written"
+    );
     assert_eq!(Ledger::get(&ledger, "cfg", key).await.expect("read"), Some(serde_json::json!(6)));
     assert!(Ledger::advance(&ledger, "cfg", key, 7, &serde_json::json!(7)).await.expect("advance"));
     assert_eq!(Ledger::get(&ledger, "cfg", key).await.expect("read"), Some(serde_json::json!(7)));

@@ -324,6 +324,32 @@ impl IndexTable {
         .await
     }
 
+    /// Take back the entries `keys` that the write at `written_ms` put (a conditional
+    /// `DeleteItem` each, on the item still carrying that stamp): what an invocation does when
+    /// it finds, after writing, that a newer write of the state was indexed meanwhile — its
+    /// entries that the newer version lacks must not stay. Returns how many were deleted.
+    pub async fn undo_state_entries(&self, keys: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
+        let items: Vec<Item> = keys.iter().map(key_item).collect();
+        self.each_conditional(
+            items,
+            move |base, key, w| async move {
+                let out = base
+                    .client
+                    .delete_item()
+                    .table_name(&base.name)
+                    .set_key(Some(key))
+                    .condition_expression("#w = :w")
+                    .expression_attribute_names("#w", WRITTEN)
+                    .expression_attribute_values(":w", w)
+                    .send()
+                    .await;
+                base.conditional("DeleteItem", out).map(|o| o.is_some())
+            },
+            written_ms,
+        )
+        .await
+    }
+
     /// Send one conditional request per item ([`CONCURRENCY`] at a time); how many were
     /// applied (a failed condition is a newer write's item: skipped).
     async fn each_conditional<F, Fut>(&self, items: Vec<Item>, call: F, written_ms: i64) -> Result<usize, IndexTableError>

@@ -133,8 +133,8 @@ impl LedgerTable {
     }
 
     /// Write an item as of `order`: a `PutItem` of `value` and `order` (attribute `order_n`) on
-    /// condition that the item holds no order or a lower one. `Ok(false)`: it holds `order` or
-    /// a higher one (nothing written).
+    /// condition that the item holds no order or one no higher (the same order again: a retry).
+    /// `Ok(false)`: it holds a higher one (nothing written).
     pub async fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> Result<bool, LedgerError> {
         let k = item_key(kind, key);
         let out = self
@@ -144,7 +144,7 @@ impl LedgerTable {
             .item("fingerprint", AttributeValue::S(k.clone()))
             .item("value", AttributeValue::S(value.to_string()))
             .item("order_n", AttributeValue::N(order.to_string()))
-            .condition_expression("attribute_not_exists(order_n) OR order_n < :n")
+            .condition_expression("attribute_not_exists(order_n) OR order_n <= :n")
             .expression_attribute_values(":n", AttributeValue::N(order.to_string()))
             .send()
             .await;

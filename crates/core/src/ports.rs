@@ -66,8 +66,8 @@ pub trait Ledger: Sync {
         window: Duration,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     /// Write `value` at `key` as of `order`, atomically across instances: written when the
-    /// item is absent or was written as of a lower order, `false` (nothing written) when it
-    /// holds `order` or a higher one. What orders events (AWS Config's `configurationStateId`,
+    /// item is absent or was written as of an order no higher (the same order: a retry),
+    /// `false` (nothing written) when it holds a higher one. What orders events (AWS Config's `configurationStateId`,
     /// the write time of the indexed state version) moves only forward, so a late writer never
     /// moves it back.
     fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> impl Future<Output = PortResult<bool>> + Send;

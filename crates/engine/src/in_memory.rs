@@ -68,7 +68,7 @@ impl Ledger for MemoryLedger {
     async fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> PortResult<bool> {
         let mut orders = lock(&self.1);
         let k = (kind.to_string(), key.to_string());
-        if orders.get(&k).is_some_and(|n| *n >= order) {
+        if orders.get(&k).is_some_and(|n| *n > order) {
             return Ok(false);
         }
         orders.insert(k.clone(), order);

@@ -204,14 +204,33 @@ async fn state_written(
     // another invocation. Every index write is conditional on the write's time (the event's:
     // for a version standing again after a deletion, the deletion's), so the newer one's
     // entries and `state` item stand whichever invocation writes last.
+    //
+    // The ledger's `state` item is claimed first (`advance`: refused when a newer write is
+    // indexed) and read again after the writes: when a newer write claimed it meanwhile, the
+    // entries this write put that the newer one did not overwrite are taken back (the newer
+    // one's removal may have run before they were put).
     if is_current {
         let written = ev.time.timestamp_millis();
-        let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
-        put = adapters.index.put_state_entries(&summary.state, &entries, written).await.map_err(transient)?;
-        removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep, written).await.map_err(transient)?;
         let item = state_write::indexed_item(ev, &summary.state.workspace, current.serial, version.as_deref(), object_etag);
         let order = u64::try_from(written).unwrap_or(0);
-        adapters.ledger.advance("state", &id, order, &item).await.map_err(transient)?;
+        if adapters.ledger.advance("state", &id, order, &item).await.map_err(transient)? {
+            let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
+            put = adapters.index.put_state_entries(&summary.state, &entries, written).await.map_err(transient)?;
+            removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep, written).await.map_err(transient)?;
+            let standing = adapters.ledger.get("state", &id).await.map_err(transient)?;
+            let newer = standing
+                .as_ref()
+                .and_then(|s| s["time"].as_str())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| t.with_timezone(&chrono::Utc) > ev.time);
+            if newer {
+                let undone = adapters.index.undo_state_entries(&keep, written).await.map_err(transient)?;
+                info!(state = %url, write = %write, undone, "a newer write was indexed meanwhile: this write's entries taken back");
+                put = 0;
+            }
+        } else {
+            info!(state = %url, write = %write, "a newer write of this state is indexed: this one is checked, not indexed");
+        }
     }
 
     // What the lock table says now.
