@@ -14,6 +14,7 @@
 //! keyed by that name and the process id, which all modules share).
 
 mod architecture;
+mod concurrency;
 mod config_live;
 mod config_proxy;
 mod dynamo_index;
@@ -21,6 +22,7 @@ mod dynamo_resource_index;
 mod events;
 mod evidence_s3;
 mod exceptions_table;
+mod fault_matrix;
 mod infra;
 mod lambda_e2e;
 mod lambda_reconcile;

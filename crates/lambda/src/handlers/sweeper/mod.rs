@@ -8,7 +8,9 @@
 //!    arrived) is decided once its digest has arrived or it is old enough for its lock and
 //!    digest evidence to be complete (`state.unlocked_write`, `state.digest_mismatch`);
 //! 3. **due alerts**: every alert still due — held back by a resource's quiet period that has
-//!    ended, or left by a publisher that failed — is published;
+//!    ended, or left by a publisher that failed — is published (by the invocation's clock, not
+//!    the schedule's time: a retry of a run whose publish failed must see the minute pass after
+//!    which an alert left due is no longer taken as being published by another invocation);
 //! 4. **exception notices**: each notice due is published, then recorded on its exception
 //!    item (a conditional update) — so each is sent once across runs (twice only when a run
 //!    fails between the two);
@@ -35,6 +37,10 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     let now = payload.get("time").and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
     // A scheduled event's own time is when the schedule fired; sweeping "as of" it keeps a
     // redelivered event's findings identical.
+    // Publishing what is due goes by the invocation's own clock (never before the schedule):
+    // a retry of this event must see time pass, or an alert whose publish failed would look
+    // in flight to every retry.
+    let clock = &Invocation { now: now.map_or(inv.now, |t| t.max(inv.now)), ..inv.clone() };
     let inv = &Invocation { now: now.unwrap_or(inv.now), ..inv.clone() };
     let mut errors: Vec<String> = Vec::new();
     let mut out = json!({});
@@ -51,7 +57,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     // The other parts, each independent: its report under its name, or its failure noted.
     let parts = [
         ("settled", "settling state writes", settle::run(adapters, inv).await),
-        ("alerts", "due alerts", alerts::run(adapters, inv).await),
+        ("alerts", "due alerts", alerts::run(adapters, clock).await),
         ("notices", "exception notices", notices::run(adapters, inv).await),
         ("sealed", "evidence digests", seal::run(adapters, inv).await),
         ("reconcile", "reconcile", reconcile::run(adapters, inv).await),
