@@ -102,6 +102,19 @@ resource "aws_s3_bucket_policy" "evidence" {
         Resource  = [aws_s3_bucket.evidence.arn, "${aws_s3_bucket.evidence.arn}/*"]
       },
       {
+        # Evidence is written once: every write under the evidence prefix must carry
+        # If-None-Match (S3 then refuses an existing key with 412). Without it a PutObject
+        # would add a new current version of a record or a digest (Object Lock keeps the old
+        # version, it does not stop a new one). The watcher's writers send If-None-Match: *
+        # (crates/aws/src/evidence.rs); multipart uploads, which cannot, are not used here.
+        Sid       = "EvidenceWritesAreConditional"
+        Effect    = "Deny"
+        Principal = { AWS = "*" }
+        Action    = "s3:PutObject"
+        Resource  = "${aws_s3_bucket.evidence.arn}/${local.evidence_prefix}/*"
+        Condition = { Null = { "s3:if-none-match" = "true" } }
+      },
+      {
         Sid       = "CloudTrailAclCheck"
         Effect    = "Allow"
         Principal = { Service = "cloudtrail.amazonaws.com" }

@@ -380,7 +380,8 @@ fn driftwatch_cli_records_seals_and_verifies_s3_evidence() {
     let url = format!("s3://{BUCKET}/cli");
     let retention = [("DRIFTWATCH_EVIDENCE_RETENTION_DAYS", "1")];
 
-    let o = lab.driftwatch(&["scan", "--state", "samples/states", "--live", "samples/live", "--evidence", &url], &retention);
+    let salted = [retention[0], ("DRIFTWATCH_DIGEST_SALT", "a-secret-salt-from-secrets-manager")];
+    let o = lab.driftwatch(&["scan", "--state", "samples/states", "--live", "samples/live", "--evidence", &url], &salted);
     assert_eq!(o.status.code(), Some(1), "findings: {}", text(&o));
     let objects = lab.keys("cli/");
     assert_eq!(objects.len(), 10, "3 states + 1 live document + 6 findings: {objects:?}");
@@ -430,4 +431,122 @@ fn driftwatch_cli_records_seals_and_verifies_s3_evidence() {
     let o = lab.driftwatch(&["verify", "--evidence", "s3://Not_A_Bucket"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("expected s3://bucket[/prefix]"), "{}", text(&o));
+}
+
+// ------------------------------------------------------------------ adversarial: forging evidence
+
+/// A record inserted under a day a digest already sealed (a made-up finding dated day 20,
+/// written after the seal of day 21 06:00): verify reports it, and the next seal (the sweeper's
+/// or the CLI's) does not launder it into its digest. (Before: the next seal covered it and
+/// verify passed.)
+#[test]
+fn attack_a_record_inserted_into_a_sealed_window_is_reported_and_never_sealed() {
+    let Some(lab) = Lab::start("attack-insert") else { return };
+    let mut s = lab.store("insert", StoreOptions { retention_days: Some(1), ..StoreOptions::default() });
+    sealed(&mut s);
+    let forged = Record { kind: "finding".into(), time: t(1), body: json!({"n": 4242, "rule": "drift.changed", "forged": true}) };
+    let (inserted, outcome) = evidence::write_record(&mut s, "", &forged, t(10)).expect("insert");
+    assert_eq!(outcome, PutOutcome::Created);
+    assert!(inserted.starts_with("2026/11/20/finding/"), "{inserted}");
+    assert_eq!(problems(&s), vec![Problem::RecordNotCovered { key: inserted.clone() }]);
+    let next = evidence::seal(&mut s, "", &signer(7), t(31)).expect("seal");
+    assert_eq!(next.records, 0, "the next seal covered the inserted record");
+    assert_eq!(problems(&s), vec![Problem::RecordNotCovered { key: inserted }]);
+}
+
+/// A record overwritten in S3 before it is sealed (a plain PutObject adds a current version
+/// with other content under the same content-addressed key): the seal refuses it and verify
+/// names it.
+#[test]
+fn attack_a_record_overwritten_before_sealing_is_refused_and_reported() {
+    let Some(lab) = Lab::start("attack-overwrite") else { return };
+    let mut s = lab.store("overwrite", StoreOptions { retention_days: Some(1), ..StoreOptions::default() });
+    let (good, _) = evidence::write_record(&mut s, "", &rec(1), t(2)).expect("write");
+    let (victim, _) = evidence::write_record(&mut s, "", &rec(2), t(2)).expect("write");
+    lab.put(&format!("overwrite/{victim}"), rec(3).to_bytes());
+    assert_eq!(lab.versions(&format!("overwrite/{victim}")).0.len(), 2);
+    let sealed = evidence::seal(&mut s, "", &signer(7), t(3)).expect("seal");
+    assert_eq!((sealed.records, sealed.refused.clone()), (1, vec![victim.clone()]));
+    let p = problems(&s);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(matches!(&p[0], Problem::RecordNotContentAddressed { key } | Problem::RecordNotCovered { key } if key == &victim), "{p:?}");
+    assert!(!p.iter().any(|p| format!("{p}").contains(&good)), "{p:?}");
+}
+
+/// Someone who can read the signing key (any admin of the secret) rewrites the newest digest
+/// to vouch for a forged record, re-signed with the real key, and overwrites the record: a
+/// second version of the digest object (Object Lock keeps versions, it does not stop a new
+/// one). Verify reads the versions and reports the digest overwritten, and the record as not
+/// named by its content. (Before: everything verified.)
+#[test]
+fn attack_an_overwritten_digest_is_reported_from_its_versions() {
+    let Some(lab) = Lab::start("attack-digest") else { return };
+    let mut s = lab.store("digest", StoreOptions { retention_days: Some(1), ..StoreOptions::default() });
+    let (keys, digests) = sealed(&mut s);
+    let victim = &keys[2];
+    let last = digests.last().expect("a digest");
+    let forged = rec(666).to_bytes();
+    lab.put(&format!("digest/{victim}"), forged.clone());
+    let mut d: DigestFile = serde_json::from_slice(&lab.get(&format!("digest/{last}"))).expect("digest");
+    for r in &mut d.records {
+        if &r.key == victim {
+            r.sha256 = evidence::sha256_hex(&forged);
+        }
+    }
+    let mut unsigned = serde_json::to_value(&d).expect("json");
+    if let Value::Object(m) = &mut unsigned {
+        m.remove("signature");
+    }
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    d.signature = key.sign(&canonical_bytes(&unsigned)).to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    lab.put(&format!("digest/{last}"), canonical_bytes(&serde_json::to_value(&d).expect("json")));
+    assert_eq!(lab.versions(&format!("digest/{last}")).0.len(), 2);
+    let p = problems(&s);
+    assert!(
+        p.iter().any(|p| matches!(p, Problem::DigestModified { key, detail } if key == last && detail == "overwritten: 2 versions")),
+        "{p:?}"
+    );
+    assert!(p.iter().any(|p| matches!(p, Problem::RecordNotContentAddressed { key } if key == victim)), "{p:?}");
+}
+
+/// Two sealers (the CLI's `evidence seal` and the sweeper) seal one store at the same time,
+/// each with its own client, round after round: one chain, every record sealed once, verify
+/// passes. (Before: both wrote the same sequence number under two keys, forking the chain.)
+#[test]
+fn attack_two_racing_sealers_leave_one_chain() {
+    let Some(lab) = Lab::start("attack-race") else { return };
+    let location = S3Location::parse(&format!("s3://{BUCKET}/race")).expect("location");
+    let sealer = || {
+        let client = s3_client(&lab.moto.sdk_config(), PathStyle::Auto);
+        let runtime = Arc::new(blocking_runtime().expect("runtime"));
+        BlockingS3EvidenceStore::new(S3EvidenceStore::new(client, location.clone(), StoreOptions::default()), runtime)
+    };
+    let rounds = 4;
+    let barrier = std::sync::Barrier::new(2);
+    let sealed: Vec<Vec<Result<evidence::Sealed, String>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2u32)
+            .map(|who| {
+                let (barrier, mut store) = (&barrier, sealer());
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for round in 0..rounds {
+                        evidence::write_record(&mut store, "", &rec(100 * round + who), t(round as i64)).expect("write");
+                        barrier.wait();
+                        // Different windows: each sealer's clock differs by a few seconds.
+                        let end = t(round as i64) + Duration::minutes(30) + Duration::seconds(who as i64);
+                        out.push(evidence::seal(&mut store, "", &signer(7), end).map_err(|e| e.to_string()));
+                        barrier.wait();
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("sealer thread")).collect()
+    });
+    let reader = lab.store("race", StoreOptions::default());
+    let report = evidence::verify(&reader, "", Some(&signer(7).public()), None, None).expect("verify");
+    assert!(report.ok(), "{:?}\n{sealed:?}", report.problems);
+    assert_eq!((report.records_verified, report.records_pending), (2 * rounds as usize, 0), "{sealed:?}");
+    let digests = lab.keys("race/digests/");
+    assert!(digests.len() <= 2 * rounds as usize, "{digests:?}");
 }

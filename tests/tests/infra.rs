@@ -425,6 +425,34 @@ fn every_required_variable_is_set_and_the_functions_would_start() {
     }
 }
 
+/// The evidence bucket's policy denies every `PutObject` under the evidence prefix that does
+/// not carry `If-None-Match`: an overwrite of a record or a digest (a new version, which Object
+/// Lock does not prevent) is refused by S3 itself.
+#[test]
+fn the_evidence_bucket_denies_writes_without_if_none_match() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    let policy = infra.resources("aws_s3_bucket_policy").find(|b| name(b) == "evidence").expect("aws_s3_bucket_policy.evidence");
+    let text = ev.string(attr(&policy.body, "policy").expect("policy"));
+    let policy: serde_json::Value = serde_json::from_str(&text).expect("policy JSON");
+    let statements = policy["Statement"].as_array().expect("statements");
+    let evidence_prefix = ev.local("evidence_prefix");
+    let s = statements
+        .iter()
+        .find(|s| s["Sid"] == "EvidenceWritesAreConditional")
+        .unwrap_or_else(|| panic!("no EvidenceWritesAreConditional statement: {policy}"));
+    assert_eq!(s["Effect"], "Deny", "{s}");
+    assert_eq!(s["Principal"], json!({"AWS": "*"}), "{s}");
+    assert_eq!(as_list(&s["Action"]), ["s3:PutObject"], "{s}");
+    let resources = as_list(&s["Resource"]);
+    assert_eq!(resources.len(), 1, "{s}");
+    assert!(
+        resources[0].contains("aws_s3_bucket.evidence") && resources[0].ends_with(&format!("/{}/*", evidence_prefix.as_str().unwrap())),
+        "{s}"
+    );
+    assert_eq!(s["Condition"], json!({"Null": {"s3:if-none-match": "true"}}), "{s}");
+}
+
 #[test]
 fn the_rendered_policy_is_the_events_policy() {
     use driftwatch_core::policy::Policy;
@@ -812,6 +840,7 @@ fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
         _ if r.contains("aws_sns_topic.alerts") => Target::AlertsTopic,
         _ if r.contains("aws_sns_topic.notices") => Target::NoticesTopic,
         _ if r.contains("aws_secretsmanager_secret.signing_key") => Target::SigningKey,
+        _ if r.contains("aws_secretsmanager_secret.redaction_salt") => Target::RedactionSalt,
         _ if !config_bucket.is_empty() && r == format!("arn:aws:s3:::{config_bucket}/*") => Target::ConfigBucket,
         _ if state_buckets.iter().any(|b| r == format!("arn:aws:s3:::{b}/*.tflock")) => Target::LockFiles,
         _ if state_buckets.iter().any(|b| r == format!("arn:aws:s3:::{b}") || r == format!("arn:aws:s3:::{b}/*")) => Target::StateBuckets,

@@ -10,6 +10,12 @@
 //!   same (the key is the content hash, so that is the normal case of a replay), or refuses
 //!   with a conflict. `409 ConditionalRequestConflict` (a concurrent write of the same key in
 //!   flight) is retried.
+//!   A digest's key is its sequence number, so this is also what keeps two sealers from
+//!   forking the chain: the loser's `412` becomes [`EvidenceError::Conflict`] (distinct from
+//!   any other failure), on which the core's `seal` re-reads the chain and seals on top.
+//! * **Versions.** [`S3EvidenceStore::versions`] lists every object version under a prefix
+//!   (`ListObjectVersions`), for the verifier: a digest key with a second version was
+//!   overwritten. Only the CLI's `verify` calls it ([`S3EvidenceStore::VERSIONS`]).
 //! * **Object Lock.** With [`StoreOptions::retention_days`], every new object carries
 //!   `x-amz-object-lock-mode: COMPLIANCE` and a retain-until date that many days ahead, so
 //!   nobody, root included, can delete that version or shorten its retention. Without it the
@@ -32,7 +38,7 @@ use aws_sdk_s3::primitives::{ByteStream, DateTime as SdkDateTime};
 use aws_sdk_s3::types::{ObjectLockMode, ServerSideEncryption};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
-use driftwatch_core::evidence::{EvidenceError, EvidenceStore, Listed, PutOutcome};
+use driftwatch_core::evidence::{EvidenceError, EvidenceStore, Listed, ObjectVersion, PutOutcome};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -187,8 +193,11 @@ impl S3EvidenceStore {
         Action::new("s3:PutObjectRetention", "put_object"),
         Action::new("s3:GetObject", "get_object"),
     ];
-    /// [`get`](Self::get), [`list`](Self::list).
+    /// [`get`](Self::get), [`list`](Self::list), [`prefixes`](Self::prefixes).
     pub const READ: &'static [Action] = &[Action::new("s3:GetObject", "get_object"), Action::new("s3:ListBucket", "list_objects_v2")];
+    /// [`versions`](Self::versions): `ListObjectVersions` needs `s3:ListBucketVersions`. The
+    /// verifier's (the CLI's `verify`); no function calls it.
+    pub const VERSIONS: &'static [Action] = &[Action::new("s3:ListBucketVersions", "list_object_versions")];
     /// [`check`](Self::check): `HeadBucket` needs `s3:ListBucket`.
     pub const CHECK: &'static [Action] = &[Action::new("s3:ListBucket", "head_bucket")];
 
@@ -351,6 +360,75 @@ impl S3EvidenceStore {
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
+
+    /// The "directories" right under `prefix` (relative to the store's root, ending in `/`):
+    /// the common prefixes of a `ListObjectsV2` with delimiter `/`, every page, in order.
+    pub async fn prefixes(&self, prefix: &str) -> Result<Vec<String>, S3StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.location.bucket)
+            .prefix(self.location.object_key(prefix))
+            .delimiter("/")
+            .set_max_keys(self.options.list_page_size)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, &e))?;
+            out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()?.strip_prefix(&self.location.prefix).map(str::to_string)));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every version and delete marker of every object under `prefix` (relative to the
+    /// store's root): `ListObjectVersions`, every page.
+    pub async fn versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>, S3StoreError> {
+        let time = |t: Option<&SdkDateTime>| t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.location.bucket)
+                .prefix(self.location.object_key(prefix))
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .set_max_keys(self.options.list_page_size)
+                .send()
+                .await
+                .map_err(|e| self.failed("ListObjectVersions", prefix, &e))?;
+            let mut relative = |key: Option<&str>, version_id: Option<&str>, delete_marker: bool, at: Option<&SdkDateTime>| {
+                if let Some(key) = key.and_then(|k| k.strip_prefix(&self.location.prefix)) {
+                    out.push(ObjectVersion {
+                        key: key.to_string(),
+                        version_id: version_id.map(str::to_string),
+                        delete_marker,
+                        last_modified: time(at),
+                    });
+                }
+            };
+            for v in page.versions() {
+                relative(v.key(), v.version_id(), false, v.last_modified());
+            }
+            for m in page.delete_markers() {
+                relative(m.key(), m.version_id(), true, m.last_modified());
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
 }
 
 /// The synchronous `EvidenceStore` port over [`S3EvidenceStore`]: each call is
@@ -413,6 +491,14 @@ impl EvidenceStore for BlockingS3EvidenceStore {
 
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError> {
         Ok(self.runtime.block_on(self.store.list(prefix))?)
+    }
+
+    fn prefixes(&self, prefix: &str) -> Result<Vec<String>, EvidenceError> {
+        Ok(self.runtime.block_on(self.store.prefixes(prefix))?)
+    }
+
+    fn versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>, EvidenceError> {
+        Ok(self.runtime.block_on(self.store.versions(prefix))?)
     }
 }
 

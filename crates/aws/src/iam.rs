@@ -57,6 +57,8 @@ pub enum Target {
     NoticesTopic,
     /// The evidence signing key secret.
     SigningKey,
+    /// The redaction salt secret (every function, at cold start).
+    RedactionSalt,
     /// AWS Config (no resource-level permissions for its reads).
     Config,
     /// The AWS Config delivery bucket (oversized configuration items).
@@ -122,6 +124,7 @@ pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
         ("evidence.rs", "S3EvidenceStore::WRITE", S3EvidenceStore::WRITE),
         ("evidence.rs", "S3EvidenceStore::READ", S3EvidenceStore::READ),
         ("evidence.rs", "S3EvidenceStore::CHECK", S3EvidenceStore::CHECK),
+        ("evidence.rs", "S3EvidenceStore::VERSIONS", S3EvidenceStore::VERSIONS),
         ("objects.rs", "ObjectReader::ACTIONS", ObjectReader::ACTIONS),
         ("objects.rs", "ObjectWriter::ACTIONS", ObjectWriter::ACTIONS),
         ("notify.rs", "SnsNotifier::PUBLISH", SnsNotifier::PUBLISH),

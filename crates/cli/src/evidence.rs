@@ -208,6 +208,9 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
             for key in &sealed.refused {
                 eprintln!("not sealed: {key}: its content's SHA-256 is not its name (overwritten, or inserted under a made-up name)");
             }
+            for key in &sealed.inserted {
+                eprintln!("not sealed: {key}: a digest already sealed its day (inserted into a sealed window)");
+            }
             if !sealed.written {
                 println!(
                     "nothing new to seal: the last digest {} (sequence {}) already ends {}",
@@ -264,7 +267,7 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
 )]
 pub struct VerifyArgs {
     /// Evidence store: a directory, or s3://BUCKET/PREFIX (read with the default AWS
-    /// credential chain; needs s3:ListBucket and s3:GetObject only)
+    /// credential chain; needs s3:ListBucket, s3:ListBucketVersions and s3:GetObject only)
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     evidence: EvidenceLocation,
     /// Trusted Ed25519 public key (hex or PEM). Without it, the key recorded in the digests is

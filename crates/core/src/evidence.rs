@@ -7,16 +7,22 @@
 //!   stored write-once under `<prefix>/<yyyy>/<mm>/<dd>/<kind>/<sha256>.json`, where the date is
 //!   the day it is written; writing the same record twice is a no-op because the key *is* the
 //!   content hash;
-//! * a single sealer periodically writes a **digest** listing the key and SHA-256 of every
-//!   record not yet covered by a digest, the previous digest's key, hash and signature, its own
-//!   time window and sequence number, and an Ed25519 signature over all of that, with the public
-//!   key's fingerprint; an empty window still gets a digest, so a gap is visible;
+//! * a sealer periodically writes a **digest** listing the key and SHA-256 of every record not
+//!   yet covered by a digest, the previous digest's key, hash and signature, its own time window
+//!   and sequence number, and an Ed25519 signature over all of that, with the public key's
+//!   fingerprint; an empty window still gets a digest, so a gap is visible. A digest's key is
+//!   its sequence number alone (`digests/<sequence / 1000 :07>/<sequence:010>.json`) and it is
+//!   written write-once (`If-None-Match: *` on S3), so two sealers racing for the same number
+//!   cannot fork the chain: one wins, the other re-reads the chain and continues it;
 //! * the **verifier** recomputes every hash, walks the chain and checks every signature, and
-//!   names each problem: record modified, record missing, record not covered by any digest
-//!   (inserted), digest missing, digest modified, chain broken, bad signature. A record not
-//!   covered by any digest is *inserted* when its key's day is before the day of the last seal
-//!   (the sealer sweeps everything uncovered, so a legitimate record of an earlier day is always
-//!   covered); records of the last seal's day or later are *pending* the next seal.
+//!   names each problem: record modified, record missing, record not named by its content's
+//!   hash, record not covered by any digest (inserted), digest missing, digest modified
+//!   (including a digest key with more than one object version: overwritten), chain broken,
+//!   bad signature. A record's key carries the day it was written; a record written that day
+//!   is stored by the next midnight plus [`LATE_WRITE_GRACE`]. So an uncovered record whose day
+//!   ended more than the grace before the last digest's window end was there when that digest
+//!   was sealed: it is *inserted* into a sealed window, and no later seal covers it either.
+//!   Other uncovered records are *pending* the next seal.
 //!
 //! Storage is behind the [`EvidenceStore`] port (a local directory in the CLI, S3 with Object
 //! Lock in AWS). Everything here is computation over what the port returns.
@@ -44,6 +50,8 @@ pub enum EvidenceError {
     Key(String),
     #[error("digest {key} cannot be read: {message}")]
     BadDigest { key: String, message: String },
+    #[error("sealing lost the race {attempts} times: another sealer wrote {key} first each time; the next run continues the chain")]
+    SealLost { key: String, attempts: u32 },
 }
 
 /// What a write-once put did.
@@ -61,15 +69,48 @@ pub struct Listed {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// One stored version of an object (S3 keeps every version in a versioned bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub key: String,
+    pub version_id: Option<String>,
+    /// A delete marker (a deletion without a version id), not content.
+    pub delete_marker: bool,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
 /// Port: write-once object storage for evidence.
 pub trait EvidenceStore {
     /// Write `bytes` under `key` unless it exists. Identical content → `AlreadyPresent`;
-    /// different content → [`EvidenceError::Conflict`].
+    /// different content → [`EvidenceError::Conflict`] (on S3: `If-None-Match: *`, so of two
+    /// concurrent writers of one key exactly one creates it).
     fn put_new(&mut self, key: &str, bytes: &[u8]) -> Result<PutOutcome, EvidenceError>;
     /// Read an object; `None` if absent.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError>;
     /// Every key under `prefix`, in lexicographic order.
     fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError>;
+    /// The "directories" right under `prefix` (which ends in `/`): each `<prefix><name>/` that
+    /// has an object below it, in lexicographic order. S3 answers it in one delimited listing;
+    /// the default derives it from [`list`](Self::list).
+    fn prefixes(&self, prefix: &str) -> Result<Vec<String>, EvidenceError> {
+        let mut out: Vec<String> = self
+            .list(prefix)?
+            .into_iter()
+            .filter_map(|l| l.key.strip_prefix(prefix).and_then(|r| r.split_once('/')).map(|(dir, _)| format!("{prefix}{dir}/")))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+    /// Every stored version of every object under `prefix`, delete markers included. A store
+    /// that keeps no versions (a directory, memory) has one version per object: the default.
+    fn versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>, EvidenceError> {
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .map(|l| ObjectVersion { key: l.key, version_id: None, delete_marker: false, last_modified: l.last_modified })
+            .collect())
+    }
 }
 
 /// In-memory store, for unit tests.
@@ -148,12 +189,24 @@ fn day_path(t: DateTime<Utc>) -> String {
     format!("{:04}/{:02}/{:02}", t.year(), t.month(), t.day())
 }
 
-/// The day (`yyyy/mm/dd`) in a record key, if it has one.
-fn key_day(prefix: &str, key: &str) -> Option<String> {
+/// How long after its write time (the day in its key) a record may still be stored: a slow
+/// writer's delay. A Lambda runs at most 15 minutes, so a record dated by its invocation's
+/// clock is stored within that. A record not covered by any digest whose day ended more than
+/// this before a digest's window end was already there when that digest was sealed, so it was
+/// inserted afterwards.
+pub const LATE_WRITE_GRACE: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The latest time a record with this key can have been written: the end of the day in its
+/// key (`<yyyy>/<mm>/<dd>/…`), if it has one.
+fn key_written_by(prefix: &str, key: &str) -> Option<DateTime<Utc>> {
     let rest = key.strip_prefix(&norm_prefix(prefix))?;
-    let day = rest.get(..10)?;
-    let ok = day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'/' } else { b.is_ascii_digit() });
-    ok.then(|| day.to_string())
+    let day = chrono::NaiveDate::parse_from_str(rest.get(..10)?, "%Y/%m/%d").ok()?;
+    Some(day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// Was a record with this key necessarily stored by `sealed_until` (a digest's window end)?
+fn sealed_before(prefix: &str, key: &str, sealed_until: DateTime<Utc>) -> bool {
+    key_written_by(prefix, key).is_none_or(|by| by + LATE_WRITE_GRACE <= sealed_until)
 }
 
 fn norm_prefix(prefix: &str) -> String {
@@ -321,17 +374,32 @@ impl DigestFile {
     }
 }
 
-/// Key of a digest: `<prefix>/digests/<yyyy>/<mm>/<dd>/<sequence:010>-<yyyymmddThhmmssZ>.json`.
-pub fn digest_key(prefix: &str, sequence: u64, window_end: DateTime<Utc>) -> String {
-    format!(
-        "{}digests/{:04}/{:02}/{:02}/{:010}-{}.json",
-        norm_prefix(prefix),
-        window_end.year(),
-        window_end.month(),
-        window_end.day(),
-        sequence,
-        window_end.format("%Y%m%dT%H%M%SZ")
-    )
+/// How many digests share a partition of the digest keys.
+pub const DIGEST_PARTITION: u64 = 1_000;
+
+/// Key of a digest: `<prefix>/digests/<sequence / 1000 :07>/<sequence:010>.json`. The sequence
+/// number alone decides it, so two sealers that both write sequence N write the same key and
+/// the store's write-once put lets exactly one of them win: the chain cannot fork. The
+/// partition keeps finding the newest digest cheap: one delimited listing of `digests/` (one
+/// name per thousand digests) and one listing of the newest partition (at most a thousand
+/// keys).
+///
+/// Stores sealed before this layout hold `<prefix>/digests/<yyyy>/<mm>/<dd>/<sequence:010>-
+/// <yyyymmddThhmmssZ>.json`: the verifier reads both (it orders digests by the sequence inside
+/// them), and the sealer finds the newest of those by day when no partition exists yet.
+pub fn digest_key(prefix: &str, sequence: u64) -> String {
+    format!("{}digests/{:07}/{:010}.json", norm_prefix(prefix), sequence / DIGEST_PARTITION, sequence)
+}
+
+/// `Some(partition)` for a `<root><7 digits>/` directory of the sequence layout.
+fn partition_dir<'a>(root: &str, dir: &'a str) -> Option<&'a str> {
+    let name = dir.strip_prefix(root)?.strip_suffix('/')?;
+    (name.len() == 7 && name.bytes().all(|b| b.is_ascii_digit())).then_some(name)
+}
+
+/// Is this a `<root><yyyy>/` directory of the layout before sequence keys?
+fn legacy_year_dir(root: &str, dir: &str) -> bool {
+    dir.strip_prefix(root).and_then(|d| d.strip_suffix('/')).is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_digest_key(prefix: &str, key: &str) -> bool {
@@ -373,6 +441,10 @@ pub struct Sealed {
     /// before sealing, or inserted under a made-up name): left uncovered, which the verifier
     /// reports.
     pub refused: Vec<String>,
+    /// Records not sealed because a digest had already sealed their day (they were stored
+    /// after that seal, later than [`LATE_WRITE_GRACE`] after their day): inserted into a sealed
+    /// window. Left uncovered, which the verifier reports.
+    pub inserted: Vec<String>,
 }
 
 /// The SHA-256 a record's key names (`…/<sha256>.json`).
@@ -394,40 +466,107 @@ fn recent_days(last_end: DateTime<Utc>, window_end: DateTime<Utc>) -> Option<Vec
     Some(first.iter_days().take_while(|d| *d <= last).map(|d| d.format("%Y/%m/%d").to_string()).collect())
 }
 
-/// The newest digest written on or before `until`'s day, looking back day by day (one listing
-/// a day) at most [`SEAL_LOOKBACK_DAYS`]; `None` when there is none that recent.
+fn read_digest(store: &dyn EvidenceStore, key: &str) -> Result<Option<StoredDigest>, EvidenceError> {
+    let Some(bytes) = store.get(key)? else { return Ok(None) };
+    let d = serde_json::from_slice::<DigestFile>(&bytes)
+        .map_err(|e| EvidenceError::BadDigest { key: key.to_string(), message: e.to_string() })?;
+    Ok(Some((key.to_string(), bytes, d)))
+}
+
+/// The newest digest: the highest key of the newest partition (one delimited listing and one
+/// listing of at most [`DIGEST_PARTITION`] keys). A store sealed only in the layout before
+/// sequence keys is looked up day by day instead, from two days after `until` back at most
+/// [`SEAL_LOOKBACK_DAYS`] (one listing a day). `None` when there is no digest (or none that
+/// recent in the old layout).
 fn latest_digest(store: &dyn EvidenceStore, prefix: &str, until: DateTime<Utc>) -> Result<Option<StoredDigest>, EvidenceError> {
+    let root = format!("{}digests/", norm_prefix(prefix));
+    let dirs = store.prefixes(&root)?;
+    if let Some(part) = dirs.iter().filter_map(|d| partition_dir(&root, d)).max() {
+        let listed = store.list(&format!("{root}{part}/"))?;
+        if let Some(l) = listed.iter().filter(|l| l.key.ends_with(".json")).max_by(|a, b| a.key.cmp(&b.key)) {
+            return read_digest(store, &l.key)?
+                .ok_or_else(|| EvidenceError::BadDigest { key: l.key.clone(), message: "listed but gone".into() })
+                .map(Some);
+        }
+    }
+    if !dirs.iter().any(|d| legacy_year_dir(&root, d)) {
+        return Ok(None);
+    }
     // Two days ahead too: a digest sealed with a later clock (another sealer's skew, or a
     // `--now` in the past) must still be the one chained to.
     let today = until.date_naive() + chrono::Duration::days(2);
     for back in 0..=SEAL_LOOKBACK_DAYS + 2 {
         let day = today - chrono::Duration::days(back);
-        let listed = store.list(&format!("{}digests/{}/", norm_prefix(prefix), day.format("%Y/%m/%d")))?;
+        let listed = store.list(&format!("{root}{}/", day.format("%Y/%m/%d")))?;
         if let Some(l) = listed.iter().max_by(|a, b| a.key.cmp(&b.key)) {
-            let bytes =
-                store.get(&l.key)?.ok_or_else(|| EvidenceError::BadDigest { key: l.key.clone(), message: "listed but gone".into() })?;
-            let d = serde_json::from_slice::<DigestFile>(&bytes)
-                .map_err(|e| EvidenceError::BadDigest { key: l.key.clone(), message: e.to_string() })?;
-            return Ok(Some((l.key.clone(), bytes, d)));
+            return read_digest(store, &l.key)?
+                .ok_or_else(|| EvidenceError::BadDigest { key: l.key.clone(), message: "listed but gone".into() })
+                .map(Some);
         }
     }
     Ok(None)
 }
 
+/// The digests that may cover records of the days [`seal`] reads: the newest, then back along
+/// the chain's links while they end on or after the first of those days.
+fn recent_digests(store: &dyn EvidenceStore, head: StoredDigest, since: DateTime<Utc>) -> Result<Vec<StoredDigest>, EvidenceError> {
+    let mut out = vec![head];
+    while let Some((_, _, d)) = out.last() {
+        if d.window_end < since {
+            break;
+        }
+        let Some(link) = d.previous.clone() else { break };
+        match read_digest(store, &link.key)? {
+            Some(prev) => out.push(prev),
+            // A predecessor gone: the verifier reports it; seal with what is left.
+            None => break,
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// How many times [`seal`] tries when another sealer writes the same sequence number first.
+pub const SEAL_ATTEMPTS: u32 = 3;
+
 /// Seal every record not covered by an earlier digest into a new digest ending at
-/// `window_end`, chained to the last one and signed. Single writer: run from one place (the
-/// sweeper, or `driftwatch evidence seal`).
+/// `window_end`, chained to the last one and signed.
+///
+/// Several sealers may run at once (the sweeper, and `driftwatch evidence seal`): the digest's
+/// key is its sequence number and the write is write-once, so when another sealer wrote that
+/// sequence number first, this one re-reads the chain and seals again on top of it (nothing
+/// left to seal is the usual outcome), at most [`SEAL_ATTEMPTS`] times, then reports
+/// [`EvidenceError::SealLost`]; the next run continues the chain.
 ///
 /// The cost is proportional to what is recent, not to the history: it finds the last digest
-/// by listing the digests of its day (looking back a day at a time), then reads the records
-/// and digests of the days from the day before the last digest's up to the new window's (a
-/// record written just before midnight and stored after a seal is still found the next day).
-/// Records of older days are covered by then — the verifier reports an uncovered one as
-/// inserted. Without a digest in the last [`SEAL_LOOKBACK_DAYS`] days, it reads everything.
+/// from the newest key partition, then reads the records of the days from the day before the
+/// last digest's up to the new window's (a record written just before midnight and stored
+/// after a seal is still found the next day) and the digests that end in those days. Records of
+/// older days are covered by then — the verifier reports an uncovered one as inserted. Without
+/// a digest in the last [`SEAL_LOOKBACK_DAYS`] days, it reads everything.
+///
+/// A record whose day a digest already sealed ([`LATE_WRITE_GRACE`]) is never sealed: it was
+/// inserted afterwards ([`Sealed::inserted`]), and stays uncovered for the verifier to report.
 pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, window_end: DateTime<Utc>) -> Result<Sealed, EvidenceError> {
-    let latest = latest_digest(store, prefix, window_end)?;
-    let days = latest.as_ref().and_then(|(_, _, d)| recent_days(d.window_end, window_end));
-    seal_days(store, prefix, signer, window_end, days)
+    let mut lost = String::new();
+    for _ in 0..SEAL_ATTEMPTS {
+        let recent = match latest_digest(store, prefix, window_end)? {
+            None => None,
+            Some(head) => match recent_days(head.2.window_end, window_end) {
+                None => None,
+                Some(days) => {
+                    let since =
+                        (head.2.window_end - chrono::Duration::days(1)).date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+                    Some((days, recent_digests(store, head, since)?))
+                }
+            },
+        };
+        match seal_days(store, prefix, signer, window_end, recent) {
+            Err(EvidenceError::Conflict { key }) if is_digest_key(prefix, &key) || key.contains("/digests/") => lost = key,
+            other => return other,
+        }
+    }
+    Err(EvidenceError::SealLost { key: lost, attempts: SEAL_ATTEMPTS })
 }
 
 /// [`seal`] reading the whole history (every digest and every record), as the first seal of
@@ -446,11 +585,11 @@ fn seal_days(
     prefix: &str,
     signer: &Signer25519,
     window_end: DateTime<Utc>,
-    days: Option<Vec<String>>,
+    recent: Option<(Vec<String>, Vec<StoredDigest>)>,
 ) -> Result<Sealed, EvidenceError> {
     let p = norm_prefix(prefix);
     // The digests that may cover the records read, and the records.
-    let (digests, listed) = match &days {
+    let (digests, listed) = match recent {
         None => {
             let (digests, bad) = load_digests(store, prefix)?;
             if let Some((key, message)) = bad.into_iter().next() {
@@ -458,19 +597,11 @@ fn seal_days(
             }
             (digests, store.list(&p)?)
         }
-        Some(days) => {
-            let mut digests = Vec::new();
+        Some((days, digests)) => {
             let mut listed = Vec::new();
             for day in days {
-                for l in store.list(&format!("{p}digests/{day}/"))? {
-                    let Some(bytes) = store.get(&l.key)? else { continue };
-                    let d = serde_json::from_slice::<DigestFile>(&bytes)
-                        .map_err(|e| EvidenceError::BadDigest { key: l.key.clone(), message: e.to_string() })?;
-                    digests.push((l.key, bytes, d));
-                }
                 listed.extend(store.list(&format!("{p}{day}/"))?);
             }
-            digests.sort_by_key(|(_, _, d)| d.sequence);
             (digests, listed)
         }
     };
@@ -480,8 +611,15 @@ fn seal_days(
     let window_end = window_end.max(window_start);
     let mut entries = Vec::new();
     let mut refused = Vec::new();
+    let mut inserted = Vec::new();
     for l in listed {
         if is_digest_key(prefix, &l.key) || covered.contains(&l.key) || !l.key.ends_with(".json") {
+            continue;
+        }
+        // A record of a day the last digest already sealed was stored after that seal: it
+        // was inserted into a sealed window, and vouching for it now would launder it.
+        if last.is_some() && sealed_before(prefix, &l.key, window_start) {
+            inserted.push(l.key);
             continue;
         }
         let Some(bytes) = store.get(&l.key)? else { continue };
@@ -495,8 +633,9 @@ fn seal_days(
         entries.push(DigestEntry { key: l.key, sha256 });
     }
     if let Some((key, _, d)) = last.filter(|(_, _, d)| entries.is_empty() && d.window_end >= window_end) {
-        // Nothing new and the window already sealed (a rerun, a redelivered schedule): the
-        // last digest stands; writing another would only add an empty link.
+        // Nothing new and the window already sealed (a rerun, a redelivered schedule, or
+        // another sealer that just sealed it): the last digest stands; writing another would
+        // only add an empty link.
         return Ok(Sealed {
             key: key.clone(),
             sequence: d.sequence,
@@ -505,6 +644,7 @@ fn seal_days(
             window_end: d.window_end,
             written: false,
             refused,
+            inserted,
         });
     }
     let sequence = last.map(|(_, _, d)| d.sequence + 1).unwrap_or(0);
@@ -523,9 +663,9 @@ fn seal_days(
         signature: String::new(),
     };
     d.signature = crate::redact::hex(&signer.key.sign(&d.signed_bytes()).to_bytes());
-    let key = digest_key(prefix, sequence, window_end);
+    let key = digest_key(prefix, sequence);
     store.put_new(&key, &d.to_bytes())?;
-    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end, written: true, refused })
+    Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end, written: true, refused, inserted })
 }
 
 /// A problem the verifier found.
@@ -536,13 +676,14 @@ pub enum Problem {
     RecordModified { key: String, digest: String },
     /// A record a digest lists is gone.
     RecordMissing { key: String, digest: String },
-    /// A record no digest covers although it claims to be older than the last seal.
+    /// A record no digest covers although the day in its key was sealed (it ended more than
+    /// [`LATE_WRITE_GRACE`] before the last digest's window end): inserted into a sealed window.
     RecordNotCovered { key: String },
     /// A record whose content's SHA-256 is not its name: overwritten before it was sealed, or
     /// inserted under a made-up name.
     RecordNotContentAddressed { key: String },
-    /// A digest is unreadable, or its content no longer matches the hash the next digest
-    /// recorded.
+    /// A digest is unreadable, its content no longer matches the hash the next digest
+    /// recorded, or its key holds more than one object version (overwritten).
     DigestModified { key: String, detail: String },
     /// A sequence number is absent from the chain.
     DigestMissing { sequence: u64, expected_key: Option<String> },
@@ -557,7 +698,9 @@ impl std::fmt::Display for Problem {
         match self {
             Problem::RecordModified { key, digest } => write!(f, "record modified: {key} (hash differs from digest {digest})"),
             Problem::RecordMissing { key, digest } => write!(f, "record missing: {key} (listed in digest {digest})"),
-            Problem::RecordNotCovered { key } => write!(f, "record not covered by any digest (inserted): {key}"),
+            Problem::RecordNotCovered { key } => {
+                write!(f, "record not covered by any digest although its day was sealed (inserted into a sealed window): {key}")
+            }
             Problem::RecordNotContentAddressed { key } => {
                 write!(f, "record not named by its content's hash (overwritten before sealing, or inserted under a made-up name): {key}")
             }
@@ -608,6 +751,17 @@ pub fn verify(
     let (digests, bad) = load_digests(store, prefix)?;
     for (key, message) in bad {
         report.problems.push(Problem::DigestModified { key, detail: format!("not a valid digest: {message}") });
+    }
+    // A digest is written once: a key with a second version was overwritten (where Object Lock
+    // is not in force, or around it), whatever the current version says.
+    let mut versions: BTreeMap<String, usize> = BTreeMap::new();
+    for v in store.versions(&format!("{}digests/", norm_prefix(prefix)))? {
+        if !v.delete_marker {
+            *versions.entry(v.key).or_default() += 1;
+        }
+    }
+    for (key, n) in versions.into_iter().filter(|(_, n)| *n > 1) {
+        report.problems.push(Problem::DigestModified { key, detail: format!("overwritten: {n} versions") });
     }
     let key_owned;
     let key: Option<&PublicKey> = match trusted {
@@ -694,10 +848,15 @@ pub fn verify(
             report.window_start = Some(report.window_start.map_or(d.window_start, |w| w.min(d.window_start)));
             report.window_end = Some(report.window_end.map_or(d.window_end, |w| w.max(d.window_end)));
             for r in &d.records {
-                match store.get(&r.key)? {
+                match store.get(&r.key)?.map(|bytes| sha256_hex(&bytes)) {
                     None => report.problems.push(Problem::RecordMissing { key: r.key.clone(), digest: dkey.clone() }),
-                    Some(bytes) if sha256_hex(&bytes) != r.sha256 => {
+                    Some(sha) if sha != r.sha256 => {
                         report.problems.push(Problem::RecordModified { key: r.key.clone(), digest: dkey.clone() })
+                    }
+                    // Vouched for by a digest, yet not what its name says: the digest was
+                    // rewritten to match an overwritten record.
+                    Some(sha) if named_hash(&r.key).is_some_and(|h| h != sha) => {
+                        report.problems.push(Problem::RecordNotContentAddressed { key: r.key.clone() })
                     }
                     Some(_) => report.records_verified += 1,
                 }
@@ -712,16 +871,16 @@ pub fn verify(
             report.problems.push(Problem::DigestMissing { sequence: expected_seq, expected_key: None });
         }
     }
-    // Records no digest covers: inserted if of a day before the last seal's day.
-    let sealed_day = last_end.map(day_path);
+    // Records no digest covers: inserted if the last digest sealed their day (see
+    // `LATE_WRITE_GRACE`), else pending the next seal.
     let mut uncovered = 0usize;
     for l in store.list(&norm_prefix(prefix))? {
         if is_digest_key(prefix, &l.key) || covered.contains_key(&l.key) {
             continue;
         }
         uncovered += 1;
-        match (key_day(prefix, &l.key), &sealed_day) {
-            (Some(day), Some(sealed)) if &day >= sealed => {
+        match last_end {
+            Some(sealed_until) if !sealed_before(prefix, &l.key, sealed_until) => {
                 // Pending the next seal — if it is what its name says.
                 let named = store.get(&l.key)?.is_some_and(|bytes| named_hash(&l.key) == Some(sha256_hex(&bytes).as_str()));
                 if named {
@@ -846,21 +1005,202 @@ mod tests {
         assert!(everything.gets.get() >= 400 + 10, "reading everything reads every digest: {}", everything.gets.get());
     }
 
+    /// A writer dated its record 23:58 on day 20 (its clock) and stored it at 00:07, after a
+    /// seal at 00:05 on day 21: a late write within [`LATE_WRITE_GRACE`], pending until the
+    /// next seal covers it. (Before: reported as inserted until then, because its day was
+    /// before the last seal's day.)
     #[test]
-    fn a_record_stored_after_midnight_for_the_day_before_is_still_sealed() {
+    fn a_late_write_within_the_grace_stays_pending_and_is_sealed_next() {
         let mut s = MemoryStore::default();
         let k = signer(7);
         write_record(&mut s, "ev", &rec(1), t(20)).unwrap();
         seal(&mut s, "ev", &k, t(23)).unwrap();
-        // Day 21, 00:30: a seal; then a record its writer dated day 20 (its clock said 23:59)
-        // lands; then the next seal must still cover it.
-        seal(&mut s, "ev", &k, t(24) + chrono::Duration::minutes(30)).unwrap();
-        let (late, _) = write_record(&mut s, "ev", &rec(2), t(23) + chrono::Duration::minutes(59)).unwrap();
+        seal(&mut s, "ev", &k, t(24) + chrono::Duration::minutes(5)).unwrap();
+        let (late, _) = write_record(&mut s, "ev", &rec(2), t(23) + chrono::Duration::minutes(58)).unwrap();
         assert!(late.starts_with("ev/2026/11/20/"), "{late}");
+        let r = verify(&s, "ev", Some(&k.public()), None, None).unwrap();
+        assert!(r.ok() && r.records_pending == 1, "{r:?}");
         let next = seal(&mut s, "ev", &k, t(25)).unwrap();
         assert_eq!(next.records, 1);
         let r = verify(&s, "ev", Some(&k.public()), None, None).unwrap();
+        assert!(r.ok() && r.records_pending == 0, "{:?}", r.problems);
+    }
+
+    /// A record inserted under a day a digest had already sealed (day 20, stored after the
+    /// seal of day 21 06:00): reported as inserted, and a later seal does not launder it into
+    /// its digest. (Before: the next seal covered it and verify passed.)
+    #[test]
+    fn a_record_inserted_into_a_sealed_day_is_never_sealed_and_stays_reported() {
+        let k = signer(7);
+        let (mut s, _) = sealed_store();
+        let (inserted, _) = write_record(&mut s, "ev", &rec(77), t(10)).unwrap();
+        assert!(inserted.starts_with("ev/2026/11/20/"), "{inserted}");
+        assert_eq!(problems(&s, Some(&k.public())), vec![Problem::RecordNotCovered { key: inserted.clone() }]);
+        let next = seal(&mut s, "ev", &k, t(31)).unwrap();
+        assert_eq!(next.records, 0, "the insertion was sealed");
+        assert_eq!(next.inserted, vec![inserted.clone()]);
+        assert_eq!(problems(&s, Some(&k.public())), vec![Problem::RecordNotCovered { key: inserted.clone() }]);
+        // Sealing everything from scratch refuses it too.
+        let again = seal_reading_everything(&mut s, "ev", &k, t(32)).unwrap();
+        assert_eq!(again.records, 0, "the insertion was sealed");
+        assert_eq!(again.inserted, vec![inserted]);
+    }
+
+    /// The key of a digest before sequence keys.
+    fn legacy_digest_key(prefix: &str, sequence: u64, window_end: DateTime<Utc>) -> String {
+        format!("{}digests/{}/{:010}-{}.json", norm_prefix(prefix), day_path(window_end), sequence, window_end.format("%Y%m%dT%H%M%SZ"))
+    }
+
+    /// `s` as the sealer before sequence keys left it: the same chain, each digest under its
+    /// dated key, linked and signed again.
+    fn in_legacy_layout(s: &MemoryStore, k: &Signer25519) -> MemoryStore {
+        let mut out = s.clone();
+        out.objects.retain(|key, _| !key.contains("/digests/"));
+        let mut ds: Vec<DigestFile> =
+            s.objects.iter().filter(|(key, _)| key.contains("/digests/")).map(|(_, b)| serde_json::from_slice(b).unwrap()).collect();
+        ds.sort_by_key(|d| d.sequence);
+        let mut prev: Option<PreviousDigest> = None;
+        for mut d in ds {
+            d.previous = prev.take();
+            d.signature = crate::redact::hex(&k.key.sign(&d.signed_bytes()).to_bytes());
+            let key = legacy_digest_key("ev", d.sequence, d.window_end);
+            let bytes = d.to_bytes();
+            prev = Some(PreviousDigest { key: key.clone(), sha256: sha256_hex(&bytes), signature: d.signature.clone() });
+            out.objects.insert(key, bytes);
+        }
+        out
+    }
+
+    #[test]
+    fn digests_are_keyed_by_sequence_alone_and_the_old_layout_still_verifies_and_continues() {
+        assert_eq!(digest_key("ev", 0), "ev/digests/0000000/0000000000.json");
+        assert_eq!(digest_key("", 1_234_567), "digests/0001234/0001234567.json");
+        let k = signer(7);
+        let (s, _) = sealed_store();
+        let keys: Vec<&String> = s.objects.keys().filter(|key| key.contains("/digests/")).collect();
+        assert_eq!(keys, [&digest_key("ev", 0), &digest_key("ev", 1), &digest_key("ev", 2)]);
+        // A store sealed by the code before sequence keys.
+        let mut old = in_legacy_layout(&s, &k);
+        assert!(old.objects.contains_key("ev/digests/2026/11/21/0000000002-20261121T060000Z.json"));
+        let r = verify(&old, "ev", Some(&k.public()), None, None).unwrap();
+        assert!(r.ok() && r.digests == 3 && r.records_verified == 3, "{r:?}");
+        // The next seal finds the head in the old layout and chains to it in the new one.
+        write_record(&mut old, "ev", &rec(60), t(31)).unwrap();
+        let next = seal(&mut old, "ev", &k, t(32)).unwrap();
+        assert_eq!((next.key.as_str(), next.sequence, next.records), ("ev/digests/0000000/0000000003.json", 3, 1));
+        let d: DigestFile = serde_json::from_slice(&old.objects[&next.key]).unwrap();
+        assert_eq!(d.previous.unwrap().key, "ev/digests/2026/11/21/0000000002-20261121T060000Z.json");
+        let after = seal(&mut old, "ev", &k, t(33)).unwrap();
+        assert_eq!(after.sequence, 4, "the head is now found in the new layout");
+        let r = verify(&old, "ev", Some(&k.public()), None, None).unwrap();
+        assert!(r.ok() && r.digests == 5 && r.records_verified == 4, "{r:?}");
+    }
+
+    /// A store that keeps object versions, where some keys were written more than once.
+    struct Versioned {
+        inner: MemoryStore,
+        versions: BTreeMap<String, usize>,
+    }
+
+    impl EvidenceStore for Versioned {
+        fn put_new(&mut self, key: &str, bytes: &[u8]) -> Result<PutOutcome, EvidenceError> {
+            self.inner.put_new(key, bytes)
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError> {
+            self.inner.get(key)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError> {
+            self.inner.list(prefix)
+        }
+        fn versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>, EvidenceError> {
+            let mut out = Vec::new();
+            for l in self.inner.list(prefix)? {
+                for n in 0..*self.versions.get(&l.key).unwrap_or(&1) {
+                    out.push(ObjectVersion {
+                        key: l.key.clone(),
+                        version_id: Some(n.to_string()),
+                        delete_marker: false,
+                        last_modified: None,
+                    });
+                }
+                out.push(ObjectVersion { key: l.key.clone(), version_id: None, delete_marker: true, last_modified: None });
+            }
+            Ok(out)
+        }
+    }
+
+    /// The newest digest rewritten with the real key (read from the secret) to vouch for an
+    /// overwritten record: signature, links and hashes all check out, but the digest's key has
+    /// two versions and the record is not what its name says.
+    #[test]
+    fn an_overwritten_digest_is_reported_from_its_versions() {
+        let k = signer(7);
+        let (mut s, keys) = sealed_store();
+        let last = digest_key("ev", 2);
+        let forged = rec(666).to_bytes();
+        s.objects.insert(keys[2].clone(), forged.clone());
+        let mut d: DigestFile = serde_json::from_slice(&s.objects[&last]).unwrap();
+        d.records[0].sha256 = sha256_hex(&forged);
+        d.signature = crate::redact::hex(&k.key.sign(&d.signed_bytes()).to_bytes());
+        s.objects.insert(last.clone(), d.to_bytes());
+        let store = Versioned { inner: s, versions: BTreeMap::from([(last.clone(), 2)]) };
+        let p = verify(&store, "ev", Some(&k.public()), None, None).unwrap().problems;
+        assert_eq!(
+            p,
+            vec![
+                Problem::RecordNotContentAddressed { key: keys[2].clone() },
+                Problem::DigestModified { key: last.clone(), detail: "overwritten: 2 versions".into() },
+            ]
+        );
+        assert_eq!(p[1].to_string(), format!("digest modified: {last}: overwritten: 2 versions"));
+        // One version each (and delete markers): nothing to report.
+        let (s, _) = sealed_store();
+        let r = verify(&Versioned { inner: s, versions: BTreeMap::new() }, "ev", Some(&k.public()), None, None).unwrap();
         assert!(r.ok(), "{:?}", r.problems);
+    }
+
+    /// A store on which another sealer seals (up to `other`) between this sealer's reads and
+    /// its digest write: the race of the CLI's `evidence seal` with the sweeper.
+    struct Racing {
+        inner: MemoryStore,
+        other: Option<DateTime<Utc>>,
+    }
+
+    impl EvidenceStore for Racing {
+        fn put_new(&mut self, key: &str, bytes: &[u8]) -> Result<PutOutcome, EvidenceError> {
+            if key.contains("/digests/") {
+                if let Some(end) = self.other.take() {
+                    seal(&mut self.inner, "ev", &signer(7), end).unwrap();
+                }
+            }
+            self.inner.put_new(key, bytes)
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EvidenceError> {
+            self.inner.get(key)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<Listed>, EvidenceError> {
+            self.inner.list(prefix)
+        }
+    }
+
+    /// Two sealers read the same head and both write the next sequence number: one wins, the
+    /// other re-reads the chain and continues it (or finds nothing left to seal). One chain.
+    /// (Before: both digests were written under two keys — a permanent fork.)
+    #[test]
+    fn racing_sealers_cannot_fork_the_chain() {
+        let k = signer(7);
+        for (ours, theirs) in [(t(2), t(3)), (t(3), t(2)), (t(3), t(3))] {
+            let mut s = Racing { inner: MemoryStore::default(), other: Some(theirs) };
+            for i in 0..3 {
+                write_record(&mut s, "ev", &rec(i), t(1)).unwrap();
+            }
+            seal(&mut s, "ev", &k, ours).unwrap();
+            let r = verify(&s.inner, "ev", Some(&k.public()), None, None).unwrap();
+            assert!(r.ok(), "{ours} vs {theirs}: {:?}", r.problems);
+            assert_eq!(r.records_verified, 3);
+            let digests = s.inner.objects.keys().filter(|k| k.contains("/digests/")).count();
+            assert_eq!(digests, if ours > theirs { 2 } else { 1 }, "{ours} vs {theirs}");
+        }
     }
 
     /// A record overwritten before it is sealed, and a copy inserted under a made-up name among

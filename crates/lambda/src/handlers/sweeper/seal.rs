@@ -15,7 +15,10 @@ async fn signer(adapters: &Adapters) -> Result<driftwatch_core::evidence::Signer
 }
 
 /// Seal what is not yet covered (`driftwatch_engine::seal`: up to a minute ago; records being
-/// written now wait for the next run). The core's sealing is synchronous: it runs on a blocking thread with its own
+/// written now wait for the next run). A `driftwatch evidence seal` running at the same time
+/// cannot fork the chain: digests are keyed by sequence number and written once, and the
+/// sealer that loses re-reads the chain and seals on top (or reports the race lost, and the
+/// next run continues). The core's sealing is synchronous: it runs on a blocking thread with its own
 /// client and runtime.
 pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, HandlerError> {
     let signer = signer(adapters).await?;
@@ -40,7 +43,15 @@ pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, Handler
     for key in &sealed.refused {
         tracing::warn!(record = %key, "evidence record not sealed: its content's SHA-256 is not its name");
     }
-    Ok(
-        json!({"digest": sealed.key, "sequence": sealed.sequence, "records": sealed.records, "written": sealed.written, "refused": sealed.refused}),
-    )
+    for key in &sealed.inserted {
+        tracing::warn!(record = %key, "evidence record not sealed: a digest already sealed its day (inserted into a sealed window)");
+    }
+    Ok(json!({
+        "digest": sealed.key,
+        "sequence": sealed.sequence,
+        "records": sealed.records,
+        "written": sealed.written,
+        "refused": sealed.refused,
+        "inserted": sealed.inserted,
+    }))
 }
