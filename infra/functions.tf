@@ -4,15 +4,15 @@
 locals {
   # Variables every function reads (crates/lambda/src/env.rs).
   common_env = {
-    DRIFTWATCH_ENVIRONMENT      = var.environment
-    DRIFTWATCH_POLICY           = local.policy_toml
-    DRIFTWATCH_REDACTION_SALT   = random_password.redaction_salt.result
-    DRIFTWATCH_INDEX_TABLE      = aws_dynamodb_table.index.name
-    DRIFTWATCH_FINDINGS_TABLE   = aws_dynamodb_table.findings.name
-    DRIFTWATCH_EXCEPTIONS_TABLE = aws_dynamodb_table.exceptions.name
-    DRIFTWATCH_EVIDENCE         = "s3://${aws_s3_bucket.evidence.bucket}/${local.evidence_prefix}"
-    DRIFTWATCH_EVIDENCE_KMS_KEY = aws_kms_key.main.arn
-    DRIFTWATCH_S3_PATH_STYLE    = "virtual"
+    DRIFTWATCH_ENVIRONMENT           = var.environment
+    DRIFTWATCH_POLICY                = local.policy_toml
+    DRIFTWATCH_REDACTION_SALT_SECRET = aws_secretsmanager_secret.redaction_salt.arn
+    DRIFTWATCH_INDEX_TABLE           = aws_dynamodb_table.index.name
+    DRIFTWATCH_FINDINGS_TABLE        = aws_dynamodb_table.findings.name
+    DRIFTWATCH_EXCEPTIONS_TABLE      = aws_dynamodb_table.exceptions.name
+    DRIFTWATCH_EVIDENCE              = "s3://${aws_s3_bucket.evidence.bucket}/${local.evidence_prefix}"
+    DRIFTWATCH_EVIDENCE_KMS_KEY      = aws_kms_key.main.arn
+    DRIFTWATCH_S3_PATH_STYLE         = "virtual"
   }
 
   function_arns = {

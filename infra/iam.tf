@@ -193,12 +193,18 @@ locals {
       Action   = ["secretsmanager:GetSecretValue"]
       Resource = [aws_secretsmanager_secret.signing_key.arn]
     }
+    redaction_salt = {
+      Sid      = "RedactionSalt"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [aws_secretsmanager_secret.redaction_salt.arn]
+    }
   }
 
   # Statements every recording function has: tracing, the key, findings and ledger items,
   # exceptions, evidence, alerts, the index slice a signal needs. Each role is exactly what
   # the function's code calls (crates/lambda/src/grants.rs); tests/tests/infra.rs checks both ways.
-  recording = [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.alerts, local.stmt.async_dlq, local.stmt.index_ro]
+  recording = [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.alerts, local.stmt.async_dlq, local.stmt.index_ro]
   state_kms = length(var.state_kms_key_arns) > 0 ? [local.stmt.state_kms] : []
 
   function_statements = {
@@ -207,11 +213,11 @@ locals {
     "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
     "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_kms)
     "sweeper" = concat(
-      [local.stmt.tracing, local.stmt.kms, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
+      [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
       [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.config_read],
       local.state_kms,
     )
-    "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]
+    "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]
   }
 
   lambda_assume_role = jsonencode({

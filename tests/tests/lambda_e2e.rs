@@ -215,7 +215,7 @@ fn a_function_missing_a_variable_fails_its_cold_start_naming_it() {
     assert!(!got.success, "the invocation must fail: {got:?}");
     // The emulator starts the function with `cargo run`, which waits while another test of the
     // suite holds cargo's build lock: give it time to start (bounded), then read its log.
-    let expected = "trail-watcher: environment variable DRIFTWATCH_REDACTION_SALT is not set";
+    let expected = "trail-watcher: environment variable DRIFTWATCH_REDACTION_SALT_SECRET is not set";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     while !lab.watch.log_text().contains(expected) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(500));

@@ -1544,3 +1544,26 @@ fn a_console_edit_undone_resolves_and_its_recurrence_alerts_again() {
     let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
 }
+
+/// Issue 13 item 2: a deployment keeps the redaction salt in Secrets Manager, not in the
+/// functions' variables (readable by anyone who may read a function's configuration); the
+/// cold start reads it from there, and digests are the salt's.
+#[test]
+fn the_redaction_salt_is_read_from_secrets_manager() {
+    let Some(lab) = Lab::start("ls_salt_secret") else { return };
+    let salt = "a-salt-only-secrets-manager-knows-7f3a";
+    lab.deployed.create_secret("driftwatch/redaction-salt", salt);
+    let mut vars: Vec<(String, String)> = deployment::function_vars().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    vars.push(("DRIFTWATCH_REDACTION_SALT_SECRET".into(), "driftwatch/redaction-salt".into()));
+    let env = Env::from_vars(Function::TrailWatcher, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("env");
+    assert!(!format!("{env:?}").contains(salt));
+    let adapters = lab.deployed.block_on(Adapters::connect_with(env, &lab.moto.sdk_config())).expect("cold start");
+    let probe = json!("hunter2");
+    assert_eq!(adapters.redactor.redact(&probe), driftwatch_core::Redactor::new(salt.as_bytes()).redact(&probe));
+    // A secret that does not exist stops the cold start, naming it.
+    vars.retain(|(k, _)| k != "DRIFTWATCH_REDACTION_SALT_SECRET");
+    vars.push(("DRIFTWATCH_REDACTION_SALT_SECRET".into(), "driftwatch/no-such-salt".into()));
+    let env = Env::from_vars(Function::TrailWatcher, |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("env");
+    let err = lab.deployed.block_on(Adapters::connect_with(env, &lab.moto.sdk_config())).err().expect("no such secret").to_string();
+    assert!(err.contains("driftwatch/no-such-salt"), "{err}");
+}

@@ -83,6 +83,7 @@ fn sample_report_renders_in_headless_chromium() {
         "samples/live",
         "--now",
         "2026-11-22T12:00:00Z",
+        "--allow-default-salt",
         "--evidence",
         ev.to_str().unwrap(),
     ]);

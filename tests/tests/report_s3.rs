@@ -26,7 +26,18 @@ fn report_reads_and_records_s3_evidence() {
         c.output().expect("run driftwatch")
     };
     let url = format!("s3://{BUCKET}/prod");
-    let o = run(&["scan", "--state", "samples/states", "--live", "samples/live", "--now", "2026-11-22T12:00:00Z", "--evidence", &url]);
+    let o = run(&[
+        "scan",
+        "--state",
+        "samples/states",
+        "--live",
+        "samples/live",
+        "--now",
+        "2026-11-22T12:00:00Z",
+        "--allow-default-salt",
+        "--evidence",
+        &url,
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = scratch("report-s3");
     let o = run(&["report", "--evidence", &url, "--out", out.to_str().unwrap(), "--now", "2026-11-22T12:00:00Z"]);

@@ -8,6 +8,7 @@ mod inputs;
 mod render;
 mod replay;
 mod report;
+mod salt;
 mod scan;
 
 use clap::{Parser, Subcommand};

@@ -20,9 +20,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
-/// Salt of the digests that replace secrets, unless DRIFTWATCH_DIGEST_SALT is set (as `scan`).
-const DEFAULT_SALT: &str = "driftwatch/v1/default-salt";
-
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -74,6 +71,8 @@ pub struct ReplayArgs {
     evidence: Option<driftwatch::evidence::EvidenceLocation>,
     #[command(flatten)]
     asff: render::AsffArgs,
+    #[command(flatten)]
+    salt: crate::salt::SaltArgs,
     /// Exceptions file (TOML): covered findings are reported as suppressed and do not fail the
     /// run; the longest allowed duration is the policy's `[exceptions] max_days` (default 90)
     #[arg(long, value_name = "FILE")]
@@ -90,7 +89,7 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
 /// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ReplayArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
-    let salt = std::env::var("DRIFTWATCH_DIGEST_SALT").unwrap_or_else(|_| DEFAULT_SALT.to_string());
+    let salt = crate::salt::digest_salt(args.evidence.is_some(), args.salt)?;
     let redactor = Redactor::new(salt.as_bytes());
     let policy = load_policy(args.policy.as_ref())?;
     let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), policy.exceptions.max_days)?;

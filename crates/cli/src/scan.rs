@@ -20,12 +20,9 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
 
-/// Salt of the digests that replace secrets, unless DRIFTWATCH_DIGEST_SALT is set.
-const DEFAULT_SALT: &str = "driftwatch/v1/default-salt";
-
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n  driftwatch scan --state s3://acme-tfstate/prod/ --live aws\n\nReading from AWS (--state s3://..., --live aws) uses the standard AWS configuration: the\ndefault credential chain (environment, profiles, SSO, instance roles), AWS_REGION, and\nAWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_CONFIG_SERVICE) for another\nendpoint. It needs s3:ListBucket and s3:GetObject on the state bucket, and\nconfig:BatchGetResourceConfig and config:SelectResourceConfig.\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to choose the salt)."
+    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n  driftwatch scan --state s3://acme-tfstate/prod/ --live aws\n\nReading from AWS (--state s3://..., --live aws) uses the standard AWS configuration: the\ndefault credential chain (environment, profiles, SSO, instance roles), AWS_REGION, and\nAWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_CONFIG_SERVICE) for another\nendpoint. It needs s3:ListBucket and s3:GetObject on the state bucket, and\nconfig:BatchGetResourceConfig and config:SelectResourceConfig.\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to a secret salt; --evidence refuses the public\nbuilt-in salt unless --allow-default-salt)."
 )]
 pub struct ScanArgs {
     /// Terraform state: a file (v4 JSON), a directory searched for *.tfstate, an object of an
@@ -60,6 +57,8 @@ pub struct ScanArgs {
     regulated_tag: String,
     #[command(flatten)]
     asff: render::AsffArgs,
+    #[command(flatten)]
+    salt: crate::salt::SaltArgs,
     /// Exceptions file (TOML): findings an active exception covers are still reported, as
     /// suppressed, and do not fail the run; invalid and expired exceptions are findings
     #[arg(long, value_name = "FILE")]
@@ -112,7 +111,7 @@ fn read_live_aws(
 /// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ScanArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
-    let salt = std::env::var("DRIFTWATCH_DIGEST_SALT").unwrap_or_else(|_| DEFAULT_SALT.to_string());
+    let salt = crate::salt::digest_salt(args.evidence.is_some(), args.salt)?;
     let redactor = Redactor::new(salt.as_bytes());
     let now = args.now.unwrap_or_else(Utc::now);
     let policy = ScanPolicy {

@@ -19,7 +19,7 @@ fn sealed(name: &str) -> (PathBuf, PathBuf) {
     let dir = scratch("ev", name);
     let ev = dir.join("evidence");
     let key = dir.join("signing.key");
-    let o = scan_samples(&["--format", "json", "--evidence", ev.to_str().unwrap()]);
+    let o = scan_samples(&["--format", "json", "--allow-default-salt", "--evidence", ev.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = driftwatch(&["evidence", "keygen", "--out", key.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -63,6 +63,7 @@ fn scan_records_inputs_and_findings_once() {
         "json",
         "--now",
         "2026-11-22T12:00:00Z",
+        "--allow-default-salt",
         "--evidence",
         ev.to_str().unwrap(),
     ];
@@ -205,6 +206,7 @@ fn replay_records_event_files_and_findings() {
         "events/policy.toml",
         "--format",
         "json",
+        "--allow-default-salt",
         "--evidence",
         ev.to_str().unwrap(),
     ]);
@@ -216,4 +218,25 @@ fn replay_records_event_files_and_findings() {
         assert!(keys.iter().any(|k| k.contains("/input/") && ev.join(k).is_file()), "{keys:?}");
     }
     assert_eq!(records(&ev).len(), 1 + findings.len(), "one event file + the findings");
+}
+
+/// Issue 13 item 2: evidence is kept for years, so `--evidence` refuses the public built-in
+/// digest salt unless told explicitly; a salt from the environment is used as given.
+#[test]
+fn evidence_with_the_public_default_salt_is_refused_unless_allowed() {
+    let dir = scratch("ev", "default-salt");
+    let ev = dir.join("ev");
+    let args = ["scan", "--state", "samples/states", "--live", "samples/live", "--evidence", ev.to_str().unwrap()];
+    let o = support::driftwatch_env_removed(&args, &["DRIFTWATCH_DIGEST_SALT"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("refusing to write evidence with the public built-in digest salt"), "{}", text(&o));
+    assert!(!ev.exists() || files(&ev).is_empty(), "nothing written");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(args)
+        .current_dir(support::root())
+        .env("DRIFTWATCH_DIGEST_SALT", "a-secret-salt-from-secrets-manager")
+        .output()
+        .expect("run driftwatch");
+    assert_eq!(o.status.code(), Some(1), "findings, written with the given salt: {}", text(&o));
+    assert!(!files(&ev).is_empty());
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const SECRETS: [&str; 2] = ["S3cr3t-EHR-db-pa55word!", "Aur0ra-Cluster-Secret#2026"];
 
 fn scan_into(ev: &Path) {
-    let o = scan_samples(&["--now", "2026-11-22T12:00:00Z", "--evidence", ev.to_str().unwrap()]);
+    let o = scan_samples(&["--now", "2026-11-22T12:00:00Z", "--allow-default-salt", "--evidence", ev.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 

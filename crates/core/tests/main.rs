@@ -19,5 +19,6 @@ mod exceptions;
 mod lifecycle;
 mod properties;
 mod report;
+mod secret_corpus;
 mod secrets;
 mod support;

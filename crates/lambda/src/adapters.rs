@@ -1,6 +1,6 @@
 //! The adapters a function uses, built once per process.
 
-use crate::env::{Env, S3Url};
+use crate::env::{Env, S3Url, Salt, REDACTION_SALT_SECRET};
 use driftwatch_aws::{
     ConfigReader, ExceptionsTable, FindingsTable, IndexTable, LedgerTable, LockTables, ObjectReader, ObjectWriter, S3EvidenceStore,
     S3Location, S3StateReader, SdkConfig, SecretReader, SnsNotifier, TableOptions,
@@ -52,7 +52,24 @@ impl Adapters {
     /// `AWS_ENDPOINT_URL`). Nothing is called yet: a cold start costs no AWS round trip.
     pub async fn connect(env: Env) -> Result<Adapters, AdaptersError> {
         let sdk = driftwatch_aws::load_sdk_config().await;
-        Adapters::with_sdk(env, &sdk)
+        Adapters::connect_with(env, &sdk).await
+    }
+
+    /// [`connect`](Self::connect) with an SDK configuration already loaded: reads the
+    /// redaction salt from Secrets Manager when the configuration names its secret (the one
+    /// call of a cold start), then builds the clients.
+    pub async fn connect_with(mut env: Env, sdk: &SdkConfig) -> Result<Adapters, AdaptersError> {
+        if let Salt::Secret(id) = &env.redaction_salt {
+            let salt = SecretReader::new(driftwatch_aws::secrets_client(sdk))
+                .get_string(id)
+                .await
+                .map_err(|e| AdaptersError::Setup(format!("redaction salt ({REDACTION_SALT_SECRET}={id}): {e}")))?;
+            if salt.trim().is_empty() {
+                return Err(AdaptersError::Setup(format!("redaction salt ({REDACTION_SALT_SECRET}={id}): the secret is empty")));
+            }
+            env.redaction_salt = Salt::Value(salt);
+        }
+        Adapters::with_sdk(env, sdk)
     }
 
     /// Build the clients from an SDK configuration already loaded (tests pass moto's).
@@ -69,7 +86,12 @@ impl Adapters {
         let alerts = notifier(&env.alerts_topic_arn)?;
         let notices = notifier(&env.notices_topic_arn)?;
         Ok(Adapters {
-            redactor: Redactor::new(env.redaction_salt.as_bytes()),
+            redactor: match &env.redaction_salt {
+                Salt::Value(v) => Redactor::new(v.as_bytes()),
+                Salt::Secret(id) => {
+                    return Err(AdaptersError::Setup(format!("the redaction salt is in secret {id}: build the adapters with connect_with")))
+                }
+            },
             catalog: Catalog::builtin(),
             index: IndexTable::new(dynamodb.clone(), env.index_table.clone(), TableOptions::default()),
             findings: FindingsTable::new(dynamodb.clone(), env.findings_table.clone(), TableOptions::default()),

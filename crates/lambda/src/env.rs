@@ -13,8 +13,13 @@ pub const ENVIRONMENT: &str = "DRIFTWATCH_ENVIRONMENT";
 /// Optional: empty means the built-in defaults.
 pub const POLICY: &str = "DRIFTWATCH_POLICY";
 /// Salt of the HMAC digests that replace secrets (so digests are comparable across runs but
-/// not guessable). Required.
+/// not guessable), as a value: for local runs only (a Lambda's variables are readable by
+/// anyone who may read its configuration). One of this and [`REDACTION_SALT_SECRET`] is
+/// required.
 pub const REDACTION_SALT: &str = "DRIFTWATCH_REDACTION_SALT";
+/// Secrets Manager secret (id or ARN) holding the redaction salt: what a deployment sets
+/// (`infra/secrets.tf`); read once at cold start.
+pub const REDACTION_SALT_SECRET: &str = "DRIFTWATCH_REDACTION_SALT_SECRET";
 /// DynamoDB table of the managed-resource index.
 pub const INDEX_TABLE: &str = "DRIFTWATCH_INDEX_TABLE";
 /// DynamoDB table of findings (and the detectors' ledger items).
@@ -104,7 +109,7 @@ impl Function {
 
     /// Variables the function refuses to start without.
     pub fn required(self) -> &'static [&'static str] {
-        const COMMON: [&str; 6] = [ENVIRONMENT, REDACTION_SALT, INDEX_TABLE, FINDINGS_TABLE, EXCEPTIONS_TABLE, EVIDENCE];
+        const COMMON: [&str; 6] = [ENVIRONMENT, REDACTION_SALT_SECRET, INDEX_TABLE, FINDINGS_TABLE, EXCEPTIONS_TABLE, EVIDENCE];
         match self {
             Function::StateWatcher | Function::TrailWatcher | Function::ConfigWatcher | Function::LockWatcher => {
                 const V: [&str; 7] = [COMMON[0], COMMON[1], COMMON[2], COMMON[3], COMMON[4], COMMON[5], ALERTS_TOPIC_ARN];
@@ -134,8 +139,10 @@ impl Function {
     /// Variables read when set.
     pub fn optional(self) -> &'static [&'static str] {
         match self {
-            Function::Sweeper => &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY, RECONCILE_CHUNK, TIME_RESERVE_SECONDS],
-            _ => &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY],
+            Function::Sweeper => {
+                &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY, RECONCILE_CHUNK, TIME_RESERVE_SECONDS, REDACTION_SALT]
+            }
+            _ => &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY, REDACTION_SALT],
         }
     }
 }
@@ -159,7 +166,10 @@ pub enum EnvError {
 pub fn hint(var: &str) -> &'static str {
     match var {
         ENVIRONMENT => "deployment name shown in alerts, e.g. prod",
-        REDACTION_SALT => "random salt of the digests that replace secrets",
+        REDACTION_SALT => "random salt of the digests that replace secrets (local runs)",
+        REDACTION_SALT_SECRET => {
+            "Secrets Manager secret id of the salt of the digests that replace secrets (or DRIFTWATCH_REDACTION_SALT locally)"
+        }
         INDEX_TABLE => "DynamoDB table name of the managed-resource index",
         FINDINGS_TABLE => "DynamoDB table name of findings",
         EXCEPTIONS_TABLE => "DynamoDB table name of exceptions",
@@ -179,13 +189,31 @@ pub struct S3Url {
     pub prefix: String,
 }
 
+/// Where the redaction salt comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Salt {
+    /// The value itself (`DRIFTWATCH_REDACTION_SALT`, local runs).
+    Value(String),
+    /// A Secrets Manager secret, read at cold start (`DRIFTWATCH_REDACTION_SALT_SECRET`).
+    Secret(String),
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Salt::Value(_) => f.write_str("Salt::Value(..)"),
+            Salt::Secret(id) => write!(f, "Salt::Secret({id})"),
+        }
+    }
+}
+
 /// Validated configuration of one function.
 #[derive(Debug, Clone)]
 pub struct Env {
     pub function: Function,
     pub environment: String,
     pub policy: Policy,
-    pub redaction_salt: String,
+    pub redaction_salt: Salt,
     pub index_table: String,
     pub findings_table: String,
     pub exceptions_table: String,
@@ -230,7 +258,8 @@ impl Env {
     pub fn from_vars(function: Function, get: impl Fn(&str) -> Option<String>) -> Result<Env, EnvError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         for var in function.required() {
-            if get(var).is_none() {
+            // The salt's value may stand in for its secret (local runs).
+            if get(var).is_none() && !(*var == REDACTION_SALT_SECRET && get(REDACTION_SALT).is_some()) {
                 return Err(EnvError::Missing { function, var, hint: hint(var) });
             }
         }
@@ -276,7 +305,10 @@ impl Env {
             function,
             environment: req(ENVIRONMENT),
             policy,
-            redaction_salt: req(REDACTION_SALT),
+            redaction_salt: match get(REDACTION_SALT_SECRET) {
+                Some(id) => Salt::Secret(id),
+                None => Salt::Value(req(REDACTION_SALT)),
+            },
             index_table: req(INDEX_TABLE),
             findings_table: req(FINDINGS_TABLE),
             exceptions_table: req(EXCEPTIONS_TABLE),
@@ -345,6 +377,19 @@ mod tests {
         let pinned = chrono::DateTime::parse_from_rfc3339("2026-11-21T08:30:00Z").unwrap().with_timezone(&chrono::Utc);
         assert_eq!(env.clock, Clock::Fixed(pinned));
         assert_eq!(env.clock.now(), pinned);
+    }
+
+    /// The salt comes from Secrets Manager in a deployment; its value stands in locally.
+    #[test]
+    fn the_salt_is_a_secret_or_locally_a_value() {
+        let mut vars = full();
+        let env = Env::from_vars(Function::TrailWatcher, |k| vars.get(k).cloned()).unwrap();
+        assert_eq!(env.redaction_salt, Salt::Secret(format!("x-{REDACTION_SALT_SECRET}")));
+        vars.remove(REDACTION_SALT_SECRET);
+        vars.insert(REDACTION_SALT, "local-salt".into());
+        let env = Env::from_vars(Function::TrailWatcher, |k| vars.get(k).cloned()).unwrap();
+        assert_eq!(env.redaction_salt, Salt::Value("local-salt".into()));
+        assert!(!format!("{env:?}").contains("local-salt"), "the salt is never logged");
     }
 
     #[test]

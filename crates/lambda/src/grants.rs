@@ -46,7 +46,8 @@ impl Function {
             (AlertsTopic, SnsNotifier::PUBLISH),
             (IndexTable, driftwatch_aws::IndexTable::READ),
         ];
-        let mut w: Vec<(Target, &'static [Action])> = Vec::new();
+        // Every function reads the redaction salt from Secrets Manager at cold start.
+        let mut w: Vec<(Target, &'static [Action])> = vec![(RedactionSalt, SecretReader::ACTIONS)];
         match self {
             Function::StateWatcher => {
                 w.extend(recording);
