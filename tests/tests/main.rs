@@ -30,5 +30,6 @@ mod lambda_scenarios;
 mod notify_sns;
 mod report_browser;
 mod report_s3;
+mod secret_corpus_moto;
 mod state_s3_terraform;
 mod terraform_addresses;
