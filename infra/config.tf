@@ -28,6 +28,18 @@ locals {
     "",
     "[exceptions]",
     "max_days = ${var.exception_max_days}",
+    "require_requester = true",
+    "",
+    # driftwatch's own resources: a write to the exceptions table is exception.changed, and
+    # disabling or changing the others is watcher.tampered (crates/core/src/detect/self_defence.rs).
+    "[watcher]",
+    "exceptions_table = ${jsonencode("${var.name_prefix}-exceptions")}",
+    "rules = ${jsonencode(concat([for k, v in local.event_rules : "${var.name_prefix}-${k}"], [for k, v in local.schedules : "${var.name_prefix}-${k}-schedule"]))}",
+    "topics = ${jsonencode(["${var.name_prefix}-alerts", "${var.name_prefix}-notices"])}",
+    "functions = ${jsonencode([for f in ["state-watcher", "trail-watcher", "config-watcher", "lock-watcher", "sweeper", "reporter"] : "${var.name_prefix}-${f}"])}",
+    "trails = ${jsonencode([local.trail_name])}",
+    "buckets = ${jsonencode(["${var.name_prefix}-evidence-*"])}",
+    "config_recorder = true",
     "",
   ])
 
@@ -63,6 +75,36 @@ locals {
             eventSource       = ["s3.amazonaws.com"]
             eventName         = ["PutObject", "DeleteObject", "CopyObject", "CompleteMultipartUpload"]
             requestParameters = { bucketName = var.state_buckets }
+          }
+        }
+      }
+      "trail-watcher-self" = {
+        function    = "trail-watcher"
+        description = "CloudTrail calls that blind the watcher and are not catalog calls (its rules, subscriptions, event source mappings, the Config recorder): watcher.tampered"
+        pattern = {
+          source        = ["aws.events", "aws.sns", "aws.lambda", "aws.config"]
+          "detail-type" = ["AWS API Call via CloudTrail"]
+          detail = {
+            eventSource = ["events.amazonaws.com", "sns.amazonaws.com", "lambda.amazonaws.com", "config.amazonaws.com"]
+            eventName = [
+              "DisableRule", "DeleteRule", "RemoveTargets", "PutTargets", "PutRule",
+              "Unsubscribe", "SetSubscriptionAttributes",
+              "UpdateEventSourceMapping20150331", "DeleteEventSourceMapping20150331",
+              "StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel",
+            ]
+          }
+        }
+      }
+      "trail-exceptions-items" = {
+        function    = "trail-watcher"
+        description = "CloudTrail DynamoDB data events on the exceptions table: exception.changed"
+        pattern = {
+          source        = ["aws.dynamodb"]
+          "detail-type" = ["AWS API Call via CloudTrail"]
+          detail = {
+            eventSource       = ["dynamodb.amazonaws.com"]
+            eventName         = ["PutItem", "UpdateItem", "DeleteItem"]
+            requestParameters = { tableName = ["${var.name_prefix}-exceptions"] }
           }
         }
       }

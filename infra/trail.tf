@@ -45,6 +45,26 @@ resource "aws_cloudtrail" "main" {
     }
   }
 
+  advanced_event_selector {
+    name = "Exceptions table items (exception.changed)"
+    field_selector {
+      field  = "eventCategory"
+      equals = ["Data"]
+    }
+    field_selector {
+      field  = "resources.type"
+      equals = ["AWS::DynamoDB::Table"]
+    }
+    field_selector {
+      field  = "resources.ARN"
+      equals = [aws_dynamodb_table.exceptions.arn]
+    }
+    field_selector {
+      field  = "readOnly"
+      equals = ["false"]
+    }
+  }
+
   dynamic "advanced_event_selector" {
     for_each = length(var.lock_tables) > 0 ? [1] : []
     content {

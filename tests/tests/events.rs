@@ -23,8 +23,9 @@ use std::sync::OnceLock;
 /// carry their own schedule event).
 const NOW: &str = "2026-11-22T12:00:00Z";
 
-/// The rules issue 3 builds; each must fire in some case, and only where expected.
-const ISSUE3_RULES: [&str; 16] = [
+/// The rules the events/ cases are about (issue 3's, and the watcher's own of issue 13); each
+/// must fire in some case, and only where expected.
+const ISSUE3_RULES: [&str; 18] = [
     "drift.changed",
     "drift.missing",
     "drift.unmanaged",
@@ -41,6 +42,8 @@ const ISSUE3_RULES: [&str; 16] = [
     "state.serial_regression",
     "state.digest_mismatch",
     "input.invalid",
+    "exception.changed",
+    "watcher.tampered",
 ];
 
 const FUNCTIONS: [&str; 5] = ["trail-watcher", "config-watcher", "state-watcher", "lock-watcher", "sweeper"];

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use driftwatch_aws::exceptions_table::NOTICES_ATTR;
 use driftwatch_aws::{dynamodb_client, ExceptionsTable, ExceptionsTableError};
 use driftwatch_core::exceptions::{notices, Exceptions, NoticeLedger, Threshold, DEFAULT_MAX_DAYS, DEFAULT_THRESHOLDS};
+use driftwatch_core::policy::ExceptionPolicy;
 use driftwatch_tests::{workspace_root, Moto};
 
 const TABLE: &str = "driftwatch-exceptions";
@@ -69,14 +70,17 @@ async fn imported_sample_loads_exactly_as_the_file_parses() {
     let text = sample();
     let file = Exceptions::parse(&text, DEFAULT_MAX_DAYS).expect("sample parses");
     assert_eq!(lab.table.put_from_toml(&text).await.expect("import"), file.exceptions.len());
-    let loaded = lab.table.load(DEFAULT_MAX_DAYS).await.expect("load");
+    let loaded = lab.table.load(&ExceptionPolicy { max_days: DEFAULT_MAX_DAYS, ..Default::default() }).await.expect("load");
     assert_eq!(loaded, file, "same exceptions, order, lines, validity and problems as the file");
     // The sample has valid and invalid exceptions: the comparison covers both.
     assert!(loaded.exceptions.iter().any(|e| e.is_valid()) && loaded.exceptions.iter().any(|e| !e.is_valid()));
     let over_long = loaded.exceptions.iter().find(|e| e.id == "EXC-2026-040").expect("EXC-2026-040");
     assert!(over_long.problems.iter().any(|p| p.field == "expires" && p.message.contains("longer than the 90 days")), "{over_long:?}");
     // A stricter policy is applied at load time, as it would be to the file.
-    assert_eq!(lab.table.load(30).await.expect("load"), Exceptions::parse(&text, 30).unwrap());
+    assert_eq!(
+        lab.table.load(&ExceptionPolicy { max_days: 30, ..Default::default() }).await.expect("load"),
+        Exceptions::parse(&text, 30).unwrap()
+    );
 
     // A file that does not parse is refused with its line; duplicate ids cannot be keyed.
     let e = lab.table.put_from_toml("[[exception]]\nid = 3\n").await.unwrap_err();
@@ -84,7 +88,11 @@ async fn imported_sample_loads_exactly_as_the_file_parses() {
     let dup = "[[exception]]\nid = \"X\"\n\n[[exception]]\nid = \"X\"\n";
     let e = lab.table.put_from_toml(dup).await.unwrap_err().to_string();
     assert!(e.contains("\"X\" (line 4) is used twice"), "{e}");
-    assert_eq!(lab.table.load(DEFAULT_MAX_DAYS).await.expect("load"), file, "refused imports wrote nothing");
+    assert_eq!(
+        lab.table.load(&ExceptionPolicy { max_days: DEFAULT_MAX_DAYS, ..Default::default() }).await.expect("load"),
+        file,
+        "refused imports wrote nothing"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +104,11 @@ async fn a_malformed_item_is_an_invalid_exception_and_hides_nothing() {
     // Written by hand: `rules` a number, an attribute the file format does not have, no line.
     lab.put_raw(&[("id", s("HAND-1")), ("rules", AttributeValue::N("7".into())), ("reason", s("r"))]).await;
     lab.put_raw(&[("id", s("HAND-2")), ("colour", s("blue")), ("reason", s("r"))]).await;
-    let loaded = lab.table.load(DEFAULT_MAX_DAYS).await.expect("one bad item does not fail the load");
+    let loaded = lab
+        .table
+        .load(&ExceptionPolicy { max_days: DEFAULT_MAX_DAYS, ..Default::default() })
+        .await
+        .expect("one bad item does not fail the load");
     let file = Exceptions::parse(&text, DEFAULT_MAX_DAYS).unwrap();
     assert_eq!(loaded.exceptions.len(), file.exceptions.len() + 2);
     assert_eq!(&loaded.exceptions[..file.exceptions.len()], &file.exceptions[..], "the imported ones first, unchanged");
@@ -120,7 +132,7 @@ async fn each_notice_is_recorded_once_across_runs() {
     let Some(lab) = Lab::start("exceptions-notices").await else { return };
     let text = sample();
     lab.table.put_from_toml(&text).await.expect("import");
-    let exceptions = lab.table.load(DEFAULT_MAX_DAYS).await.expect("load");
+    let exceptions = lab.table.load(&ExceptionPolicy { max_days: DEFAULT_MAX_DAYS, ..Default::default() }).await.expect("load");
     assert_eq!(lab.table.sent_notices().await.expect("ledger"), NoticeLedger::default(), "nothing sent yet");
     let due = notices(&exceptions, now(), &DEFAULT_THRESHOLDS, &NoticeLedger::default());
     assert!(due.len() >= 2, "the sample has an expiring and an expired exception: {due:?}");
@@ -175,14 +187,17 @@ async fn each_notice_is_recorded_once_across_runs() {
     let mut ghost = due[0].clone();
     ghost.exception = "EXC-NOT-THERE".into();
     assert!(lab.table.record_notices(&[ghost]).await.expect("record").is_empty());
-    assert_eq!(lab.table.load(DEFAULT_MAX_DAYS).await.expect("load").exceptions.len(), exceptions.exceptions.len());
+    assert_eq!(
+        lab.table.load(&ExceptionPolicy { max_days: DEFAULT_MAX_DAYS, ..Default::default() }).await.expect("load").exceptions.len(),
+        exceptions.exceptions.len()
+    );
 }
 
 #[tokio::test]
 async fn a_missing_table_is_a_one_line_error() {
     let Some(moto) = Moto::start("exceptions-missing") else { return };
     let table = ExceptionsTable::new(dynamodb_client(&moto.sdk_config()), "no-such-table");
-    let e = table.load(DEFAULT_MAX_DAYS).await.unwrap_err();
+    let e = table.load(&ExceptionPolicy::default()).await.unwrap_err();
     assert!(matches!(e, ExceptionsTableError::NoSuchTable { .. }), "{e:?}");
     assert_eq!(e.to_string(), "DynamoDB table \"no-such-table\" does not exist (or is not in this region/account)");
 }

@@ -1567,3 +1567,28 @@ fn the_redaction_salt_is_read_from_secrets_manager() {
     let err = lab.deployed.block_on(Adapters::connect_with(env, &lab.moto.sdk_config())).err().expect("no such secret").to_string();
     assert!(err.contains("driftwatch/no-such-salt"), "{err}");
 }
+
+/// Issue 13 items 3 and 4, as an attacker with console access would try them: an admin's write
+/// to the exceptions table (to suppress findings quietly) and disabling one of the watcher's
+/// EventBridge rules are each recorded and alerted, with the actor; neither can be excepted.
+#[test]
+fn an_admin_write_to_the_exceptions_table_and_a_disabled_rule_are_caught() {
+    let Some(lab) = Lab::start("ls_self_defence") else { return };
+    let trail = lab.adapters(Function::TrailWatcher, &[]);
+    for (case, rule, severity) in [
+        ("events/trail-watcher/exception-changed/event.json", "exception.changed", "high"),
+        ("events/trail-watcher/watcher-tampered-rule-disabled/event.json", "watcher.tampered", "critical"),
+    ] {
+        let r = lab.invoke(&trail, &event(case), now());
+        assert_eq!((r["recorded"]["changed"].as_u64(), r["recorded"]["alerts"].as_u64()), (Some(1), Some(1)), "{case}: {r}");
+        let item = lab.findings().into_iter().find(|i| i["rule"] == rule).unwrap_or_else(|| panic!("{rule} recorded"));
+        let rec: Value = serde_json::from_str(item["record"].as_str().unwrap()).unwrap();
+        assert_eq!(rec["finding"]["severity"], severity, "{rec}");
+        assert_eq!(rec["finding"]["actor"]["principal_arn"], "arn:aws:sts::123456789012:assumed-role/PlatformAdmin/raj.patel", "{rec}");
+        // Redelivered: nothing new.
+        let again = lab.invoke(&trail, &event(case), now() + chrono::Duration::minutes(1));
+        assert_eq!(again["recorded"]["alerts"], json!(0), "{again}");
+    }
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+}

@@ -10,7 +10,7 @@
 //! | `id`                   | S         | the exception id (`EXC-2026-014`)                    |
 //! | `rules`                | L of S (or SS) | rule ids                                        |
 //! | `arn`, `address`, `state_key`, `account` | S | selector globs                            |
-//! | `reason`, `ticket`, `approved_by`, `compensating_control` | S | as in the file           |
+//! | `reason`, `ticket`, `approved_by`, `requested_by`, `compensating_control` | S | as in the file |
 //! | `owner`                | M         | `email` (S), `sns_topic` (S)                         |
 //! | `created`, `expires`   | S         | RFC 3339 time or a date (`2026-11-22`)               |
 //! | `line`                 | N         | line of the `[[exception]]` header in the imported file: the order (the first matching exception suppresses) and the lines problems are reported at |
@@ -47,7 +47,7 @@ pub const NOTICES_ATTR: &str = "notices_sent";
 pub const LINE_ATTR: &str = "line";
 
 /// The fields of an `[[exception]]` table, in the order they are rendered.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "id",
     "rules",
     "arn",
@@ -58,6 +58,7 @@ const FIELDS: [&str; 13] = [
     "ticket",
     "owner",
     "approved_by",
+    "requested_by",
     "compensating_control",
     "created",
     "expires",
@@ -173,7 +174,9 @@ fn invalid_item(id: String, line: usize, field: String, message: String) -> Exce
         ticket: String::new(),
         owner: Owner::default(),
         approved_by: String::new(),
+        requested_by: String::new(),
         compensating_control: String::new(),
+        flags: Vec::new(),
         created: None,
         expires: None,
         expires_line: line,
@@ -214,8 +217,8 @@ impl ExceptionsTable {
         Ok(out)
     }
 
-    /// Load every exception, validated as the core validates a file with `max_days`.
-    pub async fn load(&self, max_days: u32) -> Result<Exceptions, ExceptionsTableError> {
+    /// Load every exception, validated as the core validates a file under the policy's `[exceptions]`.
+    pub async fn load(&self, policy: &driftwatch_core::policy::ExceptionPolicy) -> Result<Exceptions, ExceptionsTableError> {
         let mut items = self.scan(None).await?;
         let line_of = |i: &Item| i.get(LINE_ATTR).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<usize>().ok());
         let id_of = |i: &Item| i.get("id").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
@@ -248,7 +251,7 @@ impl ExceptionsTable {
             };
             // A block the core cannot read at all would make the whole document unusable: it
             // stands alone as an invalid exception instead (its lines left blank).
-            if let Err(e) = Exceptions::parse(&block.join("\n"), max_days) {
+            if let Err(e) = Exceptions::parse_with(&block.join("\n"), policy) {
                 slots.push(Err(invalid_item(id, header, e.field, format!("{} ({whose})", e.message))));
                 doc.extend(block.iter().map(|_| String::new()));
                 continue;
@@ -258,7 +261,7 @@ impl ExceptionsTable {
         }
         let mut text = doc.join("\n");
         text.push('\n');
-        let parsed = Exceptions::parse(&text, max_days)?;
+        let parsed = Exceptions::parse_with(&text, policy)?;
         let mut good = parsed.exceptions.into_iter();
         let mut exceptions = Vec::with_capacity(slots.len());
         for slot in slots {
@@ -267,7 +270,7 @@ impl ExceptionsTable {
                 Err(bad) => exceptions.push(bad),
             }
         }
-        Ok(Exceptions { exceptions, max_days })
+        Ok(Exceptions { exceptions, max_days: policy.max_days })
     }
 
     /// Import a TOML exceptions file (it must parse: a syntax error is an error, invalid

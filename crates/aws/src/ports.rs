@@ -53,8 +53,8 @@ impl Ledger for LedgerTable {
 }
 
 impl ExceptionSource for ExceptionsTable {
-    async fn load(&self, max_days: u32) -> PortResult<Exceptions> {
-        ExceptionsTable::load(self, max_days).await.map_err(|e| PortError::failed("exceptions table", e))
+    async fn load(&self, policy: &driftwatch_core::policy::ExceptionPolicy) -> PortResult<Exceptions> {
+        ExceptionsTable::load(self, policy).await.map_err(|e| PortError::failed("exceptions table", e))
     }
 }
 

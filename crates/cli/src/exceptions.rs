@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use driftwatch_core::exceptions::{self, Exceptions, NoticeLedger, DEFAULT_MAX_DAYS, DEFAULT_THRESHOLDS};
 use driftwatch_core::finding::Finding;
+use driftwatch_core::policy::ExceptionPolicy;
 use driftwatch_core::Catalog;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,15 +79,16 @@ pub fn run(cmd: ExceptionsCommand) -> Result<bool> {
     }
 }
 
-/// Load and validate an exceptions file. A syntax error is an error naming FILE:LINE.
-pub fn load(path: &Path, max_days: u32) -> Result<Exceptions> {
+/// Load and validate an exceptions file under the policy's `[exceptions]`. A syntax error is
+/// an error naming FILE:LINE.
+pub fn load(path: &Path, policy: &ExceptionPolicy) -> Result<Exceptions> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    Exceptions::parse(&text, max_days).map_err(|e| anyhow!("{}:{}: {}: {}", path.display(), e.line, e.field, e.message))
+    Exceptions::parse_with(&text, policy).map_err(|e| anyhow!("{}:{}: {}: {}", path.display(), e.line, e.field, e.message))
 }
 
 /// `--exceptions` for scan and replay, loaded before the work starts so a bad file fails fast.
-pub fn load_opt(path: Option<&PathBuf>, max_days: u32) -> Result<Option<(PathBuf, Exceptions)>> {
-    path.map(|p| load(p, max_days).map(|ex| (p.clone(), ex))).transpose()
+pub fn load_opt(path: Option<&PathBuf>, policy: &ExceptionPolicy) -> Result<Option<(PathBuf, Exceptions)>> {
+    path.map(|p| load(p, policy).map(|ex| (p.clone(), ex))).transpose()
 }
 
 /// Suppress what active exceptions cover and add the exception.* findings.
@@ -136,7 +138,7 @@ fn check(a: CheckArgs) -> Result<bool> {
 }
 
 fn notices(a: NoticesArgs) -> Result<bool> {
-    let ex = load(&a.file, a.max_days)?;
+    let ex = load(&a.file, &ExceptionPolicy { max_days: a.max_days, ..Default::default() })?;
     let now = a.now.unwrap_or_else(Utc::now);
     let mut ledger = read_ledger(&a.ledger)?;
     let due = exceptions::notices(&ex, now, &a.thresholds, &ledger);

@@ -92,7 +92,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     let salt = crate::salt::digest_salt(args.evidence.is_some(), args.salt)?;
     let redactor = Redactor::new(salt.as_bytes());
     let policy = load_policy(args.policy.as_ref())?;
-    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), policy.exceptions.max_days)?;
+    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), &policy.exceptions)?;
 
     let mut index = ManagedIndex::default();
     let mut state_count = 0usize;

@@ -123,7 +123,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             }
         },
     };
-    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), driftwatch_core::exceptions::DEFAULT_MAX_DAYS)?;
+    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), &driftwatch_core::policy::ExceptionPolicy::default())?;
 
     // Every argument is checked before anything is read, so a bad s3:// URL fails fast.
     let sources = args.states.iter().map(|a| StateSource::parse(a).with_context(|| "--state".to_string())).collect::<Result<Vec<_>>>()?;

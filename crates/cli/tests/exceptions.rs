@@ -91,7 +91,7 @@ fn without_exceptions_the_scan_is_unchanged_and_suppressed_findings_do_not_fail_
         &file,
         r#"[[exception]]
 id = "EXC-ALL"
-account = "123456789012"
+state_key = "samples/states/*"
 reason = "r"
 ticket = "T-1"
 owner = { email = "o@example.org" }
@@ -102,7 +102,7 @@ expires = 2026-12-20
 
 [[exception]]
 id = "EXC-S3"
-arn = "arn:aws:s3:::*"
+arn = "arn:aws:s3:::stmarys-ehr-export-tmp-*"
 reason = "r"
 ticket = "T-2"
 owner = { email = "o@example.org" }

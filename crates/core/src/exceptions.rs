@@ -93,7 +93,8 @@ pub fn account_of(f: &Finding) -> Option<&str> {
 }
 
 fn is_exception_rule(r: Rule) -> bool {
-    matches!(r, Rule::ExceptionExpiring | Rule::ExceptionExpired | Rule::ExceptionInvalid)
+    // Nothing excepts the watcher's own findings about exceptions and about itself.
+    matches!(r, Rule::ExceptionExpiring | Rule::ExceptionExpired | Rule::ExceptionInvalid | Rule::ExceptionChanged | Rule::WatcherTampered)
 }
 
 /// One exception as loaded. `problems` empty = valid.
@@ -107,7 +108,11 @@ pub struct Exception {
     pub ticket: String,
     pub owner: Owner,
     pub approved_by: String,
+    /// Who asked for it (empty when not given); never its approver.
+    pub requested_by: String,
     pub compensating_control: String,
+    /// Allowed by the policy but worth a look: a broad selector (`allow_broad`).
+    pub flags: Vec<String>,
     pub created: Option<DateTime<Utc>>,
     pub expires: Option<DateTime<Utc>>,
     /// Line of `expires` (or of the header when it is missing).
@@ -163,6 +168,7 @@ struct RawException {
     ticket: Option<String>,
     owner: Option<Owner>,
     approved_by: Option<String>,
+    requested_by: Option<String>,
     compensating_control: Option<String>,
     created: Option<toml::Spanned<toml::Value>>,
     expires: Option<toml::Spanned<toml::Value>>,
@@ -227,8 +233,17 @@ fn key_on_line(text: &str, line: usize) -> Option<String> {
 }
 
 impl Exceptions {
-    /// Parse and validate. `max_days` is the longest allowed `expires - created`.
+    /// Parse and validate. `max_days` is the longest allowed `expires - created`; broad
+    /// selectors are refused and `requested_by` is optional (see [`Exceptions::parse_with`]).
     pub fn parse(text: &str, max_days: u32) -> Result<Exceptions, ExceptionError> {
+        Exceptions::parse_with(text, &crate::policy::ExceptionPolicy { max_days, ..Default::default() })
+    }
+
+    /// Parse and validate under the policy's `[exceptions]`: `max_days`, whether broad
+    /// selectors are allowed (else invalid), whether `requested_by` is required. An exception
+    /// approved by its own requester is invalid.
+    pub fn parse_with(text: &str, policy: &crate::policy::ExceptionPolicy) -> Result<Exceptions, ExceptionError> {
+        let max_days = policy.max_days;
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
             let message = e.message().replace('\n', " ").trim().to_string();
@@ -319,6 +334,46 @@ impl Exceptions {
                     });
                 }
             }
+            // Broad selectors: no resource scope, or an ARN that names no resource.
+            let mut flags = Vec::new();
+            let wildcard_arn = selector.arn.as_deref().is_some_and(|a| {
+                let resource = a.splitn(6, ':').nth(5).unwrap_or("");
+                a.splitn(6, ':').count() < 6 || resource.is_empty() || resource.starts_with('*')
+            });
+            let unscoped = selector.arn.is_none() && selector.address.is_none() && selector.state_key.is_none();
+            let broad = if wildcard_arn {
+                Some(("arn", "is a wildcard ARN that names no resource"))
+            } else if unscoped && !problems.iter().any(|p: &Problem| p.field == "selector") {
+                Some(("selector", "has no resource scope (no arn, address or state_key): it covers every resource of its rules or account"))
+            } else {
+                None
+            };
+            if let Some((field, what)) = broad {
+                if policy.allow_broad {
+                    flags.push(format!("broad: {field} {what}"));
+                } else {
+                    problems.push(Problem {
+                        line: if field == "selector" { line } else { at(field) },
+                        field: field.into(),
+                        message: format!("{what}; the policy does not allow broad exceptions ([exceptions] allow_broad)"),
+                    });
+                }
+            }
+            let requested_by = r.requested_by.as_deref().map(str::trim).unwrap_or_default().to_string();
+            if requested_by.is_empty() && policy.require_requester {
+                problems.push(Problem {
+                    line: at("requested_by"),
+                    field: "requested_by".into(),
+                    message: "is required (the policy's [exceptions] require_requester)".into(),
+                });
+            }
+            if !requested_by.is_empty() && requested_by.eq_ignore_ascii_case(&approved_by) {
+                problems.push(Problem {
+                    line: at("approved_by"),
+                    field: "approved_by".into(),
+                    message: format!("{approved_by:?} requested it too: an exception is approved by someone other than its requester"),
+                });
+            }
             let time = |field: &str, v: Option<toml::Spanned<toml::Value>>, problems: &mut Vec<Problem>| match v {
                 None => {
                     problems.push(Problem { line: at(field), field: field.into(), message: "is required".into() });
@@ -363,7 +418,9 @@ impl Exceptions {
                 ticket,
                 owner,
                 approved_by,
+                requested_by,
                 compensating_control,
+                flags,
                 created,
                 expires,
                 expires_line,

@@ -27,12 +27,14 @@ pub enum Rule {
     ExceptionExpiring,
     ExceptionExpired,
     ExceptionInvalid,
+    ExceptionChanged,
+    WatcherTampered,
     InputInvalid,
 }
 
 impl Rule {
     /// All rules, in id order of BRIEF.md.
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 21] = [
         Rule::DriftChanged,
         Rule::DriftMissing,
         Rule::DriftUnmanaged,
@@ -51,6 +53,8 @@ impl Rule {
         Rule::ExceptionExpiring,
         Rule::ExceptionExpired,
         Rule::ExceptionInvalid,
+        Rule::ExceptionChanged,
+        Rule::WatcherTampered,
         Rule::InputInvalid,
     ];
 
@@ -75,6 +79,8 @@ impl Rule {
             Rule::ExceptionExpiring => "exception.expiring",
             Rule::ExceptionExpired => "exception.expired",
             Rule::ExceptionInvalid => "exception.invalid",
+            Rule::ExceptionChanged => "exception.changed",
+            Rule::WatcherTampered => "watcher.tampered",
             Rule::InputInvalid => "input.invalid",
         }
     }
@@ -90,7 +96,10 @@ impl Rule {
             Rule::EncryptionRegression | Rule::StateDigestMismatch | Rule::LockForceUnlock | Rule::StateWrittenOutsidePipeline => {
                 Severity::High
             }
-            Rule::ChangeConsole | Rule::DriftMissing | Rule::StateUnlockedWrite | Rule::ExceptionExpired => Severity::High,
+            Rule::ChangeConsole | Rule::DriftMissing | Rule::StateUnlockedWrite | Rule::ExceptionExpired | Rule::ExceptionChanged => {
+                Severity::High
+            }
+            Rule::WatcherTampered => Severity::Critical,
             Rule::ExceptionExpiring | Rule::InputInvalid => Severity::Low,
             _ => Severity::Medium,
         }
@@ -285,6 +294,8 @@ pub fn what_to_do(rule: Rule) -> &'static str {
         Rule::StateSerialRegression => "The state's serial went backwards: an older state was pushed. Restore the newest version from the bucket's version history and find out who pushed the old one.",
         Rule::StateDigestMismatch => "The state's checksum does not match the lock table's digest. Verify the state against its previous version before the next apply; it may have been edited by hand.",
         Rule::ExceptionExpiring => "The exception expires soon. Its owner should fix the underlying finding or renew the exception with a new approval before it expires.",
+        Rule::ExceptionChanged => "An exception was created, changed or deleted in the exceptions table. Check that the change went through review (ticket, approver other than the requester) and that its selector is no broader than it must be; revert it if not.",
+        Rule::WatcherTampered => "Someone disabled or changed a part of driftwatch itself (an EventBridge rule or target, an alert subscription, a function, its key, the trail, the Config recorder or the evidence bucket policy). Treat it as a security incident: restore it through the pipeline and review what happened while the watcher was blind.",
         Rule::ExceptionExpired => "The exception has expired and the findings it covered are open again. Fix them through the pipeline, or have the owner renew the exception with a new approval.",
         Rule::ExceptionInvalid => "The exception is invalid and suppresses nothing. Fix it in the exceptions file (driftwatch exceptions check names the line and field).",
         Rule::InputInvalid => "An input could not be decoded. Check the named source; the rest of the batch was processed.",
@@ -304,7 +315,7 @@ mod tests {
             let json = serde_json::to_string(&r).unwrap();
             assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), r);
         }
-        assert_eq!(seen.len(), 19);
+        assert_eq!(seen.len(), 21);
     }
 
     #[test]

@@ -52,6 +52,44 @@ pub struct Policy {
     /// `[alerts] quiet_minutes = 15`: at most one alert per resource in this many minutes.
     #[serde(default)]
     pub alerts: AlertPolicy,
+    /// `[watcher]`: driftwatch's own resources, watched for tampering.
+    #[serde(default)]
+    pub watcher: WatcherPolicy,
+}
+
+/// driftwatch's own resources (names, ARNs or globs of them, as the calls that change them
+/// name them): a
+/// write to the exceptions table is `exception.changed`; anything else that disables or
+/// changes one of them, by anyone but the pipeline, is `watcher.tampered`. Empty lists watch
+/// nothing (`infra/` fills them in).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatcherPolicy {
+    /// The exceptions table (name).
+    #[serde(default)]
+    pub exceptions_table: String,
+    /// EventBridge rules that deliver to the functions (names).
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// SNS topics of alerts and notices (ARNs).
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// The functions (names).
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// KMS keys of the watcher's tables, bucket, topics and secrets (ARNs or key ids).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// The trail (name).
+    #[serde(default)]
+    pub trails: Vec<String>,
+    /// The evidence bucket (name).
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// Stopping or deleting the account's AWS Config recorder or delivery channel blinds the
+    /// watcher too.
+    #[serde(default)]
+    pub config_recorder: bool,
 }
 
 /// How often a resource may alert.
@@ -90,11 +128,20 @@ impl AlertPolicy {
 pub struct ExceptionPolicy {
     #[serde(default = "default_max_days")]
     pub max_days: u32,
+    /// Allow exceptions with no resource scope (no `arn`, `address` or `state_key`: every
+    /// resource of a rule or an account) or a wildcard ARN (`arn:aws:s3:::*`). Off: they are
+    /// invalid. On: they suppress, and say they are broad.
+    #[serde(default)]
+    pub allow_broad: bool,
+    /// Every exception names who asked for it (`requested_by`), and that is not its approver.
+    /// (A `requested_by` given is always checked against `approved_by`.)
+    #[serde(default)]
+    pub require_requester: bool,
 }
 
 impl Default for ExceptionPolicy {
     fn default() -> Self {
-        ExceptionPolicy { max_days: default_max_days() }
+        ExceptionPolicy { max_days: default_max_days(), allow_broad: false, require_requester: false }
     }
 }
 
@@ -173,6 +220,7 @@ impl Default for Policy {
             locks: LockPolicy::default(),
             exceptions: ExceptionPolicy::default(),
             alerts: AlertPolicy::default(),
+            watcher: WatcherPolicy::default(),
         }
     }
 }

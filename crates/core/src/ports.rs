@@ -12,6 +12,7 @@ use crate::exceptions::Exceptions;
 use crate::finding::Finding;
 use crate::index::IndexEntry;
 use crate::lifecycle::FindingRecord;
+use crate::policy::ExceptionPolicy;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::fmt::Display;
@@ -78,8 +79,8 @@ pub trait Ledger: Sync {
 /// The exceptions in force.
 pub trait ExceptionSource: Sync {
     /// Every exception (valid or not: invalid ones surface as `exception.invalid`), checked
-    /// against `max_days`.
-    fn load(&self, max_days: u32) -> impl Future<Output = PortResult<Exceptions>> + Send;
+    /// against the policy's `[exceptions]` (`max_days`, broad selectors, requester).
+    fn load(&self, policy: &ExceptionPolicy) -> impl Future<Output = PortResult<Exceptions>> + Send;
 }
 
 /// What [`FindingStore::put_if_new`] did.

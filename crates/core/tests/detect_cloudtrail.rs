@@ -91,6 +91,15 @@ fn policy() -> Policy {
         [state]
         buckets = ["stmarys-tfstate"]
         lock_tables = ["terraform-locks"]
+        [watcher]
+        exceptions_table = "driftwatch-exceptions"
+        rules = ["driftwatch-trail-s3", "driftwatch-sweeper"]
+        topics = ["arn:aws:sns:us-east-1:123456789012:driftwatch-alerts"]
+        functions = ["driftwatch-trail-watcher"]
+        keys = ["arn:aws:kms:us-east-1:123456789012:key/1111aaaa-2222-3333-4444-555566667777"]
+        trails = ["driftwatch"]
+        buckets = ["driftwatch-evidence-123456789012"]
+        config_recorder = true
         "#,
     )
     .expect("policy")
@@ -1053,4 +1062,91 @@ fn every_row_renders_an_identity() {
             row.name
         );
     }
+}
+
+// ------------------------------------------------------------------ the watcher itself
+
+/// Issue 13 item 3: every write to the exceptions table is `exception.changed`, with its actor —
+/// by an admin in the console and by the pipeline alike; a write to another table is not.
+#[test]
+fn writes_to_the_exceptions_table_are_exception_changed() {
+    let fx = Fixture::samples();
+    let table = "arn:aws:dynamodb:us-east-1:123456789012:table/driftwatch-exceptions";
+    let put = call(
+        "dynamodb.amazonaws.com",
+        "PutItem",
+        // As CloudTrail records it: key values plain, the item's attribute names only.
+        json!({"tableName": "driftwatch-exceptions", "key": {"id": "EXC-2026-099"}, "item": ["id", "rules", "arn", "approved_by"]}),
+    )
+    .data()
+    .resource(table, "AWS::DynamoDB::Table");
+    let got = check(&fx, &put.clone().by(console()), &[("exception.changed", "EXC-2026-099")]);
+    assert_eq!(got[0].severity, Severity::High);
+    assert_eq!(got[0].actor.as_ref().and_then(|a| a.kind), Some(ActorKind::Console));
+    assert!(got[0].title.contains("EXC-2026-099 created or replaced"), "{}", got[0].title);
+    check(&fx, &put.clone().by(pipeline()), &[("exception.changed", "EXC-2026-099")]);
+    let delete =
+        call("dynamodb.amazonaws.com", "DeleteItem", json!({"tableName": "driftwatch-exceptions", "key": {"id": {"S": "EXC-2026-014"}}}))
+            .data()
+            .by(human());
+    check(&fx, &delete, &[("exception.changed", "EXC-2026-014")]);
+    let elsewhere =
+        call("dynamodb.amazonaws.com", "PutItem", json!({"tableName": "orders", "key": {"id": {"S": "o-1"}}})).data().by(human());
+    check(&fx, &elsewhere, &[]);
+}
+
+/// Issue 13 item 4: disabling or changing the watcher's own rules, subscriptions, functions,
+/// key, trail, Config recorder or evidence bucket is `watcher.tampered` (critical), unless the
+/// pipeline does it (a deployment); the same calls on other resources are not.
+#[test]
+fn blinding_the_watcher_is_watcher_tampered() {
+    let fx = Fixture::samples();
+    let topic = "arn:aws:sns:us-east-1:123456789012:driftwatch-alerts";
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-2222-3333-4444-555566667777";
+    let cases: Vec<(ApiCall, &str)> = vec![
+        (call("events.amazonaws.com", "DisableRule", json!({"name": "driftwatch-trail-s3"})), "driftwatch-trail-s3"),
+        (call("events.amazonaws.com", "RemoveTargets", json!({"rule": "driftwatch-sweeper", "ids": ["sweeper"]})), "driftwatch-sweeper"),
+        (
+            call("sns.amazonaws.com", "Unsubscribe", json!({"subscriptionArn": format!("{topic}:0b3c5d2e-1111-2222-3333-444455556666")})),
+            "0b3c5d2e-1111-2222-3333-444455556666",
+        ),
+        (
+            call(
+                "sns.amazonaws.com",
+                "SetSubscriptionAttributes",
+                json!({"subscriptionArn": format!("{topic}:0b3c"), "attributeName": "FilterPolicy", "attributeValue": "{}"}),
+            ),
+            "0b3c",
+        ),
+        (
+            call("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", json!({"functionName": "driftwatch-trail-watcher"})),
+            "driftwatch-trail-watcher",
+        ),
+        (
+            call(
+                "lambda.amazonaws.com",
+                "PutFunctionConcurrency20171031",
+                json!({"functionName": "arn:aws:lambda:us-east-1:123456789012:function:driftwatch-trail-watcher", "reservedConcurrentExecutions": 0}),
+            ),
+            "driftwatch-trail-watcher",
+        ),
+        (call("kms.amazonaws.com", "DisableKey", json!({"keyId": key})), "1111aaaa-2222-3333-4444-555566667777"),
+        (
+            call("cloudtrail.amazonaws.com", "StopLogging", json!({"name": "arn:aws:cloudtrail:us-east-1:123456789012:trail/driftwatch"})),
+            "driftwatch",
+        ),
+        (call("config.amazonaws.com", "StopConfigurationRecorder", json!({"configurationRecorderName": "default"})), "default"),
+        (
+            call("s3.amazonaws.com", "PutBucketPolicy", json!({"bucketName": "driftwatch-evidence-123456789012", "policy": "{}"})),
+            "driftwatch-evidence-123456789012",
+        ),
+    ];
+    for (c, id) in cases {
+        let got = check(&fx, &c.clone().by(human()), &[("watcher.tampered", id)]);
+        assert_eq!(got[0].severity, Severity::Critical, "{}", c.event_name);
+        check(&fx, &c.by(pipeline()), &[]);
+    }
+    // The same calls on resources that are not the watcher's.
+    check(&fx, &call("events.amazonaws.com", "DisableRule", json!({"name": "nightly-backup"})).by(human()), &[]);
+    check(&fx, &call("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", json!({"functionName": "billing"})).by(human()), &[]);
 }

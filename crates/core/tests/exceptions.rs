@@ -320,3 +320,41 @@ fn notices_over_a_simulated_month_are_sent_exactly_once() {
     want_sorted.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(b.0)));
     assert_eq!(got_sorted.iter().map(|(a, b, c)| (*a, *b, c.clone())).collect::<Vec<_>>(), want_sorted);
 }
+
+/// Issue 13 item 3: an exception with no resource scope, or a wildcard ARN naming no resource,
+/// is refused unless the policy allows broad exceptions — then it is valid and flagged; and an
+/// exception approved by its own requester is invalid (a requester is required when the policy
+/// says so).
+#[test]
+fn broad_selectors_and_self_approval_are_refused() {
+    use driftwatch_core::policy::ExceptionPolicy;
+    let strict = ExceptionPolicy::default();
+    let lenient = ExceptionPolicy { allow_broad: true, ..Default::default() };
+    let problems = |text: &str, p: &ExceptionPolicy| -> Vec<String> {
+        Exceptions::parse_with(text, p).expect("parses").problems().iter().map(|(_, p)| format!("{}: {}", p.field, p.message)).collect()
+    };
+    // Every resource of a rule, in an account.
+    let unscoped = exception("A", &[("address", None), ("account", Some(r#""123456789012""#))]);
+    let got = problems(&unscoped, &strict);
+    assert!(got.len() == 1 && got[0].starts_with("selector: has no resource scope"), "{got:?}");
+    assert!(problems(&unscoped, &lenient).is_empty());
+    let flagged = Exceptions::parse_with(&unscoped, &lenient).unwrap();
+    assert!(flagged.exceptions[0].flags.iter().any(|f| f.starts_with("broad:")), "{:?}", flagged.exceptions[0].flags);
+    // A wildcard ARN.
+    for arn in [r#""arn:aws:s3:::*""#, r#""arn:aws:*""#, r#""arn:aws:ec2:us-east-1:123456789012:*""#] {
+        let wild = exception("A", &[("address", None), ("arn", Some(arn))]);
+        assert!(problems(&wild, &strict).iter().any(|p| p.starts_with("arn: is a wildcard ARN")), "{arn}");
+    }
+    // A prefix of real names is a scope.
+    let prefix = exception("A", &[("address", None), ("arn", Some(r#""arn:aws:s3:::stmarys-ehr-export-tmp-*""#))]);
+    assert!(problems(&prefix, &strict).is_empty());
+    // Self-approval.
+    let own = exception("A", &[("requested_by", Some(r#""CISO@example.org""#))]);
+    let got = problems(&own, &strict);
+    assert!(got.len() == 1 && got[0].starts_with("approved_by:") && got[0].contains("requested it too"), "{got:?}");
+    let reviewed = exception("A", &[("requested_by", Some(r#""dev@example.org""#))]);
+    assert!(problems(&reviewed, &strict).is_empty());
+    let required = ExceptionPolicy { require_requester: true, ..Default::default() };
+    assert!(problems(&exception("A", &[]), &required).iter().any(|p| p.starts_with("requested_by: is required")));
+    assert!(problems(&reviewed, &required).is_empty());
+}

@@ -90,7 +90,7 @@ impl Ledger for MemoryLedger {
 pub struct MemoryExceptions(pub Exceptions);
 
 impl ExceptionSource for MemoryExceptions {
-    async fn load(&self, _max_days: u32) -> PortResult<Exceptions> {
+    async fn load(&self, _policy: &driftwatch_core::policy::ExceptionPolicy) -> PortResult<Exceptions> {
         Ok(self.0.clone())
     }
 }

@@ -122,7 +122,7 @@ pub async fn record_with(
     // A table that cannot be read fails the invocation (retried): recording findings without
     // the exceptions would alert on excepted resources.
     if exceptions.0.is_none() {
-        exceptions.0 = Some(ports.exceptions().load(ports.policy().exceptions.max_days).await?);
+        exceptions.0 = Some(ports.exceptions().load(&ports.policy().exceptions).await?);
     }
     let exceptions = exceptions.0.as_ref().expect("loaded");
     driftwatch_core::exceptions::apply(&mut findings, exceptions, ports.catalog(), now);

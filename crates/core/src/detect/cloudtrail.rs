@@ -106,6 +106,10 @@ fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
     if call.error_code.is_some() || cloudtrail_calls::is_read_only(call) {
         return Vec::new();
     }
+    // Calls on the watcher itself (its exceptions, rules, topics, functions…).
+    if let Some(f) = super::self_defence::detect(call, ctx) {
+        return vec![f];
+    }
     let Some(row) = ApiTable::builtin().get(&call.event_source, &call.event_name) else { return Vec::new() };
     let kind = classify(&call.principal, ctx.policy);
     if kind == ActorKind::Pipeline {

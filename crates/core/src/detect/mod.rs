@@ -7,6 +7,7 @@
 //! | CloudTrail API call | [`cloudtrail`] | `change.console`, `change.out_of_band`, `drift.unmanaged`, `encryption.regression`, `lock.contention`, `lock.outside_pipeline`, `lock.force_unlock`, `state.written_outside_pipeline` |
 //! | Config item change | [`config_change`] | `drift.changed`, `drift.missing`, `drift.unmanaged`, `encryption.regression` |
 //! | state object written (with both versions) | [`state_write`] | `encryption.regression`, `state.lineage_changed`, `state.serial_regression`, `drift.unmanaged`, `state.unlocked_write`, `state.digest_mismatch` |
+//! | CloudTrail call on driftwatch's own resources | [`self_defence`] | `exception.changed`, `watcher.tampered` |
 //! | lock table stream record, `.tflock` event, tick | [`lock`] | `lock.stale`, `lock.contention`, `lock.force_unlock` |
 //! | undecodable input | [`invalid_input`] | `input.invalid` |
 
@@ -15,6 +16,7 @@ pub mod cloudtrail;
 pub mod cloudtrail_calls;
 pub mod config_change;
 pub mod lock;
+pub mod self_defence;
 pub mod state_write;
 
 use crate::catalog::Catalog;

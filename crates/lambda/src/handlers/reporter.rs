@@ -28,7 +28,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     let to = time_at(&payload, "/detail/to").unwrap_or(now);
     let from = time_at(&payload, "/detail/from").unwrap_or(to - Duration::days(DEFAULT_DAYS));
     let (records, skipped) = read_findings(adapters, from, now.max(to)).await?;
-    let exceptions = driftwatch_core::ports::ExceptionSource::load(&adapters.exceptions, adapters.env.policy.exceptions.max_days).await?;
+    let exceptions = driftwatch_core::ports::ExceptionSource::load(&adapters.exceptions, &adapters.env.policy.exceptions).await?;
     let expiring: Vec<ExpiringException> = exceptions
         .exceptions
         .iter()

@@ -40,7 +40,7 @@ async fn publish(adapters: &Adapters, n: &Notice) -> Result<(), HandlerError> {
 }
 
 pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, HandlerError> {
-    let ex = driftwatch_core::ports::ExceptionSource::load(&adapters.exceptions, adapters.env.policy.exceptions.max_days).await?;
+    let ex = driftwatch_core::ports::ExceptionSource::load(&adapters.exceptions, &adapters.env.policy.exceptions).await?;
     let sent = adapters.exceptions.sent_notices().await.map_err(transient)?;
     let due = exceptions::notices(&ex, inv.now, &DEFAULT_THRESHOLDS, &sent);
     let mut out = Vec::new();
