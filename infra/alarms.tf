@@ -53,3 +53,24 @@ resource "aws_cloudwatch_metric_alarm" "lock_stream_age" {
   alarm_actions       = [aws_sns_topic.operations.arn]
   tags                = var.tags
 }
+
+# The heartbeat: the sweeper runs on its schedule whatever happens in the account; when it
+# stops (its rule disabled or deleted, its target removed, the function broken or throttled to
+# zero) there are no Invocations data points at all — missing data is breaching here, so
+# silence alarms (watcher.silent) instead of looking healthy.
+resource "aws_cloudwatch_metric_alarm" "heartbeat" {
+  alarm_name          = "${var.name_prefix}-silent"
+  alarm_description   = "watcher.silent: the driftwatch sweeper has not run for ${var.silent_after_minutes} minutes (schedule ${var.sweeper_schedule}); the watcher may be blind"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Invocations"
+  dimensions          = { FunctionName = aws_lambda_function.sweeper.function_name }
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = ceil(var.silent_after_minutes / 15)
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.operations.arn, aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.operations.arn]
+  tags                = var.tags
+}

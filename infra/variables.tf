@@ -123,6 +123,16 @@ variable "report_schedule" {
   default     = "cron(0 6 1 * ? *)"
 }
 
+variable "silent_after_minutes" {
+  description = "The heartbeat alarm (watcher.silent) fires when the sweeper has not run for this long; longer than the sweeper's schedule period."
+  type        = number
+  default     = 45
+  validation {
+    condition     = var.silent_after_minutes >= 30
+    error_message = "silent_after_minutes: at least 30 (two 15-minute periods)."
+  }
+}
+
 variable "sweeper_schedule" {
   description = "EventBridge schedule expression of the sweeper (stale locks, notices, digests, reconcile)."
   type        = string

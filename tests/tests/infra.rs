@@ -592,6 +592,24 @@ fn the_lock_stream_reports_partial_failures_bisects_and_has_a_dlq() {
     assert!(text.contains("lock_watcher"), "{text}");
 }
 
+/// Issue 13 item 4: a heartbeat alarm on the sweeper's invocations whose missing data is
+/// breaching — a watcher that stops running (its schedule disabled, its target removed, the
+/// function broken) alarms instead of looking healthy (`watcher.silent`).
+#[test]
+fn a_silent_watcher_alarms() {
+    let infra = load();
+    let alarms: Vec<&Block> = infra.resources("aws_cloudwatch_metric_alarm").collect();
+    let heartbeat = alarms
+        .iter()
+        .find(|a| format!("{:?}", attr(&a.body, "alarm_description")).contains("watcher.silent"))
+        .expect("a watcher.silent alarm");
+    let b = &heartbeat.body;
+    assert_eq!(format!("{:?}", attr(b, "treat_missing_data").unwrap()), format!("{:?}", Expression::String("breaching".into())));
+    assert_eq!(format!("{:?}", attr(b, "metric_name").unwrap()), format!("{:?}", Expression::String("Invocations".into())));
+    assert!(format!("{:?}", attr(b, "dimensions").unwrap()).contains("sweeper"));
+    assert!(format!("{:?}", attr(b, "alarm_actions").unwrap()).contains("alerts"), "the security channel hears it too");
+}
+
 #[test]
 fn the_trail_rules_list_exactly_the_catalogs_write_calls() {
     let catalog: toml::Table = std::fs::read_to_string(repo().join("crates/core/catalog/cloudtrail.toml")).unwrap().parse().unwrap();
