@@ -74,20 +74,8 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     }
 
     // One managed bucket exists live, its Environment tag changed by hand.
-    w.block_on(async {
-        w.s3.create_bucket().bucket(NOTES).send().await.expect("bucket");
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().expect("tag");
-        let tags = Tagging::builder()
-            .tag_set(tag("CostCenter", "ehr-1042"))
-            .tag_set(tag("Environment", "staging"))
-            .tag_set(tag("Name", NOTES))
-            .tag_set(tag("Owner", "platform-team"))
-            .tag_set(tag("data-classification", "phi"))
-            .tag_set(tag("phi-dataset", "clinical-notes"))
-            .build()
-            .expect("tagging");
-        w.s3.put_bucket_tagging().bucket(NOTES).tagging(tags).send().await.expect("tag bucket");
-    });
+    w.block_on(async { w.s3.create_bucket().bucket(NOTES).send().await.expect("bucket") });
+    notes_tagged(&w, "staging");
 
     let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
     let mut sweeper = adapters(&moto, Function::Sweeper, &[("DRIFTWATCH_RECONCILE_CHUNK", "1")]);

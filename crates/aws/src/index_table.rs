@@ -227,6 +227,13 @@ const WRITTEN: &str = "written_ms";
 /// newer than this one.
 const NOT_NEWER: &str = "attribute_not_exists(#w) OR #w <= :w";
 
+/// A conditional write of the index: put a whole item, or delete by key.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    Put,
+    Delete,
+}
+
 /// How many conditional writes are in flight at once.
 const CONCURRENCY: usize = 16;
 
@@ -278,24 +285,7 @@ impl IndexTable {
                 items.push(item);
             }
         }
-        self.each_conditional(
-            items,
-            move |base, item, w| async move {
-                let out = base
-                    .client
-                    .put_item()
-                    .table_name(&base.name)
-                    .set_item(Some(item))
-                    .condition_expression(NOT_NEWER)
-                    .expression_attribute_names("#w", WRITTEN)
-                    .expression_attribute_values(":w", w)
-                    .send()
-                    .await;
-                base.conditional("PutItem", out).map(|o| o.is_some())
-            },
-            written_ms,
-        )
-        .await
+        self.each_conditional(items, Write::Put, NOT_NEWER, written_ms).await
     }
 
     /// Delete the entries of the state `at` whose keys are not in `keep` (the keys of the
@@ -304,24 +294,7 @@ impl IndexTable {
     pub async fn remove_state_entries(&self, at: StateAt<'_>, keep: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
         let keep: BTreeSet<&ItemKey> = keep.iter().collect();
         let stale: Vec<Item> = self.state_items(at).await?.into_iter().filter(|k| !keep.contains(k)).map(|k| key_item(&k)).collect();
-        self.each_conditional(
-            stale,
-            move |base, key, w| async move {
-                let out = base
-                    .client
-                    .delete_item()
-                    .table_name(&base.name)
-                    .set_key(Some(key))
-                    .condition_expression(NOT_NEWER)
-                    .expression_attribute_names("#w", WRITTEN)
-                    .expression_attribute_values(":w", w)
-                    .send()
-                    .await;
-                base.conditional("DeleteItem", out).map(|o| o.is_some())
-            },
-            written_ms,
-        )
-        .await
+        self.each_conditional(stale, Write::Delete, NOT_NEWER, written_ms).await
     }
 
     /// Take back the entries `keys` that the write at `written_ms` put (a conditional
@@ -330,40 +303,57 @@ impl IndexTable {
     /// entries that the newer version lacks must not stay. Returns how many were deleted.
     pub async fn undo_state_entries(&self, keys: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
         let items: Vec<Item> = keys.iter().map(key_item).collect();
-        self.each_conditional(
-            items,
-            move |base, key, w| async move {
-                let out = base
-                    .client
-                    .delete_item()
-                    .table_name(&base.name)
-                    .set_key(Some(key))
-                    .condition_expression("#w = :w")
-                    .expression_attribute_names("#w", WRITTEN)
-                    .expression_attribute_values(":w", w)
-                    .send()
-                    .await;
-                base.conditional("DeleteItem", out).map(|o| o.is_some())
-            },
-            written_ms,
-        )
-        .await
+        self.each_conditional(items, Write::Delete, "#w = :w", written_ms).await
     }
 
-    /// Send one conditional request per item ([`CONCURRENCY`] at a time); how many were
-    /// applied (a failed condition is a newer write's item: skipped).
-    async fn each_conditional<F, Fut>(&self, items: Vec<Item>, call: F, written_ms: i64) -> Result<usize, IndexTableError>
-    where
-        F: Fn(Table, Item, AttributeValue) -> Fut,
-        Fut: std::future::Future<Output = Result<bool, CallError>> + Send + 'static,
-    {
+    /// Send one `write` per item (a whole item to put, or a key to delete) on `condition` over
+    /// the item's `written_ms` (`#w`) and the write's (`:w`), [`CONCURRENCY`] at a time; how many
+    /// were applied (a failed condition is a newer write's item: skipped).
+    async fn each_conditional(
+        &self,
+        items: Vec<Item>,
+        write: Write,
+        condition: &'static str,
+        written_ms: i64,
+    ) -> Result<usize, IndexTableError> {
         let mut applied = 0;
         let mut running = tokio::task::JoinSet::new();
         let mut items = items.into_iter();
         loop {
             while running.len() < CONCURRENCY {
                 let Some(item) = items.next() else { break };
-                running.spawn(call(self.base.clone(), item, AttributeValue::N(written_ms.to_string())));
+                let base = self.base.clone();
+                running.spawn(async move {
+                    let w = AttributeValue::N(written_ms.to_string());
+                    match write {
+                        Write::Put => {
+                            let out = base
+                                .client
+                                .put_item()
+                                .table_name(&base.name)
+                                .set_item(Some(item))
+                                .condition_expression(condition)
+                                .expression_attribute_names("#w", WRITTEN)
+                                .expression_attribute_values(":w", w)
+                                .send()
+                                .await;
+                            base.conditional("PutItem", out).map(|o| o.is_some())
+                        }
+                        Write::Delete => {
+                            let out = base
+                                .client
+                                .delete_item()
+                                .table_name(&base.name)
+                                .set_key(Some(item))
+                                .condition_expression(condition)
+                                .expression_attribute_names("#w", WRITTEN)
+                                .expression_attribute_values(":w", w)
+                                .send()
+                                .await;
+                            base.conditional("DeleteItem", out).map(|o| o.is_some())
+                        }
+                    }
+                });
             }
             let Some(joined) = running.join_next().await else { break };
             let outcome = joined.map_err(|e| CallError::Request {

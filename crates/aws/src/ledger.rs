@@ -122,14 +122,8 @@ impl LedgerTable {
             .condition_expression("attribute_not_exists(fingerprint) OR claimed_ms <= :since OR #o = :owner")
             .expression_attribute_names("#o", "owner")
             .expression_attribute_values(":since", AttributeValue::N((at_ms - window_ms).to_string()))
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(self.err(&k, describe(&e))),
-        }
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()));
+        self.put_if(&k, out).await
     }
 
     /// Write an item as of `order`: a `PutItem` of `value` and `order` (attribute `order_n`) on
@@ -145,13 +139,20 @@ impl LedgerTable {
             .item("value", AttributeValue::S(value.to_string()))
             .item("order_n", AttributeValue::N(order.to_string()))
             .condition_expression("attribute_not_exists(order_n) OR order_n <= :n")
-            .expression_attribute_values(":n", AttributeValue::N(order.to_string()))
-            .send()
-            .await;
-        match out {
+            .expression_attribute_values(":n", AttributeValue::N(order.to_string()));
+        self.put_if(&k, out).await
+    }
+
+    /// Send a conditional `PutItem` of item `k`: `Ok(false)` when its condition failed.
+    async fn put_if(
+        &self,
+        k: &str,
+        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    ) -> Result<bool, LedgerError> {
+        match put.send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(self.err(&k, describe(&e))),
+            Err(e) => Err(self.err(k, describe(&e))),
         }
     }
 
