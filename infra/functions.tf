@@ -4,8 +4,10 @@
 locals {
   # Variables every function reads (crates/lambda/src/env.rs).
   common_env = {
-    DRIFTWATCH_ENVIRONMENT           = var.environment
-    DRIFTWATCH_POLICY                = local.policy_toml
+    DRIFTWATCH_ENVIRONMENT = var.environment
+    # The policy, with the watcher's own keys (known only once created) closing its [watcher]
+    # section: disabling them or changing their policies is watcher.tampered.
+    DRIFTWATCH_POLICY                = "${local.policy_toml}keys = ${jsonencode([aws_kms_key.main.arn, aws_kms_key.signing.arn])}\n"
     DRIFTWATCH_REDACTION_SALT_SECRET = aws_secretsmanager_secret.redaction_salt.arn
     DRIFTWATCH_INDEX_TABLE           = aws_dynamodb_table.index.name
     DRIFTWATCH_FINDINGS_TABLE        = aws_dynamodb_table.findings.name
@@ -404,9 +406,9 @@ resource "aws_lambda_function" "sweeper" {
 
   environment {
     variables = merge(local.common_env, {
-      DRIFTWATCH_ALERTS_TOPIC_ARN   = aws_sns_topic.alerts.arn
-      DRIFTWATCH_NOTICES_TOPIC_ARN  = aws_sns_topic.notices.arn
-      DRIFTWATCH_SIGNING_KEY_SECRET = aws_secretsmanager_secret.signing_key.arn
+      DRIFTWATCH_ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn
+      DRIFTWATCH_NOTICES_TOPIC_ARN = aws_sns_topic.notices.arn
+      DRIFTWATCH_SIGNING_KMS_KEY   = aws_kms_key.signing.arn
     })
   }
 

@@ -193,6 +193,12 @@ locals {
       Action   = ["secretsmanager:GetSecretValue"]
       Resource = [aws_secretsmanager_secret.signing_key.arn]
     }
+    signing_kms = {
+      Sid      = "EvidenceSigningKmsKey"
+      Effect   = "Allow"
+      Action   = ["kms:GetPublicKey", "kms:Sign"]
+      Resource = [aws_kms_key.signing.arn]
+    }
     redaction_salt = {
       Sid      = "RedactionSalt"
       Effect   = "Allow"
@@ -214,7 +220,7 @@ locals {
     "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_kms)
     "sweeper" = concat(
       [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
-      [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.config_read],
+      [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.signing_kms, local.stmt.config_read],
       local.state_kms,
     )
     "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]

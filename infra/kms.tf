@@ -66,3 +66,46 @@ resource "aws_kms_alias" "main" {
   name          = "alias/${var.name_prefix}"
   target_key_id = aws_kms_key.main.key_id
 }
+
+# The evidence digests' signing key: asymmetric, so its private half never leaves KMS. Only
+# the sweeper's role may sign (this key policy grants nothing else to anyone: the account's
+# administrators may manage the key but not Sign); anyone with the public key verifies offline
+# (`terraform output -raw signing_public_key_pem > signing.pub`, then
+# `driftwatch verify --public-key signing.pub`). An admin who can read every secret can no
+# longer re-sign a chain.
+resource "aws_kms_key" "signing" {
+  #checkov:skip=CKV_AWS_7:Asymmetric signing keys cannot be rotated by KMS; a new key starts a new chain and verifiers are given its public key
+  description              = "driftwatch: evidence digest signing (ECDSA P-256)"
+  customer_master_key_spec = "ECC_NIST_P256"
+  key_usage                = "SIGN_VERIFY"
+  deletion_window_in_days  = 30
+  tags                     = var.tags
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountManagesButDoesNotSign"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action = [
+          "kms:Describe*", "kms:Get*", "kms:List*", "kms:Verify", "kms:Create*", "kms:Put*", "kms:Update*",
+          "kms:Enable*", "kms:Disable*", "kms:Revoke*", "kms:TagResource", "kms:UntagResource",
+          "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "OnlyTheSweeperSigns"
+        Effect    = "Allow"
+        Principal = { AWS = aws_iam_role.sweeper.arn }
+        Action    = ["kms:Sign", "kms:GetPublicKey"]
+        Resource  = "*"
+      },
+    ]
+  })
+}
+
+data "aws_kms_public_key" "signing" {
+  key_id = aws_kms_key.signing.arn
+}

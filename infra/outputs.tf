@@ -51,3 +51,8 @@ output "function_names" {
 output "dead_letter_queues" {
   value = { for k, q in aws_sqs_queue.dlq : k => q.url }
 }
+
+output "signing_public_key_pem" {
+  description = "Public key of the evidence signing key (KMS, ECDSA P-256): give it to verifiers, `driftwatch verify --public-key FILE`"
+  value       = data.aws_kms_public_key.signing.public_key_pem
+}

@@ -376,9 +376,21 @@ fn every_function_has_one_lambda_one_role_one_log_group() {
             assert_eq!(reserved, json!(1), "the sweeper runs alone");
         }
         assert!(attr(&logs.body, "retention_in_days").is_some() && attr(&logs.body, "kms_key_id").is_some(), "{f}: log retention and KMS");
-        // The role is assumed by Lambda and used by no other function.
+        // The role is assumed by Lambda and used by no other function (the sweeper's is named
+        // once more, by the signing key's policy: only it may sign).
         let uses = infra.text.matches(&format!("aws_iam_role.{}.arn", name(role))).count();
-        assert_eq!(uses, 1, "{f}: role used once");
+        assert_eq!(uses, if f == "sweeper" { 2 } else { 1 }, "{f}: role used once");
+        if f == "sweeper" {
+            let key = infra.resources("aws_kms_key").find(|k| name(k) == "signing").expect("the signing key");
+            let policy = format!("{:?}", attr(&key.body, "policy").unwrap());
+            assert!(
+                policy.contains("Identifier(aws_iam_role)")
+                    && policy.contains("GetAttr(Identifier(sweeper))")
+                    && policy.contains("\"kms:Sign\""),
+                "only the sweeper signs: {policy}"
+            );
+            assert!(!policy.contains("\"kms:*\""), "nobody else may sign");
+        }
     }
 }
 
@@ -849,6 +861,7 @@ fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
         _ if r.starts_with("arn:aws:dynamodb:") && r.contains(":table/") && r.contains("/stream/") => Target::LockStreams,
         _ if r.starts_with("arn:aws:dynamodb:") && r.contains(":table/") => Target::LockTables,
         _ if r.contains("aws_kms_key.main") => Target::WatcherKey,
+        _ if r.contains("aws_kms_key.signing") => Target::SigningKmsKey,
         _ if r.starts_with("arn:aws:kms:") => Target::StateKeys,
         _ if r.contains("aws_sqs_queue.dlq") && r.contains("lock-stream") => Target::LockStreamDeadLetterQueue,
         _ if r.contains("aws_sqs_queue.dlq") => Target::DeadLetterQueue,

@@ -1592,3 +1592,59 @@ fn an_admin_write_to_the_exceptions_table_and_a_disabled_rule_are_caught() {
     let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
 }
+
+/// Issue 13 item 5: the sweeper signs digests with an asymmetric KMS key whose private half
+/// never leaves KMS; the chain verifies offline with the key's public half alone, and a chain
+/// re-signed by someone who read the old Ed25519 secret does not.
+#[test]
+fn digests_are_signed_inside_kms_and_verify_offline_with_its_public_key() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    use driftwatch_core::evidence::{self, EvidenceStore, MemoryStore, PublicKey, Signer25519};
+    let Some(lab) = Lab::start("ls_kms_signing") else { return };
+    assert!(lab.deployed.seed_index() > 0);
+    let trail = lab.adapters(Function::TrailWatcher, &[]);
+    lab.invoke(&trail, &event("events/trail-watcher/console-edit/event.json"), now());
+    let kms = driftwatch_aws::kms_client(&lab.moto.sdk_config());
+    let key = lab
+        .deployed
+        .block_on(kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send())
+        .expect("create the signing key")
+        .key_metadata()
+        .expect("metadata")
+        .key_id()
+        .to_string();
+    let der = lab.deployed.block_on(kms.get_public_key().key_id(&key).send()).expect("public key").public_key().expect("der").clone();
+    let public = PublicKey::from_der(der.as_ref()).expect("a P-256 key");
+
+    let sweeper = lab.adapters(Function::Sweeper, &[("DRIFTWATCH_SIGNING_KMS_KEY", &key)]);
+    let mut tick = event("events/sweeper/stale-lock/event.json");
+    let at = now() + chrono::Duration::minutes(30);
+    tick["time"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let r = lab.invoke(&sweeper, &tick, at);
+    assert_eq!(r["sealed"]["written"], json!(true), "{r}");
+
+    // Offline: every object of the evidence bucket, checked with the public key alone.
+    // (Keys relative to the store's prefix, as the functions see them.)
+    let prefix = format!("{}/", deployment::EVIDENCE_PREFIX);
+    let copy = |lab: &Lab, digests: bool| {
+        let mut store = MemoryStore::default();
+        for k in lab.evidence_keys().into_iter().filter(|k| digests || !k.contains("digests/")) {
+            let bytes = lab.deployed.get_object(deployment::EVIDENCE_BUCKET, &k);
+            store.put_new(k.strip_prefix(&prefix).unwrap_or(&k), &bytes).expect("copy");
+        }
+        store
+    };
+    let store = copy(&lab, true);
+    let digest = lab.evidence_keys().into_iter().find(|k| k.contains("digests/")).expect("a digest");
+    let d: Value = serde_json::from_slice(&lab.deployed.get_object(deployment::EVIDENCE_BUCKET, &digest)).expect("digest JSON");
+    assert_eq!(d["signature_algorithm"], "ECDSA_SHA_256");
+    let report = evidence::verify(&store, "", Some(&public), None, None).expect("verify");
+    assert!(report.ok() && report.records_verified > 0, "{:?}", report);
+    // Someone holding the Ed25519 key of the secret re-signs the same records: refused.
+    let mut forged = copy(&lab, false);
+    let admin = Signer25519::from_text(deployment::SIGNING_KEY_HEX).expect("the secret's key");
+    evidence::seal(&mut forged, "", &admin, at).expect("re-sign");
+    assert!(evidence::verify(&forged, "", None, None, None).expect("verify").ok(), "the forged chain is self-consistent");
+    let report = evidence::verify(&forged, "", Some(&public), None, None).expect("verify");
+    assert!(!report.ok(), "a chain re-signed with another key must not verify");
+}

@@ -57,6 +57,8 @@ pub enum Target {
     NoticesTopic,
     /// The evidence signing key secret.
     SigningKey,
+    /// The evidence signing key in KMS (asymmetric; only the sealer signs).
+    SigningKmsKey,
     /// The redaction salt secret (every function, at cold start).
     RedactionSalt,
     /// AWS Config (no resource-level permissions for its reads).
@@ -130,6 +132,7 @@ pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
         ("notify.rs", "SnsNotifier::PUBLISH", SnsNotifier::PUBLISH),
         ("notify.rs", "SnsNotifier::CHECK", SnsNotifier::CHECK),
         ("secrets.rs", "SecretReader::ACTIONS", SecretReader::ACTIONS),
+        ("kms.rs", "KmsSigner::ACTIONS", KmsSigner::ACTIONS),
         ("live.rs", "ConfigReader::READ", ConfigReader::READ),
         ("live.rs", "ConfigReader::OVERSIZED", ConfigReader::OVERSIZED),
     ]
@@ -156,6 +159,7 @@ mod tests {
         ("objects.rs", include_str!("objects.rs")),
         ("sdk_error.rs", include_str!("sdk_error.rs")),
         ("secrets.rs", include_str!("secrets.rs")),
+        ("kms.rs", include_str!("kms.rs")),
         ("state.rs", include_str!("state.rs")),
     ];
 
@@ -232,7 +236,7 @@ mod tests {
             assert!(!actions.is_empty(), "{file} {name} declares nothing");
             for a in actions {
                 let (service, action) = a.iam.split_once(':').unwrap_or_else(|| panic!("{name}: {a}"));
-                assert!(["dynamodb", "s3", "sns", "config", "secretsmanager"].contains(&service), "{name}: {a}");
+                assert!(["dynamodb", "s3", "sns", "config", "secretsmanager", "kms"].contains(&service), "{name}: {a}");
                 assert!(action.chars().next().is_some_and(|c| c.is_ascii_uppercase()), "{name}: {a}");
             }
         }

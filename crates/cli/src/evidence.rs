@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use driftwatch_aws::{BlockingS3EvidenceStore, PathStyle, S3Location, StoreOptions};
-use driftwatch_core::evidence::{self, EvidenceError, EvidenceStore, Listed, PublicKey, PutOutcome, Record, Signer25519};
+use driftwatch_core::evidence::{self, DigestSigner, EvidenceError, EvidenceStore, Listed, PublicKey, PutOutcome, Record, Signer25519};
 use driftwatch_core::Finding;
 use serde_json::{json, Value};
 use std::fmt;
@@ -166,6 +166,17 @@ pub fn signing_key(file: Option<&Path>) -> Result<Signer25519> {
     })
 }
 
+/// A signer whose key lives in KMS, on a runtime of its own, with the standard AWS
+/// configuration.
+fn kms_signer(key: &str) -> Result<driftwatch_aws::BlockingKmsSigner> {
+    let rt = std::sync::Arc::new(driftwatch_aws::blocking_runtime().context("starting the AWS client runtime")?);
+    let sdk = rt.block_on(driftwatch_aws::load_sdk_config());
+    let signer = rt
+        .block_on(driftwatch_aws::KmsSigner::connect(driftwatch_aws::kms_client(&sdk), key))
+        .with_context(|| format!("--kms-key {key}"))?;
+    Ok(driftwatch_aws::BlockingKmsSigner::new(signer, rt))
+}
+
 /// `driftwatch evidence …`
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
@@ -181,8 +192,13 @@ pub struct SealArgs {
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     evidence: EvidenceLocation,
     /// Ed25519 signing key (64 hex characters or PKCS#8 PEM); default: $DRIFTWATCH_SIGNING_KEY
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "kms_key")]
     key: Option<PathBuf>,
+    /// Sign inside AWS KMS with this asymmetric key (id, ARN or alias; ECC_NIST_P256,
+    /// SIGN_VERIFY: the deployment's key, `infra/`): the private key never leaves KMS. Needs
+    /// kms:GetPublicKey and kms:Sign on it
+    #[arg(long, value_name = "KEY")]
+    kms_key: Option<String>,
     /// Seal records written up to this time (RFC 3339); default now
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
@@ -201,9 +217,12 @@ pub struct KeygenArgs {
 pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
     match cmd {
         EvidenceCommand::Seal(a) => {
-            let signer = signing_key(a.key.as_deref())?;
+            let signer: Box<dyn DigestSigner> = match &a.kms_key {
+                Some(key) => Box::new(kms_signer(key)?),
+                None => Box::new(signing_key(a.key.as_deref())?),
+            };
             let mut store = open_store(&a.evidence)?;
-            let sealed = evidence::seal(store.as_mut(), &a.prefix, &signer, a.now.unwrap_or_else(Utc::now))
+            let sealed = evidence::seal(store.as_mut(), &a.prefix, signer.as_ref(), a.now.unwrap_or_else(Utc::now))
                 .with_context(|| format!("sealing {}", a.evidence))?;
             for key in &sealed.refused {
                 eprintln!("not sealed: {key}: its content's SHA-256 is not its name (overwritten, or inserted under a made-up name)");
@@ -227,7 +246,7 @@ pub fn run_evidence(cmd: EvidenceCommand) -> Result<bool> {
                 sealed.sequence,
                 sealed.window_start.to_rfc3339(),
                 sealed.window_end.to_rfc3339(),
-                signer.fingerprint()
+                signer.public().fingerprint()
             );
             Ok(false)
         }
@@ -270,8 +289,10 @@ pub struct VerifyArgs {
     /// credential chain; needs s3:ListBucket, s3:ListBucketVersions and s3:GetObject only)
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     evidence: EvidenceLocation,
-    /// Trusted Ed25519 public key (hex or PEM). Without it, the key recorded in the digests is
-    /// used and its fingerprint printed, to be compared out of band.
+    /// Trusted public key: Ed25519 (hex or PEM), or the KMS signing key's (PEM, e.g.
+    /// `terraform output -raw signing_public_key_pem`, or the hex of `aws kms get-public-key`'s
+    /// DER). Without it, the key recorded in the digests is used and its fingerprint printed, to
+    /// be compared out of band.
     #[arg(long, value_name = "FILE")]
     public_key: Option<PathBuf>,
     /// Check digests whose window ends at or after this time (RFC 3339)

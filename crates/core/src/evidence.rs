@@ -265,7 +265,7 @@ impl Signer25519 {
 
     /// The public key.
     pub fn public(&self) -> PublicKey {
-        PublicKey { key: self.key.verifying_key() }
+        PublicKey { key: Key::Ed25519(self.key.verifying_key()) }
     }
 
     /// Fingerprint of the public key.
@@ -274,38 +274,143 @@ impl Signer25519 {
     }
 }
 
-/// A verification key.
+/// What signs digests: an Ed25519 key ([`Signer25519`], from a file or a secret), or a key that
+/// never leaves AWS KMS (`driftwatch_aws::KmsSigner`).
+pub trait DigestSigner {
+    /// The key that verifies what this signs.
+    fn public(&self) -> PublicKey;
+    /// The signature of `message` (hex), in the form [`PublicKey`] verifies.
+    fn sign(&self, message: &[u8]) -> Result<String, EvidenceError>;
+}
+
+impl DigestSigner for Signer25519 {
+    fn public(&self) -> PublicKey {
+        Signer25519::public(self)
+    }
+    fn sign(&self, message: &[u8]) -> Result<String, EvidenceError> {
+        Ok(crate::redact::hex(&self.key.sign(message).to_bytes()))
+    }
+}
+
+/// The algorithm name of ECDSA P-256 signatures over SHA-256 (as AWS KMS names it).
+pub const ECDSA_SHA_256: &str = "ECDSA_SHA_256";
+
+/// A verification key: Ed25519, or ECDSA P-256 (an AWS KMS `ECC_NIST_P256` signing key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
-    key: VerifyingKey,
+    key: Key,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Ed25519(VerifyingKey),
+    P256(p256::ecdsa::VerifyingKey),
 }
 
 impl PublicKey {
-    /// From key text: a SPKI PEM (`openssl pkey -pubout`) or 64 hex characters.
+    /// From key text: a SPKI PEM (`openssl pkey -pubout`, or AWS KMS's public key as PEM) of an
+    /// Ed25519 or P-256 key; 64 hex characters (Ed25519); or the hex of a DER SPKI (what
+    /// `aws kms get-public-key` returns, in hex: a P-256 key).
     pub fn from_text(text: &str) -> Result<Self, EvidenceError> {
         let t = text.trim();
         if t.starts_with("-----BEGIN") {
             use ed25519_dalek::pkcs8::DecodePublicKey;
-            return VerifyingKey::from_public_key_pem(t).map(|key| PublicKey { key }).map_err(|e| EvidenceError::Key(e.to_string()));
+            if let Ok(key) = VerifyingKey::from_public_key_pem(t) {
+                return Ok(PublicKey { key: Key::Ed25519(key) });
+            }
+            return p256::ecdsa::VerifyingKey::from_public_key_pem(t)
+                .map(|key| PublicKey { key: Key::P256(key) })
+                .map_err(|e| EvidenceError::Key(format!("neither an Ed25519 nor a P-256 public key: {e}")));
         }
-        VerifyingKey::from_bytes(&parse_hex32(t)?).map(|key| PublicKey { key }).map_err(|e| EvidenceError::Key(e.to_string()))
+        if t.len() == 64 {
+            return VerifyingKey::from_bytes(&parse_hex32(t)?)
+                .map(|key| PublicKey { key: Key::Ed25519(key) })
+                .map_err(|e| EvidenceError::Key(e.to_string()));
+        }
+        PublicKey::from_der(&parse_hex_vec(t)?)
     }
 
-    /// 64 hex characters.
+    /// From the DER SPKI of a P-256 key (AWS KMS `GetPublicKey`).
+    pub fn from_der(der: &[u8]) -> Result<Self, EvidenceError> {
+        use p256::pkcs8::DecodePublicKey as _;
+        p256::ecdsa::VerifyingKey::from_public_key_der(der)
+            .map(|key| PublicKey { key: Key::P256(key) })
+            .map_err(|e| EvidenceError::Key(format!("not a P-256 public key: {e}")))
+    }
+
+    /// The key as a digest records it: 64 hex characters (Ed25519), or the hex of its DER
+    /// SPKI (P-256).
     pub fn to_hex(&self) -> String {
-        crate::redact::hex(self.key.as_bytes())
+        crate::redact::hex(&self.bytes())
     }
 
-    /// `SHA256:<first 32 hex of sha256(public key bytes)>`.
+    /// A SPKI PEM of the key (what `driftwatch verify --public-key` reads).
+    pub fn to_pem(&self) -> String {
+        match &self.key {
+            Key::Ed25519(k) => {
+                use ed25519_dalek::pkcs8::EncodePublicKey;
+                k.to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap_or_default()
+            }
+            Key::P256(k) => {
+                use p256::pkcs8::EncodePublicKey as _;
+                k.to_public_key_pem(p256::pkcs8::LineEnding::LF).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The algorithm a digest signed by this key names (`""` for Ed25519).
+    pub fn algorithm(&self) -> &'static str {
+        match self.key {
+            Key::Ed25519(_) => "",
+            Key::P256(_) => ECDSA_SHA_256,
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        match &self.key {
+            Key::Ed25519(k) => k.as_bytes().to_vec(),
+            Key::P256(k) => {
+                use p256::pkcs8::EncodePublicKey as _;
+                k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+            }
+        }
+    }
+
+    /// `SHA256:<first 32 hex of sha256(public key bytes)>` (the raw key for Ed25519, the DER
+    /// SPKI for P-256).
     pub fn fingerprint(&self) -> String {
-        format!("SHA256:{}", &sha256_hex(self.key.as_bytes())[..32])
+        format!("SHA256:{}", &sha256_hex(&self.bytes())[..32])
     }
 
     fn verify(&self, message: &[u8], signature_hex: &str) -> bool {
-        let Ok(bytes) = parse_hex64(signature_hex) else { return false };
-        let sig = ed25519_dalek::Signature::from_bytes(&bytes);
-        self.key.verify(message, &sig).is_ok()
+        match &self.key {
+            Key::Ed25519(k) => {
+                let Ok(bytes) = parse_hex64(signature_hex) else { return false };
+                k.verify(message, &ed25519_dalek::Signature::from_bytes(&bytes)).is_ok()
+            }
+            Key::P256(k) => {
+                let Ok(der) = parse_hex_vec(signature_hex) else { return false };
+                let Ok(sig) = p256::ecdsa::Signature::from_der(&der) else { return false };
+                p256::ecdsa::signature::Verifier::verify(k, p256_signed_message(message).as_bytes(), &sig).is_ok()
+            }
+        }
     }
+}
+
+/// What an ECDSA P-256 digest signature covers: the hex SHA-256 of the digest's signed bytes
+/// (64 ASCII characters, signed with `ECDSA_SHA_256` as a `RAW` message). KMS signs raw
+/// messages of at most 4 KB and a digest listing many records is longer; its hash is not.
+pub fn p256_signed_message(message: &[u8]) -> String {
+    sha256_hex(message)
+}
+
+/// Hex of any even length.
+fn parse_hex_vec(t: &str) -> Result<Vec<u8>, EvidenceError> {
+    let t = t.trim();
+    if t.is_empty() || t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(EvidenceError::Key("expected hex characters or a PEM key".into()));
+    }
+    (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).map_err(|e| EvidenceError::Key(e.to_string()))).collect()
 }
 
 fn parse_hex<const N: usize>(t: &str) -> Result<[u8; N], EvidenceError> {
@@ -355,7 +460,12 @@ pub struct DigestFile {
     pub records: Vec<DigestEntry>,
     pub public_key: String,
     pub public_key_fingerprint: String,
-    /// Ed25519 signature (hex) over the canonical JSON of every other field.
+    /// How the digest is signed: absent for Ed25519 (every digest before KMS signing, so
+    /// their signed bytes are unchanged), `ECDSA_SHA_256` for a P-256 key inside AWS KMS.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signature_algorithm: String,
+    /// Signature (hex) over the canonical JSON of every other field: Ed25519's 64 bytes, or an
+    /// ECDSA signature in DER.
     #[serde(default)]
     pub signature: String,
 }
@@ -547,7 +657,12 @@ pub const SEAL_ATTEMPTS: u32 = 3;
 ///
 /// A record whose day a digest already sealed ([`LATE_WRITE_GRACE`]) is never sealed: it was
 /// inserted afterwards ([`Sealed::inserted`]), and stays uncovered for the verifier to report.
-pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, window_end: DateTime<Utc>) -> Result<Sealed, EvidenceError> {
+pub fn seal(
+    store: &mut dyn EvidenceStore,
+    prefix: &str,
+    signer: &dyn DigestSigner,
+    window_end: DateTime<Utc>,
+) -> Result<Sealed, EvidenceError> {
     let mut lost = String::new();
     for _ in 0..SEAL_ATTEMPTS {
         let recent = match latest_digest(store, prefix, window_end)? {
@@ -574,7 +689,7 @@ pub fn seal(store: &mut dyn EvidenceStore, prefix: &str, signer: &Signer25519, w
 pub fn seal_reading_everything(
     store: &mut dyn EvidenceStore,
     prefix: &str,
-    signer: &Signer25519,
+    signer: &dyn DigestSigner,
     window_end: DateTime<Utc>,
 ) -> Result<Sealed, EvidenceError> {
     seal_days(store, prefix, signer, window_end, None)
@@ -583,7 +698,7 @@ pub fn seal_reading_everything(
 fn seal_days(
     store: &mut dyn EvidenceStore,
     prefix: &str,
-    signer: &Signer25519,
+    signer: &dyn DigestSigner,
     window_end: DateTime<Utc>,
     recent: Option<(Vec<String>, Vec<StoredDigest>)>,
 ) -> Result<Sealed, EvidenceError> {
@@ -660,9 +775,10 @@ fn seal_days(
         records: entries,
         public_key: public.to_hex(),
         public_key_fingerprint: public.fingerprint(),
+        signature_algorithm: public.algorithm().to_string(),
         signature: String::new(),
     };
-    d.signature = crate::redact::hex(&signer.key.sign(&d.signed_bytes()).to_bytes());
+    d.signature = signer.sign(&d.signed_bytes())?;
     let key = digest_key(prefix, sequence);
     store.put_new(&key, &d.to_bytes())?;
     Ok(Sealed { key, sequence, records: d.records.len(), window_start, window_end, written: true, refused, inserted })
@@ -798,6 +914,11 @@ pub fn verify(
                     report.problems.push(Problem::BadSignature {
                         key: dkey.clone(),
                         detail: format!("signed by key {} but the trusted key is {}", d.public_key_fingerprint, k.fingerprint()),
+                    });
+                } else if d.signature_algorithm != k.algorithm() {
+                    report.problems.push(Problem::BadSignature {
+                        key: dkey.clone(),
+                        detail: format!("signature algorithm {:?} is not the trusted key's", d.signature_algorithm),
                     });
                 } else if !k.verify(&d.signed_bytes(), &d.signature) {
                     report.problems.push(Problem::BadSignature {
@@ -1330,5 +1451,64 @@ mod tests {
         let pub_pem =
             "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
         assert_eq!(PublicKey::from_text(pub_pem).unwrap(), k.public());
+    }
+
+    /// A P-256 signer as AWS KMS signs (`ECDSA_SHA_256`, DER signatures), in process.
+    struct P256Signer(p256::ecdsa::SigningKey);
+
+    impl DigestSigner for P256Signer {
+        fn public(&self) -> PublicKey {
+            PublicKey { key: Key::P256(*self.0.verifying_key()) }
+        }
+        fn sign(&self, message: &[u8]) -> Result<String, EvidenceError> {
+            let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.0, p256_signed_message(message).as_bytes());
+            Ok(crate::redact::hex(sig.to_der().as_bytes()))
+        }
+    }
+
+    /// Issue 13 item 5: digests signed with a P-256 key (as inside AWS KMS) verify with its
+    /// public key — given as the digests carry it, as PEM, or as the hex of KMS's DER — and
+    /// not with another key; an Ed25519 chain does not verify against the P-256 key; and an
+    /// Ed25519-signed digest keeps its exact bytes (no algorithm field).
+    #[test]
+    fn digests_signed_with_a_p256_key_verify_with_its_public_key_only() {
+        let kms = P256Signer(p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("scalar"));
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        let mut s = MemoryStore::default();
+        write_record(&mut s, "ev", &Record { kind: "finding".into(), time: now, body: serde_json::json!({"a": 1}) }, now).unwrap();
+        let sealed = seal(&mut s, "ev", &kms, now + chrono::Duration::hours(1)).unwrap();
+        assert!(sealed.written);
+        let bytes = s.get(&sealed.key).unwrap().unwrap();
+        let d: DigestFile = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(d.signature_algorithm, ECDSA_SHA_256);
+        let public = kms.public();
+        for given in [public.clone(), PublicKey::from_text(&public.to_pem()).unwrap(), PublicKey::from_text(&public.to_hex()).unwrap()] {
+            let r = verify(&s, "ev", Some(&given), None, None).unwrap();
+            assert!(r.ok(), "{:?}", r.problems);
+        }
+        assert!(verify(&s, "ev", None, None, None).unwrap().ok(), "the digests' own key");
+        // Re-signed by someone holding another key (P-256 or Ed25519): not the trusted key.
+        let other = P256Signer(p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).expect("scalar"));
+        let mut forged = MemoryStore::default();
+        write_record(&mut forged, "ev", &Record { kind: "finding".into(), time: now, body: serde_json::json!({"a": 1}) }, now).unwrap();
+        seal(&mut forged, "ev", &other, now + chrono::Duration::hours(1)).unwrap();
+        let r = verify(&forged, "ev", Some(&public), None, None).unwrap();
+        assert!(r.problems.iter().any(|p| matches!(p, Problem::BadSignature { .. })), "{:?}", r.problems);
+        let mut ed = MemoryStore::default();
+        write_record(&mut ed, "ev", &Record { kind: "finding".into(), time: now, body: serde_json::json!({"a": 1}) }, now).unwrap();
+        let e = seal(&mut ed, "ev", &signer(7), now + chrono::Duration::hours(1)).unwrap();
+        assert!(!String::from_utf8(ed.get(&e.key).unwrap().unwrap()).unwrap().contains("signature_algorithm"));
+        assert!(!verify(&ed, "ev", Some(&public), None, None).unwrap().ok());
+        // A signature altered after signing.
+        let mut d2 = d.clone();
+        d2.records.clear();
+        let mut tampered = MemoryStore::default();
+        tampered.put_new(&sealed.key, &d2.to_bytes()).unwrap();
+        let r = verify(&tampered, "ev", Some(&public), None, None).unwrap();
+        assert!(
+            r.problems.iter().any(|p| matches!(p, Problem::BadSignature { detail, .. } if detail.contains("does not verify"))),
+            "{:?}",
+            r.problems
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! synchronous `EvidenceStore` port; the caller runs this where blocking is allowed.
 
 use chrono::{DateTime, Duration, Utc};
-use driftwatch_core::evidence::{self, EvidenceError, EvidenceStore, Sealed, Signer25519};
+use driftwatch_core::evidence::{self, DigestSigner, EvidenceError, EvidenceStore, Sealed};
 
 /// How far behind `now` a scheduled seal ends: records being written right now wait for the
 /// next run, so a digest never races a write it would miss.
@@ -13,7 +13,7 @@ pub const SETTLE: Duration = Duration::minutes(1);
 pub fn seal_settled(
     store: &mut dyn EvidenceStore,
     prefix: &str,
-    signer: &Signer25519,
+    signer: &dyn DigestSigner,
     now: DateTime<Utc>,
 ) -> Result<Sealed, EvidenceError> {
     evidence::seal(store, prefix, signer, now - SETTLE)

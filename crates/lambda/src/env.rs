@@ -32,8 +32,13 @@ pub const EVIDENCE: &str = "DRIFTWATCH_EVIDENCE";
 pub const ALERTS_TOPIC_ARN: &str = "DRIFTWATCH_ALERTS_TOPIC_ARN";
 /// SNS topic of exception expiry notices.
 pub const NOTICES_TOPIC_ARN: &str = "DRIFTWATCH_NOTICES_TOPIC_ARN";
-/// Secrets Manager secret (id or ARN) holding the Ed25519 evidence signing key (sweeper).
+/// Secrets Manager secret (id or ARN) holding an Ed25519 evidence signing key (sweeper): what
+/// a local run uses; a deployment signs inside KMS ([`SIGNING_KMS_KEY`]). One of the two is
+/// required.
 pub const SIGNING_KEY_SECRET: &str = "DRIFTWATCH_SIGNING_KEY_SECRET";
+/// AWS KMS key (id or ARN) of the evidence digests: an asymmetric `ECC_NIST_P256` signing key
+/// that only the sweeper may use; the private key never leaves KMS (sweeper).
+pub const SIGNING_KMS_KEY: &str = "DRIFTWATCH_SIGNING_KMS_KEY";
 /// Where reports are written: `s3://bucket/prefix` (reporter).
 pub const REPORTS: &str = "DRIFTWATCH_REPORTS";
 /// Evidence retention days (Object Lock COMPLIANCE), see `driftwatch_aws::evidence`.
@@ -125,7 +130,7 @@ impl Function {
                     COMMON[5],
                     ALERTS_TOPIC_ARN,
                     NOTICES_TOPIC_ARN,
-                    SIGNING_KEY_SECRET,
+                    SIGNING_KMS_KEY,
                 ];
                 &V
             }
@@ -139,9 +144,16 @@ impl Function {
     /// Variables read when set.
     pub fn optional(self) -> &'static [&'static str] {
         match self {
-            Function::Sweeper => {
-                &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY, RECONCILE_CHUNK, TIME_RESERVE_SECONDS, REDACTION_SALT]
-            }
+            Function::Sweeper => &[
+                POLICY,
+                S3_PATH_STYLE,
+                EVIDENCE_RETENTION_DAYS,
+                EVIDENCE_KMS_KEY,
+                RECONCILE_CHUNK,
+                TIME_RESERVE_SECONDS,
+                REDACTION_SALT,
+                SIGNING_KEY_SECRET,
+            ],
             _ => &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY, REDACTION_SALT],
         }
     }
@@ -176,7 +188,8 @@ pub fn hint(var: &str) -> &'static str {
         EVIDENCE => "evidence store, s3://BUCKET/PREFIX",
         ALERTS_TOPIC_ARN => "SNS topic ARN of security alerts",
         NOTICES_TOPIC_ARN => "SNS topic ARN of exception expiry notices",
-        SIGNING_KEY_SECRET => "Secrets Manager secret id of the Ed25519 evidence signing key",
+        SIGNING_KEY_SECRET => "Secrets Manager secret id of the Ed25519 evidence signing key (local runs)",
+        SIGNING_KMS_KEY => "KMS key id of the evidence signing key (ECC_NIST_P256; or DRIFTWATCH_SIGNING_KEY_SECRET locally)",
         REPORTS => "where reports are written, s3://BUCKET/PREFIX",
         _ => "see crates/lambda/src/env.rs",
     }
@@ -221,6 +234,8 @@ pub struct Env {
     pub alerts_topic_arn: Option<String>,
     pub notices_topic_arn: Option<String>,
     pub signing_key_secret: Option<String>,
+    /// The evidence signing key in KMS (sweeper); preferred over the secret when both are set.
+    pub signing_kms_key: Option<String>,
     pub reports: Option<S3Url>,
     pub path_style: driftwatch_aws::PathStyle,
     pub store_options: driftwatch_aws::StoreOptions,
@@ -259,7 +274,10 @@ impl Env {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         for var in function.required() {
             // The salt's value may stand in for its secret (local runs).
-            if get(var).is_none() && !(*var == REDACTION_SALT_SECRET && get(REDACTION_SALT).is_some()) {
+            if get(var).is_none()
+                && !(*var == REDACTION_SALT_SECRET && get(REDACTION_SALT).is_some())
+                && !(*var == SIGNING_KMS_KEY && get(SIGNING_KEY_SECRET).is_some())
+            {
                 return Err(EnvError::Missing { function, var, hint: hint(var) });
             }
         }
@@ -316,6 +334,7 @@ impl Env {
             alerts_topic_arn: topic(ALERTS_TOPIC_ARN)?,
             notices_topic_arn: topic(NOTICES_TOPIC_ARN)?,
             signing_key_secret: get(SIGNING_KEY_SECRET),
+            signing_kms_key: get(SIGNING_KMS_KEY),
             reports: get(REPORTS).map(|v| parse_s3_url(function, REPORTS, &v)).transpose()?,
             path_style,
             store_options,

@@ -85,6 +85,7 @@ impl Function {
                     (NoticesTopic, SnsNotifier::PUBLISH),
                     (Evidence, S3EvidenceStore::READ),
                     (SigningKey, SecretReader::ACTIONS),
+                    (SigningKmsKey, driftwatch_aws::KmsSigner::ACTIONS),
                     (FindingsTable, LedgerTable::LIST),
                     (StateBuckets, S3StateReader::READ),
                     (Config, ConfigReader::READ),
