@@ -54,23 +54,27 @@ resource "aws_cloudwatch_metric_alarm" "lock_stream_age" {
   tags                = var.tags
 }
 
-# The heartbeat: the sweeper runs on its schedule whatever happens in the account; when it
-# stops (its rule disabled or deleted, its target removed, the function broken or throttled to
-# zero) there are no Invocations data points at all — missing data is breaching here, so
-# silence alarms (watcher.silent) instead of looking healthy.
+# The heartbeat: every function but the reporter is invoked at least every 15 minutes — the
+# watchers by their heartbeat schedule (events.tf, `{"driftwatch": "heartbeat"}`), the sweeper by
+# its own — whatever happens in the account. When one stops (its schedule or target removed,
+# the function broken, deleted or throttled to zero) there are no Invocations data points at
+# all: missing data is breaching here, so silence alarms (watcher.silent) instead of looking
+# healthy.
 resource "aws_cloudwatch_metric_alarm" "heartbeat" {
-  alarm_name          = "${var.name_prefix}-silent"
-  alarm_description   = "watcher.silent: the driftwatch sweeper has not run for ${var.silent_after_minutes} minutes (schedule ${var.sweeper_schedule}); the watcher may be blind"
+  for_each = { for k, v in local.function_names : k => v if k != "reporter" }
+
+  alarm_name          = "${var.name_prefix}-${each.key}-silent"
+  alarm_description   = "watcher.silent: driftwatch ${each.key} has not run for ${var.silent_after_minutes} minutes; the watcher may be blind"
   namespace           = "AWS/Lambda"
   metric_name         = "Invocations"
-  dimensions          = { FunctionName = aws_lambda_function.sweeper.function_name }
+  dimensions          = { FunctionName = each.value }
   statistic           = "Sum"
   period              = 900
   evaluation_periods  = ceil(var.silent_after_minutes / 15)
   threshold           = 1
   comparison_operator = "LessThanThreshold"
   treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.operations.arn, aws_sns_topic.alerts.arn]
+  alarm_actions       = [aws_sns_topic.operations.arn]
   ok_actions          = [aws_sns_topic.operations.arn]
   tags                = var.tags
 }

@@ -34,7 +34,7 @@ locals {
     # disabling or changing the others is watcher.tampered (crates/core/src/detect/self_defence.rs).
     "[watcher]",
     "exceptions_table = ${jsonencode("${var.name_prefix}-exceptions")}",
-    "rules = ${jsonencode(concat([for k, v in local.event_rules : "${var.name_prefix}-${k}"], [for k, v in local.schedules : "${var.name_prefix}-${k}-schedule"]))}",
+    "rules = ${jsonencode(concat([for k, v in local.event_rules : "${var.name_prefix}-${k}"], [for k, v in local.schedules : "${var.name_prefix}-${k}-schedule"], [for k in local.heartbeats : "${var.name_prefix}-${k}-heartbeat"], [for k, v in local.guard_rules : "${var.name_prefix}-${k}"]))}",
     "topics = ${jsonencode(["${var.name_prefix}-alerts", "${var.name_prefix}-notices"])}",
     "functions = ${jsonencode([for f in ["state-watcher", "trail-watcher", "config-watcher", "lock-watcher", "sweeper", "reporter"] : "${var.name_prefix}-${f}"])}",
     "trails = ${jsonencode([local.trail_name])}",
@@ -42,6 +42,67 @@ locals {
     "config_recorder = true",
     "",
   ])
+
+  # The guard: the calls that blind the watcher, matched by EventBridge itself and sent straight
+  # to the operations topic — a path through no function and none of the rules above, so
+  # disabling the trail-watcher's rules (or the trail-watcher) still reaches a person. Each
+  # guard rule is itself one of the watcher's rules: disabling one is caught by the others and
+  # by the trail-watcher (watcher.tampered).
+  guard_rules = {
+    "guard-rules" = {
+      description = "watcher.tampered: a driftwatch EventBridge rule disabled, deleted or changed"
+      pattern = {
+        source        = ["aws.events"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource       = ["events.amazonaws.com"]
+          eventName         = ["DisableRule", "DeleteRule", "PutRule"]
+          requestParameters = { name = [{ prefix = "${var.name_prefix}-" }] }
+        }
+      }
+    }
+    "guard-targets" = {
+      description = "watcher.tampered: targets of a driftwatch EventBridge rule removed or changed"
+      pattern = {
+        source        = ["aws.events"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource       = ["events.amazonaws.com"]
+          eventName         = ["RemoveTargets", "PutTargets"]
+          requestParameters = { rule = [{ prefix = "${var.name_prefix}-" }] }
+        }
+      }
+    }
+    "guard-functions" = {
+      description = "watcher.tampered: a driftwatch function changed, throttled, deleted or cut from its stream"
+      pattern = {
+        source        = ["aws.lambda"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["lambda.amazonaws.com"]
+          eventName = [
+            "UpdateFunctionCode20150331v2", "UpdateFunctionConfiguration20150331v2", "DeleteFunction20150331",
+            "PutFunctionConcurrency20171031", "DeleteFunctionConcurrency20171031", "RemovePermission20150331v2",
+          ]
+          requestParameters = { functionName = [{ prefix = "${var.name_prefix}-" }, { wildcard = "*:function:${var.name_prefix}-*" }] }
+        }
+      }
+    }
+    "guard-trail-recorder" = {
+      description = "watcher.tampered: the trail stopped or changed, the Config recorder stopped or deleted"
+      pattern = {
+        source        = ["aws.cloudtrail", "aws.config"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["cloudtrail.amazonaws.com", "config.amazonaws.com"]
+          eventName = [
+            "StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors",
+            "StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel",
+          ]
+        }
+      }
+    }
+  }
 
   # The write APIs of crates/core/catalog/cloudtrail.toml, by EventBridge source (the infra
   # test checks this file against the catalog).
@@ -152,4 +213,7 @@ locals {
     "sweeper"  = var.sweeper_schedule
     "reporter" = var.report_schedule
   }
+
+  # The watchers' heartbeats (events.tf, alarms.tf).
+  heartbeats = toset(["state-watcher", "trail-watcher", "config-watcher", "lock-watcher"])
 }

@@ -23,14 +23,24 @@ resource "aws_sns_topic_policy" "operations" {
   arn = aws_sns_topic.operations.arn
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "AlarmsOfThisAccount"
-      Effect    = "Allow"
-      Principal = { Service = "cloudwatch.amazonaws.com" }
-      Action    = "sns:Publish"
-      Resource  = aws_sns_topic.operations.arn
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-    }]
+    Statement = [
+      {
+        Sid       = "AlarmsOfThisAccount"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.operations.arn
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+      {
+        Sid       = "TheGuardRules"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.operations.arn
+        Condition = { ArnEquals = { "aws:SourceArn" = [for r in aws_cloudwatch_event_rule.guard : r.arn] } }
+      },
+    ]
   })
 }
 

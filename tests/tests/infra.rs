@@ -604,22 +604,110 @@ fn the_lock_stream_reports_partial_failures_bisects_and_has_a_dlq() {
     assert!(text.contains("lock_watcher"), "{text}");
 }
 
-/// Issue 13 item 4: a heartbeat alarm on the sweeper's invocations whose missing data is
-/// breaching — a watcher that stops running (its schedule disabled, its target removed, the
-/// function broken) alarms instead of looking healthy (`watcher.silent`).
+/// Issue 13 item 4: the calls that blind the watcher reach a person on a path through no
+/// function and none of the functions' rules: guard rules straight to the operations topic
+/// (which lets them publish). On moto's EventBridge: disabling one of the watcher's rules is
+/// delivered by the guard; the same call on another rule, and a read, are not.
+#[test]
+fn the_guard_rules_go_straight_to_the_operations_topic() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    let guard = ev.local("guard_rules");
+    let guard = guard.as_object().unwrap();
+    assert!(guard.len() >= 4, "{guard:?}");
+    let rule = infra.resources("aws_cloudwatch_event_rule").find(|b| name(b) == "guard").expect("the guard rules");
+    assert!(format!("{:?}", attr(&rule.body, "for_each").unwrap()).contains("guard_rules"));
+    let target = infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == "guard").expect("their targets");
+    assert!(format!("{:?}", attr(&target.body, "arn").unwrap()).contains("operations"), "to the operations topic, not a function");
+    let policy = infra.resources("aws_sns_topic_policy").find(|b| name(b) == "operations").expect("operations topic policy");
+    let policy = format!("{:?}", attr(&policy.body, "policy").unwrap());
+    assert!(policy.contains("events.amazonaws.com") && policy.contains("GetAttr(Identifier(guard))"), "the guard may publish: {policy}");
+
+    let Some(moto) = Moto::start("infra-guard") else { return };
+    let pattern_expr = attr(&rule.body, "event_pattern").unwrap();
+    let url = call(&moto, "AmazonSQS.CreateQueue", json!({"QueueName": "guard"}))["QueueUrl"].as_str().unwrap().to_string();
+    for (key, value) in guard {
+        let each = json_obj(json!({"key": key, "value": value}));
+        let pattern = ev.eval(pattern_expr, &[("each", each)]).unwrap();
+        let name = format!("driftwatch-{key}");
+        call(&moto, "AWSEvents.PutRule", json!({"Name": name, "EventPattern": pattern.as_str().unwrap(), "State": "ENABLED"}));
+        let queue_arn = format!("arn:aws:sqs:{}:123456789012:guard", Moto::REGION);
+        call(&moto, "AWSEvents.PutTargets", json!({"Rule": name, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+    }
+    let disabled: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("events/trail-watcher/watcher-tampered-rule-disabled/event.json")).unwrap(),
+    )
+    .unwrap();
+    let mut elsewhere = disabled.clone();
+    elsewhere["detail"]["requestParameters"]["name"] = json!("nightly-backup");
+    let mut function = disabled.clone();
+    function["source"] = json!("aws.lambda");
+    function["detail"]["eventSource"] = json!("lambda.amazonaws.com");
+    function["detail"]["eventName"] = json!("PutFunctionConcurrency20171031");
+    function["detail"]["requestParameters"] = json!({"functionName": "driftwatch-trail-watcher", "reservedConcurrentExecutions": 0});
+    let entries: Vec<serde_json::Value> = [&disabled, &elsewhere, &function]
+        .iter()
+        .map(|e| json!({"Source": e["source"], "DetailType": e["detail-type"], "Detail": e["detail"].to_string(), "Resources": []}))
+        .collect();
+    let out = call(&moto, "AWSEvents.PutEvents", json!({"Entries": entries}));
+    assert_eq!(out["FailedEntryCount"].as_u64().unwrap_or(0), 0, "{out}");
+    let mut got = Vec::new();
+    loop {
+        let out = call(&moto, "AmazonSQS.ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}));
+        let Some(messages) = out.get("Messages").and_then(|m| m.as_array()).filter(|m| !m.is_empty()) else { break };
+        for m in messages {
+            let event: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+            got.push(event["detail"]["eventName"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    got.sort();
+    assert_eq!(got, ["DisableRule", "PutFunctionConcurrency20171031"], "the guard delivers the watcher's own rule and function only");
+}
+
+/// Issue 13 item 4: IAM's CloudTrail events reach EventBridge in us-east-1 only; deployed
+/// elsewhere, a rule there forwards them (IAM, STS, Organizations) to the default bus of the
+/// watcher's region, where the trail-watcher's IAM rule delivers them.
+#[test]
+fn global_services_events_are_forwarded_from_us_east_1() {
+    let infra = load();
+    let rule = infra.resources("aws_cloudwatch_event_rule").find(|b| name(b) == "forward_global").expect("the forwarding rule");
+    let text = |b: &Block, a: &str| format!("{:?}", attr(&b.body, a).unwrap_or_else(|| panic!("{a}")));
+    assert!(text(rule, "provider").contains("us_east_1"), "the rule lives in us-east-1");
+    assert!(text(rule, "count").contains("forward_global"), "only when the watcher is elsewhere");
+    assert!(text(rule, "event_pattern").contains("aws.iam"));
+    let target = infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == "forward_global").expect("its target");
+    assert!(text(target, "provider").contains("us_east_1"));
+    assert!(text(target, "arn").contains("event-bus/default") && text(target, "arn").contains("local.region"), "{}", text(target, "arn"));
+    assert!(text(target, "role_arn").contains("forward_global"));
+    let ev = Eval::new(&infra);
+    let rules = ev.local("event_rules");
+    assert!(rules.as_object().unwrap().contains_key("trail-iam"), "the trail-watcher has an IAM rule to receive them");
+}
+
+/// Issue 13 item 4: a heartbeat — each watcher invoked every 15 minutes by a schedule of its
+/// own with `{"driftwatch": "heartbeat"}`, the sweeper by its schedule — and an alarm per
+/// function on its invocations whose missing data is breaching: a watcher that stops running
+/// (its schedule or target removed, the function broken, deleted or throttled to zero) alarms
+/// instead of looking healthy (`watcher.silent`).
 #[test]
 fn a_silent_watcher_alarms() {
     let infra = load();
-    let alarms: Vec<&Block> = infra.resources("aws_cloudwatch_metric_alarm").collect();
-    let heartbeat = alarms
-        .iter()
+    let ev = Eval::new(&infra);
+    let beats: BTreeSet<String> = ev.local("heartbeats").as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    assert_eq!(beats, ["config-watcher", "lock-watcher", "state-watcher", "trail-watcher"].map(String::from).into_iter().collect());
+    let target = infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == "heartbeat").expect("heartbeat targets");
+    assert!(format!("{:?}", attr(&target.body, "input").unwrap()).contains("heartbeat"));
+    let rule = infra.resources("aws_cloudwatch_event_rule").find(|b| name(b) == "heartbeat").expect("heartbeat schedules");
+    assert!(attr(&rule.body, "schedule_expression").is_some());
+    let alarm = infra
+        .resources("aws_cloudwatch_metric_alarm")
         .find(|a| format!("{:?}", attr(&a.body, "alarm_description")).contains("watcher.silent"))
         .expect("a watcher.silent alarm");
-    let b = &heartbeat.body;
+    let b = &alarm.body;
     assert_eq!(format!("{:?}", attr(b, "treat_missing_data").unwrap()), format!("{:?}", Expression::String("breaching".into())));
     assert_eq!(format!("{:?}", attr(b, "metric_name").unwrap()), format!("{:?}", Expression::String("Invocations".into())));
-    assert!(format!("{:?}", attr(b, "dimensions").unwrap()).contains("sweeper"));
-    assert!(format!("{:?}", attr(b, "alarm_actions").unwrap()).contains("alerts"), "the security channel hears it too");
+    let each = format!("{:?}", attr(b, "for_each").unwrap());
+    assert!(each.contains("function_names") && each.contains("reporter"), "every function but the reporter: {each}");
 }
 
 #[test]
@@ -719,7 +807,11 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
     let rules = ev.local("event_rules");
     let rules = rules.as_object().unwrap();
     // The rules and targets are for_each over local.event_rules; the target is the function.
-    let rule_res: Vec<&Block> = infra.resources("aws_cloudwatch_event_rule").filter(|b| attr(&b.body, "event_pattern").is_some()).collect();
+    // (The guard rules, over local.guard_rules to the operations topic, have their own test.)
+    let rule_res: Vec<&Block> = infra
+        .resources("aws_cloudwatch_event_rule")
+        .filter(|b| attr(&b.body, "event_pattern").is_some() && format!("{:?}", attr(&b.body, "for_each")).contains("event_rules"))
+        .collect();
     assert_eq!(rule_res.len(), 1, "pattern rules: one for_each resource");
     let pattern_expr = attr(&rule_res[0].body, "event_pattern").unwrap();
     let target =

@@ -1569,8 +1569,9 @@ fn the_redaction_salt_is_read_from_secrets_manager() {
 }
 
 /// Issue 13 items 3 and 4, as an attacker with console access would try them: an admin's write
-/// to the exceptions table (to suppress findings quietly) and disabling one of the watcher's
-/// EventBridge rules are each recorded and alerted, with the actor; neither can be excepted.
+/// to the exceptions table (to suppress findings quietly), disabling one of the watcher's
+/// EventBridge rules and unsubscribing the security channel from its alerts are each recorded
+/// and alerted, with the actor; none can be excepted.
 #[test]
 fn an_admin_write_to_the_exceptions_table_and_a_disabled_rule_are_caught() {
     let Some(lab) = Lab::start("ls_self_defence") else { return };
@@ -1589,8 +1590,25 @@ fn an_admin_write_to_the_exceptions_table_and_a_disabled_rule_are_caught() {
         let again = lab.invoke(&trail, &event(case), now() + chrono::Duration::minutes(1));
         assert_eq!(again["recorded"]["alerts"], json!(0), "{again}");
     }
+    // Unsubscribing the security channel from the alerts topic.
+    let mut unsubscribe = event("events/trail-watcher/watcher-tampered-rule-disabled/event.json");
+    unsubscribe["source"] = json!("aws.sns");
+    unsubscribe["detail"]["eventSource"] = json!("sns.amazonaws.com");
+    unsubscribe["detail"]["eventName"] = json!("Unsubscribe");
+    unsubscribe["detail"]["eventID"] = json!("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f");
+    unsubscribe["detail"]["requestParameters"] =
+        json!({"subscriptionArn": "arn:aws:sns:us-east-1:123456789012:driftwatch-alerts:7d0e1f2a-3b4c-4d5e-8f60-718293a4b5c6"});
+    let r = lab.invoke(&trail, &unsubscribe, now() + chrono::Duration::minutes(20));
+    assert_eq!(r["recorded"]["alerts"], json!(1), "{r}");
+    assert!(
+        lab.findings()
+            .iter()
+            .any(|i| i["rule"] == "watcher.tampered"
+                && i["record"].as_str().unwrap().contains("Unsubscribe on driftwatch's SNS subscription")),
+        "the unsubscription is recorded"
+    );
     let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
-    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts.len(), 3, "{alerts:?}");
 }
 
 /// Issue 13 item 5: the sweeper signs digests with an asymmetric KMS key whose private half
@@ -1647,4 +1665,20 @@ fn digests_are_signed_inside_kms_and_verify_offline_with_its_public_key() {
     assert!(evidence::verify(&forged, "", None, None, None).expect("verify").ok(), "the forged chain is self-consistent");
     let report = evidence::verify(&forged, "", Some(&public), None, None).expect("verify");
     assert!(!report.ok(), "a chain re-signed with another key must not verify");
+}
+
+/// Issue 13 item 4: each watcher answers its heartbeat (`{"driftwatch": "heartbeat"}`, the
+/// constant input of its schedule in `infra/`) by reading its ledger, and records nothing: not an
+/// `input.invalid`, no evidence, no alert.
+#[test]
+fn every_watcher_answers_its_heartbeat_and_records_nothing() {
+    let Some(lab) = Lab::start("ls_heartbeat") else { return };
+    for function in [Function::StateWatcher, Function::TrailWatcher, Function::ConfigWatcher, Function::LockWatcher, Function::Sweeper] {
+        let adapters = lab.adapters(function, &[]);
+        let r = lab.invoke(&adapters, &json!({"driftwatch": "heartbeat"}), now());
+        assert_eq!(r, json!({"heartbeat": true, "function": function.name()}), "{function}");
+    }
+    assert!(lab.findings().is_empty(), "{:?}", lab.findings());
+    assert!(lab.evidence_keys().is_empty());
+    assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty());
 }

@@ -28,6 +28,9 @@ pub use crate::invocation::{HandlerError, Invocation};
 
 /// Handle one invocation of the configured function.
 pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    if is_heartbeat(&payload) {
+        return heartbeat(adapters).await;
+    }
     match adapters.env.function {
         Function::StateWatcher => state_watcher::handle(adapters, payload, inv).await,
         Function::TrailWatcher => trail_watcher::handle(adapters, payload, inv).await,
@@ -36,6 +39,21 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         Function::Sweeper => sweeper::handle(adapters, payload, inv).await,
         Function::Reporter => reporter::handle(adapters, payload, inv).await,
     }
+}
+
+/// The heartbeat's payload (`{"driftwatch": "heartbeat"}`, the constant input of each function's
+/// heartbeat schedule in `infra/`).
+pub fn is_heartbeat(payload: &Value) -> bool {
+    payload.get("driftwatch").and_then(Value::as_str) == Some("heartbeat")
+}
+
+/// A heartbeat: the schedule, its target, the function's permission, the runtime and the
+/// function's own read of its ledger all worked. Each function's invocations are alarmed on with
+/// missing data breaching (`infra/alarms.tf`): when the heartbeat stops, the alarm fires.
+async fn heartbeat(adapters: &Adapters) -> Result<Value, HandlerError> {
+    adapters.ledger.get("heartbeat", adapters.env.function.name()).await.map_err(transient)?;
+    tracing::info!(function = %adapters.env.function, "heartbeat");
+    Ok(json!({"heartbeat": true, "function": adapters.env.function.name()}))
 }
 
 /// The time a payload carries (an EventBridge envelope's `time`, an S3 or Streams record's
