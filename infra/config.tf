@@ -35,11 +35,15 @@ locals {
     "[watcher]",
     "exceptions_table = ${jsonencode("${var.name_prefix}-exceptions")}",
     "rules = ${jsonencode(concat([for k, v in local.event_rules : "${var.name_prefix}-${k}"], [for k, v in local.schedules : "${var.name_prefix}-${k}-schedule"], [for k in local.heartbeats : "${var.name_prefix}-${k}-heartbeat"], [for k, v in local.guard_rules : "${var.name_prefix}-${k}"]))}",
-    "topics = ${jsonencode(["${var.name_prefix}-alerts", "${var.name_prefix}-notices"])}",
+    "topics = ${jsonencode(["${var.name_prefix}-alerts", "${var.name_prefix}-notices", "${var.name_prefix}-heartbeat"])}",
     "functions = ${jsonencode([for f in ["state-watcher", "trail-watcher", "config-watcher", "lock-watcher", "sweeper", "reporter"] : "${var.name_prefix}-${f}"])}",
     "trails = ${jsonencode([local.trail_name])}",
     "buckets = ${jsonencode(["${var.name_prefix}-evidence-*"])}",
     "config_recorder = true",
+    # The heartbeat (topics.tf): the sweeper tags this topic each run; each observer must see it.
+    "heartbeat_topic = ${jsonencode("${var.name_prefix}-heartbeat")}",
+    "heartbeat_observers = ${jsonencode(concat(["trail-watcher"], var.heartbeat_through_config ? ["config-watcher"] : []))}",
+    "silent_after_minutes = ${var.silent_after_minutes}",
     "",
   ])
 
@@ -85,6 +89,43 @@ locals {
             "PutFunctionConcurrency20171031", "DeleteFunctionConcurrency20171031", "RemovePermission20150331v2",
           ]
           requestParameters = { functionName = [{ prefix = "${var.name_prefix}-" }, { wildcard = "*:function:${var.name_prefix}-*" }] }
+        }
+      }
+    }
+    "guard-subscriptions" = {
+      description = "watcher.tampered: a subscription to a driftwatch topic removed or its filter changed"
+      pattern = {
+        source        = ["aws.sns"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource       = ["sns.amazonaws.com"]
+          eventName         = ["Unsubscribe", "SetSubscriptionAttributes"]
+          requestParameters = { subscriptionArn = [{ wildcard = "arn:aws:sns:*:*:${var.name_prefix}-*" }] }
+        }
+      }
+    }
+    "guard-topics" = {
+      description = "watcher.tampered: a driftwatch topic deleted, its policy, key or permissions changed"
+      pattern = {
+        source        = ["aws.sns"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource       = ["sns.amazonaws.com"]
+          eventName         = ["DeleteTopic", "SetTopicAttributes", "RemovePermission"]
+          requestParameters = { topicArn = [{ wildcard = "arn:aws:sns:*:*:${var.name_prefix}-*" }] }
+        }
+      }
+    }
+    "guard-keys" = {
+      description = "watcher.tampered: a driftwatch KMS key disabled, scheduled for deletion or its policy changed"
+      pattern = {
+        source        = ["aws.kms"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["kms.amazonaws.com"]
+          eventName   = ["DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"]
+          # These three take a key id or key ARN, never an alias.
+          requestParameters = { keyId = [aws_kms_key.main.key_id, aws_kms_key.main.arn, aws_kms_key.signing.key_id, aws_kms_key.signing.arn] }
         }
       }
     }

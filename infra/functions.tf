@@ -406,9 +406,10 @@ resource "aws_lambda_function" "sweeper" {
 
   environment {
     variables = merge(local.common_env, {
-      DRIFTWATCH_ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn
-      DRIFTWATCH_NOTICES_TOPIC_ARN = aws_sns_topic.notices.arn
-      DRIFTWATCH_SIGNING_KMS_KEY   = aws_kms_key.signing.arn
+      DRIFTWATCH_ALERTS_TOPIC_ARN    = aws_sns_topic.alerts.arn
+      DRIFTWATCH_NOTICES_TOPIC_ARN   = aws_sns_topic.notices.arn
+      DRIFTWATCH_HEARTBEAT_TOPIC_ARN = aws_sns_topic.heartbeat.arn
+      DRIFTWATCH_SIGNING_KMS_KEY     = aws_kms_key.signing.arn
     })
   }
 

@@ -109,6 +109,12 @@ locals {
       Action   = ["sns:Publish"]
       Resource = [aws_sns_topic.notices.arn]
     }
+    heartbeat = {
+      Sid      = "TagTheHeartbeatTopic"
+      Effect   = "Allow"
+      Action   = ["sns:TagResource"]
+      Resource = [aws_sns_topic.heartbeat.arn]
+    }
     async_dlq = {
       Sid      = "FailedInvocations"
       Effect   = "Allow"
@@ -219,7 +225,7 @@ locals {
     "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
     "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_kms)
     "sweeper" = concat(
-      [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.async_dlq],
+      [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.heartbeat, local.stmt.async_dlq],
       [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.signing_kms, local.stmt.config_read],
       local.state_kms,
     )

@@ -13,6 +13,21 @@ resource "aws_sns_topic" "notices" {
   tags              = var.tags
 }
 
+# The heartbeat: each sweeper run tags this topic (`driftwatch:heartbeat` = the run's time),
+# a write that must reach the trail-watcher through CloudTrail and EventBridge and the
+# config-watcher through AWS Config; a watcher that sees none for `silent_after_minutes` is
+# watcher.silent (crates/core/src/detect/self_defence.rs). Nobody subscribes to it; its tags
+# belong to the sweeper, so Terraform leaves them alone.
+resource "aws_sns_topic" "heartbeat" {
+  name              = "${var.name_prefix}-heartbeat"
+  kms_master_key_id = aws_kms_key.main.arn
+  tags              = var.tags
+
+  lifecycle {
+    ignore_changes = [tags, tags_all]
+  }
+}
+
 resource "aws_sns_topic" "operations" {
   name              = "${var.name_prefix}-operations"
   kms_master_key_id = aws_kms_key.main.arn

@@ -124,13 +124,19 @@ variable "report_schedule" {
 }
 
 variable "silent_after_minutes" {
-  description = "The heartbeat alarm (watcher.silent) fires when the sweeper has not run for this long; longer than the sweeper's schedule period."
+  description = "watcher.silent: the alarm fires when a function has not run for this long, and the sweeper raises the finding when a watcher has seen none of its heartbeats for this long; longer than the sweeper's schedule period."
   type        = number
   default     = 45
   validation {
     condition     = var.silent_after_minutes >= 30
     error_message = "silent_after_minutes: at least 30 (two 15-minute periods)."
   }
+}
+
+variable "heartbeat_through_config" {
+  description = "The config-watcher must see each heartbeat too (AWS Config records AWS::SNS::Topic in this account and region); false when the recorder leaves SNS topics out."
+  type        = bool
+  default     = true
 }
 
 variable "sweeper_schedule" {

@@ -479,6 +479,12 @@ fn the_rendered_policy_is_the_events_policy() {
     assert_eq!(rendered.state.lock_tables, expected.state.lock_tables);
     assert_eq!(rendered.locks, expected.locks);
     assert_eq!(rendered.exceptions.max_days, 90);
+    assert_eq!(rendered.watcher.topics, expected.watcher.topics);
+    // The heartbeat (issue 13 item 4): the sweeper tags this topic; both watchers must see it.
+    // (events/ runs without it: its cases are single calls, not a pipeline over time.)
+    assert_eq!(rendered.watcher.heartbeat_topic, "driftwatch-heartbeat");
+    assert_eq!(rendered.watcher.observers(), ["trail-watcher", "config-watcher"]);
+    assert_eq!(rendered.watcher.silent_after(), chrono::Duration::minutes(45));
     for key in ["prod/network.tfstate", "env:/staging/network.tfstate"] {
         assert!(rendered.is_state_object("stmarys-ehr-tfstate", key), "{key}");
     }
@@ -614,7 +620,7 @@ fn the_guard_rules_go_straight_to_the_operations_topic() {
     let ev = Eval::new(&infra);
     let guard = ev.local("guard_rules");
     let guard = guard.as_object().unwrap();
-    assert!(guard.len() >= 4, "{guard:?}");
+    assert!(guard.len() >= 7, "{guard:?}");
     let rule = infra.resources("aws_cloudwatch_event_rule").find(|b| name(b) == "guard").expect("the guard rules");
     assert!(format!("{:?}", attr(&rule.body, "for_each").unwrap()).contains("guard_rules"));
     let target = infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == "guard").expect("their targets");
@@ -645,7 +651,23 @@ fn the_guard_rules_go_straight_to_the_operations_topic() {
     function["detail"]["eventSource"] = json!("lambda.amazonaws.com");
     function["detail"]["eventName"] = json!("PutFunctionConcurrency20171031");
     function["detail"]["requestParameters"] = json!({"functionName": "driftwatch-trail-watcher", "reservedConcurrentExecutions": 0});
-    let entries: Vec<serde_json::Value> = [&disabled, &elsewhere, &function]
+    let mut unsubscribe = disabled.clone();
+    unsubscribe["source"] = json!("aws.sns");
+    unsubscribe["detail"]["eventSource"] = json!("sns.amazonaws.com");
+    unsubscribe["detail"]["eventName"] = json!("Unsubscribe");
+    unsubscribe["detail"]["requestParameters"] =
+        json!({"subscriptionArn": "arn:aws:sns:us-east-1:123456789012:driftwatch-alerts:7d0e1f2a-3b4c-4d5e-8f60-718293a4b5c6"});
+    let mut other_topic = unsubscribe.clone();
+    other_topic["detail"]["requestParameters"]["subscriptionArn"] = json!("arn:aws:sns:us-east-1:123456789012:billing:1a2b");
+    let key_id = guard["guard-keys"]["pattern"]["detail"]["requestParameters"]["keyId"][0].clone();
+    let mut disable_key = disabled.clone();
+    disable_key["source"] = json!("aws.kms");
+    disable_key["detail"]["eventSource"] = json!("kms.amazonaws.com");
+    disable_key["detail"]["eventName"] = json!("DisableKey");
+    disable_key["detail"]["requestParameters"] = json!({"keyId": key_id});
+    let mut other_key = disable_key.clone();
+    other_key["detail"]["requestParameters"]["keyId"] = json!("0000aaaa-12ab-34cd-56ef-1234567890ab");
+    let entries: Vec<serde_json::Value> = [&disabled, &elsewhere, &function, &unsubscribe, &other_topic, &disable_key, &other_key]
         .iter()
         .map(|e| json!({"Source": e["source"], "DetailType": e["detail-type"], "Detail": e["detail"].to_string(), "Resources": []}))
         .collect();
@@ -661,7 +683,11 @@ fn the_guard_rules_go_straight_to_the_operations_topic() {
         }
     }
     got.sort();
-    assert_eq!(got, ["DisableRule", "PutFunctionConcurrency20171031"], "the guard delivers the watcher's own rule and function only");
+    assert_eq!(
+        got,
+        ["DisableKey", "DisableRule", "PutFunctionConcurrency20171031", "Unsubscribe"],
+        "the guard delivers the watcher's own rule, function, subscription and key only"
+    );
 }
 
 /// Issue 13 item 4: IAM's CloudTrail events reach EventBridge in us-east-1 only; deployed
@@ -962,6 +988,7 @@ fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
         _ if r.contains("aws_s3_bucket.evidence") => Target::Evidence,
         _ if r.contains("aws_sns_topic.alerts") => Target::AlertsTopic,
         _ if r.contains("aws_sns_topic.notices") => Target::NoticesTopic,
+        _ if r.contains("aws_sns_topic.heartbeat") => Target::HeartbeatTopic,
         _ if r.contains("aws_secretsmanager_secret.signing_key") => Target::SigningKey,
         _ if r.contains("aws_secretsmanager_secret.redaction_salt") => Target::RedactionSalt,
         _ if !config_bucket.is_empty() && r == format!("arn:aws:s3:::{config_bucket}/*") => Target::ConfigBucket,

@@ -1682,3 +1682,129 @@ fn every_watcher_answers_its_heartbeat_and_records_nothing() {
     assert!(lab.evidence_keys().is_empty());
     assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty());
 }
+
+/// Issue 13 item 4: the heartbeat goes through the whole pipeline. Each sweeper run tags the
+/// heartbeat topic (on moto: the tag is there); the call reaches the trail-watcher as a
+/// CloudTrail event and the config-watcher as the topic's configuration item, which note it
+/// (no finding: the sweeper's own tag is not a change). A watcher that has seen none for
+/// `silent_after_minutes` is `watcher.silent`, critical, alerted once however many runs see the
+/// silence, and resolved by the first run after a heartbeat gets through again; redelivering a
+/// heartbeat changes nothing.
+#[test]
+fn a_watcher_that_stops_seeing_heartbeats_is_silent_until_one_gets_through() {
+    let Some(lab) = Lab::start("ls_heartbeat_pipeline") else { return };
+    let topic = lab.deployed.block_on(lab.deployed.sns.create_topic().name("driftwatch-heartbeat").send()).expect("topic");
+    let topic_arn = topic.topic_arn().expect("arn").to_string();
+    let policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy")
+        + "heartbeat_topic = \"driftwatch-heartbeat\"\nheartbeat_observers = [\"trail-watcher\", \"config-watcher\"]\nsilent_after_minutes = 45\n";
+    let vars = [("DRIFTWATCH_POLICY", policy.as_str()), ("DRIFTWATCH_HEARTBEAT_TOPIC_ARN", topic_arn.as_str())];
+    let sweeper = lab.adapters(Function::Sweeper, &vars);
+    let trail = lab.adapters(Function::TrailWatcher, &vars);
+    let config = lab.adapters(Function::ConfigWatcher, &vars);
+    let t0 = now();
+    let at = |m: i64| t0 + chrono::Duration::minutes(m);
+    let sweep = |m: i64| {
+        let mut tick = event("events/sweeper/stale-lock/event.json");
+        tick["time"] = json!(at(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        lab.invoke(&sweeper, &tick, at(m))
+    };
+    // The tag the last run set, as moto holds it.
+    let tag = || -> String {
+        let tags = lab.deployed.block_on(lab.deployed.sns.list_tags_for_resource().resource_arn(&topic_arn).send()).expect("tags");
+        tags.tags().iter().find(|t| t.key() == "driftwatch:heartbeat").map(|t| t.value().to_string()).expect("the heartbeat tag")
+    };
+    // The sweeper's TagResource as CloudTrail delivers it through EventBridge.
+    let call = |value: &str, m: i64| {
+        let mut e = event("events/trail-watcher/watcher-tampered-rule-disabled/event.json");
+        e["source"] = json!("aws.sns");
+        e["time"] = json!(at(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let d = &mut e["detail"];
+        d["eventSource"] = json!("sns.amazonaws.com");
+        d["eventName"] = json!("TagResource");
+        d["eventTime"] = json!(at(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        d["eventID"] = json!(format!("0d6c0a52-5a4e-4f0e-9b1a-{value:0>12}"));
+        d["userIdentity"]["arn"] = json!("arn:aws:sts::123456789012:assumed-role/driftwatch-sweeper/driftwatch-sweeper");
+        d["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!("arn:aws:iam::123456789012:role/driftwatch-sweeper");
+        d["userAgent"] = json!("aws-sdk-rust/1.0");
+        d["requestParameters"] = json!({"resourceArn": topic_arn, "tags": [{"key": "driftwatch:heartbeat", "value": value}]});
+        e
+    };
+    // The topic's configuration item after the tag, as AWS Config delivers it.
+    let item = |value: &str, m: i64| {
+        let time = at(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        json!({
+            "version": "0", "id": format!("c0f1a2b3-0000-4000-8000-{value:0>12}"), "detail-type": "Config Configuration Item Change",
+            "source": "aws.config", "account": "123456789012", "time": time, "region": "us-east-1", "resources": [topic_arn],
+            "detail": {
+                "recordVersion": "1.3", "messageType": "ConfigurationItemChangeNotification", "notificationCreationTime": time,
+                "configurationItemDiff": {"changeType": "UPDATE", "changedProperties": {}},
+                "configurationItem": {
+                    "configurationItemVersion": "1.3", "configurationItemCaptureTime": time, "configurationStateId": format!("{value}000"),
+                    "configurationItemStatus": "OK", "awsAccountId": "123456789012", "awsRegion": "us-east-1",
+                    "resourceType": "AWS::SNS::Topic", "resourceId": topic_arn, "resourceName": "driftwatch-heartbeat", "ARN": topic_arn,
+                    "configuration": {"TopicArn": topic_arn}, "supplementaryConfiguration": {},
+                    "tags": {"driftwatch:heartbeat": value}, "relationships": [], "relatedEvents": []
+                }
+            }
+        })
+    };
+    let silent = |r: &Value| -> Vec<String> {
+        r["heartbeat"]["heard"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["silent"] == json!(true))
+            .map(|h| h["observer"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let silent_alerts =
+        || lab.deployed.drain(&lab.deployed.alerts_queue).iter().filter(|m| m.to_string().contains("watcher.silent")).count();
+
+    // Run 1 sends the first heartbeat; both watchers see it and record nothing.
+    let r = sweep(0);
+    assert_eq!(r["heartbeat"]["findings"], json!([]), "{r}");
+    let first = tag();
+    assert_eq!(first, t0.timestamp().to_string(), "the tag is the run's time in epoch seconds");
+    let seen = lab.invoke(&trail, &call(&first, 1), at(1));
+    assert_eq!((seen["findings"].clone(), seen["recorded"]["evidence"].clone()), (json!([]), json!(0)), "{seen}");
+    let seen = lab.invoke(&config, &item(&first, 2), at(2));
+    assert_eq!(seen["findings"], json!([]), "{seen}");
+    // The trail-watcher hears nothing more (its rule disabled, say); Config keeps delivering.
+    for m in [15, 30] {
+        let r = sweep(m);
+        assert!(silent(&r).is_empty(), "{m} min: {r}");
+        lab.invoke(&config, &item(&tag(), m + 2), at(m + 2));
+    }
+    let r = sweep(45);
+    assert_eq!(silent(&r), ["trail-watcher"], "45 minutes after the last heartbeat it saw: {r}");
+    lab.invoke(&config, &item(&tag(), 47), at(47));
+    let open: Vec<Value> = lab.findings().into_iter().filter(|i| i["rule"] == "watcher.silent").collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let rec: Value = serde_json::from_str(open[0]["record"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (rec["finding"]["severity"].as_str(), rec["finding"]["resource"]["id"].as_str()),
+        (Some("critical"), Some("trail-watcher")),
+        "{rec}"
+    );
+    assert_eq!(silent_alerts(), 1);
+    // Still silent an hour on: the same finding, no second alert.
+    let r = sweep(60);
+    assert_eq!(silent(&r), ["trail-watcher"], "{r}");
+    assert_eq!(lab.findings().into_iter().filter(|i| i["rule"] == "watcher.silent").count(), 1);
+    assert_eq!(silent_alerts(), 0, "one alert per silence");
+    // The path is restored: the 60-minute heartbeat gets through, twice (a redelivery).
+    let restored = tag();
+    for _ in 0..2 {
+        let seen = lab.invoke(&trail, &call(&restored, 61), at(61));
+        assert_eq!(seen["findings"], json!([]), "{seen}");
+    }
+    lab.invoke(&config, &item(&restored, 62), at(62));
+    let r = sweep(75);
+    assert!(silent(&r).is_empty(), "{r}");
+    let item_now = lab.findings().into_iter().find(|i| i["rule"] == "watcher.silent").expect("kept");
+    let rec: Value = serde_json::from_str(item_now["record"].as_str().unwrap()).unwrap();
+    assert_eq!(rec["status"], "resolved", "{rec}");
+    assert_eq!(silent_alerts(), 0);
+    // The config-watcher was never silent.
+    assert!(!lab.findings().iter().any(|i| i["record"].as_str().unwrap().contains("config-watcher has")));
+}

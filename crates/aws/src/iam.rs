@@ -55,6 +55,8 @@ pub enum Target {
     AlertsTopic,
     /// The exception notices topic.
     NoticesTopic,
+    /// The heartbeat topic (the sweeper tags it each run).
+    HeartbeatTopic,
     /// The evidence signing key secret.
     SigningKey,
     /// The evidence signing key in KMS (asymmetric; only the sealer signs).
@@ -131,6 +133,7 @@ pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
         ("objects.rs", "ObjectWriter::ACTIONS", ObjectWriter::ACTIONS),
         ("notify.rs", "SnsNotifier::PUBLISH", SnsNotifier::PUBLISH),
         ("notify.rs", "SnsNotifier::CHECK", SnsNotifier::CHECK),
+        ("notify.rs", "SnsNotifier::TAG", SnsNotifier::TAG),
         ("secrets.rs", "SecretReader::ACTIONS", SecretReader::ACTIONS),
         ("kms.rs", "KmsSigner::ACTIONS", KmsSigner::ACTIONS),
         ("live.rs", "ConfigReader::READ", ConfigReader::READ),

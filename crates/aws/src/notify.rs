@@ -181,6 +181,8 @@ impl SnsNotifier {
     pub const PUBLISH: &'static [Action] = &[Action::new("sns:Publish", "publish")];
     /// [`check`](Self::check).
     pub const CHECK: &'static [Action] = &[Action::new("sns:GetTopicAttributes", "get_topic_attributes")];
+    /// [`tag`](Self::tag) (the sweeper's heartbeat).
+    pub const TAG: &'static [Action] = &[Action::new("sns:TagResource", "tag_resource")];
 
     pub fn topic_arn(&self) -> &str {
         &self.topic_arn
@@ -250,6 +252,21 @@ impl SnsNotifier {
                 Ok(Published { message_id, fingerprint })
             }
             Err(e) => Err(self.failed("Publish", &e)),
+        }
+    }
+
+    /// `TagResource`: set one tag on the topic (the sweeper's heartbeat, a write that reaches
+    /// the watchers through CloudTrail and AWS Config).
+    pub async fn tag(&self, key: &str, value: &str) -> Result<(), NotifyError> {
+        let tag = aws_sdk_sns::types::Tag::builder().key(key).value(value).build().map_err(|e| NotifyError::Request {
+            op: "TagResource",
+            topic: self.topic_arn.clone(),
+            message: e.to_string(),
+            transient: false,
+        })?;
+        match self.client.tag_resource().resource_arn(&self.topic_arn).tags(tag).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.failed("TagResource", &e)),
         }
     }
 

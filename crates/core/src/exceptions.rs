@@ -94,7 +94,15 @@ pub fn account_of(f: &Finding) -> Option<&str> {
 
 fn is_exception_rule(r: Rule) -> bool {
     // Nothing excepts the watcher's own findings about exceptions and about itself.
-    matches!(r, Rule::ExceptionExpiring | Rule::ExceptionExpired | Rule::ExceptionInvalid | Rule::ExceptionChanged | Rule::WatcherTampered)
+    matches!(
+        r,
+        Rule::ExceptionExpiring
+            | Rule::ExceptionExpired
+            | Rule::ExceptionInvalid
+            | Rule::ExceptionChanged
+            | Rule::WatcherTampered
+            | Rule::WatcherSilent
+    )
 }
 
 /// One exception as loaded. `problems` empty = valid.

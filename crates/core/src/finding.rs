@@ -29,12 +29,13 @@ pub enum Rule {
     ExceptionInvalid,
     ExceptionChanged,
     WatcherTampered,
+    WatcherSilent,
     InputInvalid,
 }
 
 impl Rule {
     /// All rules, in id order of BRIEF.md.
-    pub const ALL: [Rule; 21] = [
+    pub const ALL: [Rule; 22] = [
         Rule::DriftChanged,
         Rule::DriftMissing,
         Rule::DriftUnmanaged,
@@ -55,6 +56,7 @@ impl Rule {
         Rule::ExceptionInvalid,
         Rule::ExceptionChanged,
         Rule::WatcherTampered,
+        Rule::WatcherSilent,
         Rule::InputInvalid,
     ];
 
@@ -81,6 +83,7 @@ impl Rule {
             Rule::ExceptionInvalid => "exception.invalid",
             Rule::ExceptionChanged => "exception.changed",
             Rule::WatcherTampered => "watcher.tampered",
+            Rule::WatcherSilent => "watcher.silent",
             Rule::InputInvalid => "input.invalid",
         }
     }
@@ -99,7 +102,7 @@ impl Rule {
             Rule::ChangeConsole | Rule::DriftMissing | Rule::StateUnlockedWrite | Rule::ExceptionExpired | Rule::ExceptionChanged => {
                 Severity::High
             }
-            Rule::WatcherTampered => Severity::Critical,
+            Rule::WatcherTampered | Rule::WatcherSilent => Severity::Critical,
             Rule::ExceptionExpiring | Rule::InputInvalid => Severity::Low,
             _ => Severity::Medium,
         }
@@ -296,6 +299,7 @@ pub fn what_to_do(rule: Rule) -> &'static str {
         Rule::ExceptionExpiring => "The exception expires soon. Its owner should fix the underlying finding or renew the exception with a new approval before it expires.",
         Rule::ExceptionChanged => "An exception was created, changed or deleted in the exceptions table. Check that the change went through review (ticket, approver other than the requester) and that its selector is no broader than it must be; revert it if not.",
         Rule::WatcherTampered => "Someone disabled or changed a part of driftwatch itself (an EventBridge rule or target, an alert subscription, a function, its key, the trail, the Config recorder or the evidence bucket policy). Treat it as a security incident: restore it through the pipeline and review what happened while the watcher was blind.",
+        Rule::WatcherSilent => "A watcher has seen none of the sweeper's heartbeats for longer than the policy allows: its trigger (the trail, AWS Config, an EventBridge rule or target) or the function itself no longer delivers. Until it is restored nothing of that kind is detected: find what stopped it, restore it through the pipeline, and replay the gap (CloudTrail log files, a reconcile).",
         Rule::ExceptionExpired => "The exception has expired and the findings it covered are open again. Fix them through the pipeline, or have the owner renew the exception with a new approval.",
         Rule::ExceptionInvalid => "The exception is invalid and suppresses nothing. Fix it in the exceptions file (driftwatch exceptions check names the line and field).",
         Rule::InputInvalid => "An input could not be decoded. Check the named source; the rest of the batch was processed.",
@@ -315,7 +319,7 @@ mod tests {
             let json = serde_json::to_string(&r).unwrap();
             assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), r);
         }
-        assert_eq!(seen.len(), 21);
+        assert_eq!(seen.len(), 22);
     }
 
     #[test]

@@ -90,6 +90,38 @@ pub struct WatcherPolicy {
     /// watcher too.
     #[serde(default)]
     pub config_recorder: bool,
+    /// The heartbeat topic (name or ARN): each sweeper run tags it `driftwatch:heartbeat` =
+    /// the run's time in epoch seconds, a call that must reach the watchers through CloudTrail
+    /// (and AWS Config) like any other. Empty: no heartbeat.
+    #[serde(default)]
+    pub heartbeat_topic: String,
+    /// The watchers that must see each heartbeat: `trail-watcher` (through CloudTrail and
+    /// EventBridge), `config-watcher` (through AWS Config; it must record `AWS::SNS::Topic`).
+    /// Default: `trail-watcher`.
+    #[serde(default)]
+    pub heartbeat_observers: Vec<String>,
+    /// A watcher that has seen no heartbeat for this long is `watcher.silent` (default 45;
+    /// longer than the sweeper's period plus delivery delay).
+    #[serde(default)]
+    pub silent_after_minutes: Option<u32>,
+}
+
+impl WatcherPolicy {
+    /// The watchers that must see each heartbeat (none without a heartbeat topic).
+    pub fn observers(&self) -> Vec<String> {
+        if self.heartbeat_topic.is_empty() {
+            Vec::new()
+        } else if self.heartbeat_observers.is_empty() {
+            vec!["trail-watcher".to_string()]
+        } else {
+            self.heartbeat_observers.clone()
+        }
+    }
+
+    /// How long a watcher may go without a heartbeat.
+    pub fn silent_after(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.silent_after_minutes.unwrap_or(45)))
+    }
 }
 
 /// How often a resource may alert.
@@ -242,6 +274,15 @@ impl Policy {
                           name; list the pipeline's role ARNs in pipeline.principals"
                     .into(),
             });
+        }
+        if let Some(o) = p.watcher.heartbeat_observers.iter().find(|o| !matches!(o.as_str(), "trail-watcher" | "config-watcher")) {
+            return Err(PolicyError::Field {
+                field: "watcher.heartbeat_observers",
+                message: format!("{o:?} sees no heartbeat: expected \"trail-watcher\" or \"config-watcher\""),
+            });
+        }
+        if p.watcher.silent_after_minutes == Some(0) {
+            return Err(PolicyError::Field { field: "watcher.silent_after_minutes", message: "must be at least 1 minute".into() });
         }
         if p.locks.stale_after_minutes.values().any(|m| *m == 0) {
             return Err(PolicyError::Field { field: "locks.stale_after_minutes", message: "thresholds must be at least 1 minute".into() });

@@ -16,6 +16,7 @@
 //! * [`seal`]: the scheduled seal of the evidence not yet covered by a digest.
 //! * [`in_memory`]: every port in memory (unit tests, runs without AWS).
 
+pub mod heartbeat;
 pub mod in_memory;
 pub mod locks;
 pub mod memory;

@@ -13,6 +13,7 @@
 //! | `cfg`  | `<type>#<id>`           | newest AWS Config `configurationStateId` processed (written only forward: `Ledger::advance`) |
 //! | `state` | `<bucket>/<key>`       | an indexed state (the state watcher's; the reconcile's list): bucket, key, workspace, serial, version, time |
 //! | `cursor` | `reconcile`           | the sweeper's reconcile position                   |
+//! | `heartbeat` | `sent` / `<observer>` | when the sweeper sent its first heartbeat / the send time of the newest one a watcher saw ([`crate::heartbeat`]) |
 //!
 //! [`LedgerMemory`] loads what a signal [needs](driftwatch_core::detect::needs) into the core's
 //! [`InMemory`], lets the detector run, and writes back only what changed.

@@ -219,6 +219,10 @@ impl<'a> Replay<'a> {
             }
             _ => {}
         }
+        // The sweeper's heartbeat is not a change to report (the Lambdas note it as seen).
+        if detect::self_defence::heartbeat(&signal, &self.base.policy.watcher).is_some_and(|h| h.only) {
+            return;
+        }
         let now = signal.time().unwrap_or(self.base.now);
         let found = detect::process(&signal, &self.ctx(now), &mut self.mem);
         self.add(found);

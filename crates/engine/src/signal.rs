@@ -6,10 +6,10 @@ use crate::memory::LedgerMemory;
 use crate::ports::{Ports, Retry};
 use crate::record::{record, record_with, resolve, Recorded};
 use chrono::{DateTime, Utc};
-use driftwatch_core::detect::{self, Context, Needs};
+use driftwatch_core::detect::{self, self_defence, Context, Needs};
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
 use driftwatch_core::lifecycle::Resolve;
-use driftwatch_core::ports::{IndexLookup, PortResult};
+use driftwatch_core::ports::{IndexLookup, Ledger, PortResult};
 use driftwatch_core::signal::Signal;
 use driftwatch_core::Finding;
 use driftwatch_decode::Decoded;
@@ -64,6 +64,21 @@ pub async fn detect_signal(ports: &impl Ports, signal: &Signal, at: DateTime<Utc
     Ok(Detected { findings, resolved, memory: mem })
 }
 
+/// Note the heartbeat a signal carries, if any: the ledger's `heartbeat` item of the watcher
+/// that saw it holds the send time of the newest heartbeat seen (only forward, so a late
+/// redelivery never moves it back). `true` when the signal is nothing but the heartbeat.
+pub async fn note_heartbeat(ports: &impl Ports, signal: &Signal) -> Result<bool, Retry> {
+    let Some(h) = self_defence::heartbeat(signal, &ports.policy().watcher) else { return Ok(false) };
+    let order = u64::try_from(h.sent.timestamp()).unwrap_or(0);
+    ports.ledger().advance(HEARTBEAT, h.observer, order, &serde_json::json!(h.sent)).await?;
+    tracing::info!(observer = h.observer, sent = %h.sent, "heartbeat seen");
+    Ok(h.only)
+}
+
+/// The ledger kind of the heartbeats: `heartbeat/<observer>` the newest seen, `heartbeat/sent`
+/// the first the sweeper sent.
+pub const HEARTBEAT: &str = "heartbeat";
+
 /// [`detect_signal`], then record its findings and resolutions, then save the memory.
 pub async fn on_signal(
     ports: &impl Ports,
@@ -71,6 +86,9 @@ pub async fn on_signal(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Finding>, Recorded), Retry> {
+    if note_heartbeat(ports, signal).await? {
+        return Ok((Vec::new(), Recorded::default()));
+    }
     let d = detect_signal(ports, signal, at).await?;
     let mut recorded = record(ports, d.findings.clone(), now).await?;
     recorded += resolve(ports, d.resolved, now).await?;
@@ -115,6 +133,9 @@ pub async fn watch(ports: &impl Ports, decoded: Vec<Decoded>, at: DateTime<Utc>,
     for d in decoded {
         let (found, resolved, mem) = match d {
             Ok(signal) => {
+                if note_heartbeat(ports, &signal).await? {
+                    continue;
+                }
                 let d = detect_signal(ports, &signal, at).await?;
                 (d.findings, d.resolved, Some(d.memory))
             }

@@ -36,6 +36,8 @@ pub struct Adapters {
     pub report_files: ObjectWriter,
     pub alerts: Option<SnsNotifier>,
     pub notices: Option<SnsNotifier>,
+    /// The heartbeat topic (the sweeper tags it each run).
+    pub heartbeat: Option<SnsNotifier>,
     pub secrets: SecretReader,
     /// The SDK configuration the clients were built from (for clients that must live on
     /// another runtime, such as the sweeper's sealing).
@@ -85,6 +87,7 @@ impl Adapters {
         };
         let alerts = notifier(&env.alerts_topic_arn)?;
         let notices = notifier(&env.notices_topic_arn)?;
+        let heartbeat = notifier(&env.heartbeat_topic_arn)?;
         Ok(Adapters {
             redactor: match &env.redaction_salt {
                 Salt::Value(v) => Redactor::new(v.as_bytes()),
@@ -107,6 +110,7 @@ impl Adapters {
             sdk,
             alerts,
             notices,
+            heartbeat,
             env,
         })
     }

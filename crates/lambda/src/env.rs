@@ -32,6 +32,9 @@ pub const EVIDENCE: &str = "DRIFTWATCH_EVIDENCE";
 pub const ALERTS_TOPIC_ARN: &str = "DRIFTWATCH_ALERTS_TOPIC_ARN";
 /// SNS topic of exception expiry notices.
 pub const NOTICES_TOPIC_ARN: &str = "DRIFTWATCH_NOTICES_TOPIC_ARN";
+/// SNS topic the sweeper tags each run, the heartbeat (sweeper; required when the policy's
+/// `[watcher] heartbeat_topic` is set).
+pub const HEARTBEAT_TOPIC_ARN: &str = "DRIFTWATCH_HEARTBEAT_TOPIC_ARN";
 /// Secrets Manager secret (id or ARN) holding an Ed25519 evidence signing key (sweeper): what
 /// a local run uses; a deployment signs inside KMS ([`SIGNING_KMS_KEY`]). One of the two is
 /// required.
@@ -153,6 +156,7 @@ impl Function {
                 TIME_RESERVE_SECONDS,
                 REDACTION_SALT,
                 SIGNING_KEY_SECRET,
+                HEARTBEAT_TOPIC_ARN,
             ],
             _ => &[POLICY, S3_PATH_STYLE, EVIDENCE_RETENTION_DAYS, EVIDENCE_KMS_KEY, REDACTION_SALT],
         }
@@ -188,6 +192,7 @@ pub fn hint(var: &str) -> &'static str {
         EVIDENCE => "evidence store, s3://BUCKET/PREFIX",
         ALERTS_TOPIC_ARN => "SNS topic ARN of security alerts",
         NOTICES_TOPIC_ARN => "SNS topic ARN of exception expiry notices",
+        HEARTBEAT_TOPIC_ARN => "SNS topic ARN the sweeper tags each run (the heartbeat; the policy's [watcher] heartbeat_topic)",
         SIGNING_KEY_SECRET => "Secrets Manager secret id of the Ed25519 evidence signing key (local runs)",
         SIGNING_KMS_KEY => "KMS key id of the evidence signing key (ECC_NIST_P256; or DRIFTWATCH_SIGNING_KEY_SECRET locally)",
         REPORTS => "where reports are written, s3://BUCKET/PREFIX",
@@ -233,6 +238,8 @@ pub struct Env {
     pub evidence: S3Url,
     pub alerts_topic_arn: Option<String>,
     pub notices_topic_arn: Option<String>,
+    /// The heartbeat topic (sweeper).
+    pub heartbeat_topic_arn: Option<String>,
     pub signing_key_secret: Option<String>,
     /// The evidence signing key in KMS (sweeper); preferred over the secret when both are set.
     pub signing_kms_key: Option<String>,
@@ -319,6 +326,12 @@ impl Env {
                 }),
             }
         };
+        let heartbeat_topic_arn = match topic(HEARTBEAT_TOPIC_ARN)? {
+            None if function == Function::Sweeper && !policy.watcher.heartbeat_topic.is_empty() => {
+                return Err(EnvError::Missing { function, var: HEARTBEAT_TOPIC_ARN, hint: hint(HEARTBEAT_TOPIC_ARN) })
+            }
+            t => t,
+        };
         Ok(Env {
             function,
             environment: req(ENVIRONMENT),
@@ -333,6 +346,7 @@ impl Env {
             evidence: parse_s3_url(function, EVIDENCE, &req(EVIDENCE))?,
             alerts_topic_arn: topic(ALERTS_TOPIC_ARN)?,
             notices_topic_arn: topic(NOTICES_TOPIC_ARN)?,
+            heartbeat_topic_arn,
             signing_key_secret: get(SIGNING_KEY_SECRET),
             signing_kms_key: get(SIGNING_KMS_KEY),
             reports: get(REPORTS).map(|v| parse_s3_url(function, REPORTS, &v)).transpose()?,

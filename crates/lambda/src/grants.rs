@@ -83,6 +83,7 @@ impl Function {
                     (LockFiles, S3StateReader::LOCK_FILES),
                     (ExceptionsTable, driftwatch_aws::ExceptionsTable::NOTICES),
                     (NoticesTopic, SnsNotifier::PUBLISH),
+                    (HeartbeatTopic, SnsNotifier::TAG),
                     (Evidence, S3EvidenceStore::READ),
                     (SigningKey, SecretReader::ACTIONS),
                     (SigningKmsKey, driftwatch_aws::KmsSigner::ACTIONS),

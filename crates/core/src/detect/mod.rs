@@ -8,6 +8,7 @@
 //! | Config item change | [`config_change`] | `drift.changed`, `drift.missing`, `drift.unmanaged`, `encryption.regression` |
 //! | state object written (with both versions) | [`state_write`] | `encryption.regression`, `state.lineage_changed`, `state.serial_regression`, `drift.unmanaged`, `state.unlocked_write`, `state.digest_mismatch` |
 //! | CloudTrail call on driftwatch's own resources | [`self_defence`] | `exception.changed`, `watcher.tampered` |
+//! | the sweeper's heartbeats sent and seen | [`self_defence::hearing`] | `watcher.silent` |
 //! | lock table stream record, `.tflock` event, tick | [`lock`] | `lock.stale`, `lock.contention`, `lock.force_unlock` |
 //! | undecodable input | [`invalid_input`] | `input.invalid` |
 

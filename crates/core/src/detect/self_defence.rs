@@ -12,6 +12,13 @@
 //! | Config `StopConfigurationRecorder`, `DeleteConfigurationRecorder`, `DeleteDeliveryChannel` | the account's recorder | `watcher.tampered` |
 //! | S3 `PutBucketPolicy`, `DeleteBucketPolicy`, `PutBucketVersioning`, `PutObjectLockConfiguration`, `PutBucketLifecycle(Configuration)`, `DeleteBucket` | the evidence bucket | `watcher.tampered` |
 //!
+//! The heartbeat: each sweeper run tags the heartbeat topic (`driftwatch:heartbeat` = the run's
+//! time); the call reaches the trail-watcher through CloudTrail and EventBridge, and the
+//! config-watcher through AWS Config, like any other change ([`heartbeat`]). The sweeper
+//! compares what it sent with what each watcher saw ([`hearing`]): a watcher that has seen
+//! none for `silent_after_minutes` is `watcher.silent`, critical; it resolves when a heartbeat
+//! gets through again.
+//!
 //! `watcher.tampered` is not raised for the pipeline (deploying driftwatch changes these), and
 //! is critical otherwise. Neither rule can be excepted.
 
@@ -19,7 +26,8 @@ use super::actor::{self, classify};
 use super::{actor_of, build, Context, Draft};
 use crate::finding::{ActorKind, Change, Finding, ResourceRef, Rule};
 use crate::policy::WatcherPolicy;
-use crate::signal::ApiCall;
+use crate::signal::{ApiCall, Signal};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// Resource type of `exception.changed` findings (as `exception.*`).
@@ -219,4 +227,209 @@ fn tampered(call: &ApiCall, w: &WatcherPolicy, ctx: &Context<'_>) -> Option<Find
         },
         ctx.catalog,
     ))
+}
+
+/// The tag the sweeper sets on the heartbeat topic each run: its value is the run's time in
+/// epoch seconds (a number, which redaction keeps).
+pub const HEARTBEAT_TAG: &str = "driftwatch:heartbeat";
+/// The watcher that sees heartbeats through CloudTrail and EventBridge.
+pub const TRAIL_OBSERVER: &str = "trail-watcher";
+/// The watcher that sees heartbeats through AWS Config.
+pub const CONFIG_OBSERVER: &str = "config-watcher";
+
+/// A heartbeat that reached a watcher: which watcher, and when the sweeper sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub observer: &'static str,
+    pub sent: DateTime<Utc>,
+    /// The signal is nothing but the heartbeat (the sweeper's `TagResource` of the heartbeat
+    /// tag alone): no other detector need see it. A Config item is detected as usual.
+    pub only: bool,
+}
+
+/// The heartbeat tag's value in `tags`: an object (`{"driftwatch:heartbeat": "…"}`) or a
+/// list of `{key, value}` / `{Key, Value}` pairs.
+fn heartbeat_tag(tags: &Value) -> Option<DateTime<Utc>> {
+    let value = match tags {
+        Value::Object(m) => m.get(HEARTBEAT_TAG).cloned(),
+        Value::Array(pairs) => pairs.iter().find_map(|p| {
+            let key = p.get("key").or_else(|| p.get("Key")).and_then(Value::as_str)?;
+            (key == HEARTBEAT_TAG).then(|| p.get("value").or_else(|| p.get("Value")).cloned()).flatten()
+        }),
+        _ => None,
+    }?;
+    let secs = match &value {
+        Value::String(s) => s.trim().parse::<i64>().ok()?,
+        Value::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// The heartbeat a signal carries, if it is one: the sweeper's `TagResource` of the heartbeat
+/// topic seen in CloudTrail (the trail-watcher), or the topic's configuration item carrying
+/// the tag (the config-watcher). Anyone may tag the topic: a heartbeat proves the path from
+/// the call to the watcher works, which is all it claims.
+pub fn heartbeat(signal: &Signal, w: &WatcherPolicy) -> Option<Heartbeat> {
+    if w.heartbeat_topic.is_empty() {
+        return None;
+    }
+    let topic = std::slice::from_ref(&w.heartbeat_topic);
+    match signal {
+        Signal::ApiCall(call) => {
+            if call.error_code.is_some() || call.event_source != "sns.amazonaws.com" || call.event_name != "TagResource" {
+                return None;
+            }
+            let arn = param(call, &["resourceArn", "ResourceArn"])?;
+            if !names_one_of(arn, topic) {
+                return None;
+            }
+            let tags = call.request_parameters.get("tags").or_else(|| call.request_parameters.get("Tags"))?;
+            let sent = heartbeat_tag(tags)?;
+            let only = tags.as_array().map_or(1, Vec::len) == 1 && tags.as_object().map_or(1, |m| m.len()) == 1;
+            Some(Heartbeat { observer: TRAIL_OBSERVER, sent, only })
+        }
+        Signal::ConfigChange(change) => {
+            let item = change.item.as_ref()?;
+            if item.resource_type != "AWS::SNS::Topic" || item.is_deleted() {
+                return None;
+            }
+            let name = item.arn.as_deref().unwrap_or(&item.resource_id);
+            if !names_one_of(name, topic) {
+                return None;
+            }
+            let sent = heartbeat_tag(item.doc.get("tags")?)?;
+            Some(Heartbeat { observer: CONFIG_OBSERVER, sent, only: false })
+        }
+        _ => None,
+    }
+}
+
+/// What the sweeper concludes about one observer from the heartbeats it sent and saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hearing {
+    /// Heartbeats have not been sent for long enough to tell.
+    TooEarly,
+    /// The newest heartbeat it saw is recent enough.
+    Heard { fingerprint: String },
+    /// None seen for longer than the policy allows.
+    Silent(Box<Finding>),
+}
+
+/// Has `observer` seen a heartbeat recently enough? `first_sent` is when the sweeper sent its
+/// first heartbeat, `last_seen` the send time of the newest one the observer saw. Silent
+/// once both lie further back than `silent_after`. The finding is timed at the moment the
+/// observer became silent (the newest heartbeat seen, or the first sent, plus `silent_after`),
+/// and its fingerprint names only the observer: one open finding per silence, however many
+/// sweeps see it, resolved when a heartbeat gets through again.
+pub fn hearing(
+    observer: &str,
+    first_sent: Option<DateTime<Utc>>,
+    last_seen: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    w: &WatcherPolicy,
+    catalog: &crate::catalog::Catalog,
+) -> Hearing {
+    let Some(first) = first_sent else { return Hearing::TooEarly };
+    let after = w.silent_after();
+    let since = last_seen.map_or(first, |s| s.max(first));
+    let silent_at = since + after;
+    let finding = build(
+        Draft {
+            rule: Rule::WatcherSilent,
+            severity: None,
+            title: match last_seen {
+                Some(s) => format!(
+                    "driftwatch's {observer} has seen no heartbeat since the one sent at {}",
+                    s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                None => format!("driftwatch's {observer} has never seen a heartbeat"),
+            },
+            resource: ResourceRef {
+                arn: None,
+                resource_type: WATCHER.into(),
+                id: observer.to_string(),
+                address: None,
+                terraform_type: None,
+                state: None,
+            },
+            actor: None,
+            changes: vec![Change {
+                path: "last_heartbeat_seen".into(),
+                desired: Value::String(format!("within {} minutes", after.num_minutes())),
+                actual: last_seen.map_or(Value::Null, |s| Value::String(s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            }],
+            extra_controls: vec!["HIPAA 164.312(b)".into(), "NIST AU-5".into(), "NIST SI-4".into()],
+            fingerprint_parts: vec!["silent".into(), observer.to_string()],
+            at: silent_at,
+        },
+        catalog,
+    );
+    if now < silent_at {
+        if last_seen.is_none() && now < first + after {
+            return Hearing::TooEarly;
+        }
+        return Hearing::Heard { fingerprint: finding.fingerprint };
+    }
+    Hearing::Silent(Box::new(finding))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::policy::Policy;
+
+    fn policy() -> WatcherPolicy {
+        Policy::from_toml(
+            "[watcher]\nheartbeat_topic = \"driftwatch-heartbeat\"\nheartbeat_observers = [\"trail-watcher\", \"config-watcher\"]\n",
+        )
+        .unwrap()
+        .watcher
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn heartbeat_tags_are_read_from_either_shape_and_nothing_else_is_one() {
+        assert_eq!(heartbeat_tag(&serde_json::json!({"driftwatch:heartbeat": "1795176000"})), Some(t("2026-11-20T12:00:00Z")));
+        assert_eq!(
+            heartbeat_tag(&serde_json::json!([{"Key": "driftwatch:heartbeat", "Value": "1795176000"}])),
+            Some(t("2026-11-20T12:00:00Z"))
+        );
+        assert_eq!(heartbeat_tag(&serde_json::json!([{"key": "owner", "value": "1795176000"}])), None);
+        assert_eq!(heartbeat_tag(&serde_json::json!({"driftwatch:heartbeat": "(sensitive sha256:ab)"})), None);
+    }
+
+    #[test]
+    fn silence_is_counted_from_the_last_heartbeat_seen_or_the_first_sent() {
+        let (w, c) = (policy(), Catalog::builtin());
+        let first = Some(t("2026-11-20T12:00:00Z"));
+        assert_eq!(hearing("trail-watcher", None, None, t("2026-11-21T00:00:00Z"), &w, &c), Hearing::TooEarly);
+        assert_eq!(hearing("trail-watcher", first, None, t("2026-11-20T12:44:59Z"), &w, &c), Hearing::TooEarly);
+        let Hearing::Silent(f) = hearing("trail-watcher", first, None, t("2026-11-20T12:45:00Z"), &w, &c) else { panic!("silent") };
+        assert_eq!(
+            (f.rule, f.severity, f.first_seen),
+            (Rule::WatcherSilent, crate::finding::Severity::Critical, t("2026-11-20T12:45:00Z"))
+        );
+        let seen = Some(t("2026-11-20T13:00:00Z"));
+        let Hearing::Heard { fingerprint } = hearing("trail-watcher", first, seen, t("2026-11-20T13:44:00Z"), &w, &c) else {
+            panic!("heard")
+        };
+        assert_eq!(fingerprint, f.fingerprint, "one finding per observer: the heard run resolves it");
+        let Hearing::Silent(g) = hearing("trail-watcher", first, seen, t("2026-11-20T14:00:00Z"), &w, &c) else { panic!("silent") };
+        assert_eq!((g.fingerprint, g.first_seen), (f.fingerprint.clone(), t("2026-11-20T13:45:00Z")));
+        let Hearing::Silent(h) = hearing("config-watcher", first, None, t("2026-11-20T14:00:00Z"), &w, &c) else { panic!("silent") };
+        assert_ne!(h.fingerprint, f.fingerprint);
+    }
+
+    #[test]
+    fn the_policy_refuses_an_observer_that_sees_no_heartbeat() {
+        let e = Policy::from_toml("[watcher]\nheartbeat_topic = \"h\"\nheartbeat_observers = [\"sweeper\"]\n").unwrap_err();
+        assert!(e.to_string().contains("heartbeat_observers"), "{e}");
+        assert_eq!(policy().observers(), ["trail-watcher", "config-watcher"]);
+        assert!(WatcherPolicy::default().observers().is_empty(), "no topic, no heartbeat");
+    }
 }

@@ -18,9 +18,14 @@
 //!    digest (the key is the Secrets Manager secret [`SIGNING_KEY_SECRET`](crate::env::SIGNING_KEY_SECRET));
 //! 6. **reconcile**: every indexed state against AWS Config, a chunk of states per run from a
 //!    cursor kept in the ledger, stopping early when the deadline nears — so any estate is
-//!    covered across runs without hitting the 15-minute limit.
+//!    covered across runs without hitting the 15-minute limit;
+//! 7. **heartbeat**: `watcher.silent` for a watcher that has seen none of the heartbeats sent
+//!    for `silent_after_minutes` (resolved when one gets through), then this run's heartbeat:
+//!    the heartbeat topic tagged, a write the watchers must see through CloudTrail and AWS
+//!    Config.
 
 mod alerts;
+mod heartbeat;
 mod locks;
 mod notices;
 mod reconcile;
@@ -61,6 +66,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         ("notices", "exception notices", notices::run(adapters, inv).await),
         ("sealed", "evidence digests", seal::run(adapters, inv).await),
         ("reconcile", "reconcile", reconcile::run(adapters, inv).await),
+        ("heartbeat", "heartbeat", heartbeat::run(adapters, inv).await),
     ];
     for (name, what, done) in parts {
         match done {
