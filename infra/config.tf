@@ -17,6 +17,11 @@ locals {
     "[pipeline]",
     "principals = ${jsonencode(var.pipeline_principals)}",
     "session_names = ${jsonencode(var.pipeline_session_names)}",
+    "only = ${var.pipeline_only}",
+    "break_glass = ${jsonencode(var.break_glass_roles)}",
+    "",
+    "[controls]",
+    "trusted_accounts = ${jsonencode(var.trusted_accounts)}",
     "",
     "[state]",
     "buckets = ${jsonencode(var.state_buckets)}",
@@ -155,14 +160,37 @@ locals {
     {
       for source, calls in local.cloudtrail_calls : "trail-${calls.name}" => {
         function    = "trail-watcher"
-        description = "CloudTrail write calls of ${calls.eventSource} that the catalog knows"
+        description = "CloudTrail write calls of ${calls.eventSource} that the catalog or the control catalog knows"
         pattern = {
           source        = [source]
           "detail-type" = ["AWS API Call via CloudTrail"]
           detail = {
             eventSource = [calls.eventSource]
             eventName   = calls.eventNames
+            # The root user's calls have a rule of their own (trail-root).
+            userIdentity = { type = [{ "anything-but" = "Root" }] }
           }
+        }
+      }
+    },
+    {
+      "trail-root" = {
+        function    = "trail-watcher"
+        description = "Every write call of the root user (control.identity_risk)"
+        pattern = {
+          "detail-type" = ["AWS API Call via CloudTrail"]
+          detail = {
+            userIdentity = { type = ["Root"] }
+            readOnly     = [false]
+          }
+        }
+      }
+      "trail-signin" = {
+        function    = "trail-watcher"
+        description = "Console sign-ins (control.identity_risk: a sign-in without MFA)"
+        pattern = {
+          source        = ["aws.signin"]
+          "detail-type" = ["AWS Console Sign In via CloudTrail"]
         }
       }
     },
@@ -177,23 +205,24 @@ locals {
             eventSource       = ["s3.amazonaws.com"]
             eventName         = ["PutObject", "DeleteObject", "CopyObject", "CompleteMultipartUpload"]
             requestParameters = { bucketName = var.state_buckets }
+            userIdentity      = { type = [{ "anything-but" = "Root" }] }
           }
         }
       }
       "trail-watcher-self" = {
         function    = "trail-watcher"
-        description = "CloudTrail calls that blind the watcher and are not catalog calls (its rules, subscriptions, event source mappings, the Config recorder): watcher.tampered"
+        description = "CloudTrail calls that blind the watcher and are not catalog calls (its rules, subscriptions, event source mappings; the Config recorder's are control catalog calls): watcher.tampered"
         pattern = {
-          source        = ["aws.events", "aws.sns", "aws.lambda", "aws.config"]
+          source        = ["aws.events", "aws.sns", "aws.lambda"]
           "detail-type" = ["AWS API Call via CloudTrail"]
           detail = {
-            eventSource = ["events.amazonaws.com", "sns.amazonaws.com", "lambda.amazonaws.com", "config.amazonaws.com"]
+            eventSource = ["events.amazonaws.com", "sns.amazonaws.com", "lambda.amazonaws.com"]
             eventName = [
               "DisableRule", "DeleteRule", "RemoveTargets", "PutTargets", "PutRule",
               "Unsubscribe", "SetSubscriptionAttributes",
               "UpdateEventSourceMapping20150331", "DeleteEventSourceMapping20150331",
-              "StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel",
             ]
+            userIdentity = { type = [{ "anything-but" = "Root" }] }
           }
         }
       }
@@ -207,6 +236,7 @@ locals {
             eventSource       = ["dynamodb.amazonaws.com"]
             eventName         = ["PutItem", "UpdateItem", "DeleteItem"]
             requestParameters = { tableName = ["${var.name_prefix}-exceptions"] }
+            userIdentity      = { type = [{ "anything-but" = "Root" }] }
           }
         }
       }
@@ -220,6 +250,7 @@ locals {
             eventSource       = ["dynamodb.amazonaws.com"]
             eventName         = ["PutItem", "DeleteItem"]
             requestParameters = { tableName = var.lock_tables }
+            userIdentity      = { type = [{ "anything-but" = "Root" }] }
           }
         }
       }

@@ -61,6 +61,29 @@ variable "config_delivery_bucket" {
   default     = ""
 }
 
+variable "pipeline_only" {
+  description = "The account is pipeline-only (production): any successful write by anyone but the pipeline or an AWS service is change.console / change.out_of_band, on resources in no state too."
+  type        = bool
+  default     = false
+}
+
+variable "break_glass_roles" {
+  description = "ARN globs of break-glass roles: their changes are still findings, at low severity, with the actor."
+  type        = list(string)
+  default     = []
+}
+
+variable "trusted_accounts" {
+  description = "The organisation's accounts: sharing a snapshot, an AMI or a resource with them is not control.public_exposure (any other account, or public, is)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.trusted_accounts : can(regex("^[0-9]{12}$", a))])
+    error_message = "trusted_accounts: 12-digit account ids."
+  }
+}
+
 variable "pipeline_principals" {
   description = "ARN globs of the pipeline's principals (the caller ARN or its session issuer's role ARN). Only these are the pipeline."
   type        = list(string)

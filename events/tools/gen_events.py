@@ -321,6 +321,7 @@ CASES = []
 def case(function, name, what, rules, files, expected):
     CASES.append((function, name, what, rules))
     d = os.path.join(EVENTS, function, name)
+    shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d, exist_ok=True)
     for fname, content in files.items():
         path = os.path.join(d, fname)
@@ -346,10 +347,10 @@ LISTENER = f"arn:aws:elasticloadbalancing:{REGION}:{ACCT}:listener/app/ehr-publi
 SSE_FACET = 'module.phi_storage["{}"].module.bucket.aws_s3_bucket_server_side_encryption_configuration.this'
 
 
-def sg_ingress(who, time, error=None, read_only=False):
+def sg_ingress(who, time, error=None, read_only=False, port=22, description="temp vendor support"):
     params = {
         "groupId": SG_APP,
-        "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "groups": {}, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "temp vendor support"}]}, "ipv6Ranges": {}, "prefixListIds": {}}]},
+        "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {}, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": description}]}, "ipv6Ranges": {}, "prefixListIds": {}}]},
     }
     response = None if error else {"requestId": uid("resp", time), "_return": True, "securityGroupRuleSet": {"items": [{"groupOwnerId": ACCT, "groupId": SG_APP, "securityGroupRuleId": "sgr-0f3e2d1c0b9a87654", "isEgress": False, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0", "description": "temp vendor support"}]}}
     return ct("AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", who, time, params, response, error=error, read_only=read_only)
@@ -357,9 +358,9 @@ def sg_ingress(who, time, error=None, read_only=False):
 
 def trail_watcher():
     f = "trail-watcher"
-    case(f, "console-edit", "a person opens SSH to the world on the app security group in the console", ["change.console"],
+    case(f, "console-edit", "a person opens SSH to the world on the app security group in the console", ["change.console", "control.network_exposure"],
          {"event.json": eb_cloudtrail(sg_ingress(console(), f"{DAY}T09:14:02Z"))},
-         [("change.console", "aws_security_group.app")])
+         [("change.console", "aws_security_group.app"), ("control.network_exposure", "aws_security_group.app")])
     case(f, "out-of-band-cli", "an engineer changes the HL7 queue's visibility timeout with the AWS CLI", ["change.out_of_band"],
          {"event.json": eb_cloudtrail(ct("SetQueueAttributes", "sqs.amazonaws.com", human_cli("sqs.set-queue-attributes"), f"{DAY}T09:21:40Z",
                                          {"queueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCT}/ehr-prod-hl7-inbound", "attributes": {"VisibilityTimeout": "900"}}))},
@@ -404,10 +405,10 @@ def trail_watcher():
                                           "volumeType": "gp3", "iops": 3000, "encrypted": False, "multiAttachEnabled": False, "throughput": 125}))},
          [("encryption.regression", f"AWS::EC2::Volume {vol}"), ("drift.unmanaged", f"AWS::EC2::Volume {vol}")])
     trail_arn = f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/{TRAIL}"
-    case(f, "encryption-cloudtrail-stop-logging", "the organisation trail stopped", ["encryption.regression", "change.out_of_band"],
+    case(f, "control-audit-stop-logging-managed-trail", "the organisation trail stopped", ["control.audit_weakened", "change.out_of_band"],
          {"event.json": eb_cloudtrail(ct("StopLogging", "cloudtrail.amazonaws.com", human_cli("cloudtrail.stop-logging"), f"{DAY}T09:52:00Z",
                                          {"name": trail_arn}, None, res("AWS::CloudTrail::Trail", trail_arn)))},
-         [("encryption.regression", "aws_cloudtrail.main"), ("change.out_of_band", "aws_cloudtrail.main")])
+         [("control.audit_weakened", "aws_cloudtrail.main"), ("change.out_of_band", "aws_cloudtrail.main")])
     case(f, "encryption-elb-listener-http", "the public HTTPS listener moved to plain HTTP", ["encryption.regression", "change.console"],
          {"event.json": eb_cloudtrail(ct("ModifyListener", "elasticloadbalancing.amazonaws.com", console(), f"{DAY}T09:55:00Z",
                                          {"listenerArn": LISTENER, "port": 80, "protocol": "HTTP"},
@@ -476,8 +477,11 @@ def trail_watcher():
     case(f, "negative-read-only", "a console user looks at the app security group", [],
          {"event.json": eb_cloudtrail(ct("DescribeSecurityGroups", "ec2.amazonaws.com", console(), f"{DAY}T09:13:40Z", {"securityGroupIdSet": {"items": [{"groupId": SG_APP}]}, "filterSet": {}}, None, read_only=True))},
          [])
-    case(f, "negative-pipeline-change", "the pipeline makes the same security-group change", [],
-         {"event.json": eb_cloudtrail(sg_ingress(pipeline("ec2"), f"{DAY}T09:14:02Z"))}, [])
+    case(f, "negative-pipeline-change", "the pipeline opens HTTPS on the app security group (an apply)", [],
+         {"event.json": eb_cloudtrail(sg_ingress(pipeline("ec2"), f"{DAY}T09:14:02Z", port=443, description="public HTTPS"))}, [])
+    case(f, "control-network-pipeline-opens-ssh", "the pipeline opens SSH to the world: a weakened safeguard, whoever makes it", ["control.network_exposure"],
+         {"event.json": eb_cloudtrail(sg_ingress(pipeline("ec2"), f"{DAY}T09:14:02Z"))},
+         [("control.network_exposure", "aws_security_group.app")])
     case(f, "negative-failed-call", "the same change by a person, denied", [],
          {"event.json": eb_cloudtrail(sg_ingress(console(), f"{DAY}T09:14:02Z", error=("Client.UnauthorizedOperation", "You are not authorized to perform this operation.")))}, [])
 
@@ -485,9 +489,9 @@ def trail_watcher():
 def config_watcher():
     f = "config-watcher"
     db = item("db-H4ZH2Q6OCA3RAHWW344MRN53HV")  # planted drift e: publiclyAccessible true
-    case(f, "drift-changed", "the primary EHR database made publicly accessible", ["drift.changed"],
+    case(f, "drift-changed", "the primary EHR database made publicly accessible", ["drift.changed", "control.public_exposure"],
          {"event.json": eb_config(db, {"Configuration.PubliclyAccessible": {"previousValue": False, "updatedValue": True, "changeType": "UPDATE"}}, f"{DAY}T09:31:05Z")},
-         [("drift.changed", "aws_db_instance.ehr_primary")])
+         [("drift.changed", "aws_db_instance.ehr_primary"), ("control.public_exposure", "aws_db_instance.ehr_primary")])
     vol = {"relatedEvents": [], "relationships": [], "configuration": None, "supplementaryConfiguration": {}, "tags": {}, "configurationItemVersion": "1.3",
            "configurationItemCaptureTime": f"{DAY}T09:35:44.118Z", "configurationStateId": "1795167344118", "awsAccountId": ACCT, "configurationItemStatus": "ResourceDeleted",
            "resourceType": "AWS::EC2::Volume", "resourceId": "vol-028da75557c266c20", "ARN": f"arn:aws:ec2:{REGION}:{ACCT}:volume/vol-028da75557c266c20",
@@ -613,8 +617,8 @@ def sweeper():
 
 
 def main():
-    for fn in ["trail-watcher", "config-watcher", "state-watcher", "lock-watcher", "sweeper"]:
-        shutil.rmtree(os.path.join(EVENTS, fn), ignore_errors=True)
+    # Each case's directory is rewritten; cases written by hand or by gen_controls.py (the
+    # control catalog's, control-*) are left alone.
     trail_watcher()
     config_watcher()
     state_watcher()

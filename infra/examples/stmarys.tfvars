@@ -21,3 +21,6 @@ alert_subscriptions = [
 ]
 notice_emails = ["platform-team@stmarys.example"]
 alarm_emails  = ["platform-oncall@stmarys.example"]
+
+# The organisation's disaster-recovery account: sharing snapshots with it is not an exposure.
+trusted_accounts = ["210987654321"]

@@ -92,7 +92,8 @@ fn four_at_once(name: &str, function: Function, setup: impl Fn(&mut World) -> Va
         other => panic!("{function} alone: {other:?}"),
     }
     let single = w.outcome(function);
-    assert_eq!(single.findings.len(), 1, "{single:?}");
+    // (A console edit that opens a port is two findings on one resource: one alert.)
+    assert!(!single.findings.is_empty(), "{single:?}");
     assert_eq!(single.alerts.len(), 1, "{single:?}");
     w.fresh();
     let payload = setup(&mut w);

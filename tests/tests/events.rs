@@ -25,7 +25,7 @@ const NOW: &str = "2026-11-22T12:00:00Z";
 
 /// The rules the events/ cases are about (issue 3's, and the watcher's own of issue 13); each
 /// must fire in some case, and only where expected.
-const ISSUE3_RULES: [&str; 18] = [
+const ISSUE3_RULES: [&str; 24] = [
     "drift.changed",
     "drift.missing",
     "drift.unmanaged",
@@ -44,6 +44,12 @@ const ISSUE3_RULES: [&str; 18] = [
     "input.invalid",
     "exception.changed",
     "watcher.tampered",
+    "control.audit_weakened",
+    "control.public_exposure",
+    "control.integrity_weakened",
+    "control.network_exposure",
+    "control.detection_disabled",
+    "control.identity_risk",
 ];
 
 const FUNCTIONS: [&str; 5] = ["trail-watcher", "config-watcher", "state-watcher", "lock-watcher", "sweeper"];
@@ -238,7 +244,7 @@ fn every_payload_decodes_and_is_real_shaped() {
         assert!(shape_ok, "{}: event.json is neither an EventBridge event nor a Records batch", case.name);
         let function = case.name.split('/').next().unwrap_or("");
         let want = match function {
-            "trail-watcher" => &["AWS API Call via CloudTrail", "Records"][..],
+            "trail-watcher" => &["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", "Records"][..],
             "config-watcher" => &["Config Configuration Item Change"][..],
             "state-watcher" => &["Object Created", "Object Deleted"][..],
             "lock-watcher" => &["Records"][..],
@@ -457,4 +463,37 @@ fn the_lambda_use_cases_give_the_replays_findings() {
     assert_eq!(swept, 2, "both sweeper cases ran the sweeper's path");
     assert_eq!(writes, 5, "the five state-watcher cases ran the state watcher's path");
     assert!(settled >= 3, "only {settled} parked writes were settled: the settling path is barely exercised");
+}
+
+/// Issue 14: every row of the control catalog has an `events/` case that gives its rule, and a
+/// negative case (the call that strengthens or leaves the safeguard alone, the same call
+/// failing, a read) that gives nothing; a row with an AWS Config signal has a
+/// `config-watcher` case and a negative one too. (Every case's findings are checked against its
+/// `expected.json` by `every_case_gives_exactly_its_expected_findings`.)
+#[test]
+fn every_control_row_has_a_case_and_a_negative_case() {
+    let root = workspace_root().join("events");
+    let expected = |dir: &Path| -> Vec<Value> {
+        let text = std::fs::read_to_string(dir.join("expected.json")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        serde_json::from_str::<Vec<Value>>(&text).expect("expected.json")
+    };
+    let rows = driftwatch_core::detect::controls::Controls::builtin().rows();
+    assert!(rows.len() >= 80, "{} rows", rows.len());
+    for row in rows {
+        let slug = row.id.replace(['.', '_'], "-");
+        let mut functions = Vec::new();
+        if !row.call.is_empty() {
+            functions.push("trail-watcher");
+        }
+        if !row.config.is_empty() {
+            functions.push("config-watcher");
+        }
+        for f in functions {
+            let case = root.join(f).join(format!("control-{slug}"));
+            let rule = row.rule().id();
+            assert!(expected(&case).iter().any(|e| e["rule"] == rule), "{}: its case does not expect {rule}", case.display());
+            let negative = root.join(f).join(format!("control-{slug}-negative"));
+            assert!(expected(&negative).is_empty(), "{}: a negative case expects nothing", negative.display());
+        }
+    }
 }

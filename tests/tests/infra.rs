@@ -480,6 +480,7 @@ fn the_rendered_policy_is_the_events_policy() {
     assert_eq!(rendered.locks, expected.locks);
     assert_eq!(rendered.exceptions.max_days, 90);
     assert_eq!(rendered.watcher.topics, expected.watcher.topics);
+    assert_eq!(rendered.controls, expected.controls);
     // The heartbeat (issue 13 item 4): the sweeper tags this topic; both watchers must see it.
     // (events/ runs without it: its cases are single calls, not a pipeline over time.)
     assert_eq!(rendered.watcher.heartbeat_topic, "driftwatch-heartbeat");
@@ -746,19 +747,31 @@ fn the_trail_rules_list_exactly_the_catalogs_write_calls() {
             want.entry(source.to_string()).or_default().insert(c["name"].as_str().unwrap().to_string());
         }
     }
+    // The control catalog's calls too (the root user's and console sign-ins have rules of
+    // their own: trail-root, trail-signin).
+    for row in driftwatch_core::detect::controls::Controls::builtin().rows() {
+        for c in row.call.iter().filter(|c| !c.root && c.source != "signin.amazonaws.com") {
+            want.entry(c.source.clone()).or_default().extend(c.names.iter().cloned());
+        }
+    }
+    // EventBridge names CloudWatch's CloudTrail events aws.cloudwatch; every other by its endpoint.
+    let eb = |source: &str| {
+        let svc = source.trim_end_matches(".amazonaws.com");
+        format!("aws.{}", if svc == "monitoring" { "cloudwatch" } else { svc })
+    };
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo().join("infra/patterns/cloudtrail-calls.json")).unwrap()).unwrap();
     let mut have: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (eb_source, calls) in file.as_object().unwrap() {
         let source = calls["eventSource"].as_str().unwrap();
-        assert_eq!(eb_source, &format!("aws.{}", source.trim_end_matches(".amazonaws.com")));
+        assert_eq!(eb_source, &eb(source));
         have.insert(source.to_string(), calls["eventNames"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect());
     }
     let expected: BTreeMap<String, serde_json::Value> = want
         .iter()
         .map(|(s, names)| {
             let svc = s.trim_end_matches(".amazonaws.com");
-            (format!("aws.{svc}"), json!({"name": svc, "eventSource": s, "eventNames": names}))
+            (eb(s), json!({"name": svc, "eventSource": s, "eventNames": names}))
         })
         .collect();
     assert_eq!(

@@ -105,20 +105,44 @@ fn trail_watcher_console_edit_once_for_two_deliveries() {
     let adapters = lab.adapters(Function::TrailWatcher, &[]);
     let ev = event("events/trail-watcher/console-edit/event.json");
     let first = lab.invoke(&adapters, &ev, now());
-    assert_eq!(first["recorded"]["changed"], 1, "{first}");
+    // The console edit opens SSH to the internet: change.console and control.network_exposure,
+    // one alert (the resource's quiet period holds the second back).
+    assert_eq!(first["recorded"]["changed"], 2, "{first}");
     assert_eq!(first["recorded"]["alerts"], 1, "{first}");
     let findings = lab.findings();
-    assert_eq!(rules(&findings), BTreeSet::from([("change.console".to_string(), "aws_security_group.app".to_string())]));
+    assert_eq!(
+        rules(&findings),
+        BTreeSet::from([
+            ("change.console".to_string(), "aws_security_group.app".to_string()),
+            ("control.network_exposure".to_string(), "aws_security_group.app".to_string())
+        ])
+    );
     let evidence = lab.evidence_keys();
     assert!(evidence.iter().any(|k| k.contains("/finding/")), "{evidence:?}");
+    // Redelivered two days later: the console edit is unchanged; the control finding's alert,
+    // held by the group's quiet period, goes out with this first observation after it (the
+    // held finding is recorded again the day its alert went out; nothing else).
     let second = lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
-    assert_eq!(second["recorded"]["changed"], 0, "{second}");
     assert_eq!(second["recorded"]["unchanged"], 1, "{second}");
+    assert_eq!((second["recorded"]["changed"].as_u64(), second["recorded"]["alerts"].as_u64()), (Some(1), Some(1)), "{second}");
     assert_eq!(lab.findings().len(), findings.len());
-    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    assert_eq!(lab.evidence_keys().difference(&evidence).count(), 1, "only the held finding's record of the day");
+    let evidence = lab.evidence_keys();
     let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts.len(), 2, "one alert per finding: {alerts:?}");
+    for rule in ["change.console", "control.network_exposure"] {
+        assert_eq!(
+            alerts.iter().filter(|a| a["Message"].as_str().unwrap_or("").contains(&format!("\"rule\":\"{rule}\""))).count(),
+            1,
+            "{rule}: {alerts:?}"
+        );
+    }
     assert!(alerts[0]["Subject"].as_str().unwrap_or("").contains("aws_security_group.app"), "{}", alerts[0]);
+    // A third delivery: nothing at all.
+    let third = lab.invoke(&adapters, &ev, now() + chrono::Duration::days(3));
+    assert_eq!((third["recorded"]["changed"].as_u64(), third["recorded"]["alerts"].as_u64()), (Some(0), Some(0)), "{third}");
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty());
     let all = lab.everything();
     for s in SECRETS {
         assert!(!all.contains(s), "secret {s} stored");
@@ -849,8 +873,11 @@ fn evidence_versions_cannot_be_deleted() {
     let ev = event("events/trail-watcher/console-edit/event.json");
     lab.invoke(&adapters, &ev, now());
     let evidence = lab.evidence_keys();
-    lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
+    lab.invoke(&adapters, &ev, now() + chrono::Duration::hours(1));
     assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    // Two days later the held alert (the port the edit opened) goes out, recorded that day.
+    lab.invoke(&adapters, &ev, now() + chrono::Duration::days(2));
+    let evidence = lab.evidence_keys();
     let key = evidence.iter().find(|k| k.contains("/finding/")).expect("finding evidence").clone();
     let bytes = lab.object(deployment::EVIDENCE_BUCKET, &key, None);
     let s3 = &lab.deployed.s3;
@@ -875,8 +902,10 @@ fn evidence_versions_cannot_be_deleted() {
     assert_eq!(lab.object(deployment::EVIDENCE_BUCKET, &key, Some(&version)), bytes, "the evidence changed");
     assert_eq!(lab.object(deployment::EVIDENCE_BUCKET, &key, None), bytes);
     assert_eq!(lab.evidence_keys(), evidence);
+    // One alert per finding (the console edit, and the port it opened: held by the quiet
+    // period, sent with the redelivery after it).
     let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
     lab.assert_no_secrets();
 }
 
@@ -1496,8 +1525,10 @@ fn a_console_edit_undone_resolves_and_its_recurrence_alerts_again() {
         let text = text.replace("sg-0b553a59028de3b25", "sg-0a5c66cbda00f555b").replace("2026-11-20T09:14:02Z", t);
         serde_json::from_str(&text).expect("event JSON")
     };
+    // (It opens SSH to the internet too: control.network_exposure on the same group, its alert
+    // held by the group's quiet period.)
     let r = lab.invoke(&trail, &edit_at("2026-11-20T09:14:02Z"), at("2026-11-20T09:30:00Z"));
-    assert_eq!((r["recorded"]["changed"].as_u64(), r["recorded"]["alerts"].as_u64()), (Some(1), Some(1)), "{r}");
+    assert_eq!((r["recorded"]["changed"].as_u64(), r["recorded"]["alerts"].as_u64()), (Some(2), Some(1)), "{r}");
     let edit = lab.findings().into_iter().find(|i| i["rule"] == "change.console").expect("change.console recorded");
     assert_eq!(edit["status"], "open");
     assert_eq!(lab.deployed.drain(&lab.deployed.alerts_queue).len(), 1);
@@ -1513,8 +1544,9 @@ fn a_console_edit_undone_resolves_and_its_recurrence_alerts_again() {
     before["detail"]["configurationItem"]["configurationStateId"] = json!("1795150000000");
     let r = lab.invoke(&config, &before, at("2026-11-20T09:42:00Z"));
     assert_eq!(r["recorded"]["resolved"], json!(0), "{r}");
+    // The fix closes both: the edit, and the port open to the internet.
     let r = lab.invoke(&config, &fixed, at("2026-11-20T09:45:00Z"));
-    assert_eq!(r["recorded"]["resolved"], json!(1), "{r}");
+    assert_eq!(r["recorded"]["resolved"], json!(2), "{r}");
     let evidence = lab.evidence_keys();
     let record = |i: &Value| -> Value { serde_json::from_str(i["record"].as_str().unwrap()).unwrap() };
     let resolved = lab.findings().into_iter().find(|i| i["fingerprint"] == edit["fingerprint"]).expect("record");
@@ -1807,4 +1839,41 @@ fn a_watcher_that_stops_seeing_heartbeats_is_silent_until_one_gets_through() {
     assert_eq!(silent_alerts(), 0);
     // The config-watcher was never silent.
     assert!(!lab.findings().iter().any(|i| i["record"].as_str().unwrap().contains("config-watcher has")));
+}
+
+/// Issue 14: one weakened safeguard seen by two signals is one finding and one alert. S3
+/// versioning suspended on a bucket in no state: the CloudTrail call reaches the trail-watcher
+/// (`control.integrity_weakened`, alerted, kept as evidence); the bucket's configuration item
+/// then reaches the config-watcher (the same finding: no second alert); a later item with
+/// versioning enabled again resolves it.
+#[test]
+fn a_weakened_control_seen_by_cloudtrail_and_config_is_one_finding_and_one_alert() {
+    let Some(lab) = Lab::start("ls_control_signals") else { return };
+    let trail = lab.adapters(Function::TrailWatcher, &[]);
+    let config = lab.adapters(Function::ConfigWatcher, &[]);
+    let call = event("events/trail-watcher/control-s3-versioning-suspended/event.json");
+    let r = lab.invoke(&trail, &call, now());
+    assert_eq!((r["recorded"]["changed"].as_u64(), r["recorded"]["alerts"].as_u64()), (Some(1), Some(1)), "{r}");
+    let item = event("events/config-watcher/control-s3-versioning-suspended/event.json");
+    let r = lab.invoke(&config, &item, now());
+    assert_eq!(r["findings"][0]["rule"], "control.integrity_weakened", "{r}");
+    assert_eq!(r["recorded"]["alerts"], json!(0), "the same finding: {r}");
+    let controls: Vec<Value> = lab.findings().into_iter().filter(|i| i["rule"] == "control.integrity_weakened").collect();
+    assert_eq!(controls.len(), 1, "{controls:?}");
+    let rec: Value = serde_json::from_str(controls[0]["record"].as_str().unwrap()).unwrap();
+    assert_eq!(rec["finding"]["resource"]["id"], "stmarys-research-exports", "{rec}");
+    assert!(rec["finding"]["controls"].as_array().unwrap().iter().any(|c| c == "HIPAA 164.312(c)(1)"), "{rec}");
+    // Versioning enabled again, as AWS Config records it an hour later.
+    let mut restored = event("events/config-watcher/control-s3-versioning-suspended-negative/event.json");
+    let ci = &mut restored["detail"]["configurationItem"];
+    ci["configurationItemCaptureTime"] = json!("2026-11-20T12:30:00.000Z");
+    ci["configurationStateId"] = json!(1795170000000u64);
+    restored["time"] = json!("2026-11-20T12:30:00Z");
+    let r = lab.invoke(&config, &restored, now() + chrono::Duration::hours(1));
+    assert_eq!(r["recorded"]["resolved"], json!(1), "{r}");
+    let rec = lab.findings().into_iter().find(|i| i["rule"] == "control.integrity_weakened").expect("kept");
+    let rec: Value = serde_json::from_str(rec["record"].as_str().unwrap()).unwrap();
+    assert_eq!(rec["status"], "resolved", "{rec}");
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
+    assert_eq!(alerts.iter().filter(|m| m.to_string().contains("control.integrity_weakened")).count(), 1, "{alerts:?}");
 }

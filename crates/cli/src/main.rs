@@ -3,6 +3,7 @@
 //! Exit codes (as driftctl): 0 no findings, 1 findings, 2 error.
 
 mod alerts;
+mod controls;
 mod exceptions;
 mod inputs;
 mod render;
@@ -63,6 +64,10 @@ enum Command {
     /// Preview the alert (email, JSON, AWS Chatbot, SNS message) each finding of a scan or
     /// replay JSON file would send
     Alerts(alerts::AlertsArgs),
+    /// The control catalog: every weakened safeguard driftwatch reports (control.*), the
+    /// signals that show it (CloudTrail, AWS Config, state writes) and its HIPAA / NIST / CIS
+    /// controls
+    Controls(controls::ControlsArgs),
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
         Command::Exceptions(cmd) => exceptions::run(cmd),
         Command::Report(args) => report::run(args),
         Command::Alerts(args) => alerts::run(args),
+        Command::Controls(args) => controls::run(args),
     };
     match result {
         Ok(has_findings) => ExitCode::from(u8::from(has_findings)),

@@ -240,7 +240,7 @@ fn replay_takes_exceptions_too() {
         &file,
         r#"[[exception]]
 id = "EXC-CONSOLE"
-rules = ["change.console"]
+rules = ["change.console", "control.network_exposure"]
 address = "aws_security_group.app"
 reason = "break-glass during incident INC-77"
 ticket = "INC-77"

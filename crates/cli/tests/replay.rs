@@ -84,7 +84,9 @@ fn json_lines_gzip_and_out_dir() {
     assert!(got.contains(&("change.console".into(), "aws_security_group.app".into())), "{got:?}");
     let gz_name = dir.join("b_CloudTrail_us-east-1.json.gz").display().to_string();
     assert!(got.contains(&("input.invalid".into(), format!("driftwatch::Input {gz_name}"))), "{got:?}");
-    assert_eq!(got.len(), 2, "expected.json is skipped: {got:?}");
+    // The console edit opens SSH to the internet: control.network_exposure too.
+    assert!(got.contains(&("control.network_exposure".into(), "aws_security_group.app".into())), "{got:?}");
+    assert_eq!(got.len(), 3, "expected.json is skipped: {got:?}");
     let written: Value = serde_json::from_slice(&std::fs::read(out_dir.join("findings.json")).expect("findings.json")).expect("json");
     let stdout: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(written, stdout);

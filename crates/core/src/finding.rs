@@ -30,12 +30,18 @@ pub enum Rule {
     ExceptionChanged,
     WatcherTampered,
     WatcherSilent,
+    ControlAuditWeakened,
+    ControlPublicExposure,
+    ControlIntegrityWeakened,
+    ControlNetworkExposure,
+    ControlDetectionDisabled,
+    ControlIdentityRisk,
     InputInvalid,
 }
 
 impl Rule {
     /// All rules, in id order of BRIEF.md.
-    pub const ALL: [Rule; 22] = [
+    pub const ALL: [Rule; 28] = [
         Rule::DriftChanged,
         Rule::DriftMissing,
         Rule::DriftUnmanaged,
@@ -57,6 +63,12 @@ impl Rule {
         Rule::ExceptionChanged,
         Rule::WatcherTampered,
         Rule::WatcherSilent,
+        Rule::ControlAuditWeakened,
+        Rule::ControlPublicExposure,
+        Rule::ControlIntegrityWeakened,
+        Rule::ControlNetworkExposure,
+        Rule::ControlDetectionDisabled,
+        Rule::ControlIdentityRisk,
         Rule::InputInvalid,
     ];
 
@@ -84,6 +96,12 @@ impl Rule {
             Rule::ExceptionChanged => "exception.changed",
             Rule::WatcherTampered => "watcher.tampered",
             Rule::WatcherSilent => "watcher.silent",
+            Rule::ControlAuditWeakened => "control.audit_weakened",
+            Rule::ControlPublicExposure => "control.public_exposure",
+            Rule::ControlIntegrityWeakened => "control.integrity_weakened",
+            Rule::ControlNetworkExposure => "control.network_exposure",
+            Rule::ControlDetectionDisabled => "control.detection_disabled",
+            Rule::ControlIdentityRisk => "control.identity_risk",
             Rule::InputInvalid => "input.invalid",
         }
     }
@@ -103,6 +121,12 @@ impl Rule {
                 Severity::High
             }
             Rule::WatcherTampered | Rule::WatcherSilent => Severity::Critical,
+            Rule::ControlAuditWeakened
+            | Rule::ControlPublicExposure
+            | Rule::ControlIntegrityWeakened
+            | Rule::ControlNetworkExposure
+            | Rule::ControlDetectionDisabled
+            | Rule::ControlIdentityRisk => Severity::High,
             Rule::ExceptionExpiring | Rule::InputInvalid => Severity::Low,
             _ => Severity::Medium,
         }
@@ -300,6 +324,12 @@ pub fn what_to_do(rule: Rule) -> &'static str {
         Rule::ExceptionChanged => "An exception was created, changed or deleted in the exceptions table. Check that the change went through review (ticket, approver other than the requester) and that its selector is no broader than it must be; revert it if not.",
         Rule::WatcherTampered => "Someone disabled or changed a part of driftwatch itself (an EventBridge rule or target, an alert subscription, a function, its key, the trail, the Config recorder or the evidence bucket policy). Treat it as a security incident: restore it through the pipeline and review what happened while the watcher was blind.",
         Rule::WatcherSilent => "A watcher has seen none of the sweeper's heartbeats for longer than the policy allows: its trigger (the trail, AWS Config, an EventBridge rule or target) or the function itself no longer delivers. Until it is restored nothing of that kind is detected: find what stopped it, restore it through the pipeline, and replay the gap (CloudTrail log files, a reconcile).",
+        Rule::ControlAuditWeakened => "An audit safeguard was weakened (a trail stopped, deleted or narrowed, the Config recorder stopped, flow logs, access logs or query logs deleted, log retention cut). Restore it through the pipeline and look at what happened while it was off.",
+        Rule::ControlPublicExposure => "Data was made reachable from outside (a public access block removed, a policy or ACL granting everyone, a database or snapshot made public or shared outside the organisation). Revert it now and check the access logs for reads while it was open.",
+        Rule::ControlIntegrityWeakened => "A recovery or integrity safeguard was weakened (versioning suspended, deletion protection off, backups or retention cut, a backup vault or plan deleted, replication or Object Lock removed). Restore it through the pipeline.",
+        Rule::ControlNetworkExposure => "The network was opened (administrative or database ports open to the internet, a route to an internet gateway, a gateway attached). Close it through the pipeline and check the flow logs.",
+        Rule::ControlDetectionDisabled => "A detection tool was disabled (GuardDuty, Security Hub, Macie, Access Analyzer, a WAF web ACL). Turn it back on through the pipeline; findings it would have raised meanwhile are lost.",
+        Rule::ControlIdentityRisk => "An identity safeguard was weakened (an administrator policy attached, a trust opened to another account or to anyone, a login profile or access key made for another user, MFA deactivated, root used). Review the principal and revert through the pipeline.",
         Rule::ExceptionExpired => "The exception has expired and the findings it covered are open again. Fix them through the pipeline, or have the owner renew the exception with a new approval.",
         Rule::ExceptionInvalid => "The exception is invalid and suppresses nothing. Fix it in the exceptions file (driftwatch exceptions check names the line and field).",
         Rule::InputInvalid => "An input could not be decoded. Check the named source; the rest of the batch was processed.",
@@ -319,7 +349,7 @@ mod tests {
             let json = serde_json::to_string(&r).unwrap();
             assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), r);
         }
-        assert_eq!(seen.len(), 22);
+        assert_eq!(seen.len(), 28);
     }
 
     #[test]

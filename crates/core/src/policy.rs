@@ -55,6 +55,19 @@ pub struct Policy {
     /// `[watcher]`: driftwatch's own resources, watched for tampering.
     #[serde(default)]
     pub watcher: WatcherPolicy,
+    /// `[controls]`: what the control catalog needs to know about the organisation.
+    #[serde(default)]
+    pub controls: ControlsPolicy,
+}
+
+/// `[controls]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlsPolicy {
+    /// Accounts a snapshot, an AMI or a resource may be shared with (the organisation's); any
+    /// other account, or `all`, is `control.public_exposure`.
+    #[serde(default)]
+    pub trusted_accounts: Vec<String>,
 }
 
 /// driftwatch's own resources (names, ARNs or globs of them, as the calls that change them
@@ -192,6 +205,15 @@ pub struct PipelinePolicy {
     pub principals: Vec<String>,
     #[serde(default)]
     pub session_names: Vec<String>,
+    /// The account is pipeline-only (production): any successful write by anyone but the
+    /// pipeline or an AWS service acting on its own is `change.console` / `change.out_of_band`,
+    /// on resources in no state too.
+    #[serde(default)]
+    pub only: bool,
+    /// Break-glass roles (principal or session-issuer ARN globs): their changes are still
+    /// findings, at `low` severity, with the actor.
+    #[serde(default)]
+    pub break_glass: Vec<String>,
 }
 
 /// Where Terraform state and locks live.
@@ -253,6 +275,7 @@ impl Default for Policy {
             exceptions: ExceptionPolicy::default(),
             alerts: AlertPolicy::default(),
             watcher: WatcherPolicy::default(),
+            controls: ControlsPolicy::default(),
         }
     }
 }
@@ -309,6 +332,12 @@ impl Policy {
         let session_ok = self.pipeline.session_names.is_empty()
             || p.session_name.as_deref().is_some_and(|s| self.pipeline.session_names.iter().any(|g| glob::matches(g, s)));
         (arn_hit(&p.arn) || arn_hit(&p.session_issuer_arn)) && session_ok
+    }
+
+    /// Is this one of the break-glass roles (by principal or session-issuer ARN)?
+    pub fn is_break_glass(&self, p: &Principal) -> bool {
+        let hit = |arn: &Option<String>| arn.as_deref().is_some_and(|a| self.pipeline.break_glass.iter().any(|g| glob::matches(g, a)));
+        hit(&p.arn) || hit(&p.session_issuer_arn)
     }
 
     /// Is this S3 object a Terraform state file?

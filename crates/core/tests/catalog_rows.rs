@@ -2471,3 +2471,19 @@ fn regulated_resources_raise_severity() {
     assert_eq!(severities("internal"), vec![(Rule::DriftChanged, Severity::Low), (Rule::EncryptionRegression, Severity::High)]);
     assert_eq!(severities("phi"), vec![(Rule::DriftChanged, Severity::Medium), (Rule::EncryptionRegression, Severity::Critical)]);
 }
+
+/// Issue 14: the README's control tables are the catalog's (`driftwatch controls` prints the
+/// same): families × rows × signals with their HIPAA / NIST / CIS controls, and every row.
+#[test]
+fn the_readme_shows_the_control_catalog_as_it_is() {
+    use driftwatch_core::detect::controls::{self, Controls};
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).expect("README.md");
+    let c = Controls::builtin();
+    for (what, table) in [("summary", controls::summary_markdown(c)), ("rows", controls::rows_markdown(c))] {
+        assert!(
+            readme.contains(&table),
+            "README.md's control {what} table is out of date; `driftwatch controls --format {what}` prints:\n{table}"
+        );
+    }
+    assert!(c.rows().len() >= 80, "{} control rows", c.rows().len());
+}

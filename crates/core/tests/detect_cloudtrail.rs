@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use driftwatch_core::detect::cloudtrail_calls::{ApiTable, Kind};
 use driftwatch_core::detect::{cloudtrail, Context, InMemory, LockLedger, Memory};
-use driftwatch_core::finding::{ActorKind, Severity};
+use driftwatch_core::finding::{ActorKind, Rule, Severity};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
 use driftwatch_core::redact::REDACTED_PREFIX;
@@ -508,7 +508,12 @@ fn identities_resolve_to_sample_addresses() {
         ),
     ];
     for (c, address) in cases {
-        check(&fx, &c, &[("change.out_of_band", address)]);
+        let got = fx.run(&c, &mut InMemory::default());
+        let labels: BTreeSet<(String, String)> = got.iter().map(label).collect();
+        assert!(labels.contains(&("change.out_of_band".to_string(), address.to_string())), "{}: {labels:?}", c.event_name);
+        // A call that also weakens a safeguard (a backup cut, a port opened, an administrator
+        // attached) is a control finding too; nothing else.
+        assert!(labels.iter().all(|(r, _)| r == "change.out_of_band" || r.starts_with("control.")), "{}: {labels:?}", c.event_name);
     }
 }
 
@@ -650,7 +655,9 @@ fn kms_key_regressions() {
     let open = "{\n \"Version\" : \"2012-10-17\",\n \"Statement\" : [ {\n \"Sid\" : \"Open\",\n \"Effect\" : \"Allow\",\n \"Principal\" : {\n \"AWS\" : \"*\"\n },\n \"Action\" : \"kms:*\",\n \"Resource\" : \"*\"\n } ]\n}";
     let root = "{\n \"Version\" : \"2012-10-17\",\n \"Id\" : \"key-default-1\",\n \"Statement\" : [ {\n \"Sid\" : \"Enable IAM User Permissions\",\n \"Effect\" : \"Allow\",\n \"Principal\" : {\n \"AWS\" : \"arn:aws:iam::123456789012:root\"\n },\n \"Action\" : \"kms:*\",\n \"Resource\" : \"*\"\n } ]\n}";
     let put = |p: &str| kms("PutKeyPolicy", json!({"policyName": "default", "policy": p, "bypassPolicyLockoutSafetyCheck": false}));
-    check(&fx, &put(open), &both);
+    // A key policy open to everyone is control.public_exposure (the control catalog), not an
+    // encryption regression.
+    check(&fx, &put(open), &[("change.out_of_band", A_KEY), ("control.public_exposure", A_KEY)]);
     check(&fx, &put(root), &[("change.out_of_band", A_KEY)]);
 }
 
@@ -772,6 +779,8 @@ fn dynamodb_sns_sqs_regressions() {
 fn cloudtrail_logs_lambda_and_listener_regressions() {
     let fx = Fixture::samples();
     let trail = [("change.out_of_band", "aws_cloudtrail.main"), ("encryption.regression", "aws_cloudtrail.main")];
+    // Stopping, deleting or weakening the trail is a control (control.audit_weakened), not encryption.
+    let audit = [("change.out_of_band", "aws_cloudtrail.main"), ("control.audit_weakened", "aws_cloudtrail.main")];
     let ct = |name: &str, extra: Value| {
         let mut p = json!({"name": "st-marys-ehr-prod-trail"});
         if let (Value::Object(p), Value::Object(e)) = (&mut p, extra) {
@@ -780,15 +789,15 @@ fn cloudtrail_logs_lambda_and_listener_regressions() {
         call("cloudtrail.amazonaws.com", name, p)
     };
     check(&fx, &ct("UpdateTrail", json!({"kmsKeyId": ""})), &trail);
-    check(&fx, &ct("UpdateTrail", json!({"enableLogFileValidation": false})), &trail);
+    check(&fx, &ct("UpdateTrail", json!({"enableLogFileValidation": false})), &audit);
     check(&fx, &ct("UpdateTrail", json!({"isMultiRegionTrail": true})), &trail[..1]);
     check(
         &fx,
         &ct("StopLogging", json!({})).by(console()),
-        &[("change.console", "aws_cloudtrail.main"), ("encryption.regression", "aws_cloudtrail.main")],
+        &[("change.console", "aws_cloudtrail.main"), ("control.audit_weakened", "aws_cloudtrail.main")],
     );
     check(&fx, &ct("StartLogging", json!({})), &trail[..1]);
-    check(&fx, &ct("DeleteTrail", json!({})), &trail);
+    check(&fx, &ct("DeleteTrail", json!({})), &audit);
 
     let lg = "aws_cloudwatch_log_group.cloudtrail";
     check(
@@ -813,8 +822,9 @@ fn cloudtrail_logs_lambda_and_listener_regressions() {
             "PutRetentionPolicy",
             json!({"logGroupName": "/aws/cloudtrail/st-marys-ehr-prod", "retentionInDays": 7}),
         ),
-        // audit-log retention shortened: a regression of the evidence's protection
-        &[("change.out_of_band", lg), ("encryption.regression", lg)],
+        // audit-log retention shortened: a regression of the evidence's protection (issue 3),
+        // and a weakened audit control (the control catalog)
+        &[("change.out_of_band", lg), ("encryption.regression", lg), ("control.audit_weakened", lg)],
     );
 
     let fhir = "aws_lambda_function.handler[\"fhir-api\"]";
@@ -1142,11 +1152,61 @@ fn blinding_the_watcher_is_watcher_tampered() {
         ),
     ];
     for (c, id) in cases {
-        let got = check(&fx, &c.clone().by(human()), &[("watcher.tampered", id)]);
-        assert_eq!(got[0].severity, Severity::Critical, "{}", c.event_name);
-        check(&fx, &c.by(pipeline()), &[]);
+        // Stopping the trail or the recorder also weakens the account's audit controls: that
+        // is a finding whoever does it, the pipeline too.
+        let audit = matches!(c.event_name.as_str(), "StopLogging" | "StopConfigurationRecorder");
+        let human_want: Vec<(&str, &str)> =
+            if audit { vec![("watcher.tampered", id), ("control.audit_weakened", id)] } else { vec![("watcher.tampered", id)] };
+        let got = check(&fx, &c.clone().by(human()), &human_want);
+        let tampered = got.iter().find(|f| f.rule == Rule::WatcherTampered).expect("watcher.tampered");
+        assert_eq!(tampered.severity, Severity::Critical, "{}", c.event_name);
+        let pipeline_want: &[(&str, &str)] = if audit { &[("control.audit_weakened", id)] } else { &[] };
+        check(&fx, &c.by(pipeline()), pipeline_want);
     }
     // The same calls on resources that are not the watcher's.
     check(&fx, &call("events.amazonaws.com", "DisableRule", json!({"name": "nightly-backup"})).by(human()), &[]);
     check(&fx, &call("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", json!({"functionName": "billing"})).by(human()), &[]);
+}
+
+/// Issue 14: in a pipeline-only (production) account, any successful write by a person is a
+/// finding even on a resource in no state; the pipeline and AWS services acting on their own
+/// are not, nor are reads and failed calls; a break-glass role is still reported, at `low`,
+/// with its actor (on managed resources too).
+#[test]
+fn a_person_writing_in_a_pipeline_only_account_is_reported_on_unmanaged_resources_too() {
+    let mut fx = Fixture::samples();
+    let unmanaged = || call("s3.amazonaws.com", "PutBucketTagging", json!({"bucketName": "stmarys-scratch-exports", "tagging": ""}));
+    // Without the flag an unmanaged bucket's tags are nobody's business.
+    check(&fx, &unmanaged().by(human()), &[]);
+    fx.policy.pipeline.only = true;
+    fx.policy.pipeline.break_glass = vec!["arn:aws:iam::*:role/BreakGlass".into()];
+    let f = check(&fx, &unmanaged().by(human()), &[("change.out_of_band", "stmarys-scratch-exports")]);
+    assert_eq!(f[0].severity, Severity::Medium);
+    assert!(f[0].title.contains("pipeline-only account"), "{}", f[0].title);
+    check(&fx, &unmanaged().by(console()), &[("change.console", "stmarys-scratch-exports")]);
+    check(&fx, &unmanaged().by(pipeline()), &[]);
+    check(&fx, &unmanaged().by(service()), &[]);
+    check(&fx, &unmanaged().by(human()).failed("AccessDenied"), &[]);
+    let mut read = unmanaged().by(human());
+    read.event_name = "GetBucketTagging".into();
+    read.read_only = Some(true);
+    check(&fx, &read, &[]);
+    let glass = Principal {
+        arn: Some("arn:aws:sts::123456789012:assumed-role/BreakGlass/oncall".into()),
+        session_issuer_arn: Some("arn:aws:iam::123456789012:role/BreakGlass".into()),
+        session_name: Some("oncall".into()),
+        ..human()
+    };
+    let f = check(&fx, &unmanaged().by(glass.clone()), &[("change.out_of_band", "stmarys-scratch-exports")]);
+    assert_eq!(f[0].severity, Severity::Low);
+    assert!(f[0].title.contains("break-glass"), "{}", f[0].title);
+    assert_eq!(
+        f[0].actor.as_ref().and_then(|a| a.principal_arn.as_deref()),
+        Some("arn:aws:sts::123456789012:assumed-role/BreakGlass/oncall")
+    );
+    // A managed resource changed by the break-glass role: change.out_of_band, low.
+    let managed = s3("PutBucketTagging", json!({"tagging": ""})).by(glass);
+    let f = fx.run(&managed, &mut InMemory::default());
+    let change = f.iter().find(|f| f.rule.id() == "change.out_of_band").expect("change.out_of_band");
+    assert_eq!(change.severity, Severity::Low);
 }

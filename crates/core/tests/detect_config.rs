@@ -123,21 +123,35 @@ fn changed_attribute_is_drift() {
     // b: an SSH rule from 0.0.0.0/0 added in the console.
     let diff =
         json!({"Configuration.IpPermissions.0": {"previousValue": null, "updatedValue": {"ipProtocol": "tcp"}, "changeType": "CREATE"}});
-    let got = check(&[update(item(SG_APP), diff)], &[&[("drift.changed", "aws_security_group.app")]]);
+    let got = check(
+        &[update(item(SG_APP), diff)],
+        &[&[("drift.changed", "aws_security_group.app"), ("control.network_exposure", "aws_security_group.app")]],
+    );
     assert_eq!(got[0][0].changes[0].path, "ingress");
     assert_eq!(got[0][0].first_seen, "2026-11-20T06:02:16.551Z".parse::<DateTime<Utc>>().unwrap(), "timed by the item's capture time");
     // e: publicly accessible database.
     let diff = json!({"Configuration.PubliclyAccessible": prop(json!(false), json!(true))});
-    check(&[update(item(DB_PRIMARY), diff)], &[&[("drift.changed", "aws_db_instance.ehr_primary")]]);
+    check(
+        &[update(item(DB_PRIMARY), diff)],
+        &[&[("drift.changed", "aws_db_instance.ehr_primary"), ("control.public_exposure", "aws_db_instance.ehr_primary")]],
+    );
 }
 
 #[test]
 fn drift_on_properties_this_change_did_not_touch_is_not_raised_again() {
     let diff = json!({"Tags.Owner": prop(json!("platform"), json!("platform-team"))});
-    check(&[update(item(SG_APP), diff)], &[&[]]);
+    // (The port still open to the internet is the control finding again: the same fingerprint,
+    // so the same open finding, not a new alert.)
+    check(&[update(item(SG_APP), diff)], &[&[("control.network_exposure", "aws_security_group.app")]]);
     // Without a diff (CREATE, a fetched oversized item) everything is compared.
-    check(&[change(item(SG_APP), None, Value::Null)], &[&[("drift.changed", "aws_security_group.app")]]);
-    check(&[update(item(SG_APP), json!({}))], &[&[("drift.changed", "aws_security_group.app")]]);
+    check(
+        &[change(item(SG_APP), None, Value::Null)],
+        &[&[("drift.changed", "aws_security_group.app"), ("control.network_exposure", "aws_security_group.app")]],
+    );
+    check(
+        &[update(item(SG_APP), json!({}))],
+        &[&[("drift.changed", "aws_security_group.app"), ("control.network_exposure", "aws_security_group.app")]],
+    );
 }
 
 #[test]
@@ -158,7 +172,10 @@ fn weakened_encryption_is_a_regression_whatever_the_diff_says() {
 #[test]
 fn item_found_by_arn_when_its_id_differs() {
     let renamed = with(item(DB_PRIMARY), |v| v["resourceId"] = json!("ehr-primary"));
-    check(&[change(renamed, None, Value::Null)], &[&[("drift.changed", "aws_db_instance.ehr_primary")]]);
+    check(
+        &[change(renamed, None, Value::Null)],
+        &[&[("drift.changed", "aws_db_instance.ehr_primary"), ("control.public_exposure", "aws_db_instance.ehr_primary")]],
+    );
 }
 
 // ------------------------------------------------------------------------------ missing
@@ -242,7 +259,10 @@ fn redelivered_item_gives_the_same_findings() {
     let diff = json!({"Configuration.PubliclyAccessible": prop(json!(false), json!(true))});
     let got = check(
         &[update(item(DB_PRIMARY), diff.clone()), update(item(DB_PRIMARY), diff)],
-        &[&[("drift.changed", "aws_db_instance.ehr_primary")], &[("drift.changed", "aws_db_instance.ehr_primary")]],
+        &[
+            &[("drift.changed", "aws_db_instance.ehr_primary"), ("control.public_exposure", "aws_db_instance.ehr_primary")],
+            &[("drift.changed", "aws_db_instance.ehr_primary"), ("control.public_exposure", "aws_db_instance.ehr_primary")],
+        ],
     );
     assert_eq!(got[0], got[1]);
 }
@@ -258,7 +278,7 @@ fn items_are_ordered_per_resource() {
     assert_eq!(mem.last_state_id("AWS::CloudTrail::Trail", TRAIL), Some(1795154400766));
     // Another resource's newer item does not hide this one.
     let got = detect::config_change::detect(&change(item(DB_PRIMARY), None, Value::Null), &ctx, &mut mem);
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2, "drift.changed and control.public_exposure: {got:?}");
 }
 
 // ------------------------------------------------------------------------------ oversized
@@ -281,5 +301,8 @@ fn oversized_notification_without_item_waits_for_the_adapter() {
     let mut fetched = change(item(SG_APP), Some("UPDATE"), Value::Null);
     fetched.oversized = oversized.oversized.clone();
     // The summary alone yields nothing and records no ordering; the fetched item is compared.
-    check(&[oversized, fetched], &[&[], &[("drift.changed", "aws_security_group.app")]]);
+    check(
+        &[oversized, fetched],
+        &[&[], &[("drift.changed", "aws_security_group.app"), ("control.network_exposure", "aws_security_group.app")]],
+    );
 }

@@ -600,3 +600,63 @@ fn a_write_is_identified_by_its_version_else_its_etag_and_sequencer() {
     assert_eq!(unversioned[0].write_id(), ev(None, "e1", "0055AED6DCD90281E5").write_id(), "a redelivery is the same write");
     assert_eq!(unversioned[2].real_version(), None, "the null version of a suspended bucket is no version");
 }
+
+// ------------------------------------------------------------------------------ controls
+
+fn public_policy() -> Value {
+    let statements = json!([{"Sid": "Share", "Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{IMAGING}/*"), "Principal": "*"}]);
+    let policy = serde_json::to_string_pretty(&json!({"Version": "2012-10-17", "Statement": statements})).unwrap();
+    resource(BUCKET_MODULE, "aws_s3_bucket_policy", "this", vec![instance(json!({"id": IMAGING, "bucket": IMAGING, "policy": policy}))])
+}
+
+fn ssh_group(cidr: &str) -> Value {
+    resource(
+        None,
+        "aws_security_group",
+        "pacs",
+        vec![instance(
+            json!({"id": "sg-0a1b2c3d4e5f60718", "arn": "arn:aws:ec2:us-east-1:123456789012:security-group/sg-0a1b2c3d4e5f60718",
+            "vpc_id": "vpc-0a1b2c3d4e5f60718", "description": "PACS", "egress": [],
+            "ingress": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": [cidr], "ipv6_cidr_blocks": [], "description": "", "self": false, "security_groups": [], "prefix_list_ids": []}]}),
+        )],
+    )
+}
+
+/// Issue 14: an apply that weakens a safeguard of the control catalog is a finding whoever
+/// wrote the state, the pipeline included (the default writer here): a bucket policy opened to
+/// everyone, a new security group with SSH open to the internet. The same objects in the next
+/// version (nothing weakened by that apply) and the first version seen (no apply's change) are
+/// quiet; closing the port again is quiet too.
+#[test]
+fn an_apply_that_weakens_a_control_is_a_finding_even_from_the_pipeline() {
+    let prev = state(41, LINEAGE, base());
+    let opened = edit(base(), "aws_s3_bucket_policy", Some(public_policy()));
+    // (The new policy also drops the TLS-only deny: an encryption regression as well.)
+    let (f, _) = check(
+        Some(prev.clone()),
+        state(42, LINEAGE, opened.clone()),
+        Known::default(),
+        &[("encryption.regression", POLICY_ADDR), ("control.public_exposure", POLICY_ADDR)],
+    );
+    let c = &f[1];
+    assert_eq!(c.severity, Severity::Critical, "{c:?}");
+    assert!(c.actor.as_ref().is_some_and(|a| a.kind == Some(driftwatch_core::finding::ActorKind::Pipeline)), "{:?}", c.actor);
+    assert!(c.controls.iter().any(|x| x.starts_with("HIPAA")) && c.controls.iter().any(|x| x.starts_with("CIS AWS")), "{:?}", c.controls);
+    // The next apply leaves it as it is: nothing new was weakened.
+    check(Some(state(42, LINEAGE, opened.clone())), state(43, LINEAGE, opened), Known::default(), &[]);
+    // A new group created open; then closed to the VPC.
+    let mut with_group = base();
+    with_group.push(ssh_group("0.0.0.0/0"));
+    check(
+        Some(prev.clone()),
+        state(42, LINEAGE, with_group.clone()),
+        Known::default(),
+        &[("control.network_exposure", "aws_security_group.pacs")],
+    );
+    let mut closed = base();
+    closed.push(ssh_group("10.20.0.0/16"));
+    check(Some(state(42, LINEAGE, with_group.clone())), state(43, LINEAGE, closed), Known::default(), &[]);
+    // The first version seen weakened nothing (it is no apply's change).
+    let (f, _) = detect(None, &parse(&state(1, LINEAGE, with_group)), &Known::default());
+    assert!(f.iter().all(|f| !f.rule.id().starts_with("control.")), "{f:?}");
+}

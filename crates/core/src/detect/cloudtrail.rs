@@ -108,8 +108,18 @@ fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
     }
     // Calls on the watcher itself (its exceptions, rules, topics, functions…).
     if let Some(f) = super::self_defence::detect(call, ctx) {
-        return vec![f];
+        // Stopping the account's Config recorder blinds the watcher and weakens a safeguard.
+        let mut out = vec![f];
+        out.extend(super::controls::on_call(call, ctx));
+        return out;
     }
+    // Safeguards weakened (the control catalog), then the API table's rules.
+    let mut out = super::controls::on_call(call, ctx);
+    out.extend(table_call(call, ctx));
+    out
+}
+
+fn table_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
     let Some(row) = ApiTable::builtin().get(&call.event_source, &call.event_name) else { return Vec::new() };
     let kind = classify(&call.principal, ctx.policy);
     if kind == ActorKind::Pipeline {
@@ -129,7 +139,11 @@ fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
             };
             if let Some(rule) = rule {
                 let how = if rule == Rule::ChangeConsole { "in the console" } else { "outside the pipeline" };
-                let severity = regulated.then(|| one_step_higher(ctx.catalog.rule(rule).severity));
+                let severity = if ctx.policy.is_break_glass(&call.principal) {
+                    Some(Severity::Low)
+                } else {
+                    regulated.then(|| one_step_higher(ctx.catalog.rule(rule).severity))
+                };
                 out.push(build(
                     Draft {
                         rule,
@@ -175,6 +189,33 @@ fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
                         actor: Some(actor.clone()),
                         changes: request_changes(call, row, ctx.redactor),
                         extra_controls: Vec::new(),
+                        fingerprint_parts: parts.clone(),
+                        at: call.event_time,
+                    },
+                    ctx.catalog,
+                ));
+            }
+            // A pipeline-only account: a person's write is a finding on unmanaged resources too
+            // (a create is drift.unmanaged above).
+            let by_person = matches!(kind, ActorKind::Console | ActorKind::Other);
+            if ctx.policy.pipeline.only && by_person && row.kind != Kind::Create {
+                let rule = if kind == ActorKind::Console { Rule::ChangeConsole } else { Rule::ChangeOutOfBand };
+                let break_glass = ctx.policy.is_break_glass(&call.principal);
+                out.push(build(
+                    Draft {
+                        rule,
+                        severity: break_glass.then_some(Severity::Low),
+                        title: format!(
+                            "{} on {} {} in a pipeline-only account by {who}{}",
+                            call.event_name,
+                            resource.resource_type,
+                            resource.id,
+                            if break_glass { " (break-glass role)" } else { "" }
+                        ),
+                        resource: resource.clone(),
+                        actor: Some(actor.clone()),
+                        changes: request_changes(call, row, ctx.redactor),
+                        extra_controls: vec!["NIST CM-5".into(), "HIPAA 164.312(b)".into()],
                         fingerprint_parts: parts.clone(),
                         at: call.event_time,
                     },
@@ -509,6 +550,9 @@ pub(crate) fn needs(call: &ApiCall, policy: &crate::policy::Policy, n: &mut supe
     if call.error_code.is_some() || cloudtrail_calls::is_read_only(call) {
         return;
     }
+    let (ids, arns) = super::controls::Controls::builtin().names(call);
+    n.identities.extend(ids);
+    n.arns.extend(arns);
     let Some(row) = ApiTable::builtin().get(&call.event_source, &call.event_name) else { return };
     for id in row.ids(call) {
         n.identities.push((row.config_type.clone(), id));

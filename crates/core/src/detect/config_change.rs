@@ -74,6 +74,9 @@ pub fn detect(change: &ConfigChange, ctx: &Context<'_>, mem: &mut dyn Memory) ->
         let changed = changed_properties(&change.changed_properties);
         out.extend(findings.into_iter().filter(|f| f.rule != Rule::DriftChanged || touched(f, &changed, ctx.catalog)));
     }
+    if !deleted {
+        out.extend(super::controls::on_item(item, at, ctx));
+    }
     crate::finding::sort(&mut out);
     out
 }
@@ -111,8 +114,22 @@ pub fn resolutions(change: &ConfigChange, ctx: &Context<'_>, mem: &dyn ConfigOrd
         return Vec::new();
     }
     let at = item_time(item).or(change.notification_time).unwrap_or(ctx.now);
-    let entries = entries_for(item, ctx);
     let deleted = item.is_deleted() || change.change_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("DELETE"));
+    let mut out: Vec<Resolve> = if deleted || item.status == "ResourceNotRecorded" {
+        Vec::new()
+    } else {
+        // Safeguards the item shows in force again.
+        super::controls::restored(item, &ctx.policy.controls.trusted_accounts)
+            .into_iter()
+            .map(|fingerprint| Resolve { fingerprint, reason: Resolution::LiveMatches, at })
+            .collect()
+    };
+    out.extend(drift_resolutions(item, change, ctx, deleted, at));
+    out
+}
+
+fn drift_resolutions(item: &ConfigItem, _change: &ConfigChange, ctx: &Context<'_>, deleted: bool, at: DateTime<Utc>) -> Vec<Resolve> {
+    let entries = entries_for(item, ctx);
     if entries.is_empty() {
         if !deleted || ctx.catalog.primary_for_config_type(&item.resource_type).is_none() {
             return Vec::new();

@@ -7,6 +7,7 @@
 //! | CloudTrail API call | [`cloudtrail`] | `change.console`, `change.out_of_band`, `drift.unmanaged`, `encryption.regression`, `lock.contention`, `lock.outside_pipeline`, `lock.force_unlock`, `state.written_outside_pipeline` |
 //! | Config item change | [`config_change`] | `drift.changed`, `drift.missing`, `drift.unmanaged`, `encryption.regression` |
 //! | state object written (with both versions) | [`state_write`] | `encryption.regression`, `state.lineage_changed`, `state.serial_regression`, `drift.unmanaged`, `state.unlocked_write`, `state.digest_mismatch` |
+//! | CloudTrail call or Config item that weakens a safeguard of the control catalog | [`controls`] | `control.audit_weakened`, `control.public_exposure`, `control.integrity_weakened`, `control.network_exposure`, `control.detection_disabled`, `control.identity_risk` |
 //! | CloudTrail call on driftwatch's own resources | [`self_defence`] | `exception.changed`, `watcher.tampered` |
 //! | the sweeper's heartbeats sent and seen | [`self_defence::hearing`] | `watcher.silent` |
 //! | lock table stream record, `.tflock` event, tick | [`lock`] | `lock.stale`, `lock.contention`, `lock.force_unlock` |
@@ -16,6 +17,7 @@ pub mod actor;
 pub mod cloudtrail;
 pub mod cloudtrail_calls;
 pub mod config_change;
+pub mod controls;
 pub mod lock;
 pub mod self_defence;
 pub mod state_write;

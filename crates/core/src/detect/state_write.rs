@@ -145,6 +145,8 @@ pub fn detect(w: &StateWrite<'_>, ctx: &Context<'_>) -> (Vec<Finding>, StateDiff
     let diff = Diff::new(w.previous, cur, ctx.catalog);
     let mut out = Vec::new();
     if let Some(prev) = w.previous {
+        // (The first version seen is no apply's change: nothing was weakened by it.)
+        controls(w, &diff, ctx, &mut out);
         regressions(w, prev, &diff, ctx, &mut out);
         unmanaged(w, prev, ctx, &mut out);
         lineage_and_serial(w, prev, ctx, &mut out);
@@ -444,6 +446,35 @@ fn primary_identity(i: &ResourceInstance, catalog: &Catalog) -> Option<ResourceI
 
 fn arn_of(i: &ResourceInstance, spec: &ResourceSpec) -> Option<String> {
     spec.arn_attr.as_ref().and_then(|p| p.get(&i.attributes)).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+// ------------------------------------------------------------------------------ controls
+
+/// Safeguards an apply weakened (the control catalog's Terraform signals), whoever wrote the
+/// state: the pipeline too.
+fn controls(w: &StateWrite<'_>, diff: &Diff<'_>, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let catalog = ctx.catalog;
+    let table = super::controls::Controls::builtin();
+    for (address, c) in &diff.cur {
+        let prev = diff.previous_of(address).map(|p| &p.attributes);
+        let Some(spec) = catalog.get(&c.resource_type) else { continue };
+        let Some(id) = identity(c, spec, catalog) else { continue };
+        let arn = arn_of(c, spec);
+        // The object's own account is trusted (a role trusting its own account).
+        let mut trusted = ctx.policy.controls.trusted_accounts.clone();
+        trusted.extend(arn.as_deref().and_then(account_in));
+        for (row, t) in table.weakened_in_state(&c.resource_type, &c.attributes, prev, &trusted) {
+            let resource = ResourceRef {
+                arn: arn.clone(),
+                resource_type: id.config_type.clone(),
+                id: id.resource_id.clone(),
+                address: Some(c.address.clone()),
+                terraform_type: Some(c.resource_type.clone()),
+                state: Some(w.current.state_ref()),
+            };
+            out.push(super::controls::on_state(row, t, &c.attributes, resource, writer_actor(w, ctx), w.event.time, ctx));
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------ encryption
