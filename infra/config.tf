@@ -22,6 +22,7 @@ locals {
     "",
     "[controls]",
     "trusted_accounts = ${jsonencode(var.trusted_accounts)}",
+    "audit_log_buckets = ${jsonencode(concat(["${var.name_prefix}-evidence-*"], var.audit_log_buckets))}",
     "",
     "[state]",
     "buckets = ${jsonencode(var.state_buckets)}",

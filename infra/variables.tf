@@ -73,6 +73,12 @@ variable "break_glass_roles" {
   default     = []
 }
 
+variable "audit_log_buckets" {
+  description = "Globs of the buckets that hold audit logs (other trails, access logs) besides the evidence bucket: a lifecycle rule expiring them within a year is control.audit_weakened."
+  type        = list(string)
+  default     = []
+}
+
 variable "trusted_accounts" {
   description = "The organisation's accounts: sharing a snapshot, an AMI or a resource with them is not control.public_exposure (any other account, or public, is)."
   type        = list(string)

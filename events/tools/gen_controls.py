@@ -52,10 +52,14 @@ def toml_row(r):
         if c.get('unless'): out.append('  unless = [' + ', '.join(cond(x) for x in c['unless']) + ']')
     for c in r['config']:
         out.append('  [[control.config]]')
-        out.append('  when = [' + ', '.join(cond(x) for x in c['when']) + ']')
+        if c.get('deleted'): out.append('  deleted = true')
+        if c.get('when'): out.append('  when = [' + ', '.join(cond(x) for x in c['when']) + ']')
+        if c.get('changed'): out.append(f'  changed = {tv(c["changed"])}')
     for t in r['tf']:
         out.append('  [[control.terraform]]')
         out.append(f'  type = {tv(t["type"])}')
+        if t.get('id_attr'): out.append(f'  id_attr = {tv(t["id_attr"])}')
+        if t.get('keep'): out.append(f'  keep = {tv(t["keep"])}')
         out.append('  when = [' + ', '.join(cond(x) for x in t['when']) + ']')
         if t.get('unless'): out.append('  unless = [' + ', '.join(cond(x) for x in t['unless']) + ']')
     return '\n'.join(out) + '\n'
@@ -200,8 +204,13 @@ for i, r in enumerate(ROWS):
     if r['config_case'] is not None:
         def item(conf, n):
             supp = {}
-            if isinstance(conf, tuple):
+            status, change = 'OK', 'UPDATE'
+            if isinstance(conf, tuple) and conf[0] == 'deleted':
+                conf, status, change = None, 'ResourceDeleted', 'DELETE'
+            elif isinstance(conf, tuple):
                 supp = conf[1]; conf = {}
+            prefix = next((c['changed'] for c in r['config'] if c.get('changed')), None)
+            changed_props = {prefix + '.x': {'previousValue': 'x', 'updatedValue': None, 'changeType': 'UPDATE'}} if prefix else {}
             rid = {'AWS::RDS::DBInstance': 'db-RESEARCHREPLICA7HJQY3ZK2M4N', 'AWS::S3::Bucket': 'stmarys-research-exports',
                    'AWS::CloudTrail::Trail': 'research-audit', 'AWS::EC2::SecurityGroup': 'sg-0f1e2d3c4b5a69788', 'AWS::Redshift::Cluster': 'research-dw',
                    'AWS::RDS::DBCluster': 'cluster-RESEARCHAURORA2M4N5P6Q7R', 'AWS::DynamoDB::Table': 'research-consents',
@@ -209,16 +218,24 @@ for i, r in enumerate(ROWS):
                    'AWS::GuardDuty::Detector': '12abc34d567e8fa901bc2d34e56789f0', 'AWS::SQS::Queue': 'https://sqs.us-east-1.amazonaws.com/123456789012/research-intake',
                    'AWS::SNS::Topic': 'arn:aws:sns:us-east-1:123456789012:research-results', 'AWS::Lambda::Function': 'research-export',
                    'AWS::OpenSearch::Domain': '123456789012/research-search', 'AWS::ECR::Repository': 'research/ingest',
-                   'AWS::EFS::FileSystem': 'fs-0a1b2c3d4e5f60718'}[r['type']]
+                   'AWS::EFS::FileSystem': 'fs-0a1b2c3d4e5f60718', 'AWS::EC2::FlowLog': 'fl-0a1b2c3d4e5f60718',
+                   'AWS::Logs::LogGroup': '/aws/research/api', 'AWS::Backup::BackupVault': 'research-vault',
+                   'AWS::Backup::BackupPlan': '8f4e2a1c-3b5d-4e6f-9a0b-1c2d3e4f5a6b', 'AWS::GuardDuty::Detector': '12abc34d567e8fa901bc2d34e56789f0',
+                   'AWS::AccessAnalyzer::Analyzer': 'arn:aws:access-analyzer:us-east-1:123456789012:analyzer/stmarys-account',
+                   'AWS::Config::ConfigRule': 'config-rule-a1b2c3', 'AWS::Detective::Graph': 'arn:aws:detective:us-east-1:123456789012:graph:027c7c4610ea4aacaf0b883093cab899',
+                   'AWS::Route53Resolver::ResolverQueryLoggingConfig': 'rqlc-8ca61fe7c055415a', 'AWS::EC2::Subnet': 'subnet-0a1b2c3d4e5f60718',
+                   'AWS::EC2::RouteTable': 'rtb-0a1b2c3d4e5f60718', 'AWS::EC2::InternetGateway': 'igw-0a1b2c3d4e5f60718',
+                   'AWS::GuardDuty::Filter': '12abc34d567e8fa901bc2d34e56789f0/quiet', 'AWS::CloudWatch::Alarm': 'research-root-login',
+                   'AWS::IAM::Role': 'AROAR7E5RESEARCHANALYST', 'AWS::IAM::User': 'AIDAR7E5CONTRACTORKIM1', 'AWS::IAM::Group': 'AGPAR7E5RESEARCHGROUP1'}[r['type']]
             t = f'2026-11-20T11:{n:02d}:00.000Z'
             ci = {'configurationItemVersion': '1.3', 'configurationItemCaptureTime': t, 'configurationStateId': 1795160000000 + n,
-                  'configurationItemStatus': 'OK', 'awsAccountId': '123456789012', 'awsRegion': 'us-east-1',
+                  'configurationItemStatus': status, 'awsAccountId': '123456789012', 'awsRegion': 'us-east-1',
                   'resourceType': r['type'], 'resourceId': rid, 'resourceName': rid, 'ARN': None,
                   'configuration': conf, 'supplementaryConfiguration': supp, 'tags': {}, 'relationships': [], 'relatedEvents': []}
             return {'version': '0', 'id': uid(r['id'], 'config', str(n)), 'detail-type': 'Config Configuration Item Change', 'source': 'aws.config',
                     'account': '123456789012', 'time': t[:19] + 'Z', 'region': 'us-east-1', 'resources': [],
                     'detail': {'recordVersion': '1.3', 'messageType': 'ConfigurationItemChangeNotification', 'notificationCreationTime': t,
-                               'configurationItemDiff': {'changeType': 'UPDATE', 'changedProperties': {}}, 'configurationItem': ci}}, rid
+                               'configurationItemDiff': {'changeType': change, 'changedProperties': changed_props}, 'configurationItem': ci}}, rid
         ev, rid = item(r['config_case'], i % 60)
         base = os.path.join(ROOT, 'events/config-watcher', 'control-' + s)
         write(os.path.join(base, 'event.json'), ev)
@@ -244,6 +261,20 @@ write(os.path.join(base, 'expected.json'), [])
 for b, what in [('control-signin-console-without-mfa', 'code block #1, its first record'), ('control-signin-console-without-mfa-negative', 'code blocks #2 (MFA used) and #3 (a failed sign-in)')]:
     with open(os.path.join(ROOT, 'events/trail-watcher', b, 'ORIGIN.md'), 'w') as f:
         f.write(f'The records of `event.json` are AWS documentation examples, unchanged: awsdocs/aws-cloudtrail-user-guide,\n`doc_source/cloudtrail-event-reference-aws-console-sign-in-events.md` ({what}),\ncommit 56f54d99dfee0c3faf3d4a2b87bb572ad9edf58a, CC-BY-SA-4.0 (docs) / MIT-0 (sample code).\n')
+
+# The S3 ACL row's harmless call is AWS's own documentation example (awsdocs/amazon-s3-userguide,
+# doc_source/cloudtrail-logging-understanding-s3-entries.md, code block #1: a PutBucketAcl that
+# grants the owner FULL_CONTROL).
+S3D = os.path.join(ROOT, '..', 'shared', 'realdata', 'awsdocs-s3-userguide', 'cloudtrail-logging-understanding-s3-entries.1.json')
+acl = next(r for r in json.load(open(S3D))['Records'] if r['eventName'] == 'PutBucketAcl')
+base = os.path.join(ROOT, 'events/trail-watcher/control-s3-acl-public-negative')
+doc = json.load(open(os.path.join(base, 'event.json')))
+doc['Records'][0] = acl
+write(os.path.join(base, 'event.json'), doc)
+with open(os.path.join(base, 'ORIGIN.md'), 'w') as f:
+    f.write('The first record of `event.json` is an AWS documentation example, unchanged: awsdocs/amazon-s3-userguide,\n'
+            '`doc_source/cloudtrail-logging-understanding-s3-entries.md` (code block #1, its PutBucketAcl record),\n'
+            'commit cc53dd6a44d3aa1d654e6d3705a0a7550f20fd2a, CC-BY-SA-4.0 (docs) / MIT-0 (sample code).\n')
 
 # ------------------------------------------------------------------ EventBridge patterns
 os.chdir(ROOT)

@@ -24,3 +24,5 @@ alarm_emails  = ["platform-oncall@stmarys.example"]
 
 # The organisation's disaster-recovery account: sharing snapshots with it is not an exposure.
 trusted_accounts = ["210987654321"]
+# Another trail's bucket, outside driftwatch.
+audit_log_buckets = ["stmarys-*-trail"]

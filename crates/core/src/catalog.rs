@@ -162,6 +162,9 @@ pub struct Catalog {
     rows: Vec<ResourceSpec>,
     by_tf: HashMap<String, usize>,
     rules: BTreeMap<String, RuleDefaults>,
+    /// Attributes kept for Terraform types outside the catalog that the control catalog reads
+    /// in state writes (`[[control.terraform]]`).
+    extra_retained: HashMap<String, Vec<String>>,
 }
 
 /// Attributes every resource keeps, whatever its type, for identity.
@@ -171,10 +174,36 @@ impl Catalog {
     /// The catalog shipped with driftwatch.
     pub fn builtin() -> Self {
         // The embedded catalog is checked by the test suite; failing here is a build defect.
-        match Self::from_toml(BUILTIN) {
+        let mut c = match Self::from_toml(BUILTIN) {
             Ok(c) => c,
             Err(e) => panic!("embedded catalog is invalid: {e}"),
+        };
+        c.retain_for_controls(crate::detect::controls::Controls::builtin().retained());
+        c
+    }
+
+    /// Keep, in parsed states, the attributes the control catalog reads: on catalog rows, in
+    /// addition to theirs; on other types, with `id` and `arn`.
+    pub fn retain_for_controls(&mut self, wanted: Vec<(String, Vec<String>)>) {
+        for (terraform_type, attrs) in wanted {
+            let list = match self.by_tf.get(&terraform_type) {
+                Some(&i) => &mut self.rows[i].retained,
+                None => {
+                    self.extra_retained.entry(terraform_type).or_insert_with(|| ALWAYS_RETAINED.iter().map(|s| s.to_string()).collect())
+                }
+            };
+            for a in attrs {
+                if !list.contains(&a) {
+                    list.push(a);
+                }
+            }
         }
+    }
+
+    /// Attributes kept for a Terraform type outside the catalog (what the control catalog
+    /// reads), if any.
+    pub fn extra_retained(&self, terraform_type: &str) -> Option<&[String]> {
+        self.extra_retained.get(terraform_type).map(Vec::as_slice)
     }
 
     /// Load a catalog from TOML text.
@@ -282,7 +311,7 @@ impl Catalog {
             }
             rules.insert(name, RuleDefaults { severity: r.severity, controls: r.controls });
         }
-        Ok(Catalog { rows, by_tf, rules })
+        Ok(Catalog { rows, by_tf, rules, extra_retained: HashMap::new() })
     }
 
     /// The row for a Terraform type.

@@ -68,6 +68,10 @@ pub struct ControlsPolicy {
     /// other account, or `all`, is `control.public_exposure`.
     #[serde(default)]
     pub trusted_accounts: Vec<String>,
+    /// Buckets that hold audit logs (CloudTrail, access logs), as globs: a lifecycle rule that
+    /// expires their objects within a year is `control.audit_weakened`.
+    #[serde(default)]
+    pub audit_log_buckets: Vec<String>,
 }
 
 /// driftwatch's own resources (names, ARNs or globs of them, as the calls that change them

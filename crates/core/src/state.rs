@@ -273,6 +273,7 @@ fn retained<'c>(catalog: &'c Catalog, mode: Mode, rtype: &str) -> &'c [String] {
     const IDENTITY: &[String] = &[];
     match (mode, catalog.get(rtype)) {
         (Mode::Managed, Some(s)) => &s.retained,
+        (Mode::Managed, None) => catalog.extra_retained(rtype).unwrap_or(IDENTITY),
         _ => IDENTITY,
     }
 }

@@ -660,3 +660,38 @@ fn an_apply_that_weakens_a_control_is_a_finding_even_from_the_pipeline() {
     let (f, _) = detect(None, &parse(&state(1, LINEAGE, with_group)), &Known::default());
     assert!(f.iter().all(|f| !f.rule.id().starts_with("control.")), "{f:?}");
 }
+
+/// Issue 14: a type outside the resource catalog that the control catalog reads keeps the
+/// attributes it needs in the parsed state: an apply attaching AdministratorAccess to a role
+/// (`aws_iam_role_policy_attachment`) is `control.identity_risk` on that role; ReadOnlyAccess is
+/// not.
+#[test]
+fn an_administrator_attachment_applied_through_terraform_is_an_identity_risk() {
+    let attach = |policy: &str| {
+        resource(
+            None,
+            "aws_iam_role_policy_attachment",
+            "analyst",
+            vec![instance(json!({
+            "id": "research-analyst-20261120140307000000000001", "role": "research-analyst", "policy_arn": policy,
+            "unrelated_attribute": "dropped by the parser"}))],
+        )
+    };
+    let prev = state(41, LINEAGE, base());
+    let mut admin = base();
+    admin.push(attach("arn:aws:iam::aws:policy/AdministratorAccess"));
+    let parsed = parse(&state(42, LINEAGE, admin.clone()));
+    let kept = parsed.instances.iter().find(|i| i.resource_type == "aws_iam_role_policy_attachment").expect("parsed");
+    assert_eq!(kept.attributes.get("policy_arn"), Some(&json!("arn:aws:iam::aws:policy/AdministratorAccess")));
+    assert!(kept.attributes.get("unrelated_attribute").is_none(), "only what a control reads is kept");
+    let (f, _) = check(
+        Some(prev.clone()),
+        state(42, LINEAGE, admin),
+        Known::default(),
+        &[("control.identity_risk", "aws_iam_role_policy_attachment.analyst")],
+    );
+    assert_eq!((f[0].resource.resource_type.as_str(), f[0].resource.id.as_str()), ("AWS::IAM::Role", "research-analyst"));
+    let mut read_only = base();
+    read_only.push(attach("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+    check(Some(prev), state(42, LINEAGE, read_only), Known::default(), &[]);
+}

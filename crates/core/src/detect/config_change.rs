@@ -74,9 +74,7 @@ pub fn detect(change: &ConfigChange, ctx: &Context<'_>, mem: &mut dyn Memory) ->
         let changed = changed_properties(&change.changed_properties);
         out.extend(findings.into_iter().filter(|f| f.rule != Rule::DriftChanged || touched(f, &changed, ctx.catalog)));
     }
-    if !deleted {
-        out.extend(super::controls::on_item(item, at, ctx));
-    }
+    out.extend(super::controls::on_item(item, &change.changed_properties, at, ctx));
     crate::finding::sort(&mut out);
     out
 }
@@ -119,7 +117,7 @@ pub fn resolutions(change: &ConfigChange, ctx: &Context<'_>, mem: &dyn ConfigOrd
         Vec::new()
     } else {
         // Safeguards the item shows in force again.
-        super::controls::restored(item, &ctx.policy.controls.trusted_accounts)
+        super::controls::restored(item, &super::controls::Scope::of(ctx.policy, item.account_id.as_deref()))
             .into_iter()
             .map(|fingerprint| Resolve { fingerprint, reason: Resolution::LiveMatches, at })
             .collect()

@@ -11,7 +11,7 @@
 //!   name the resource;
 //! * `[[control.config]]` — a configuration item of the row's type whose document satisfies
 //!   every `when` condition; an item of that type that does not is the control restored, and
-//!   resolves the finding;
+//!   resolves the finding. `deleted = true`: the item records the resource deleted;
 //! * `[[control.terraform]]` — a written state whose object of this Terraform `type` satisfies
 //!   every `when` condition on its attributes (and the previous object at that address did
 //!   not): an apply that weakens a control is a finding even though the pipeline made it.
@@ -75,6 +75,23 @@ impl Family {
     }
 }
 
+/// What the conditions read besides the document: the accounts trusted (the policy's and the
+/// resource's own), and the buckets that hold audit logs.
+#[derive(Debug, Clone, Default)]
+pub struct Scope<'a> {
+    pub trusted: Vec<String>,
+    pub audit_log_buckets: &'a [String],
+}
+
+impl<'a> Scope<'a> {
+    /// The policy's scope, with `own` (the resource's or the call's account) trusted too.
+    pub fn of(policy: &'a crate::policy::Policy, own: Option<&str>) -> Scope<'a> {
+        let mut trusted = policy.controls.trusted_accounts.clone();
+        trusted.extend(own.filter(|a| !a.is_empty()).map(str::to_string));
+        Scope { trusted, audit_log_buckets: &policy.controls.audit_log_buckets }
+    }
+}
+
 /// A test on the values found at a path.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +124,9 @@ pub struct Cond {
     /// trusted accounts (or `*`) without a condition.
     #[serde(default)]
     pub principal_outside: Option<bool>,
+    /// A bucket name (or ARN) that the policy's `[controls] audit_log_buckets` names.
+    #[serde(default)]
+    pub audit_log_bucket: Option<bool>,
 }
 
 /// CloudTrail calls that weaken the control.
@@ -136,9 +156,27 @@ pub struct CallSignal {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigSignal {
+    #[serde(default)]
     pub when: Vec<Cond>,
     #[serde(default)]
     pub unless: Vec<Cond>,
+    /// The item records the resource deleted (`ResourceDeleted`): deleting it is the weakening.
+    #[serde(default)]
+    pub deleted: bool,
+    /// Only when the notification's `configurationItemDiff.changedProperties` names a property
+    /// under this prefix (case-insensitive, e.g. `SupplementaryConfiguration.BucketLoggingConfiguration`):
+    /// for settings whose weak form is everyday posture (no access logging), the change alone
+    /// is reported.
+    #[serde(default)]
+    pub changed: Option<String>,
+}
+
+impl ConfigSignal {
+    fn touched(&self, changed_properties: &Value) -> bool {
+        let Some(prefix) = &self.changed else { return true };
+        let prefix = prefix.to_ascii_lowercase();
+        changed_properties.as_object().is_some_and(|m| m.keys().any(|k| k.to_ascii_lowercase().starts_with(&prefix)))
+    }
 }
 
 /// A Terraform resource type whose attributes in a written state show the control weakened.
@@ -148,6 +186,14 @@ pub struct TerraformSignal {
     /// The Terraform type (a catalog row: the state parser keeps only catalog attributes).
     #[serde(rename = "type")]
     pub terraform_type: String,
+    /// The attribute that names the resource the control guards (default: the catalog's
+    /// identity for a catalog type, else `id`): `role` of an `aws_iam_role_policy_attachment`.
+    #[serde(default)]
+    pub id_attr: Option<String>,
+    /// Attributes to keep besides those the conditions name (a condition on the whole object,
+    /// `path = ""`, reads these).
+    #[serde(default)]
+    pub keep: Vec<String>,
     pub when: Vec<Cond>,
     #[serde(default)]
     pub unless: Vec<Cond>,
@@ -264,6 +310,9 @@ impl Controls {
                     .flat_map(|s| s.when.iter().chain(&s.unless))
                     .chain(row.config.iter().flat_map(|s| s.when.iter().chain(&s.unless)))
                     .chain(row.terraform.iter().flat_map(|s| s.when.iter().chain(&s.unless)));
+                if row.config.iter().any(|s| s.when.is_empty() && !s.deleted) {
+                    return Err(format!("{at}: a config signal needs `when` conditions or `deleted = true`"));
+                }
                 for cond in conds {
                     if !cond.has_test() {
                         return Err(format!("{at}: condition on {:?} has no test", cond.path));
@@ -302,6 +351,32 @@ impl Controls {
         self.by_tf.keys().map(String::as_str)
     }
 
+    /// The top-level attributes each Terraform type's signals read (for the state parser).
+    pub fn retained(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for row in &self.rows {
+            for t in &row.terraform {
+                let heads = t
+                    .when
+                    .iter()
+                    .chain(&t.unless)
+                    .map(|c| c.path.as_str())
+                    .chain(t.id_attr.as_deref())
+                    .chain(t.keep.iter().map(String::as_str));
+                let heads: Vec<String> = heads.filter_map(|p| p.split('.').next()).filter(|h| !h.is_empty()).map(str::to_string).collect();
+                match out.iter_mut().find(|(ty, _)| *ty == t.terraform_type) {
+                    Some((_, v)) => v.extend(heads),
+                    None => out.push((t.terraform_type.clone(), heads)),
+                }
+            }
+        }
+        for (_, v) in &mut out {
+            v.sort();
+            v.dedup();
+        }
+        out
+    }
+
     /// The rows a written object of `terraform_type` weakens: its attributes (`current`)
     /// satisfy a Terraform signal that the previous object of the address (if any) did not.
     /// A new object weak from the start weakens them too.
@@ -310,7 +385,7 @@ impl Controls {
         terraform_type: &str,
         current: &Value,
         previous: Option<&Value>,
-        trusted: &[String],
+        scope: &Scope<'_>,
     ) -> Vec<(&Control, &TerraformSignal)> {
         let Some(hits) = self.by_tf.get(terraform_type) else { return Vec::new() };
         let mut out: Vec<(&Control, &TerraformSignal)> = Vec::new();
@@ -319,8 +394,8 @@ impl Controls {
             if out.iter().any(|(r, _)| r.id == row.id) {
                 continue;
             }
-            let weak = |attrs: &Value| row.terraform.iter().any(|t| holds_all(&t.when, &t.unless, attrs, trusted));
-            if holds_all(&t.when, &t.unless, current, trusted) && !previous.is_some_and(weak) {
+            let weak = |attrs: &Value| row.terraform.iter().any(|t| holds_all(&t.when, &t.unless, attrs, scope));
+            if holds_all(&t.when, &t.unless, current, scope) && !previous.is_some_and(weak) {
                 out.push((row, t));
             }
         }
@@ -357,19 +432,21 @@ impl Cond {
             || self.has.is_some()
             || self.admin_policy.is_some()
             || self.principal_outside.is_some()
+            || self.audit_log_bucket.is_some()
     }
 
     /// Does the document satisfy the condition?
-    pub fn holds(&self, doc: &Value, trusted: &[String]) -> bool {
+    pub fn holds(&self, doc: &Value, scope: &Scope<'_>) -> bool {
         let found = values(doc, &self.path);
         if let Some(want) = self.present {
             let present = found.iter().any(|v| !matches!(v, Value::String(s) if s.is_empty()));
             return present == want;
         }
-        found.iter().any(|v| self.passes(v, trusted))
+        found.iter().any(|v| self.passes(v, scope))
     }
 
-    fn passes(&self, v: &Value, trusted: &[String]) -> bool {
+    fn passes(&self, v: &Value, scope: &Scope<'_>) -> bool {
+        let trusted = scope.trusted.as_slice();
         let loose = cloudtrail_calls::loose;
         if let Some(want) = &self.equals {
             return loose(v) == loose(want) || number(v).is_some_and(|n| number(want) == Some(n));
@@ -411,6 +488,12 @@ impl Cond {
         }
         if self.principal_outside == Some(true) {
             return principal_outside(v, trusted);
+        }
+        if self.audit_log_bucket == Some(true) {
+            return v.as_str().is_some_and(|b| {
+                let name = b.strip_prefix("arn:aws:s3:::").unwrap_or(b);
+                scope.audit_log_buckets.iter().any(|g| crate::glob::matches(g, name))
+            });
         }
         false
     }
@@ -565,8 +648,8 @@ fn call_doc(call: &ApiCall) -> Value {
     })
 }
 
-fn holds_all(s: &[Cond], u: &[Cond], doc: &Value, trusted: &[String]) -> bool {
-    s.iter().all(|c| c.holds(doc, trusted)) && !u.iter().any(|c| c.holds(doc, trusted))
+fn holds_all(s: &[Cond], u: &[Cond], doc: &Value, scope: &Scope<'_>) -> bool {
+    s.iter().all(|c| c.holds(doc, scope)) && !u.iter().any(|c| c.holds(doc, scope))
 }
 
 /// The resource a control finding names: the managed entry when the index has it.
@@ -679,13 +762,11 @@ pub fn on_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
     let doc = call_doc(call);
     let account = cloudtrail_calls::account(call).unwrap_or_default();
     // The call's own account is trusted too.
-    let mut trusted = ctx.policy.controls.trusted_accounts.clone();
-    trusted.push(account.to_string());
-    let trusted = &trusted;
+    let scope = &Scope::of(ctx.policy, Some(account));
     let mut out = Vec::new();
     for (i, j) in hits {
         let (row, s) = (&c.rows[i], &c.rows[i].call[j]);
-        if !holds_all(&s.when, &s.unless, &doc, trusted) {
+        if !holds_all(&s.when, &s.unless, &doc, scope) {
             continue;
         }
         let id = s.id_t.as_ref().and_then(|t| t.render(call, &row.config_type)).unwrap_or_else(|| account.to_string());
@@ -704,19 +785,25 @@ fn item_account(item: &ConfigItem) -> &str {
 }
 
 /// Findings of a configuration item that shows a control weakened.
-pub fn on_item(item: &ConfigItem, at: chrono::DateTime<chrono::Utc>, ctx: &Context<'_>) -> Vec<Finding> {
+pub fn on_item(item: &ConfigItem, changed_properties: &Value, at: chrono::DateTime<chrono::Utc>, ctx: &Context<'_>) -> Vec<Finding> {
     let c = Controls::builtin();
     let Some(rows) = c.by_type.get(&item.resource_type) else { return Vec::new() };
-    if item.is_deleted() {
-        return Vec::new();
-    }
-    let trusted = &ctx.policy.controls.trusted_accounts;
+    let deleted = item.is_deleted();
+    let scope = &Scope::of(ctx.policy, item.account_id.as_deref());
     let mut out = Vec::new();
     for &i in rows {
         let row = &c.rows[i];
-        let Some(s) = row.config.iter().find(|s| holds_all(&s.when, &s.unless, &item.doc, trusted)) else { continue };
+        let weak = |s: &&ConfigSignal| {
+            if deleted {
+                s.deleted
+            } else {
+                !s.deleted && s.touched(changed_properties) && holds_all(&s.when, &s.unless, &item.doc, scope)
+            }
+        };
+        let Some(s) = row.config.iter().find(weak) else { continue };
         let resource = subject(ctx, &item.resource_type, &item.resource_id, item.arn.as_deref());
-        let title = format!("{}: seen in AWS Config on {}", row.title, name_of(&resource));
+        let seen = if deleted { "deleted, as AWS Config records" } else { "seen in AWS Config on" };
+        let title = format!("{}: {seen} {}", row.title, name_of(&resource));
         let changes = shown(&s.when, &item.doc, ctx);
         out.push(finding(row, resource, item_account(item), title, None, changes, at, ctx));
     }
@@ -725,7 +812,7 @@ pub fn on_item(item: &ConfigItem, at: chrono::DateTime<chrono::Utc>, ctx: &Conte
 
 /// The control findings a configuration item shows restored: the rows of its type with a
 /// Config signal whose conditions it does not satisfy.
-pub fn restored(item: &ConfigItem, trusted: &[String]) -> Vec<String> {
+pub fn restored(item: &ConfigItem, scope: &Scope<'_>) -> Vec<String> {
     let c = Controls::builtin();
     let Some(rows) = c.by_type.get(&item.resource_type) else { return Vec::new() };
     if item.is_deleted() {
@@ -733,7 +820,8 @@ pub fn restored(item: &ConfigItem, trusted: &[String]) -> Vec<String> {
     }
     rows.iter()
         .map(|&i| &c.rows[i])
-        .filter(|row| !row.config.iter().any(|s| holds_all(&s.when, &s.unless, &item.doc, trusted)))
+        .filter(|row| row.config.iter().any(|s| !s.deleted))
+        .filter(|row| !row.config.iter().any(|s| !s.deleted && holds_all(&s.when, &s.unless, &item.doc, scope)))
         .map(|row| fingerprint(row, &item.resource_type, &item.resource_id))
         .collect()
 }

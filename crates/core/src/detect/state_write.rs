@@ -457,17 +457,36 @@ fn controls(w: &StateWrite<'_>, diff: &Diff<'_>, ctx: &Context<'_>, out: &mut Ve
     let table = super::controls::Controls::builtin();
     for (address, c) in &diff.cur {
         let prev = diff.previous_of(address).map(|p| &p.attributes);
-        let Some(spec) = catalog.get(&c.resource_type) else { continue };
-        let Some(id) = identity(c, spec, catalog) else { continue };
-        let arn = arn_of(c, spec);
+        let spec = catalog.get(&c.resource_type);
+        let text = |attr: &str| match c.attributes.get(attr) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let arn = match spec {
+            Some(s) => arn_of(c, s),
+            None => text("arn").filter(|a| a.starts_with("arn:")),
+        };
         // The object's own account is trusted (a role trusting its own account).
-        let mut trusted = ctx.policy.controls.trusted_accounts.clone();
-        trusted.extend(arn.as_deref().and_then(account_in));
-        for (row, t) in table.weakened_in_state(&c.resource_type, &c.attributes, prev, &trusted) {
+        let own = arn.as_deref().and_then(account_in);
+        let scope = super::controls::Scope::of(ctx.policy, own.as_deref());
+        for (row, t) in table.weakened_in_state(&c.resource_type, &c.attributes, prev, &scope) {
+            // What the control guards: the attribute the signal names, else the catalog's
+            // identity, else `id`.
+            let resource_id = match (&t.id_attr, spec) {
+                (Some(a), _) => text(a),
+                (None, Some(s)) => identity(c, s, catalog).map(|i| i.resource_id),
+                (None, None) => text("id"),
+            };
+            let Some(resource_id) = resource_id else { continue };
+            let config_type = match (&t.id_attr, spec) {
+                (None, Some(s)) => s.config_type.clone(),
+                _ => row.config_type.clone(),
+            };
             let resource = ResourceRef {
                 arn: arn.clone(),
-                resource_type: id.config_type.clone(),
-                id: id.resource_id.clone(),
+                resource_type: config_type,
+                id: resource_id,
                 address: Some(c.address.clone()),
                 terraform_type: Some(c.resource_type.clone()),
                 state: Some(w.current.state_ref()),
