@@ -276,6 +276,31 @@ with open(os.path.join(base, 'ORIGIN.md'), 'w') as f:
             '`doc_source/cloudtrail-logging-understanding-s3-entries.md` (code block #1, its PutBucketAcl record),\n'
             'commit cc53dd6a44d3aa1d654e6d3705a0a7550f20fd2a, CC-BY-SA-4.0 (docs) / MIT-0 (sample code).\n')
 
+# Harmless calls of three more rows are AWS's own documentation examples, unchanged: an
+# UpdateTrail that only names the trail (awsdocs/aws-cloudtrail-user-guide,
+# doc_source/cloudtrail-log-file-examples.md, code block #7) and an UpdateTable that changes
+# throughput (awsdocs/amazon-dynamodb-developer-guide, doc_source/understanding-ddb-log-entries.md,
+# code block #1).
+REAL = [
+    (['control-cloudtrail-log-validation-off-negative', 'control-cloudtrail-single-region-negative'],
+     os.path.join('awsdocs-cloudtrail-user-guide', 'cloudtrail-log-file-examples.7.json'), 'UpdateTrail',
+     'awsdocs/aws-cloudtrail-user-guide, `doc_source/cloudtrail-log-file-examples.md` (code block #7)'),
+    (['control-dynamodb-deletion-protection-off-negative'],
+     os.path.join('awsdocs-dynamodb-developer-guide', 'understanding-ddb-log-entries.1.json'), 'UpdateTable',
+     'awsdocs/amazon-dynamodb-developer-guide, `doc_source/understanding-ddb-log-entries.md` (code block #1)'),
+]
+for cases, rel, name, origin in REAL:
+    d = json.load(open(os.path.join(ROOT, '..', 'shared', 'realdata', rel)))
+    rec = next(r for r in d.get('Records', [d]) if r['eventName'] == name)
+    for c in cases:
+        base = os.path.join(ROOT, 'events/trail-watcher', c)
+        doc = json.load(open(os.path.join(base, 'event.json')))
+        doc['Records'][0] = rec
+        write(os.path.join(base, 'event.json'), doc)
+        with open(os.path.join(base, 'ORIGIN.md'), 'w') as f:
+            f.write(f'The first record of `event.json` is an AWS documentation example, unchanged: {origin},\n'
+                    f'its {name} record (CC-BY-SA-4.0 docs / MIT-0 sample code; see ../shared/realdata/MANIFEST.tsv).\n')
+
 # ------------------------------------------------------------------ EventBridge patterns
 os.chdir(ROOT)
 cat = tomllib.load(open('crates/core/catalog/cloudtrail.toml','rb'))

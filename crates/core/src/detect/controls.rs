@@ -265,7 +265,9 @@ struct File {
 #[derive(Debug, Default)]
 pub struct Controls {
     rows: Vec<Control>,
-    by_call: HashMap<(String, String), Vec<(usize, usize)>>,
+    /// Rows by call: source, then event name (looked up without allocating: the replay asks
+    /// for every write it reads).
+    by_call: HashMap<String, HashMap<String, Vec<(usize, usize)>>>,
     /// Rows about any call of the root user.
     by_root: Vec<(usize, usize)>,
     by_tf: HashMap<String, Vec<(usize, usize)>>,
@@ -327,7 +329,7 @@ impl Controls {
                         continue;
                     }
                     for n in &s.names {
-                        c.by_call.entry((s.source.clone(), n.clone())).or_default().push((i, j));
+                        c.by_call.entry(s.source.clone()).or_default().entry(n.clone()).or_default().push((i, j));
                     }
                 }
                 if !row.config.is_empty() {
@@ -344,6 +346,11 @@ impl Controls {
 
     pub fn rows(&self) -> &[Control] {
         &self.rows
+    }
+
+    /// The (row, call signal) pairs that watch a call.
+    fn calls(&self, source: &str, name: &str) -> Option<&Vec<(usize, usize)>> {
+        self.by_call.get(source)?.get(name)
     }
 
     /// The Terraform types some row reads in a written state.
@@ -404,13 +411,13 @@ impl Controls {
 
     /// Does any row watch this call?
     pub fn watches(&self, source: &str, name: &str) -> bool {
-        self.by_call.contains_key(&(source.to_string(), name.to_string()))
+        self.calls(source, name).is_some()
     }
 
     /// The identities and ARNs the rows watching `call` name (for the index slice).
     pub fn names(&self, call: &ApiCall) -> (Vec<(String, String)>, Vec<String>) {
         let (mut ids, mut arns) = (Vec::new(), Vec::new());
-        for &(i, j) in self.by_call.get(&(call.event_source.clone(), call.event_name.clone())).into_iter().flatten() {
+        for &(i, j) in self.calls(&call.event_source, &call.event_name).into_iter().flatten() {
             let (row, s) = (&self.rows[i], &self.rows[i].call[j]);
             ids.extend(s.id_t.as_ref().and_then(|t| t.render(call, &row.config_type)).map(|id| (row.config_type.clone(), id)));
             arns.extend(s.arn_t.as_ref().and_then(|t| t.render(call, &row.config_type)).filter(|a| a.starts_with("arn:")));
@@ -749,7 +756,7 @@ pub fn on_state(
 pub fn on_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
     let c = Controls::builtin();
     let root = call.principal.principal_type.as_deref() == Some("Root");
-    let hits: Vec<(usize, usize)> = match c.by_call.get(&(call.event_source.clone(), call.event_name.clone())) {
+    let hits: Vec<(usize, usize)> = match c.calls(&call.event_source, &call.event_name) {
         Some(h) if root => h.iter().chain(&c.by_root).copied().collect(),
         Some(h) => h.clone(),
         None if root => c.by_root.clone(),
