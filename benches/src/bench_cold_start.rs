@@ -15,6 +15,8 @@
 //! Options: `--starts N` (default 20), `--bin-dir DIR` (default `$CARGO_TARGET_DIR/release`, else `target/release`),
 //! `--function NAME` (repeatable; default all six). Goal: p50 ≤ 50 ms.
 
+#![recursion_limit = "256"]
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

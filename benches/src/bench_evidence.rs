@@ -9,6 +9,8 @@
 //! store (every hash recomputed, chain walked, signature checked). Prints records/s for each
 //! phase. Single-threaded.
 
+#![recursion_limit = "256"]
+
 use chrono::{TimeZone, Utc};
 use driftwatch::evidence::LocalStore;
 use driftwatch_core::evidence::{self, Record, Signer25519};

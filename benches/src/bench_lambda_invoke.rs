@@ -20,6 +20,8 @@
 //! log of the function's `duration` is not used. Needs `cargo-lambda` and `moto_server`
 //! (`bash .ci/test` installs both into `.venv`). Exits 1 when any invocation fails.
 
+#![recursion_limit = "256"]
+
 use driftwatch_tests::deployment::Deployment;
 use driftwatch_tests::{workspace_root, CargoLambdaWatch, Moto};
 use std::time::Duration;

@@ -19,6 +19,8 @@
 //! findings), reporting records/s over the replay alone, and peak RSS (wait4 rusage) for the
 //! first 100,000 records and for all of them: streaming keeps memory independent of the input.
 
+#![recursion_limit = "256"]
+
 use chrono::{DateTime, Utc};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;

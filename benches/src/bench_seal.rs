@@ -12,6 +12,8 @@
 //! (`GetObject`, `ListObjectsV2` pages of 1,000 keys, `PutObject`). The store is
 //! in memory, so the time is the computation; in S3 each GET adds a round trip.
 
+#![recursion_limit = "256"]
+
 use chrono::{Duration, TimeZone, Utc};
 use driftwatch_core::evidence::{self, EvidenceError, EvidenceStore, Listed, MemoryStore, PutOutcome, Record, Signer25519};
 use serde_json::json;

@@ -11,47 +11,99 @@
 //! peak RSS (VmHWM). For comparison it runs `terraform state list -state=FILE` on the same
 //! file, measured the same way (wait4 rusage), when terraform is on PATH.
 
+#![recursion_limit = "256"]
+
+use driftwatch_core::detect::state_write::{self, StateWrite};
+use driftwatch_core::detect::Context;
 use driftwatch_core::index::ManagedIndex;
-use driftwatch_core::state::{parse_state, StateLocation};
+use driftwatch_core::policy::Policy;
+use driftwatch_core::signal::{ObjectChange, StateObjectEvent};
+use driftwatch_core::state::{Elements, ResourceInstance, State, StateLocation, StateReader};
 use driftwatch_core::{Catalog, Redactor};
+use std::io::Read;
+use std::sync::Arc;
 
 mod common;
-use common::{generate, ms, rss_now, run_child};
+use common::{ms, rss_now, run_child, Generator};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("generate") {
-        let (Some(file), Some(n)) = (args.get(2), args.get(3).and_then(|s| s.parse().ok())) else {
-            eprintln!("usage: bench-state generate FILE N");
-            std::process::exit(2);
-        };
-        generate(&PathBuf::from(file), n);
-        return;
-    }
-    if args.get(1).map(String::as_str) == Some("measure") {
-        let Some(file) = args.get(2) else {
-            eprintln!("usage: bench-state measure FILE");
-            std::process::exit(2);
-        };
-        measure(Path::new(file));
-        return;
+    match args.get(1).map(String::as_str) {
+        Some("generate") => {
+            let (Some(g), Some(file), Some(n)) =
+                (args.get(2).and_then(|g| Generator::parse(g)), args.get(3), args.get(4).and_then(|s| s.parse().ok()))
+            else {
+                eprintln!("usage: bench-state generate mixed|catalogued FILE N");
+                std::process::exit(2);
+            };
+            g.generate(&PathBuf::from(file), n);
+            return;
+        }
+        Some(mode @ ("single" | "diff")) => {
+            let (Some(previous), Some(current)) = (args.get(2), args.get(3)) else {
+                eprintln!("usage: bench-state single|diff PREVIOUS CURRENT");
+                std::process::exit(2);
+            };
+            measure_diff(mode, Path::new(previous), Path::new(current));
+            return;
+        }
+        Some("measure") => {
+            let Some(file) = args.get(2) else {
+                eprintln!("usage: bench-state measure FILE");
+                std::process::exit(2);
+            };
+            measure(Path::new(file));
+            return;
+        }
+        _ => {}
     }
     let mut instances = 50_000usize;
     let mut runs = 5usize;
+    let mut generators = vec![Generator::Catalogued, Generator::Mixed];
+    let mut scale: Vec<usize> = Vec::new();
     let mut i = 1;
     while i < args.len() {
+        let value = args.get(i + 1).map(String::as_str).unwrap_or("");
         match args[i].as_str() {
-            "--instances" => instances = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(instances),
-            "--runs" => runs = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(runs),
+            "--instances" => instances = value.parse().unwrap_or(instances),
+            "--runs" => runs = value.parse().unwrap_or(runs),
+            "--generator" => {
+                generators = match value {
+                    "both" => vec![Generator::Catalogued, Generator::Mixed],
+                    g => match Generator::parse(g) {
+                        Some(g) => vec![g],
+                        None => {
+                            eprintln!("--generator: mixed, catalogued or both, not {g:?}");
+                            std::process::exit(2);
+                        }
+                    },
+                }
+            }
+            "--scale" => {
+                scale = value.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+                if scale.is_empty() {
+                    eprintln!("--scale: a comma-separated list of instance counts, e.g. 10000,50000,200000");
+                    std::process::exit(2);
+                }
+            }
             "-h" | "--help" => {
-                println!("bench-state [--instances N] [--runs R]\n  Generates a state of N resource instances and measures parse+index time and peak RSS per run,\n  side by side with `terraform state list`.");
+                println!(
+                    "bench-state [--instances N] [--runs R] [--generator catalogued|mixed|both] [--scale N1,N2,...]\n\n\
+                     Generates (once, under benches/data/) a state of N resource instances with each generator and\n\
+                     measures parse + index in a fresh process pinned to one core: wall time, CPU and peak RSS,\n\
+                     median of R runs, side by side with `terraform state list` on the same file (when on PATH).\n\
+                     --scale also measures the catalogued generator at each listed size (time and RSS per instance).\n\n\
+                     generators:\n  \
+                     catalogued  every instance a catalogued type as the AWS provider writes it (~1.2 KB each)\n  \
+                     mixed       ten types with ~1.5 KB of filler attributes each (~2.2 KB each)"
+                );
                 return;
             }
             other => {
-                eprintln!("unknown argument {other}");
+                eprintln!("unknown argument {other} (see --help)");
                 std::process::exit(2);
             }
         }
@@ -59,88 +111,288 @@ fn main() {
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     std::fs::create_dir_all(&dir).expect("create benches/data");
-    let file = dir.join(format!("state-{instances}.tfstate"));
+    let tf = which("terraform");
+    if !tf {
+        println!("terraform not on PATH: the comparison is skipped");
+    }
+    let mut summary = Vec::new();
+    for g in &generators {
+        let file = ensure(*g, &dir, instances);
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        println!("\n{} state: {} ({} instances, {:.1} MB)", g.name(), file.display(), instances, size as f64 / 1e6);
+        println!("{:<34} {:>10} {:>10} {:>12} {:>10}", "run", "wall ms", "cpu ms", "peak RSS MB", "RSS/file");
+        let ours = measure_runs(&file, size, runs, true);
+        let theirs = if tf { terraform_runs(&file, size, runs.min(3)) } else { Vec::new() };
+        summary.push((*g, size, median(ours), median(theirs)));
+    }
+    println!(
+        "\n{:<12} {:>9} {:>22} {:>14} {:>9} {:>24} {:>8}",
+        "generator", "file MB", "driftwatch ms (median)", "peak RSS MB", "RSS/file", "terraform state list ms", "speedup"
+    );
+    for (g, size, ours, theirs) in &summary {
+        let Some((w, rss)) = ours else { continue };
+        let (tf_ms, speedup) = match theirs {
+            Some((tw, _)) => (format!("{:.0}", ms(*tw)), format!("{:.1}x", tw.as_secs_f64() / w.as_secs_f64())),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<12} {:>9.1} {:>22.0} {:>14.1} {:>9.2} {:>24} {:>8}",
+            g.name(),
+            *size as f64 / 1e6,
+            ms(*w),
+            *rss as f64 / 1e6,
+            *rss as f64 / *size as f64,
+            tf_ms,
+            speedup
+        );
+    }
+    println!("targets: parse + index <= 300 ms and >= 5x terraform state list on one core, peak RSS <= 1.5x the file");
+
+    // A state write: the version before and this one.
+    let current = ensure(Generator::Catalogued, &dir, instances);
+    let previous = dir.join(format!("state-catalogued-{instances}-previous.tfstate"));
+    if !previous.exists() {
+        eprintln!("generating {} ...", previous.display());
+        generate_previous(&current, &previous);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut single = Vec::new();
+    let mut diff = Vec::new();
+    let mut shown = false;
+    for _ in 0..runs {
+        let (w, _, rss, _) = run_child(Command::new(&exe).arg("single").arg(&previous).arg(&current));
+        single.push((w, rss));
+        let (w, _, rss, text) = run_child(Command::new(&exe).arg("diff").arg(&previous).arg(&current));
+        if !shown {
+            print!("\nstate write, catalogued generator:\n{text}");
+            shown = true;
+        }
+        diff.push((w, rss));
+    }
+    if let (Some((sw, srss)), Some((dw, drss))) = (median(single), median(diff)) {
+        println!("{:<44} {:>10} {:>12}", "median of runs", "wall ms", "peak RSS MB");
+        println!("{:<44} {:>10.0} {:>12.1}", "one version (parse, no index)", ms(sw), srss as f64 / 1e6);
+        println!("{:<44} {:>10.0} {:>12.1}", "both versions, compared (a state write)", ms(dw), drss as f64 / 1e6);
+        println!(
+            "state write / one parse: {:.2}x time, {:.2}x memory  [target <= 1.2x time]",
+            dw.as_secs_f64() / sw.as_secs_f64(),
+            drss as f64 / srss as f64
+        );
+    }
+    if !scale.is_empty() {
+        println!("\nscaling, catalogued generator (median of {runs}):");
+        println!("{:>10} {:>9} {:>10} {:>12} {:>12} {:>12}", "instances", "file MB", "wall ms", "us/instance", "peak RSS MB", "RSS/file");
+        for n in scale {
+            let file = ensure(Generator::Catalogued, &dir, n);
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            if let Some((w, rss)) = median(measure_runs(&file, size, runs, false)) {
+                println!(
+                    "{:>10} {:>9.1} {:>10.0} {:>12.2} {:>12.1} {:>12.2}",
+                    n,
+                    size as f64 / 1e6,
+                    ms(w),
+                    w.as_secs_f64() * 1e6 / n as f64,
+                    rss as f64 / 1e6,
+                    rss as f64 / size as f64
+                );
+            }
+        }
+    }
+}
+
+/// The generated file, generated in a child process first when missing.
+fn ensure(g: Generator, dir: &Path, instances: usize) -> PathBuf {
+    let file = g.file(dir, instances);
     if !file.exists() {
         eprintln!("generating {} ...", file.display());
         let exe = std::env::current_exe().expect("current exe");
-        let ok = Command::new(exe).arg("generate").arg(&file).arg(instances.to_string()).status().map(|s| s.success()).unwrap_or(false);
+        let ok = Command::new(exe)
+            .arg("generate")
+            .arg(g.name())
+            .arg(&file)
+            .arg(instances.to_string())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         assert!(ok, "generation failed");
     }
-    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    println!("state file: {} ({} instances, {:.1} MB)", file.display(), instances, size as f64 / 1e6);
-    println!("{:<34} {:>10} {:>10} {:>12} {:>10}", "run", "wall ms", "cpu ms", "peak RSS MB", "RSS/file");
+    file
+}
+
+fn measure_runs(file: &Path, size: u64, runs: usize, print: bool) -> Vec<(Duration, u64)> {
     let exe = std::env::current_exe().expect("current exe");
-    let mut ours = Vec::new();
+    let mut out = Vec::new();
     for r in 0..runs {
-        let (wall, cpu, rss, out) = run_child(Command::new(&exe).arg("measure").arg(&file));
-        let label = format!("driftwatch parse+index #{}", r + 1);
-        println!("{label:<34} {:>10.0} {:>10.0} {:>12.1} {:>10.2}", ms(wall), ms(cpu), rss as f64 / 1e6, rss as f64 / size as f64);
-        if r == 0 {
-            print!("{out}");
-        }
-        ours.push((wall, rss));
-    }
-    let mut tf = Vec::new();
-    if which("terraform") {
-        for r in 0..runs.min(3) {
-            let dir = std::env::temp_dir();
-            let (wall, cpu, rss, _) =
-                run_child(Command::new("terraform").current_dir(&dir).arg("state").arg("list").arg(format!("-state={}", file.display())));
-            let label = format!("terraform state list #{}", r + 1);
+        let (wall, cpu, rss, text) = run_child(Command::new(&exe).arg("measure").arg(file));
+        if print {
+            let label = format!("driftwatch parse+index #{}", r + 1);
             println!("{label:<34} {:>10.0} {:>10.0} {:>12.1} {:>10.2}", ms(wall), ms(cpu), rss as f64 / 1e6, rss as f64 / size as f64);
-            tf.push((wall, rss));
+            if r == 0 {
+                print!("{text}");
+            }
         }
-    } else {
-        println!("terraform not on PATH: comparison skipped");
+        out.push((wall, rss));
     }
-    let median = |v: &mut Vec<(Duration, u64)>| {
-        v.sort();
-        v.get(v.len() / 2).copied()
-    };
-    if let Some((w, rss)) = median(&mut ours) {
-        println!(
-            "\nmedian driftwatch parse+index: {:.0} ms wall, peak RSS {:.1} MB ({:.2}x file)  [target <= 1000 ms, <= 3.0x]",
-            ms(w),
-            rss as f64 / 1e6,
-            rss as f64 / size as f64
-        );
+    out
+}
+
+fn terraform_runs(file: &Path, size: u64, runs: usize) -> Vec<(Duration, u64)> {
+    let mut out = Vec::new();
+    for r in 0..runs {
+        let dir = std::env::temp_dir();
+        let (wall, cpu, rss, _) =
+            run_child(Command::new("terraform").current_dir(&dir).arg("state").arg("list").arg(format!("-state={}", file.display())));
+        let label = format!("terraform state list #{}", r + 1);
+        println!("{label:<34} {:>10.0} {:>10.0} {:>12.1} {:>10.2}", ms(wall), ms(cpu), rss as f64 / 1e6, rss as f64 / size as f64);
+        out.push((wall, rss));
     }
-    if let Some((w, rss)) = median(&mut tf) {
-        println!(
-            "median terraform state list:   {:.0} ms wall, peak RSS {:.1} MB ({:.2}x file)",
-            ms(w),
-            rss as f64 / 1e6,
-            rss as f64 / size as f64
-        );
-    }
+    out
+}
+
+fn median(mut v: Vec<(Duration, u64)>) -> Option<(Duration, u64)> {
+    v.sort();
+    v.get(v.len() / 2).copied()
 }
 
 fn which(cmd: &str) -> bool {
     Command::new(cmd).arg("version").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok()
 }
 
-/// In the child: read + parse + index, print phase timings.
+/// In the child: read the file in 1 MiB pieces into the streaming reader, which hands each
+/// resource's instances to the index as it completes (the state-watcher's path: the file is
+/// never held whole). Prints phase timings.
 fn measure(file: &Path) {
     let catalog = Catalog::builtin();
     let redactor = Redactor::new(b"bench");
     let t0 = Instant::now();
-    let bytes = std::fs::read(file).expect("read state");
-    let t1 = Instant::now();
-    let state = parse_state(&bytes, StateLocation::local(file.display().to_string()), &catalog, &redactor).expect("parse");
-    let t2 = Instant::now();
-    let rss_parse = rss_now();
-    let n_instances = state.instances.len();
-    drop(bytes);
-    let index = ManagedIndex::build([state], &catalog);
-    let t3 = Instant::now();
-    let rss_index = rss_now();
-    println!("  rss after parse {:.0} MB, after index {:.0} MB", rss_parse as f64 / 1e6, rss_index as f64 / 1e6);
+    let location = StateLocation::local(file.display().to_string());
+    let mut index = ManagedIndex::default();
+    let mut reader = StateReader::new(location.clone(), &catalog, &redactor);
+    let mut indexer = index.indexer(location, &catalog);
+    let mut f = std::fs::File::open(file).expect("open state");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = Duration::ZERO;
+    loop {
+        let t = Instant::now();
+        let n = f.read(&mut buf).expect("read state");
+        read += t.elapsed();
+        if n == 0 {
+            break;
+        }
+        reader.feed(&buf[..n], &mut |i| indexer.add(i)).expect("parse");
+    }
+    let header = reader.finish(&mut |i| indexer.add(i)).expect("parse");
+    let summary = indexer.finish(&header);
+    let total = t0.elapsed();
     println!(
-        "  phases: read {:.0} ms, parse {:.0} ms, index {:.0} ms; {} instances, {} indexed",
+        "  phases: read {:.0} ms, parse + index {:.0} ms; {} instances, {} indexed; rss at the end {:.0} MB",
+        ms(read),
+        ms(total - read),
+        summary.instances,
+        index.len(),
+        rss_now() as f64 / 1e6
+    );
+}
+
+/// Read a whole state file through the streaming reader into a [`State`], optionally
+/// recording its elements or reusing another version's.
+fn read_state(
+    file: &Path,
+    catalog: &Catalog,
+    redactor: &Redactor,
+    record: bool,
+    reuse: Option<(Elements, Vec<Arc<ResourceInstance>>)>,
+) -> (State, Elements) {
+    let location = StateLocation::local(file.display().to_string());
+    let mut reader = StateReader::new(location.clone(), catalog, redactor);
+    if record {
+        reader.record_elements();
+    }
+    if let Some((elements, instances)) = reuse {
+        reader.reuse(elements, instances);
+    }
+    let mut instances = Vec::new();
+    let mut f = std::fs::File::open(file).expect("open state");
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read state");
+        if n == 0 {
+            break;
+        }
+        reader.feed(&buf[..n], &mut |i| instances.push(i)).expect("parse");
+    }
+    let (header, elements) = reader.finish_with_elements(&mut |i| instances.push(i)).expect("parse");
+    (State::from_parts(header, location, instances), elements)
+}
+
+/// In the child: `single` reads the current version alone; `diff` reads it, then the previous
+/// version reusing its unchanged resources, and runs the state-write check on the two.
+fn measure_diff(mode: &str, previous: &Path, current: &Path) {
+    let catalog = Catalog::builtin();
+    let redactor = Redactor::new(b"bench");
+    let t0 = Instant::now();
+    let (cur, elements) = read_state(current, &catalog, &redactor, mode == "diff", None);
+    let t1 = Instant::now();
+    if mode != "diff" {
+        println!("  single: {} instances in {:.0} ms", cur.instances.len(), ms(t1 - t0));
+        return;
+    }
+    let (prev, _) = read_state(previous, &catalog, &redactor, false, Some((elements, cur.instances.clone())));
+    let t2 = Instant::now();
+    let shared = prev.instances.iter().zip(cur.instances.iter()).filter(|(a, b)| Arc::ptr_eq(a, b)).count();
+    let event = StateObjectEvent {
+        bucket: "bench".into(),
+        key: current.display().to_string(),
+        version_id: None,
+        etag: None,
+        size: None,
+        change: ObjectChange::Created,
+        time: chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
+        requester: None,
+        source_ip: None,
+        sequencer: None,
+    };
+    let (policy, index) = (Policy::default(), ManagedIndex::default());
+    let ctx = Context { index: &index, catalog: &catalog, policy: &policy, redactor: &redactor, now: event.time };
+    let removed = state_write::removed_identities(&prev, &cur, &catalog);
+    let (findings, diff) = state_write::detect(&StateWrite::new(&event, Some(&prev), &cur), &ctx);
+    let t3 = Instant::now();
+    println!(
+        "  diff: current {:.0} ms, previous {:.0} ms ({} of {} instances shared), compare {:.0} ms; {} added, {} removed, {} changed, {} identities gone, {} findings",
         ms(t1 - t0),
         ms(t2 - t1),
+        shared,
+        prev.instances.len(),
         ms(t3 - t2),
-        n_instances,
-        index.len()
+        diff.added.len(),
+        diff.removed.len(),
+        diff.changed.len(),
+        removed.len(),
+        findings.len()
     );
+}
+
+/// The version before `current`: every 50th resource's first instance carries another tag
+/// value, and the last two resources are not there yet (a write that adds two resources and
+/// changes 2 % of the others).
+fn generate_previous(current: &Path, previous: &Path) {
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(current).expect("read current")).expect("current parses");
+    state["serial"] = serde_json::json!(state["serial"].as_u64().unwrap_or(1).saturating_sub(1));
+    let resources = state["resources"].as_array_mut().expect("resources");
+    let n = resources.len();
+    resources.truncate(n.saturating_sub(2));
+    for (i, r) in resources.iter_mut().enumerate() {
+        if i % 50 == 7 {
+            if let Some(attrs) = r["instances"][0]["attributes"].as_object_mut() {
+                for tags in ["tags", "tags_all"] {
+                    if let Some(t) = attrs.get_mut(tags).and_then(|t| t.as_object_mut()) {
+                        t.insert("team".into(), serde_json::json!("team-before"));
+                    }
+                }
+            }
+        }
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(previous).expect("create"));
+    serde_json::to_writer_pretty(&mut f, &state).expect("write");
+    std::io::Write::flush(&mut f).expect("flush");
 }

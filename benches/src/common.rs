@@ -137,3 +137,154 @@ pub fn rss_now() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4096
 }
+
+/// Which generated state a benchmark reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    /// Ten types (two outside the resource catalog's comparisons) with ≈1.5 KB of filler
+    /// attributes each: ≈2.2 KB an instance. The README's first figures.
+    Mixed,
+    /// Only catalogued types, shaped as the AWS provider (v5) writes them, computed attributes
+    /// included: S3 buckets with encryption, KMS keys, EBS volumes, security groups and DB
+    /// instances in equal shares. ≈1.2 KB an instance.
+    Catalogued,
+}
+
+impl Generator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Mixed => "mixed",
+            Generator::Catalogued => "catalogued",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Generator> {
+        match s {
+            "mixed" => Some(Generator::Mixed),
+            "catalogued" => Some(Generator::Catalogued),
+            _ => None,
+        }
+    }
+
+    /// Where the generated file lives (generated once, reused).
+    pub fn file(self, dir: &Path, instances: usize) -> std::path::PathBuf {
+        match self {
+            Generator::Mixed => dir.join(format!("state-{instances}.tfstate")),
+            Generator::Catalogued => dir.join(format!("state-catalogued-{instances}.tfstate")),
+        }
+    }
+
+    pub fn generate(self, path: &Path, instances: usize) {
+        match self {
+            Generator::Mixed => generate(path, instances),
+            Generator::Catalogued => generate_catalogued(path, instances),
+        }
+    }
+}
+
+/// Deterministic generator of a state whose every instance is a catalogued type, with the
+/// attribute sets the AWS provider writes (computed ones included), in nested `for_each`
+/// modules, ten instances a resource.
+pub fn generate_catalogued(path: &Path, instances: usize) {
+    let types = ["aws_s3_bucket", "aws_kms_key", "aws_ebs_volume", "aws_security_group", "aws_db_instance"];
+    let per_resource = 10usize;
+    let mut resources = Vec::new();
+    let mut n = 0usize;
+    let mut r = 0usize;
+    while n < instances {
+        let t = types[r % types.len()];
+        let count = per_resource.min(instances - n);
+        let module = format!("module.workload[\"team-{:04}\"].module.{}", r / types.len(), t.trim_start_matches("aws_"));
+        let insts: Vec<Value> = (0..count).map(|i| provider_instance(t, n + i, &format!("k{i}"))).collect();
+        resources.push(json!({
+            "module": module, "mode": "managed", "type": t, "name": "this",
+            "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": insts
+        }));
+        n += count;
+        r += 1;
+    }
+    let state = json!({"version": 4, "terraform_version": "1.11.4", "serial": 7, "lineage": "0b6f6a0e-catalogued-0000-000000000000",
+                       "outputs": {}, "resources": resources, "check_results": null});
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    serde_json::to_writer_pretty(&mut f, &state).expect("write");
+    f.flush().expect("flush");
+}
+
+/// One instance of a catalogued type as the provider writes it.
+pub fn provider_instance(t: &str, n: usize, key: &str) -> Value {
+    let acct = "123456789012";
+    let region = "us-east-1";
+    let key_arn = format!("arn:aws:kms:{region}:{acct}:key/{:08x}-4b1e-4c6a-9d2e-{:012x}", n / 97, n / 97);
+    let tags = json!({"Name": format!("{t}-{n}"), "team": format!("team-{}", n / 50)});
+    let tags_all = json!({"Name": format!("{t}-{n}"), "team": format!("team-{}", n / 50), "Environment": "prod", "DataClass": "phi"});
+    let attrs = match t {
+        "aws_s3_bucket" => {
+            let b = format!("ehr-docs-{n:07}");
+            json!({
+                "acceleration_status": "", "acl": null, "arn": format!("arn:aws:s3:::{b}"), "bucket": b,
+                "bucket_domain_name": format!("{b}.s3.amazonaws.com"), "bucket_prefix": "",
+                "bucket_regional_domain_name": format!("{b}.s3.{region}.amazonaws.com"), "cors_rule": [], "force_destroy": false,
+                "grant": [{"id": "6f1ab0c3e2d4", "permissions": ["FULL_CONTROL"], "type": "CanonicalUser", "uri": ""}],
+                "hosted_zone_id": "Z3AQBSTGFYJSTF", "id": b, "lifecycle_rule": [], "logging": [], "object_lock_configuration": [],
+                "object_lock_enabled": false, "policy": "", "region": region, "replication_configuration": [], "request_payer": "BucketOwner",
+                "server_side_encryption_configuration": [{"rule": [{"apply_server_side_encryption_by_default": [{"kms_master_key_id": key_arn, "sse_algorithm": "aws:kms"}], "bucket_key_enabled": true}]}],
+                "tags": tags, "tags_all": tags_all, "timeouts": null, "versioning": [{"enabled": true, "mfa_delete": false}],
+                "website": [], "website_domain": null, "website_endpoint": null
+            })
+        }
+        "aws_kms_key" => {
+            let id = format!("{n:08x}-4b1e-4c6a-9d2e-{n:012x}");
+            json!({
+                "arn": format!("arn:aws:kms:{region}:{acct}:key/{id}"), "bypass_policy_lockout_safety_check": false, "custom_key_store_id": "",
+                "customer_master_key_spec": "SYMMETRIC_DEFAULT", "deletion_window_in_days": 30, "description": format!("team {} data key", n / 50),
+                "enable_key_rotation": true, "id": id, "is_enabled": true, "key_id": id, "key_usage": "ENCRYPT_DECRYPT", "multi_region": false,
+                "policy": format!("{{\"Statement\":[{{\"Action\":\"kms:*\",\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::{acct}:root\"}},\"Resource\":\"*\",\"Sid\":\"Enable IAM User Permissions\"}}],\"Version\":\"2012-10-17\"}}"),
+                "rotation_period_in_days": 365, "tags": tags, "tags_all": tags_all, "timeouts": null, "xks_key_id": ""
+            })
+        }
+        "aws_ebs_volume" => {
+            let id = format!("vol-{n:017x}");
+            json!({
+                "arn": format!("arn:aws:ec2:{region}:{acct}:volume/{id}"), "availability_zone": "us-east-1a", "encrypted": true,
+                "final_snapshot": false, "id": id, "iops": 3000, "kms_key_id": key_arn, "multi_attach_enabled": false, "outpost_arn": "",
+                "size": 100, "snapshot_id": "", "tags": tags, "tags_all": tags_all, "throughput": 125, "timeouts": null, "type": "gp3"
+            })
+        }
+        "aws_security_group" => {
+            let id = format!("sg-{n:017x}");
+            let rule = |port: u16, desc: &str| json!({"cidr_blocks": ["10.20.0.0/16"], "description": desc, "from_port": port, "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": "tcp", "security_groups": [], "self": false, "to_port": port});
+            json!({
+                "arn": format!("arn:aws:ec2:{region}:{acct}:security-group/{id}"), "description": "Managed by Terraform",
+                "egress": [{"cidr_blocks": ["0.0.0.0/0"], "description": "", "from_port": 0, "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": "-1", "security_groups": [], "self": false, "to_port": 0}],
+                "id": id, "ingress": [rule(443, "https from the VPC"), rule(5432, "postgres from the VPC")], "name": format!("svc-{n}"), "name_prefix": "",
+                "owner_id": acct, "revoke_rules_on_delete": false, "tags": tags, "tags_all": tags_all, "timeouts": null, "vpc_id": format!("vpc-{:017x}", n / 500)
+            })
+        }
+        _ => {
+            let ident = format!("ehr-db-{n}");
+            let rid = format!("db-{:026X}", n);
+            json!({
+                "address": format!("{ident}.c9akciq32.{region}.rds.amazonaws.com"), "allocated_storage": 100, "allow_major_version_upgrade": null,
+                "apply_immediately": false, "arn": format!("arn:aws:rds:{region}:{acct}:db:{ident}"), "auto_minor_version_upgrade": true,
+                "availability_zone": "us-east-1b", "backup_retention_period": 35, "backup_target": "region", "backup_window": "03:00-04:00",
+                "ca_cert_identifier": "rds-ca-rsa2048-g1", "character_set_name": "", "copy_tags_to_snapshot": true, "db_name": "ehr",
+                "db_subnet_group_name": "private", "delete_automated_backups": true, "deletion_protection": true, "domain": "",
+                "enabled_cloudwatch_logs_exports": ["postgresql", "upgrade"], "endpoint": format!("{ident}.c9akciq32.{region}.rds.amazonaws.com:5432"),
+                "engine": "postgres", "engine_version": "16.3", "final_snapshot_identifier": null, "hosted_zone_id": "Z2R2ITUGPM61AM",
+                "iam_database_authentication_enabled": true, "id": rid, "identifier": ident, "identifier_prefix": "", "instance_class": "db.r6g.large",
+                "iops": 3000, "kms_key_id": key_arn, "license_model": "postgresql-license", "listener_endpoint": [], "maintenance_window": "sun:05:00-sun:06:00",
+                "manage_master_user_password": null, "master_user_secret": [], "max_allocated_storage": 1000, "monitoring_interval": 60,
+                "monitoring_role_arn": format!("arn:aws:iam::{acct}:role/rds-monitoring"), "multi_az": true, "network_type": "IPV4",
+                "option_group_name": "default:postgres-16", "parameter_group_name": "ehr-postgres16", "password": format!("pw-{n:x}-Zq8!"),
+                "performance_insights_enabled": true, "performance_insights_kms_key_id": key_arn, "performance_insights_retention_period": 7,
+                "port": 5432, "publicly_accessible": false, "replicas": [], "resource_id": rid, "skip_final_snapshot": false,
+                "status": "available", "storage_encrypted": true, "storage_throughput": 125, "storage_type": "gp3", "tags": tags,
+                "tags_all": tags_all, "timeouts": null, "timezone": "", "username": "ehr_admin", "vpc_security_group_ids": [format!("sg-{:017x}", n)]
+            })
+        }
+    };
+    let sensitive = if t == "aws_db_instance" { json!([[{"type": "get_attr", "value": "password"}]]) } else { json!([]) };
+    json!({"index_key": key, "schema_version": 0, "attributes": attrs, "sensitive_attributes": sensitive,
+           "private": "eyJlMmJmYjczMC1lY2FhLTExZTYtOGY4OC0zNDM2M2JjN2M0YzAiOnsiY3JlYXRlIjo2MDAwMDAwMDAwMDB9fQ==",
+           "dependencies": ["module.kms.aws_kms_key.this"]})
+}

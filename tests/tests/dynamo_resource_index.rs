@@ -129,7 +129,7 @@ fn sorted_refs<'a>(v: impl Iterator<Item = &'a IndexEntry>) -> Vec<IndexEntry> {
 }
 
 /// The identity with the most entries of a config type.
-fn biggest_group<'a>(index: &'a ManagedIndex, config_type: &str) -> (&'a (String, String), Vec<&'a IndexEntry>) {
+fn biggest_group<'a>(index: &'a ManagedIndex, config_type: &str) -> ((&'a str, &'a str), Vec<&'a IndexEntry>) {
     index
         .groups()
         .into_iter()

@@ -63,7 +63,7 @@ pub use notify::{sns_client, NotifyError, Published, SnsNotifier};
 pub use objects::{ObjectError, ObjectReader, ObjectWriter};
 pub use sdk::{load_sdk_config, s3_client, EnvVarError, PathStyle};
 pub use secrets::{SecretError, SecretReader};
-pub use state::{Current, ListedVersion, S3StateReader, StateObject, StateReadError};
+pub use state::{Current, ListedVersion, OpenVersion, ReadVersion, S3StateReader, StateObject, StateReadError};
 
 /// The Secrets Manager client, from the shared SDK configuration.
 pub fn secrets_client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {

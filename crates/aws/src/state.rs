@@ -14,8 +14,11 @@
 //!   Versions are ordered by `LastModified`, newest first, ties kept in S3's listing order
 //!   (which is newest first within a key); the answer is the version just before the given
 //!   one, or `None` when it is the first.
-//! * [`S3StateReader::read_state`] — fetch and parse with the core's `parse_state`, located
-//!   at [`StateLocation::s3`], so the workspace comes from the `env:/<ws>/` key.
+//! * [`S3StateReader::open_version`] then [`OpenVersion::read`] — the same `GetObject`, its
+//!   body fed to the core's streaming [`StateReader`] as it arrives and hashed (MD5) on the
+//!   way: a large state is never held whole, only its parsed instances.
+//! * [`S3StateReader::read_state`] — fetch and parse, located at [`StateLocation::s3`], so the
+//!   workspace comes from the `env:/<ws>/` key.
 
 use crate::iam::Action;
 use crate::sdk::{self, PathStyle};
@@ -23,8 +26,9 @@ use crate::sdk_error::{describe, one_line, status};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::DateTime as SdkDateTime;
 use aws_sdk_s3::Client;
-use driftwatch_core::state::{parse_state, State, StateError, StateLocation};
+use driftwatch_core::state::{Elements, State, StateError, StateLocation, StateReader};
 use driftwatch_core::{Catalog, Redactor};
+use md5::{Digest, Md5};
 
 /// Errors of the state reader, one line each, naming the object.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,69 @@ pub struct StateObject {
     pub version_id: Option<String>,
     /// The ETag, quotes included, as S3 sends it.
     pub etag: Option<String>,
+}
+
+/// One version of a state object, opened: what S3 said of it; its body is read by
+/// [`OpenVersion::read`].
+#[derive(Debug)]
+pub struct OpenVersion {
+    /// The version id (`None` on a bucket that never had versioning).
+    pub version_id: Option<String>,
+    /// The ETag, quotes included, as S3 sends it.
+    pub etag: Option<String>,
+    bucket: String,
+    key: String,
+    asked: Option<String>,
+    body: aws_sdk_s3::primitives::ByteStream,
+}
+
+/// A state version read through the streaming reader.
+#[derive(Debug)]
+pub struct ReadVersion {
+    pub state: State,
+    /// The resource elements, when the reader recorded them ([`StateReader::record_elements`]).
+    pub elements: Elements,
+    /// Hex MD5 of the object's bytes.
+    pub md5: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
+impl OpenVersion {
+    /// Read the body through `reader` (located at `s3://bucket/key`, recording or reusing as
+    /// it was set up) as it arrives, hashing it on the way. A body that breaks off is a
+    /// [`StateReadError::Request`] (retry); bytes that are not a state are a
+    /// [`StateReadError::Parse`].
+    pub async fn read(mut self, mut reader: StateReader<'_>) -> Result<ReadVersion, StateReadError> {
+        let mut md5 = Md5::new();
+        let mut instances = Vec::new();
+        let parse_error = |s: &Self, source: StateError| StateReadError::Parse {
+            bucket: s.bucket.clone(),
+            key: s.key.clone(),
+            version: s.version_id.clone().or_else(|| s.asked.clone()).unwrap_or_else(|| "current".into()),
+            source,
+        };
+        loop {
+            let chunk = self.body.try_next().await.map_err(|e| StateReadError::Request {
+                op: "GetObject",
+                bucket: self.bucket.clone(),
+                key: self.key.clone(),
+                message: format!("reading the body: {}", one_line(&e)),
+            })?;
+            let Some(chunk) = chunk else { break };
+            md5.update(&chunk);
+            reader.feed(&chunk, &mut |i| instances.push(i)).map_err(|e| parse_error(&self, e))?;
+        }
+        let (header, elements) = reader.finish_with_elements(&mut |i| instances.push(i)).map_err(|e| parse_error(&self, e))?;
+        let location = StateLocation::s3(self.bucket.clone(), self.key.clone());
+        Ok(ReadVersion {
+            state: State::from_parts(header, location, instances),
+            elements,
+            md5: driftwatch_core::redact::hex(&md5.finalize()),
+            version_id: self.version_id,
+            etag: self.etag,
+        })
+    }
 }
 
 /// The object that stands at a key: its version id (`None` in a bucket that never had
@@ -309,8 +376,9 @@ impl S3StateReader {
         })
     }
 
-    /// Fetch one version (the current one when `None`) and parse it; the state's location is
-    /// `s3://bucket/key`, so its workspace is the one in an `env:/<ws>/` key.
+    /// Fetch one version (the current one when `None`) and parse it as it arrives; the
+    /// state's location is `s3://bucket/key`, so its workspace is the one in an `env:/<ws>/`
+    /// key.
     pub async fn read_state(
         &self,
         bucket: &str,
@@ -319,12 +387,30 @@ impl S3StateReader {
         catalog: &Catalog,
         redactor: &Redactor,
     ) -> Result<State, StateReadError> {
-        let object = self.get_version(bucket, key, version_id).await?;
-        parse_state(&object.bytes, StateLocation::s3(bucket, key), catalog, redactor).map_err(|source| StateReadError::Parse {
+        let open = self.open_version(bucket, key, version_id).await?;
+        let reader = StateReader::new(StateLocation::s3(bucket, key), catalog, redactor);
+        Ok(open.read(reader).await?.state)
+    }
+
+    /// `GetObject` of `version_id` (the current version when `None`): the version id and
+    /// ETag S3 answered with, and the body to [`OpenVersion::read`].
+    pub async fn open_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<OpenVersion, StateReadError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| Self::failed("GetObject", bucket, key, version_id, &e))?;
+        Ok(OpenVersion {
+            version_id: out.version_id().map(str::to_string),
+            etag: out.e_tag().map(str::to_string),
             bucket: bucket.to_string(),
             key: key.to_string(),
-            version: object.version_id.or_else(|| version_id.map(str::to_string)).unwrap_or_else(|| "current".into()),
-            source,
+            asked: version_id.map(str::to_string),
+            body: out.body,
         })
     }
 }

@@ -81,7 +81,7 @@ fn read_live_aws(
     catalog: &Catalog,
     redactor: &Redactor,
 ) -> (Vec<live::ConfigItem>, HashSet<(String, String)>) {
-    let keys: Vec<(String, String)> = index.groups().into_iter().map(|(k, _)| k.clone()).collect();
+    let keys: Vec<(String, String)> = index.groups().into_iter().map(|((t, id), _)| (t.to_string(), id.to_string())).collect();
     let types: BTreeSet<&str> = catalog.rows().iter().filter(|r| r.role == Role::Primary).map(|r| r.config_type.as_str()).collect();
     let types: Vec<&str> = types.into_iter().collect();
     let mut items = Vec::new();

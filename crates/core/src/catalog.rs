@@ -160,11 +160,11 @@ pub struct RuleDefaults {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     rows: Vec<ResourceSpec>,
-    by_tf: HashMap<String, usize>,
+    by_tf: HashMap<String, usize, foldhash::fast::RandomState>,
     rules: BTreeMap<String, RuleDefaults>,
     /// Attributes kept for Terraform types outside the catalog that the control catalog reads
     /// in state writes (`[[control.terraform]]`).
-    extra_retained: HashMap<String, Vec<String>>,
+    extra_retained: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
 }
 
 /// Attributes every resource keeps, whatever its type, for identity.
@@ -210,7 +210,7 @@ impl Catalog {
     pub fn from_toml(text: &str) -> Result<Self, CatalogError> {
         let raw: RawCatalog = toml::from_str(text)?;
         let mut rows = Vec::with_capacity(raw.resource.len());
-        let mut by_tf = HashMap::new();
+        let mut by_tf = HashMap::default();
         for r in raw.resource {
             let tt = r.terraform_type.clone();
             let path = |p: &str| AttrPath::parse(p).map_err(|source| CatalogError::Path { terraform_type: tt.clone(), source });
@@ -311,7 +311,7 @@ impl Catalog {
             }
             rules.insert(name, RuleDefaults { severity: r.severity, controls: r.controls });
         }
-        Ok(Catalog { rows, by_tf, rules, extra_retained: HashMap::new() })
+        Ok(Catalog { rows, by_tf, rules, extra_retained: HashMap::default() })
     }
 
     /// The row for a Terraform type.

@@ -431,7 +431,7 @@ pub fn scan(
             }
             None if live.covers(config_type) => out.findings.extend(missing(&entries, catalog, policy, now)),
             None => {
-                uncovered.insert(config_type.clone());
+                uncovered.insert(config_type.to_string());
             }
         }
     }

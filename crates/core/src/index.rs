@@ -4,9 +4,10 @@
 use crate::catalog::{Catalog, Role};
 use crate::finding::StateRef;
 use crate::normalize::Ctx;
-use crate::state::State;
+use crate::state::{ResourceInstance, State, StateHeader, StateLocation};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 /// One managed resource instance, as the index keeps it.
@@ -47,6 +48,34 @@ pub struct StateSummary {
     pub indexed: usize,
 }
 
+/// Indexes one state as its instances arrive ([`ManagedIndex::indexer`]).
+pub struct StateIndexer<'i> {
+    index: &'i mut ManagedIndex,
+    catalog: &'i Catalog,
+    key: String,
+    summary: StateSummary,
+    /// The state's first entry in the index.
+    first: usize,
+}
+
+impl StateIndexer<'_> {
+    /// Index one instance: its strings are moved into the entry when nothing else holds it,
+    /// copied otherwise.
+    pub fn add(&mut self, inst: Arc<ResourceInstance>) {
+        self.index.add_instance(inst, self.catalog, &self.key, &mut self.summary);
+    }
+
+    /// The state's header, read: its entries name its serial and lineage.
+    pub fn finish(mut self, header: &StateHeader) -> StateSummary {
+        let sref = Arc::new(StateRef { serial: header.serial, lineage: header.lineage.clone(), ..(*self.summary.state).clone() });
+        for e in &mut self.index.entries[self.first..] {
+            e.state = sref.clone();
+        }
+        self.summary.state = sref;
+        self.summary
+    }
+}
+
 /// Something in a state the index could not use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexProblem {
@@ -59,18 +88,87 @@ pub struct IndexProblem {
 #[derive(Debug, Default, Clone)]
 pub struct ManagedIndex {
     entries: Vec<IndexEntry>,
-    by_identity: HashMap<(String, String), Vec<usize>>,
-    by_arn: HashMap<String, usize>,
+    /// (config type, resource id) → entries.
+    by_identity: Chains,
+    /// ARN → primary entries (the last one answers).
+    by_arn: Chains,
     /// (config type, resource name from the ARN) → primary entries, for events that name a
     /// resource rather than give its Config id (IAM roles under a path, RDS identifiers).
-    by_name: HashMap<(String, String), Vec<usize>>,
+    by_name: Chains,
     /// (config type, resource id, attribute) → members contributed by separate resources.
-    contributions: HashMap<(String, String, String), Vec<Value>>,
+    contributions: HashMap<u64, Vec<Contribution>, Hasher>,
     /// Terraform types seen that the catalog does not cover, with their instance counts.
     pub uncovered_types: BTreeMap<String, usize>,
     pub problems: Vec<IndexProblem>,
     /// Managed instances seen (catalog or not).
     pub managed_instances: usize,
+}
+
+/// Members contributed to (config type, resource id, attribute).
+#[derive(Debug, Clone)]
+struct Contribution {
+    config_type: String,
+    resource_id: String,
+    attr: String,
+    members: Vec<Value>,
+}
+
+/// The index's hasher: its keys come from states (resource ids, ARNs), not from whoever sends
+/// an event, so a fast unkeyed hash is safe; fixed, so that a key hashes the same in every
+/// lookup.
+type Hasher = foldhash::fast::FixedState;
+
+fn hash_of(key: impl Hash) -> u64 {
+    Hasher::with_seed(0x5eed_d21f_7a7c_0001).hash_one(key)
+}
+
+/// A lookup from a key to the entries that have it, in the order they were added, that does
+/// not copy the key: it keeps the key's hash and the entries are chained through `next`;
+/// entries whose keys share a hash share a chain and are told apart by comparing the key.
+#[derive(Debug, Default, Clone)]
+struct Chains {
+    /// Key hash → (first, last) entry of its chain.
+    ends: HashMap<u64, (u32, u32), Hasher>,
+    /// Per entry: the next entry of its chain, or `NONE` (entries in no chain too).
+    next: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Chains {
+    /// Entry `i` (the newest) has key hash `h`, or no key (`None`).
+    fn push(&mut self, i: usize, h: Option<u64>) {
+        let i = i as u32;
+        debug_assert_eq!(self.next.len(), i as usize);
+        self.next.push(NONE);
+        let Some(h) = h else { return };
+        match self.ends.entry(h) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let (_, last) = *o.get();
+                self.next[last as usize] = i;
+                o.get_mut().1 = i;
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((i, i));
+            }
+        }
+    }
+
+    /// The entries chained under hash `h`, in order (keys to be compared by the caller).
+    fn chain(&self, h: u64) -> impl Iterator<Item = usize> + '_ {
+        let mut i = self.ends.get(&h).map_or(NONE, |e| e.0);
+        std::iter::from_fn(move || {
+            (i != NONE).then(|| {
+                let here = i;
+                i = self.next[here as usize];
+                here as usize
+            })
+        })
+    }
+}
+
+fn identity_hash(config_type: &str, resource_id: &str) -> u64 {
+    hash_of((config_type, resource_id))
 }
 
 impl ManagedIndex {
@@ -86,75 +184,112 @@ impl ManagedIndex {
     /// Index every managed, current instance of a state. The state is consumed instance by
     /// instance so that a large state is never held twice.
     pub fn add_state(&mut self, state: State, catalog: &Catalog) -> StateSummary {
-        let sref = Arc::new(state.state_ref());
-        let key = state.location.key.clone();
-        let mut summary = StateSummary { state: sref.clone(), instances: state.instances.len(), managed: 0, indexed: 0 };
-        for mut inst in state.instances.into_iter().filter(|i| i.is_live_managed()) {
-            self.managed_instances += 1;
-            summary.managed += 1;
-            let Some(spec) = catalog.get(&inst.resource_type) else {
-                *self.uncovered_types.entry(inst.resource_type).or_default() += 1;
-                continue;
-            };
-            let id = match spec.id_attr.get(&inst.attributes) {
-                Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => {
-                    self.problems.push(IndexProblem {
-                        state_key: key.clone(),
-                        address: inst.address,
-                        message: format!("no `{}` attribute: cannot identify the live resource", spec.id_attr),
-                    });
-                    continue;
-                }
-            };
-            summary.indexed += 1;
-            let ctx = Ctx { self_id: Some(&id) };
-            let desired: Box<[Value]> = if spec.role == Role::Contributor {
-                // A contributor compares nothing itself (its row has no attrs): its `desired`
-                // holds what it contributes, so that the entry alone rebuilds the index.
-                spec.contributes
-                    .iter()
-                    .filter(|c| match (&c.when_attr, &c.when_equals) {
-                        (Some(attr), Some(eq)) => inst.attributes.get(attr).and_then(Value::as_str) == Some(eq.as_str()),
-                        _ => true,
-                    })
-                    .filter_map(|c| match c.normalize.apply(&inst.attributes, &ctx) {
-                        members @ Value::Array(_) => Some(serde_json::json!({ CONTRIBUTES_TO: c.to, CONTRIBUTES_MEMBERS: members })),
-                        _ => None,
-                    })
-                    .collect()
-            } else {
-                spec.attrs
-                    .iter()
-                    .map(|a| match a.tf.get(&inst.attributes) {
-                        Some(v) => a.normalize.apply(v, &ctx),
-                        None => Value::Null,
-                    })
-                    .collect()
-            };
-            let arn = spec
-                .arn_attr
-                .as_ref()
-                .and_then(|p| p.get(&inst.attributes))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            let tags = inst.attributes.as_object_mut().and_then(|m| m.remove("tags_all")).unwrap_or(Value::Null);
-            self.insert(IndexEntry {
-                address: inst.address,
-                terraform_type: inst.resource_type,
-                config_type: spec.config_type.clone(),
-                resource_id: id,
-                arn,
-                role: spec.role,
-                state: sref.clone(),
-                tainted: inst.tainted,
-                desired,
-                tags,
-            });
+        let header = StateHeader { terraform_version: state.terraform_version, serial: state.serial, lineage: state.lineage };
+        let mut indexer = self.indexer(state.location, catalog);
+        for inst in state.instances {
+            indexer.add(inst);
         }
-        summary
+        indexer.finish(&header)
+    }
+
+    /// Index a state as it is read ([`crate::state::StateReader`]): instance by instance, the
+    /// header at the end.
+    pub fn indexer<'i>(&'i mut self, location: StateLocation, catalog: &'i Catalog) -> StateIndexer<'i> {
+        let sref = Arc::new(StateRef {
+            bucket: location.bucket.clone(),
+            key: location.key.clone(),
+            workspace: location.workspace(),
+            serial: 0,
+            lineage: String::new(),
+        });
+        let first = self.entries.len();
+        StateIndexer {
+            index: self,
+            catalog,
+            key: location.key,
+            summary: StateSummary { state: sref, instances: 0, managed: 0, indexed: 0 },
+            first,
+        }
+    }
+
+    /// Index one instance of a state.
+    fn add_instance(&mut self, inst: Arc<ResourceInstance>, catalog: &Catalog, key: &str, summary: &mut StateSummary) {
+        summary.instances += 1;
+        if !inst.is_live_managed() {
+            return;
+        }
+        self.managed_instances += 1;
+        summary.managed += 1;
+        let Some(spec) = catalog.get(&inst.resource_type) else {
+            *self.uncovered_types.entry(inst.resource_type.clone()).or_default() += 1;
+            return;
+        };
+        let id = match spec.id_attr.get(&inst.attributes) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                self.problems.push(IndexProblem {
+                    state_key: key.to_string(),
+                    address: inst.address.clone(),
+                    message: format!("no `{}` attribute: cannot identify the live resource", spec.id_attr),
+                });
+                return;
+            }
+        };
+        summary.indexed += 1;
+        let ctx = Ctx { self_id: Some(&id) };
+        let desired: Box<[Value]> = if spec.role == Role::Contributor {
+            // A contributor compares nothing itself (its row has no attrs): its `desired`
+            // holds what it contributes, so that the entry alone rebuilds the index.
+            spec.contributes
+                .iter()
+                .filter(|c| match (&c.when_attr, &c.when_equals) {
+                    (Some(attr), Some(eq)) => inst.attributes.get(attr).and_then(Value::as_str) == Some(eq.as_str()),
+                    _ => true,
+                })
+                .filter_map(|c| match c.normalize.apply(&inst.attributes, &ctx) {
+                    members @ Value::Array(_) => Some(serde_json::json!({ CONTRIBUTES_TO: c.to, CONTRIBUTES_MEMBERS: members })),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            spec.attrs
+                .iter()
+                .map(|a| match a.tf.get(&inst.attributes) {
+                    Some(v) => a.normalize.apply(v, &ctx),
+                    None => Value::Null,
+                })
+                .collect()
+        };
+        let arn = spec
+            .arn_attr
+            .as_ref()
+            .and_then(|p| p.get(&inst.attributes))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let tainted = inst.tainted;
+        let (address, terraform_type, tags) = match Arc::try_unwrap(inst) {
+            Ok(mut owned) => {
+                let tags = owned.attributes.as_object_mut().and_then(|m| m.remove("tags_all"));
+                (owned.address, owned.resource_type, tags.unwrap_or(Value::Null))
+            }
+            Err(shared) => {
+                (shared.address.clone(), shared.resource_type.clone(), shared.attributes.get("tags_all").cloned().unwrap_or(Value::Null))
+            }
+        };
+        self.insert(IndexEntry {
+            address,
+            terraform_type,
+            config_type: spec.config_type.clone(),
+            resource_id: id,
+            arn,
+            role: spec.role,
+            state: summary.state.clone(),
+            tainted,
+            desired,
+            tags,
+        });
     }
 
     /// Rebuild an index from entries (as loaded back from the index table): the identity,
@@ -172,58 +307,95 @@ impl ManagedIndex {
     /// Add one entry to every lookup: the one place entries enter the index.
     fn insert(&mut self, entry: IndexEntry) {
         let i = self.entries.len();
+        let (mut arn, mut name) = (None, None);
         if entry.role == Role::Primary {
             if let Some(a) = &entry.arn {
-                self.by_arn.insert(a.clone(), i);
-                self.by_name.entry((entry.config_type.clone(), arn_resource_name(a).to_string())).or_default().push(i);
+                arn = Some(hash_of(a.as_str()));
+                name = Some(hash_of((entry.config_type.as_str(), arn_resource_name(a))));
             }
         }
         if entry.role == Role::Contributor {
             for c in entry.desired.iter() {
                 if let (Some(Value::String(to)), Some(Value::Array(members))) = (c.get(CONTRIBUTES_TO), c.get(CONTRIBUTES_MEMBERS)) {
-                    let key = (entry.config_type.clone(), entry.resource_id.clone(), to.clone());
-                    self.contributions.entry(key).or_default().extend(members.iter().cloned());
+                    let same = self
+                        .contributions
+                        .entry(hash_of((entry.config_type.as_str(), entry.resource_id.as_str(), to.as_str())))
+                        .or_default();
+                    match same
+                        .iter_mut()
+                        .find(|c| c.attr == *to && c.resource_id == entry.resource_id && c.config_type == entry.config_type)
+                    {
+                        Some(c) => c.members.extend(members.iter().cloned()),
+                        None => same.push(Contribution {
+                            config_type: entry.config_type.clone(),
+                            resource_id: entry.resource_id.clone(),
+                            attr: to.clone(),
+                            members: members.clone(),
+                        }),
+                    }
                 }
             }
         }
-        self.by_identity.entry((entry.config_type.clone(), entry.resource_id.clone())).or_default().push(i);
+        self.by_arn.push(i, arn);
+        self.by_name.push(i, name);
+        self.by_identity.push(i, Some(identity_hash(&entry.config_type, &entry.resource_id)));
         self.entries.push(entry);
     }
 
     /// Entries for a live identity.
-    pub fn lookup(&self, config_type: &str, resource_id: &str) -> impl Iterator<Item = &IndexEntry> {
+    pub fn lookup(&self, config_type: &str, resource_id: &str) -> std::vec::IntoIter<&IndexEntry> {
         self.by_identity
-            .get(&(config_type.to_string(), resource_id.to_string()))
+            .chain(identity_hash(config_type, resource_id))
+            .map(|i| &self.entries[i])
+            .filter(|e| e.resource_id == resource_id && e.config_type == config_type)
+            .collect::<Vec<_>>()
             .into_iter()
-            .flat_map(|v| v.iter().map(|&i| &self.entries[i]))
     }
 
     /// The primary entry for an ARN.
     pub fn lookup_arn(&self, arn: &str) -> Option<&IndexEntry> {
-        self.by_arn.get(arn).map(|&i| &self.entries[i])
+        self.by_arn.chain(hash_of(arn)).map(|i| &self.entries[i]).filter(|e| e.arn.as_deref() == Some(arn)).last()
     }
 
     /// Primary entries of a type whose ARN names the resource `name` (last path segment).
-    pub fn lookup_name(&self, config_type: &str, name: &str) -> impl Iterator<Item = &IndexEntry> {
-        self.by_name.get(&(config_type.to_string(), name.to_string())).into_iter().flat_map(|v| v.iter().map(|&i| &self.entries[i]))
+    pub fn lookup_name(&self, config_type: &str, name: &str) -> std::vec::IntoIter<&IndexEntry> {
+        self.by_name
+            .chain(hash_of((config_type, name)))
+            .map(|i| &self.entries[i])
+            .filter(|e| e.config_type == config_type && e.arn.as_deref().map(arn_resource_name) == Some(name))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     /// Is this live identity managed by any state?
     pub fn manages(&self, config_type: &str, resource_id: &str, arn: Option<&str>) -> bool {
-        self.by_identity.contains_key(&(config_type.to_string(), resource_id.to_string()))
-            || arn.is_some_and(|a| self.by_arn.contains_key(a))
+        self.by_identity
+            .chain(identity_hash(config_type, resource_id))
+            .any(|i| self.entries[i].resource_id == resource_id && self.entries[i].config_type == config_type)
+            || arn.is_some_and(|a| self.lookup_arn(a).is_some())
     }
 
-    /// Identities in a deterministic order, each with its entries.
-    pub fn groups(&self) -> Vec<(&(String, String), Vec<&IndexEntry>)> {
-        let mut g: Vec<_> = self.by_identity.iter().map(|(k, v)| (k, v.iter().map(|&i| &self.entries[i]).collect())).collect();
-        g.sort_by(|a, b| a.0.cmp(b.0));
-        g
+    /// Identities (config type, resource id) in order, each with its entries.
+    pub fn groups(&self) -> Vec<((&str, &str), Vec<&IndexEntry>)> {
+        let mut g: std::collections::BTreeMap<(&str, &str), Vec<&IndexEntry>> = std::collections::BTreeMap::new();
+        for e in &self.entries {
+            g.entry((e.config_type.as_str(), e.resource_id.as_str())).or_default().push(e);
+        }
+        g.into_iter().collect()
     }
 
     /// Members contributed to a set attribute of a live identity by separate resources.
     pub fn contributions(&self, config_type: &str, resource_id: &str, attr: &str) -> &[Value] {
-        self.contributions.get(&(config_type.to_string(), resource_id.to_string(), attr.to_string())).map(Vec::as_slice).unwrap_or(&[])
+        self.contributions
+            .get(&hash_of((config_type, resource_id, attr)))
+            .and_then(|same| same.iter().find(|c| c.attr == attr && c.resource_id == resource_id && c.config_type == config_type))
+            .map(|c| c.members.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The entries, the lookups dropped.
+    pub fn into_entries(self) -> Vec<IndexEntry> {
+        self.entries
     }
 
     pub fn entries(&self) -> &[IndexEntry] {
@@ -305,7 +477,7 @@ mod tests {
         }
         assert!(contributed > 0, "the sample states have security group rules contributing members");
         let groups = |i: &ManagedIndex| -> Vec<(String, String, Vec<String>)> {
-            i.groups().into_iter().map(|(k, v)| (k.0.clone(), k.1.clone(), v.iter().map(|e| e.address.clone()).collect())).collect()
+            i.groups().into_iter().map(|(k, v)| (k.0.to_string(), k.1.to_string(), v.iter().map(|e| e.address.clone()).collect())).collect()
         };
         assert_eq!(groups(&rebuilt), groups(&built));
     }

@@ -86,9 +86,10 @@ impl Redactor {
         match value {
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
-                    if key_looks_secret(k) && !v.is_null() && !matches!(v, Value::Bool(_)) {
+                    let class = KeyClass::of(k);
+                    if class.secret && !v.is_null() && !matches!(v, Value::Bool(_)) {
                         *v = self.redact(v);
-                    } else if is_opaque_key(k) {
+                    } else if class.opaque {
                         self.scrub_opaque(v);
                     } else {
                         self.scrub(v);
@@ -108,7 +109,7 @@ impl Redactor {
         match value {
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
-                    if key_looks_secret(k) && !v.is_null() && !matches!(v, Value::Bool(_)) {
+                    if KeyClass::of(k).secret && !v.is_null() && !matches!(v, Value::Bool(_)) {
                         *v = self.redact(v);
                     } else if matches!(k.as_str(), "key" | "Key" | "name" | "Name") && v.is_string() {
                         if v.as_str().is_some_and(value_looks_secret) {
@@ -123,6 +124,41 @@ impl Redactor {
             Value::String(s) if !harmless(s) => *value = self.redact(value),
             _ => {}
         }
+    }
+}
+
+/// What an attribute name says about its value: a secret ([`key_looks_secret`]) or an opaque
+/// container ([`OPAQUE_KEYS`]). A state repeats the same few hundred names for every
+/// instance, so the answers are remembered per thread (a bounded table: names from live
+/// configurations are not trusted to be few).
+#[derive(Debug, Clone, Copy)]
+struct KeyClass {
+    secret: bool,
+    opaque: bool,
+}
+
+impl KeyClass {
+    /// Names remembered per thread before the table starts over.
+    const REMEMBERED: usize = 4096;
+
+    fn of(key: &str) -> KeyClass {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        thread_local! {
+            static SEEN: RefCell<HashMap<Box<str>, KeyClass, foldhash::fast::RandomState>> = RefCell::new(HashMap::default());
+        }
+        SEEN.with(|seen| {
+            if let Some(c) = seen.borrow().get(key) {
+                return *c;
+            }
+            let c = KeyClass { secret: key_looks_secret(key), opaque: is_opaque_key(key) };
+            let mut seen = seen.borrow_mut();
+            if seen.len() >= Self::REMEMBERED {
+                seen.clear();
+            }
+            seen.insert(key.into(), c);
+            c
+        })
     }
 }
 
@@ -284,10 +320,28 @@ pub fn harmless(s: &str) -> bool {
 /// keys, URLs with credentials, JWTs, AWS access keys, the token formats of common services,
 /// webhook URLs and long high-entropy words.
 pub fn value_looks_secret(s: &str) -> bool {
-    if s.contains("PRIVATE KEY") && s.contains("-----BEGIN") || s.contains("AGE-SECRET-KEY-1") {
+    // Every shape below needs one of these; most attribute values (names, ids, flags, ARNs)
+    // are told apart here without a substring search. `has` is what the string holds.
+    let mut has = [false; 4]; // '@', '=', ' ', '-'
+    for b in s.bytes() {
+        match b {
+            b'@' => has[0] = true,
+            b'=' => has[1] = true,
+            b' ' => has[2] = true,
+            b'-' => has[3] = true,
+            _ => {}
+        }
+    }
+    let [at, equals, space, dash] = has;
+    if s.len() < 12 && !at {
+        // Markers need 12 characters, PEM and age keys more, `Basic ` 14 and a secret word
+        // 16; a URL with credentials needs its '@'.
+        return false;
+    }
+    if dash && (s.contains("PRIVATE KEY") && s.contains("-----BEGIN") || s.contains("AGE-SECRET-KEY-1")) {
         return true;
     }
-    if url_with_credentials(s) {
+    if at && url_with_credentials(s) {
         return true;
     }
     const MARKERS: &[&str] = &[
@@ -309,11 +363,15 @@ pub fn value_looks_secret(s: &str) -> bool {
         "Password=",
         "PWD=",
     ];
-    if MARKERS.iter().any(|m| s.contains(m)) && s.len() >= 12 {
+    // Each marker ends in '=' or names a webhook.
+    if s.len() >= 12 && (equals || s.contains("hook")) && MARKERS.iter().any(|m| s.contains(m)) {
         return true;
     }
+    if s.len() < 16 && !space {
+        return false; // a secret word needs 16 characters
+    }
     // An HTTP authorization value: `Bearer <token>`, `Basic <base64>`.
-    for (scheme, min) in [("Bearer ", 16), ("Basic ", 8)] {
+    for (scheme, min) in [("Bearer ", 16), ("Basic ", 8)].into_iter().filter(|_| space) {
         if let Some(i) = s.find(scheme) {
             let word = s[i + scheme.len()..].split(char::is_whitespace).next().unwrap_or("");
             if word.len() >= min && !word.bytes().all(|b| b.is_ascii_lowercase()) {
@@ -386,7 +444,8 @@ fn secret_word(w: &str) -> bool {
         "sntrys_",
         "xkeysib-",
     ];
-    if PREFIXES.iter().any(|p| w.starts_with(p) && w.len() >= p.len() + 12) {
+    let first = w.as_bytes()[0];
+    if PREFIXES.iter().any(|p| p.as_bytes()[0] == first && w.starts_with(p) && w.len() >= p.len() + 12) {
         return true;
     }
     if w.contains(".atlasv1.") {
@@ -456,6 +515,62 @@ fn url_with_credentials(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The heuristic as it was before its fast paths: the fast one must agree on every string.
+    fn reference_value_looks_secret(s: &str) -> bool {
+        if s.contains("PRIVATE KEY") && s.contains("-----BEGIN") || s.contains("AGE-SECRET-KEY-1") {
+            return true;
+        }
+        if url_with_credentials(s) {
+            return true;
+        }
+        const MARKERS: &[&str] = &[
+            "hooks.slack.com/services/",
+            "discord.com/api/webhooks/",
+            "discordapp.com/api/webhooks/",
+            "outlook.office.com/webhook/",
+            "webhook.office.com/webhookb2/",
+            "AccountKey=",
+            "SharedAccessKey=",
+            "SharedAccessSignature=",
+            "sig=",
+            "x-amz-signature=",
+            "X-Amz-Signature=",
+            "token=",
+            "access_token=",
+            "password=",
+            "pwd=",
+            "Password=",
+            "PWD=",
+        ];
+        if MARKERS.iter().any(|m| s.contains(m)) && s.len() >= 12 {
+            return true;
+        }
+        // An HTTP authorization value: `Bearer <token>`, `Basic <base64>`.
+        for (scheme, min) in [("Bearer ", 16), ("Basic ", 8)] {
+            if let Some(i) = s.find(scheme) {
+                let word = s[i + scheme.len()..].split(char::is_whitespace).next().unwrap_or("");
+                if word.len() >= min && !word.bytes().all(|b| b.is_ascii_lowercase()) {
+                    return true;
+                }
+            }
+        }
+        s.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '(' | ')' | '<' | '>' | '[' | ']' | '{' | '}'))
+            .any(secret_word)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn the_fast_paths_decide_as_the_full_heuristic(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "a", "Z", "9", "-", "=", "@", ":", "/", " ", ".", "_", "://", "user:pw@", "host", "-----BEGIN ", "PRIVATE KEY",
+            "AGE-SECRET-KEY-1", "Bearer ", "Basic ", "token=", "sig=", "hooks.slack.com/services/", "webhook", "AKIA",
+            "ghp_", "eyJhbGciOiJIUzI1NiJ9", "0123456789abcdef", "QWERTYuiopASDFghjk", "xK9", "aB3+/",
+        ]), 0..12)) {
+            let s: String = parts.concat();
+            proptest::prop_assert_eq!(value_looks_secret(&s), reference_value_looks_secret(&s), "{:?}", s);
+        }
+    }
 
     #[test]
     fn digests_are_stable_and_salted() {

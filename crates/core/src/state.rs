@@ -20,6 +20,10 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
+
+mod stream;
+pub use stream::{Elements, StateHeader, StateReader};
 
 /// Where a state was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -112,7 +116,9 @@ pub struct State {
     pub serial: u64,
     pub lineage: String,
     pub location: StateLocation,
-    pub instances: Vec<ResourceInstance>,
+    /// Shared, so that two versions of a state read one after the other hold the resources
+    /// they have in common once ([`StateReader::reuse`]).
+    pub instances: Vec<Arc<ResourceInstance>>,
 }
 
 impl State {
@@ -129,7 +135,7 @@ impl State {
 
     /// Managed, current instances.
     pub fn managed(&self) -> impl Iterator<Item = &ResourceInstance> {
-        self.instances.iter().filter(|i| i.is_live_managed())
+        self.instances.iter().map(|i| &**i).filter(|i| i.is_live_managed())
     }
 }
 
@@ -160,19 +166,6 @@ enum Attrs<'a> {
     None,
 }
 
-struct ParsedState<'a> {
-    version: Option<Value>,
-    terraform_version: String,
-    serial: u64,
-    lineage: String,
-    resources: Vec<ParsedResource<'a>>,
-}
-
-#[derive(Deserialize)]
-struct VersionProbe {
-    version: Value,
-}
-
 fn json_error(e: serde_json::Error) -> StateError {
     let msg = e.to_string();
     // serde_json appends " at line L column C"; we format it ourselves.
@@ -191,81 +184,79 @@ fn version_of(v: &Value) -> Result<(), StateError> {
     }
 }
 
-/// Parse a state file.
+/// Parse a state file held in memory.
 ///
 /// `bytes` is the whole file; nothing not needed is copied out of it. One pass: attributes
-/// the catalog does not compare are skipped, not built.
+/// the catalog does not compare are skipped, not built. [`StateReader`] reads the same
+/// format as it arrives, resource by resource.
 pub fn parse_state(bytes: &[u8], location: StateLocation, catalog: &Catalog, redactor: &Redactor) -> Result<State, StateError> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(StateError::Empty);
+    let mut instances = Vec::new();
+    let header = StateReader::new(location.clone(), catalog, redactor).read_all(bytes, &mut |i| instances.push(i))?;
+    Ok(State::from_parts(header, location, instances))
+}
+
+impl State {
+    /// A state from what a [`StateReader`] read.
+    pub fn from_parts(header: StateHeader, location: StateLocation, instances: Vec<Arc<ResourceInstance>>) -> State {
+        State { terraform_version: header.terraform_version, serial: header.serial, lineage: header.lineage, location, instances }
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = StateSeed { catalog }.deserialize(&mut de).and_then(|p| de.end().map(|_| p));
-    let raw = match parsed {
-        Ok(r) => r,
-        Err(e) => {
-            // A well-formed document of another version explains itself better.
-            if let Ok(p) = serde_json::from_slice::<VersionProbe>(bytes) {
-                version_of(&p.version)?;
-            }
-            return Err(json_error(e));
+}
+
+/// The instances of one parsed resource, redacted, handed to `out`.
+fn emit_resource(
+    r: ParsedResource<'_>,
+    catalog: &Catalog,
+    redactor: &Redactor,
+    out: &mut dyn FnMut(ResourceInstance),
+) -> Result<(), StateError> {
+    let mode = r.mode;
+    let spec = catalog.get(&r.rtype);
+    let keep = retained(catalog, mode, &r.rtype);
+    for inst in r.instances {
+        let index_key = match inst.index_key {
+            Some(Value::Number(n)) => n.as_i64().map(IndexKey::Int),
+            Some(Value::String(s)) => Some(IndexKey::Str(s)),
+            _ => None,
+        };
+        let addr = address::render(r.module.as_deref(), mode == Mode::Data, &r.rtype, &r.name, index_key.as_ref());
+        let mut attributes = match inst.attributes {
+            Attrs::Selected(m) => Value::Object(m),
+            Attrs::Raw(raw) => select(raw, keep).map_err(json_error)?,
+            Attrs::Flat => return Err(StateError::LegacyFlatAttributes { address: addr }),
+            Attrs::None => Value::Object(Map::new()),
+        };
+        // 1. anything that looks like a secret
+        redactor.scrub(&mut attributes);
+        // 2. paths the provider marked sensitive, and attributes the catalog declares
+        //    sensitive. A value at a compared attribute is digested in its normalised form,
+        //    so that the live side, normalised then digested, compares equal when equal.
+        let mut sensitive: Vec<AttrPath> = inst.sensitive_attributes.as_ref().map(sensitive_paths).unwrap_or_default();
+        if let Some(s) = spec {
+            sensitive.extend(s.attrs.iter().filter(|a| a.sensitive).map(|a| a.tf.clone()));
         }
-    };
-    match &raw.version {
-        Some(v) => version_of(v)?,
-        None => return Err(StateError::Json { message: "missing field `version`".into(), line: 1, column: 1 }),
-    }
-    let mut instances = Vec::with_capacity(raw.resources.iter().map(|r| r.instances.len()).sum());
-    for r in raw.resources {
-        let mode = r.mode;
-        let spec = catalog.get(&r.rtype);
-        let keep = retained(catalog, mode, &r.rtype);
-        for inst in r.instances {
-            let index_key = match inst.index_key {
-                Some(Value::Number(n)) => n.as_i64().map(IndexKey::Int),
-                Some(Value::String(s)) => Some(IndexKey::Str(s)),
-                _ => None,
-            };
-            let addr = address::render(r.module.as_deref(), mode == Mode::Data, &r.rtype, &r.name, index_key.as_ref());
-            let mut attributes = match inst.attributes {
-                Attrs::Selected(m) => Value::Object(m),
-                Attrs::Raw(raw) => select(raw, keep).map_err(json_error)?,
-                Attrs::Flat => return Err(StateError::LegacyFlatAttributes { address: addr }),
-                Attrs::None => Value::Object(Map::new()),
-            };
-            // 1. anything that looks like a secret
-            redactor.scrub(&mut attributes);
-            // 2. paths the provider marked sensitive, and attributes the catalog declares
-            //    sensitive. A value at a compared attribute is digested in its normalised form,
-            //    so that the live side, normalised then digested, compares equal when equal.
-            let mut sensitive: Vec<AttrPath> = inst.sensitive_attributes.as_ref().map(sensitive_paths).unwrap_or_default();
-            if let Some(s) = spec {
-                sensitive.extend(s.attrs.iter().filter(|a| a.sensitive).map(|a| a.tf.clone()));
+        for p in &sensitive {
+            let norm = spec.and_then(|s| s.attrs.iter().find(|a| &a.tf == p)).map(|a| a.normalize);
+            if let Some(v) = p.get_mut(&mut attributes) {
+                *v = match norm {
+                    Some(n) => redactor.redact(&n.apply(v, &Default::default())),
+                    None => redactor.redact(v),
+                };
             }
-            for p in &sensitive {
-                let norm = spec.and_then(|s| s.attrs.iter().find(|a| &a.tf == p)).map(|a| a.normalize);
-                if let Some(v) = p.get_mut(&mut attributes) {
-                    *v = match norm {
-                        Some(n) => redactor.redact(&n.apply(v, &Default::default())),
-                        None => redactor.redact(v),
-                    };
-                }
-            }
-            instances.push(ResourceInstance {
-                address: addr,
-                module: r.module.clone(),
-                mode,
-                resource_type: r.rtype.clone(),
-                name: r.name.clone(),
-                provider: r.provider.clone(),
-                index_key,
-                tainted: inst.status.as_deref() == Some("tainted"),
-                deposed: inst.deposed,
-                attributes,
-            });
         }
+        out(ResourceInstance {
+            address: addr,
+            module: r.module.clone(),
+            mode,
+            resource_type: r.rtype.clone(),
+            name: r.name.clone(),
+            provider: r.provider.clone(),
+            index_key,
+            tainted: inst.status.as_deref() == Some("tainted"),
+            deposed: inst.deposed,
+            attributes,
+        });
     }
-    Ok(State { terraform_version: raw.terraform_version, serial: raw.serial, lineage: raw.lineage, location, instances })
+    Ok(())
 }
 
 /// Top-level attributes kept for a resource type.
@@ -275,44 +266,6 @@ fn retained<'c>(catalog: &'c Catalog, mode: Mode, rtype: &str) -> &'c [String] {
         (Mode::Managed, Some(s)) => &s.retained,
         (Mode::Managed, None) => catalog.extra_retained(rtype).unwrap_or(IDENTITY),
         _ => IDENTITY,
-    }
-}
-
-struct StateSeed<'c> {
-    catalog: &'c Catalog,
-}
-
-impl<'de> DeserializeSeed<'de> for StateSeed<'_> {
-    type Value = ParsedState<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StateSeed<'_> {
-    type Value = ParsedState<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Terraform state object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut st =
-            ParsedState { version: None, terraform_version: String::new(), serial: 0, lineage: String::new(), resources: Vec::new() };
-        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            match &*k {
-                "version" => st.version = Some(map.next_value()?),
-                "terraform_version" => st.terraform_version = map.next_value::<Option<String>>()?.unwrap_or_default(),
-                "serial" => st.serial = map.next_value::<Option<u64>>()?.unwrap_or_default(),
-                "lineage" => st.lineage = map.next_value::<Option<String>>()?.unwrap_or_default(),
-                "resources" => {
-                    st.resources =
-                        map.next_value_seed(SeqOf { item: ResourceSeed { catalog: self.catalog }, what: "a list of resources" })?
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(st)
     }
 }
 
@@ -523,6 +476,14 @@ fn select(raw: &RawValue, keep: &[String]) -> Result<Value, serde_json::Error> {
     Ok(Value::Object(map))
 }
 
+/// Is `name` one of `keep`? (A few dozen names, asked for every attribute of every instance:
+/// the length and first byte rule most out before the bytes are compared.)
+#[inline]
+fn kept(keep: &[String], name: &str) -> bool {
+    let first = name.as_bytes().first();
+    keep.iter().any(|w| w.len() == name.len() && w.as_bytes().first() == first && w.as_str() == name)
+}
+
 struct Select<'k> {
     keep: &'k [String],
 }
@@ -565,7 +526,7 @@ impl<'de> Visitor<'de> for Select<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Map::new();
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            if self.keep.iter().any(|w| w.as_str() == k) {
+            if kept(self.keep, &k) {
                 out.insert(k.into_owned(), map.next_value::<Value>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -600,6 +561,127 @@ mod tests {
         assert!(e.to_string().contains("truncated"), "{e}");
         let e = parse(r#"{"version":4,"resources":[{"mode":"managed","type":"aws_s3_bucket","name":"b","instances":[{"attributes_flat":{"id":"x"}}]}]}"#).unwrap_err();
         assert_eq!(e, StateError::LegacyFlatAttributes { address: "aws_s3_bucket.b".into() });
+    }
+
+    const STREAMED: &str = r#"{
+  "version": 4, "terraform_version": "1.11.4", "serial": 9, "lineage": "L-\"quoted\"",
+  "outputs": {"db": {"value": "x]}{[", "sensitive": true}},
+  "resources": [
+    {"module": "module.a[\"k\\\"1\"]", "mode": "managed", "type": "aws_s3_bucket", "name": "b", "provider": "p",
+     "instances": [{"index_key": "é\u00e9", "attributes": {"bucket": "b-1", "arn": "arn:aws:s3:::b-1", "policy": "{\"a\":[1,2,{}]}",
+       "tags_all": {"Name": "n\\"}, "grant": []}}]},
+    {"mode": "managed", "type": "aws_db_instance", "name": "d",
+     "instances": [{"attributes": {"resource_id": "db-1", "password": "hunter2", "publicly_accessible": false, "storage_encrypted": true}, "sensitive_attributes": []}]},
+    {"instances": [{"attributes": {"id": "late"}}], "mode": "managed", "type": "aws_ebs_volume", "name": "v"}
+  ],
+  "check_results": null
+}
+"#;
+
+    fn streamed(text: &[u8], chunk: usize) -> Result<State, StateError> {
+        let catalog = Catalog::builtin();
+        let redactor = Redactor::new(b"test");
+        let loc = StateLocation::local("t.tfstate");
+        let mut reader = StateReader::new(loc.clone(), &catalog, &redactor);
+        let mut instances = Vec::new();
+        for c in text.chunks(chunk.max(1)) {
+            reader.feed(c, &mut |i| instances.push(i))?;
+        }
+        let header = reader.finish(&mut |i| instances.push(i))?;
+        Ok(State::from_parts(header, loc, instances))
+    }
+
+    #[test]
+    fn streaming_in_any_chunks_reads_what_the_whole_file_reads() {
+        let whole = parse(STREAMED).unwrap();
+        assert_eq!(whole.instances.len(), 3);
+        assert_eq!(whole.lineage, "L-\"quoted\"");
+        assert_eq!(whole.instances[0].address, "module.a[\"k\\\"1\"].aws_s3_bucket.b[\"éé\"]");
+        assert_eq!(whole.instances[2].attributes["id"], "late", "instances before their type are selected afterwards");
+        assert!(!format!("{whole:?}").contains("hunter2"));
+        for chunk in (1..=64).chain([97, 1000, 1 << 20]) {
+            let s = streamed(STREAMED.as_bytes(), chunk).unwrap_or_else(|e| panic!("chunks of {chunk}: {e}"));
+            assert_eq!((s.serial, &s.lineage, &s.terraform_version), (whole.serial, &whole.lineage, &whole.terraform_version));
+            assert_eq!(s.instances, whole.instances, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_version_read_after_another_shares_the_resources_they_have_in_common() {
+        let catalog = Catalog::builtin();
+        let redactor = Redactor::new(b"test");
+        let loc = StateLocation::local("t.tfstate");
+        let read = |text: &str, chunk: usize, reuse: Option<(Elements, Vec<Arc<ResourceInstance>>)>| {
+            let mut reader = StateReader::new(loc.clone(), &catalog, &redactor);
+            reader.record_elements();
+            if let Some((e, i)) = reuse {
+                reader.reuse(e, i);
+            }
+            let mut instances = Vec::new();
+            for c in text.as_bytes().chunks(chunk) {
+                reader.feed(c, &mut |i| instances.push(i)).unwrap();
+            }
+            let (_, elements) = reader.finish_with_elements(&mut |i| instances.push(i)).unwrap();
+            (State::from_parts(StateHeader::default(), loc.clone(), instances), elements)
+        };
+        let (current, elements) = read(STREAMED, 1 << 20, None);
+        assert_eq!(elements.len(), 3, "one digest per resource element");
+        // The version before: another bucket name, the volume's resource not yet there.
+        let before = STREAMED.replace("\"b-1\"", "\"b-0\"").replace(
+            r#",
+    {"instances": [{"attributes": {"id": "late"}}], "mode": "managed", "type": "aws_ebs_volume", "name": "v"}"#,
+            "",
+        );
+        assert_ne!(before.len(), STREAMED.len());
+        for chunk in [1, 5, 64, 1 << 20] {
+            let (previous, _) = read(&before, chunk, Some((elements.clone(), current.instances.clone())));
+            assert_eq!(previous.instances, parse(&before).unwrap().instances, "the same instances as a read of its own");
+            assert_eq!(previous.instances.len(), 2);
+            assert!(!Arc::ptr_eq(&previous.instances[0], &current.instances[0]), "the changed bucket is parsed");
+            assert_eq!(previous.instances[0].attributes["bucket"], "b-0");
+            assert!(Arc::ptr_eq(&previous.instances[1], &current.instances[1]), "the unchanged database is shared, not parsed");
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_with_its_position() {
+        let text = STREAMED.trim_end().as_bytes();
+        for cut in 0..text.len() {
+            for chunk in [3, 4096] {
+                let e = streamed(&text[..cut], chunk).expect_err("a truncated state is an error");
+                match &e {
+                    StateError::Empty => assert!(text[..cut].iter().all(u8::is_ascii_whitespace)),
+                    StateError::Json { line, .. } => {
+                        let lines = text[..cut].iter().filter(|b| **b == b'\n').count() + 1;
+                        assert!(*line <= lines, "cut {cut}: line {line} of {lines}: {e}");
+                    }
+                    other => panic!("cut {cut}: {other}"),
+                }
+            }
+        }
+        assert!(streamed(text, 5).is_ok());
+    }
+
+    #[test]
+    fn errors_are_positioned_as_serde_positions_them_in_the_whole_file() {
+        for (needle, broken) in [
+            ("\"storage_encrypted\": true", "\"storage_encrypted\": tru"),
+            ("\"bucket\": \"b-1\",", "\"bucket\": \"b-1\",,"),
+            ("\"sensitive\": true}}", "\"sensitive\": tru}}"),
+        ] {
+            let text = STREAMED.replace(needle, broken);
+            let want = serde_json::from_str::<Value>(&text).unwrap_err();
+            for chunk in [1, 13, 1 << 20] {
+                match streamed(text.as_bytes(), chunk) {
+                    Err(StateError::Json { line, column, .. }) => {
+                        assert_eq!((line, column), (want.line(), want.column()), "{broken:?} in chunks of {chunk}")
+                    }
+                    other => panic!("{broken:?}: {other:?}"),
+                }
+            }
+        }
+        let e = parse(&format!("{} x", STREAMED.trim_end())).unwrap_err();
+        assert!(e.to_string().contains("trailing characters"), "{e}");
     }
 
     #[test]

@@ -270,7 +270,7 @@ pub struct Controls {
     by_call: HashMap<String, HashMap<String, Vec<(usize, usize)>>>,
     /// Rows about any call of the root user.
     by_root: Vec<(usize, usize)>,
-    by_tf: HashMap<String, Vec<(usize, usize)>>,
+    by_tf: HashMap<String, Vec<(usize, usize)>, foldhash::fast::RandomState>,
     by_type: HashMap<String, Vec<usize>>,
 }
 

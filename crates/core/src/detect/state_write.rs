@@ -54,7 +54,8 @@ use crate::signal::{Principal, StateObjectEvent};
 use crate::state::{Mode, ResourceInstance, State};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A live resource identity: AWS Config type and resource id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,11 +133,25 @@ pub(super) fn actor(p: &Principal, policy: &Policy) -> Actor {
 /// Resources (primary catalog rows) managed in `previous` and in no managed object of
 /// `current`: what an adapter should look up live to fill [`StateWrite::still_live`].
 pub fn removed_identities(previous: &State, current: &State, catalog: &Catalog) -> Vec<ResourceIdentity> {
+    // An object the two versions share (read once: [`crate::state::StateReader::reuse`]), or
+    // one whose address holds the same identity now, is kept: only the others are looked up
+    // among every managed object of the new version.
+    let now: HashMap<&str, &ResourceInstance, foldhash::fast::RandomState> = current.managed().map(|i| (i.address.as_str(), i)).collect();
+    let candidates: BTreeSet<ResourceIdentity> = previous
+        .managed()
+        .filter(|p| !now.get(p.address.as_str()).is_some_and(|c| std::ptr::eq(*c, *p)))
+        .filter_map(|p| {
+            let id = primary_identity(p, catalog)?;
+            let same_here = now.get(p.address.as_str()).is_some_and(|c| primary_identity(c, catalog).as_ref() == Some(&id));
+            (!same_here).then_some(id)
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     let kept: BTreeSet<ResourceIdentity> =
         current.instances.iter().filter(|i| i.mode == Mode::Managed).filter_map(|i| primary_identity(i, catalog)).collect();
-    let gone: BTreeSet<ResourceIdentity> =
-        previous.managed().filter_map(|i| primary_identity(i, catalog)).filter(|id| !kept.contains(id)).collect();
-    gone.into_iter().collect()
+    candidates.into_iter().filter(|id| !kept.contains(id)).collect()
 }
 
 /// Findings and the change summary for one state write.
@@ -359,27 +374,35 @@ fn content_differs(w: &StateWrite<'_>, prev: &State) -> bool {
         return !a.eq_ignore_ascii_case(b);
     }
     let cur = w.current;
-    prev.terraform_version != cur.terraform_version || prev.instances != cur.instances
+    prev.terraform_version != cur.terraform_version
+        || prev.instances.len() != cur.instances.len()
+        || prev.instances.iter().zip(&cur.instances).any(|(p, c)| !Arc::ptr_eq(p, c) && p != c)
 }
 
 // ------------------------------------------------------------------------------ diff
 
+/// A version's managed objects by address (looked up, not walked in order: what is reported
+/// is sorted).
+type Addresses<'s> = HashMap<&'s str, &'s ResourceInstance, foldhash::fast::RandomState>;
+
 /// Addresses of the two versions, matched.
 struct Diff<'s> {
     summary: StateDiffSummary,
-    prev: BTreeMap<&'s str, &'s ResourceInstance>,
-    cur: BTreeMap<&'s str, &'s ResourceInstance>,
+    prev: Addresses<'s>,
+    cur: Addresses<'s>,
     /// current address → previous address, for moved resources.
     moved_from: BTreeMap<&'s str, &'s str>,
 }
 
 impl<'s> Diff<'s> {
     fn new(previous: Option<&'s State>, current: &'s State, catalog: &Catalog) -> Self {
-        let by_address = |s: &'s State| s.managed().map(|i| (i.address.as_str(), i)).collect::<BTreeMap<_, _>>();
+        let by_address = |s: &'s State| s.managed().map(|i| (i.address.as_str(), i)).collect::<Addresses<'s>>();
         let prev = previous.map(by_address).unwrap_or_default();
         let cur = by_address(current);
         let mut added: Vec<&str> = cur.keys().filter(|a| !prev.contains_key(*a)).copied().collect();
         let mut removed: Vec<&str> = prev.keys().filter(|a| !cur.contains_key(*a)).copied().collect();
+        added.sort_unstable();
+        removed.sort_unstable();
         // Moves: a removed and an added address holding the same resource.
         let mut added_by_identity: BTreeMap<(&str, String), &str> = BTreeMap::new();
         for (a, i) in added.iter().filter_map(|a| cur.get(a).map(|i| (*a, *i))) {
@@ -398,13 +421,15 @@ impl<'s> Diff<'s> {
         let moved_away: BTreeSet<&str> = moved_from.values().copied().collect();
         added.retain(|a| !moved_from.contains_key(a));
         removed.retain(|r| !moved_away.contains(r));
-        let changed = cur
+        let mut changed: Vec<String> = cur
             .iter()
             .filter_map(|(a, c)| {
                 let p = prev.get(a).or_else(|| moved_from.get(a).and_then(|f| prev.get(f)))?;
-                (p.attributes != c.attributes || p.tainted != c.tainted).then(|| a.to_string())
+                let same = std::ptr::eq(*p, *c) || p.attributes == c.attributes && p.tainted == c.tainted;
+                (!same).then(|| a.to_string())
             })
             .collect();
+        changed.sort_unstable();
         let mut moved: Vec<(String, String)> = moved_from.iter().map(|(to, from)| (from.to_string(), to.to_string())).collect();
         moved.sort();
         let summary = StateDiffSummary {
@@ -456,7 +481,11 @@ fn controls(w: &StateWrite<'_>, diff: &Diff<'_>, ctx: &Context<'_>, out: &mut Ve
     let catalog = ctx.catalog;
     let table = super::controls::Controls::builtin();
     for (address, c) in &diff.cur {
-        let prev = diff.previous_of(address).map(|p| &p.attributes);
+        let before = diff.previous_of(address);
+        if before.is_some_and(|p| std::ptr::eq(p, *c)) {
+            continue; // the same object in both versions: nothing weakened
+        }
+        let prev = before.map(|p| &p.attributes);
         let spec = catalog.get(&c.resource_type);
         let text = |attr: &str| match c.attributes.get(attr) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -502,18 +531,27 @@ fn controls(w: &StateWrite<'_>, diff: &Diff<'_>, ctx: &Context<'_>, out: &mut Ve
 fn regressions(w: &StateWrite<'_>, prev: &State, diff: &Diff<'_>, ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let catalog = ctx.catalog;
     // Primary objects by identity (the new version's win): ARN and tags of facets' resources.
-    let primaries: BTreeMap<ResourceIdentity, &ResourceInstance> =
-        prev.managed().chain(w.current.managed()).filter_map(|i| primary_identity(i, catalog).map(|id| (id, i))).collect();
-    let kept: BTreeSet<ResourceIdentity> = w.current.managed().filter_map(|i| primary_identity(i, catalog)).collect();
+    // Built when a regression needs them (most writes have none).
+    let primaries: std::cell::OnceCell<BTreeMap<ResourceIdentity, &ResourceInstance>> = std::cell::OnceCell::new();
+    let primaries = || {
+        primaries.get_or_init(|| {
+            prev.managed().chain(w.current.managed()).filter_map(|i| primary_identity(i, catalog).map(|id| (id, i))).collect()
+        })
+    };
+    let kept: std::cell::OnceCell<BTreeSet<ResourceIdentity>> = std::cell::OnceCell::new();
+    let kept = || kept.get_or_init(|| w.current.managed().filter_map(|i| primary_identity(i, catalog)).collect());
     let has_encryption = |s: &ResourceSpec| s.attrs.iter().any(|a| a.encryption.is_some() && !a.sensitive);
     // Objects in both versions.
     for (address, c) in &diff.cur {
         let Some(spec) = catalog.get(&c.resource_type).filter(|s| has_encryption(s) && s.role != Role::Contributor) else { continue };
         let Some(p) = diff.previous_of(address) else { continue };
+        if std::ptr::eq(p, *c) {
+            continue;
+        }
         let Some(id) = identity(c, spec, catalog) else { continue };
         let weaker = weakened(spec, &id, Some(&p.attributes), Some(&c.attributes));
         if !weaker.is_empty() {
-            out.push(regression(w, ctx, spec, c, &id, primaries.get(&id).copied(), weaker, false));
+            out.push(regression(w, ctx, spec, c, &id, primaries().get(&id).copied(), weaker, false));
         }
     }
     // Encryption facets removed while their resource stays managed (the bucket's default
@@ -522,12 +560,12 @@ fn regressions(w: &StateWrite<'_>, prev: &State, diff: &Diff<'_>, ctx: &Context<
         let Some(p) = diff.prev.get(r.as_str()).copied() else { continue };
         let Some(spec) = catalog.get(&p.resource_type).filter(|s| has_encryption(s) && s.role == Role::Facet) else { continue };
         let Some(id) = identity(p, spec, catalog) else { continue };
-        if !kept.contains(&id) {
+        if !kept().contains(&id) {
             continue;
         }
         let weaker = weakened(spec, &id, Some(&p.attributes), None);
         if !weaker.is_empty() {
-            out.push(regression(w, ctx, spec, p, &id, primaries.get(&id).copied(), weaker, true));
+            out.push(regression(w, ctx, spec, p, &id, primaries().get(&id).copied(), weaker, true));
         }
     }
 }

@@ -15,14 +15,13 @@
 
 use super::{response, transient, HandlerError, Invocation};
 use crate::adapters::Adapters;
-use driftwatch_aws::{ItemKey, StateAt};
+use driftwatch_aws::{ItemKey, StateAt, StateReadError};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::signal::{InvalidInput, ObjectChange, Signal, StateObjectEvent};
-use driftwatch_core::state::{parse_state, StateLocation};
+use driftwatch_core::state::{StateLocation, StateReader};
 use driftwatch_core::Finding;
 use driftwatch_engine::state_write::{self, on_state_write, AfterDelete, WriteFacts};
 use driftwatch_engine::{record, Recorded};
-use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use tracing::info;
 
@@ -148,7 +147,7 @@ async fn state_written(
             return Ok(Ok((Vec::new(), summary)));
         }
     }
-    let object = match adapters.states.get_version(&ev.bucket, &ev.key, ev.real_version()).await {
+    let object = match adapters.states.open_version(&ev.bucket, &ev.key, ev.real_version()).await {
         Ok(o) => o,
         // The version is gone, or this role may not read it: the same on every retry.
         Err(e) if e.is_permanent() => {
@@ -157,7 +156,8 @@ async fn state_written(
         }
         Err(e) => return Err(transient(e)),
     };
-    let object_etag = object.etag.as_deref().map(|e| e.trim_matches('"'));
+    let etag_sent = object.etag.clone();
+    let object_etag = etag_sent.as_deref().map(|e| e.trim_matches('"'));
     // Without versions, only the object that stands can be read: when it is no longer this
     // write's (overwritten since), the write that replaced it has its own event.
     if ev.real_version().is_none() && ev.etag.is_some() && object_etag != ev.etag.as_deref() {
@@ -165,26 +165,40 @@ async fn state_written(
         return Ok(Ok((Vec::new(), json!({"state": url, "write": write, "overwritten": true}))));
     }
     let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
-    let current = match parse_state(&object.bytes, loc.clone(), &adapters.catalog, &adapters.redactor) {
-        Ok(s) => s,
-        Err(e) => {
-            let source = format!("{url} (version {})", ev.version_id.as_deref().unwrap_or("current"));
-            return Ok(Err(InvalidInput { source, index: None, message: e.to_string() }));
+    // The body is parsed as it arrives and never held whole; its resource elements are
+    // remembered so that the version before shares what it has in common with this one.
+    let object_version = object.version_id.clone();
+    let mut reader = StateReader::new(loc.clone(), &adapters.catalog, &adapters.redactor);
+    reader.record_elements();
+    let read = match object.read(reader).await {
+        Ok(r) => r,
+        Err(StateReadError::Parse { source, .. }) => {
+            let source_of = format!("{url} (version {})", ev.version_id.as_deref().unwrap_or("current"));
+            return Ok(Err(InvalidInput { source: source_of, index: None, message: source.to_string() }));
         }
+        Err(e) => return Err(transient(e)),
     };
-    let md5 = driftwatch_core::redact::hex(&Md5::digest(&object.bytes));
+    let (current, md5) = (read.state, read.md5);
 
     // The version before, if any (a previous version that no longer parses is treated as
     // absent). A bucket without versions keeps none.
-    let version = object.version_id.clone().or_else(|| ev.version_id.clone());
+    let version = object_version.or_else(|| ev.version_id.clone());
     let real_version = version.clone().filter(|v| v != "null");
     let mut previous = None;
     let mut previous_md5 = None;
     if let Some(v) = &real_version {
         if let Some(pv) = adapters.states.previous_version(&ev.bucket, &ev.key, v).await.map_err(transient)? {
-            let o = adapters.states.get_version(&ev.bucket, &ev.key, Some(&pv)).await.map_err(transient)?;
-            previous_md5 = Some(driftwatch_core::redact::hex(&Md5::digest(&o.bytes)));
-            previous = parse_state(&o.bytes, loc.clone(), &adapters.catalog, &adapters.redactor).ok();
+            let o = adapters.states.open_version(&ev.bucket, &ev.key, Some(&pv)).await.map_err(transient)?;
+            let mut reader = StateReader::new(loc.clone(), &adapters.catalog, &adapters.redactor);
+            reader.reuse(read.elements, current.instances.clone());
+            match o.read(reader).await {
+                Ok(p) => {
+                    previous_md5 = Some(p.md5);
+                    previous = Some(p.state);
+                }
+                Err(StateReadError::Parse { .. }) => {}
+                Err(e) => return Err(transient(e)),
+            }
         }
     }
 
@@ -192,7 +206,7 @@ async fn state_written(
     // write delivered late must not roll the index back (it is still checked below).
     let mut index = ManagedIndex::default();
     let summary = index.add_state(current.clone(), &adapters.catalog);
-    let entries = index.entries().to_vec();
+    let entries = index.into_entries();
     let is_current = match &real_version {
         None => true,
         // A delete marker (or nothing) at the key is not this version: a late delivery of a
