@@ -3,7 +3,60 @@
 
 #![allow(dead_code)] // each benchmark binary uses part of it
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+/// A state file as Terraform writes it: the members in Terraform's order (`version` first,
+/// `resources` after the header; in a resource `mode`, `type`, `name`, `provider`, then
+/// `instances`), pretty-printed with two spaces. (A `serde_json::Value` would sort them.)
+#[derive(Serialize, Deserialize)]
+pub struct StateFile {
+    pub version: u64,
+    pub terraform_version: String,
+    pub serial: u64,
+    pub lineage: String,
+    pub outputs: Value,
+    pub resources: Vec<Resource>,
+    pub check_results: Value,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Resource {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub module: Option<String>,
+    pub mode: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub name: String,
+    pub provider: String,
+    pub instances: Vec<Instance>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Instance {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub index_key: Option<Value>,
+    pub schema_version: u64,
+    pub attributes: Value,
+    pub sensitive_attributes: Value,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub private: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dependencies: Option<Vec<String>>,
+}
+
+impl Instance {
+    fn from_value(v: Value) -> Instance {
+        serde_json::from_value(v).expect("an instance")
+    }
+}
+
+/// Write a state file in Terraform's layout.
+pub fn write_state(path: &Path, state: &StateFile) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    serde_json::to_writer_pretty(&mut f, state).expect("write");
+    f.flush().expect("flush");
+}
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -31,19 +84,28 @@ pub fn generate(path: &Path, instances: usize) {
         let t = types[r % types.len()];
         let count = per_resource.min(instances - n);
         let module = format!("module.svc[\"svc-{:05}\"].module.inner", r / types.len());
-        let insts: Vec<Value> = (0..count).map(|i| instance(t, n + i, i)).collect();
-        resources.push(json!({
-            "module": module, "mode": "managed", "type": t, "name": "this",
-            "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": insts
-        }));
+        let instances = (0..count).map(|i| Instance::from_value(instance(t, n + i, i))).collect();
+        resources.push(Resource {
+            module: Some(module),
+            mode: "managed".into(),
+            rtype: t.into(),
+            name: "this".into(),
+            provider: "provider[\"registry.terraform.io/hashicorp/aws\"]".into(),
+            instances,
+        });
         n += count;
         r += 1;
     }
-    let state = json!({"version": 4, "terraform_version": "1.11.4", "serial": 42, "lineage": "5a0c3e1e-bench-0000-0000-000000000000",
-                       "outputs": {}, "resources": resources, "check_results": null});
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    serde_json::to_writer_pretty(&mut f, &state).expect("write");
-    f.flush().expect("flush");
+    let state = StateFile {
+        version: 4,
+        terraform_version: "1.11.4".into(),
+        serial: 42,
+        lineage: "5a0c3e1e-bench-0000-0000-000000000000".into(),
+        outputs: json!({}),
+        resources,
+        check_results: Value::Null,
+    };
+    write_state(path, &state);
 }
 
 pub fn instance(t: &str, n: usize, i: usize) -> Value {
@@ -195,19 +257,28 @@ pub fn generate_catalogued(path: &Path, instances: usize) {
         let t = types[r % types.len()];
         let count = per_resource.min(instances - n);
         let module = format!("module.workload[\"team-{:04}\"].module.{}", r / types.len(), t.trim_start_matches("aws_"));
-        let insts: Vec<Value> = (0..count).map(|i| provider_instance(t, n + i, &format!("k{i}"))).collect();
-        resources.push(json!({
-            "module": module, "mode": "managed", "type": t, "name": "this",
-            "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": insts
-        }));
+        let instances = (0..count).map(|i| Instance::from_value(provider_instance(t, n + i, &format!("k{i}")))).collect();
+        resources.push(Resource {
+            module: Some(module),
+            mode: "managed".into(),
+            rtype: t.into(),
+            name: "this".into(),
+            provider: "provider[\"registry.terraform.io/hashicorp/aws\"]".into(),
+            instances,
+        });
         n += count;
         r += 1;
     }
-    let state = json!({"version": 4, "terraform_version": "1.11.4", "serial": 7, "lineage": "0b6f6a0e-catalogued-0000-000000000000",
-                       "outputs": {}, "resources": resources, "check_results": null});
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    serde_json::to_writer_pretty(&mut f, &state).expect("write");
-    f.flush().expect("flush");
+    let state = StateFile {
+        version: 4,
+        terraform_version: "1.11.4".into(),
+        serial: 7,
+        lineage: "0b6f6a0e-catalogued-0000-000000000000".into(),
+        outputs: json!({}),
+        resources,
+        check_results: Value::Null,
+    };
+    write_state(path, &state);
 }
 
 /// One instance of a catalogued type as the provider writes it.
@@ -287,4 +358,38 @@ pub fn provider_instance(t: &str, n: usize, key: &str) -> Value {
     json!({"index_key": key, "schema_version": 0, "attributes": attrs, "sensitive_attributes": sensitive,
            "private": "eyJlMmJmYjczMC1lY2FhLTExZTYtOGY4OC0zNDM2M2JjN2M0YzAiOnsiY3JlYXRlIjo2MDAwMDAwMDAwMDB9fQ==",
            "dependencies": ["module.kms.aws_kms_key.this"]})
+}
+
+/// The version before `current`: every 50th resource's first instance carries another tag
+/// value, and the last two resources are not there yet (a write that adds two resources and
+/// changes 2 % of the others).
+pub fn generate_previous(current: &Path, previous: &Path) {
+    let mut state: StateFile = serde_json::from_slice(&std::fs::read(current).expect("read current")).expect("current parses");
+    state.serial = state.serial.saturating_sub(1);
+    let n = state.resources.len();
+    state.resources.truncate(n.saturating_sub(2));
+    for (i, r) in state.resources.iter_mut().enumerate() {
+        if i % 50 == 7 {
+            if let Some(attrs) = r.instances.first_mut().and_then(|x| x.attributes.as_object_mut()) {
+                for tags in ["tags", "tags_all"] {
+                    if let Some(t) = attrs.get_mut(tags).and_then(|t| t.as_object_mut()) {
+                        t.insert("team".into(), json!("team-before"));
+                    }
+                }
+            }
+        }
+    }
+    write_state(previous, &state);
+}
+
+/// `previous` generated from `current` in a child process (the parent's memory stays small,
+/// and the children it measures later do not start from a large parent).
+pub fn ensure_previous(current: &Path, previous: &Path) {
+    if previous.exists() {
+        return;
+    }
+    eprintln!("generating {} ...", previous.display());
+    let exe = std::env::current_exe().expect("current exe");
+    let ok = Command::new(exe).arg("generate-previous").arg(current).arg(previous).status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok, "generating the previous version failed");
 }

@@ -277,15 +277,14 @@ impl IndexTable {
             }
             last.insert(ItemKey::of(e), i);
         }
-        let mut items = Vec::with_capacity(last.len());
-        for (i, e) in entries.iter().enumerate() {
-            if last.get(&ItemKey::of(e)) == Some(&i) {
-                let mut item = encode(e)?;
-                item.insert(WRITTEN.into(), AttributeValue::N(written_ms.to_string()));
-                items.push(item);
-            }
-        }
-        self.each_conditional(items, Write::Put, NOT_NEWER, written_ms).await
+        // Encoded as they are sent, not all at once: a large state's items would weigh more
+        // than its entries.
+        let items = entries.iter().enumerate().filter(move |(i, e)| last.get(&ItemKey::of(e)) == Some(i)).map(move |(_, e)| {
+            let mut item = encode(e)?;
+            item.insert(WRITTEN.into(), AttributeValue::N(written_ms.to_string()));
+            Ok(item)
+        });
+        self.each_conditional(Box::new(items), Write::Put, NOT_NEWER, written_ms).await
     }
 
     /// Delete the entries of the state `at` whose keys are not in `keep` (the keys of the
@@ -294,7 +293,7 @@ impl IndexTable {
     pub async fn remove_state_entries(&self, at: StateAt<'_>, keep: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
         let keep: BTreeSet<&ItemKey> = keep.iter().collect();
         let stale: Vec<Item> = self.state_items(at).await?.into_iter().filter(|k| !keep.contains(k)).map(|k| key_item(&k)).collect();
-        self.each_conditional(stale, Write::Delete, NOT_NEWER, written_ms).await
+        self.each_conditional(Box::new(stale.into_iter().map(Ok)), Write::Delete, NOT_NEWER, written_ms).await
     }
 
     /// Take back the entries `keys` that the write at `written_ms` put (a conditional
@@ -302,58 +301,30 @@ impl IndexTable {
     /// it finds, after writing, that a newer write of the state was indexed meanwhile — its
     /// entries that the newer version lacks must not stay. Returns how many were deleted.
     pub async fn undo_state_entries(&self, keys: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
-        let items: Vec<Item> = keys.iter().map(key_item).collect();
-        self.each_conditional(items, Write::Delete, "#w = :w", written_ms).await
+        self.each_conditional(Box::new(keys.iter().map(|k| Ok(key_item(k)))), Write::Delete, "#w = :w", written_ms).await
     }
 
     /// Send one `write` per item (a whole item to put, or a key to delete) on `condition` over
     /// the item's `written_ms` (`#w`) and the write's (`:w`), [`CONCURRENCY`] at a time; how many
-    /// were applied (a failed condition is a newer write's item: skipped).
+    /// were applied (a failed condition is a newer write's item: skipped). Items are taken
+    /// from `items` (encoded) only when their turn comes, so a large state's items are never
+    /// all held at once.
     async fn each_conditional(
         &self,
-        items: Vec<Item>,
+        items: Box<dyn Iterator<Item = Result<Item, IndexTableError>> + Send + '_>,
         write: Write,
         condition: &'static str,
         written_ms: i64,
     ) -> Result<usize, IndexTableError> {
         let mut applied = 0;
         let mut running = tokio::task::JoinSet::new();
-        let mut items = items.into_iter();
+        let mut items = items;
         loop {
             while running.len() < CONCURRENCY {
                 let Some(item) = items.next() else { break };
+                let item = item?;
                 let base = self.base.clone();
-                running.spawn(async move {
-                    let w = AttributeValue::N(written_ms.to_string());
-                    match write {
-                        Write::Put => {
-                            let out = base
-                                .client
-                                .put_item()
-                                .table_name(&base.name)
-                                .set_item(Some(item))
-                                .condition_expression(condition)
-                                .expression_attribute_names("#w", WRITTEN)
-                                .expression_attribute_values(":w", w)
-                                .send()
-                                .await;
-                            base.conditional("PutItem", out).map(|o| o.is_some())
-                        }
-                        Write::Delete => {
-                            let out = base
-                                .client
-                                .delete_item()
-                                .table_name(&base.name)
-                                .set_key(Some(item))
-                                .condition_expression(condition)
-                                .expression_attribute_names("#w", WRITTEN)
-                                .expression_attribute_values(":w", w)
-                                .send()
-                                .await;
-                            base.conditional("DeleteItem", out).map(|o| o.is_some())
-                        }
-                    }
-                });
+                running.spawn(async move { write_one(&base, item, write, condition, written_ms).await });
             }
             let Some(joined) = running.join_next().await else { break };
             let outcome = joined.map_err(|e| CallError::Request {
@@ -458,6 +429,39 @@ impl IndexTable {
             }
         }
         Ok(())
+    }
+}
+
+/// One conditional write of the index: was it applied?
+async fn write_one(base: &Table, item: Item, write: Write, condition: &'static str, written_ms: i64) -> Result<bool, CallError> {
+    let w = AttributeValue::N(written_ms.to_string());
+    match write {
+        Write::Put => {
+            let out = base
+                .client
+                .put_item()
+                .table_name(&base.name)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .expression_attribute_names("#w", WRITTEN)
+                .expression_attribute_values(":w", w)
+                .send()
+                .await;
+            base.conditional("PutItem", out).map(|o| o.is_some())
+        }
+        Write::Delete => {
+            let out = base
+                .client
+                .delete_item()
+                .table_name(&base.name)
+                .set_key(Some(item))
+                .condition_expression(condition)
+                .expression_attribute_names("#w", WRITTEN)
+                .expression_attribute_values(":w", w)
+                .send()
+                .await;
+            base.conditional("DeleteItem", out).map(|o| o.is_some())
+        }
     }
 }
 
