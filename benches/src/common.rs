@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // each benchmark binary uses part of it
 
+// Linked for its global allocator (mimalloc), so that the benchmarks allocate as the
+// functions do.
+extern crate driftwatch_lambda;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

@@ -541,7 +541,12 @@ fn state_watcher_indexes_real_terraform_writes() {
     let v3 = lab.head(deployment::STATE_BUCKET, key);
     let t3 = t2 + chrono::Duration::minutes(10);
     let ev3 = object_created(key, &v3, t3);
+    // The process kept the version it read last: write 3's previous version is not read from
+    // S3 again (what follows holds for that warm path as for a cold one).
+    let last = |a: &Adapters| a.last_state.lock().unwrap().as_ref().map(|l| (l.key.clone(), l.version_id.clone()));
+    assert_eq!(last(&adapters), Some((key.to_string(), v2.version.clone())), "the process keeps the version it read last");
     let r = lab.invoke(&adapters, &ev3, t3 + chrono::Duration::seconds(5));
+    assert_eq!(last(&adapters), Some((key.to_string(), v3.version.clone())));
     assert_eq!(r["states"][0]["version"], json!(v3.version), "{r}");
     assert_eq!(r["states"][0]["removed"], 1, "{r}");
     assert!(r["states"][0]["removed_entries"].as_u64().unwrap_or(0) >= 1, "{r}");

@@ -2,6 +2,11 @@
 //!
 //! Exit codes (as driftctl): 0 no findings, 1 findings, 2 error.
 
+/// The same allocator as the functions (`driftwatch-lambda`): the state path allocates per
+/// attribute, and mimalloc reads a state about a sixth faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod alerts;
 mod controls;
 mod exceptions;

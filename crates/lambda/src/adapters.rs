@@ -42,6 +42,21 @@ pub struct Adapters {
     /// The SDK configuration the clients were built from (for clients that must live on
     /// another runtime, such as the sweeper's sealing).
     pub sdk: SdkConfig,
+    /// The state version this process read last (the state-watcher's): the next write of the
+    /// same key finds its previous version here instead of reading and parsing it again.
+    pub last_state: std::sync::Mutex<Option<LastState>>,
+}
+
+/// A state version as read, kept between invocations of one process.
+#[derive(Debug)]
+pub struct LastState {
+    pub bucket: String,
+    pub key: String,
+    /// The S3 version id it was read as.
+    pub version_id: String,
+    pub state: driftwatch_core::state::State,
+    pub elements: driftwatch_core::state::Elements,
+    pub md5: String,
 }
 
 fn location(url: &S3Url) -> S3Location {
@@ -112,6 +127,7 @@ impl Adapters {
             notices,
             heartbeat,
             env,
+            last_state: std::sync::Mutex::new(None),
         })
     }
 }

@@ -14,7 +14,7 @@
 //! A state that cannot be parsed is `input.invalid` (the index keeps the previous version).
 
 use super::{response, transient, HandlerError, Invocation};
-use crate::adapters::Adapters;
+use crate::adapters::{Adapters, LastState};
 use driftwatch_aws::{ItemKey, StateAt, StateReadError};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::signal::{InvalidInput, ObjectChange, Signal, StateObjectEvent};
@@ -165,11 +165,29 @@ async fn state_written(
         return Ok(Ok((Vec::new(), json!({"state": url, "write": write, "overwritten": true}))));
     }
     let loc = StateLocation::s3(ev.bucket.clone(), ev.key.clone());
-    // The body is parsed as it arrives and never held whole; its resource elements are
-    // remembered so that the version before shares what it has in common with this one.
     let object_version = object.version_id.clone();
+    let version = object_version.clone().or_else(|| ev.version_id.clone());
+    let real_version = version.clone().filter(|v| v != "null");
+    // The version before, if any. This process may have read it last (the previous write of
+    // this key came here): then it is neither read nor parsed again.
+    let previous_id = match &real_version {
+        Some(v) => adapters.states.previous_version(&ev.bucket, &ev.key, v).await.map_err(transient)?,
+        None => None,
+    };
+    let kept = {
+        let mut last = adapters.last_state.lock().unwrap_or_else(|p| p.into_inner());
+        match last.take() {
+            Some(l) if l.bucket == ev.bucket && l.key == ev.key && previous_id.as_deref() == Some(l.version_id.as_str()) => Some(l),
+            _ => None,
+        }
+    };
+    // The body is parsed as it arrives and never held whole; its resource elements are
+    // remembered, so that the version before (or after) shares what the two have in common.
     let mut reader = StateReader::new(loc.clone(), &adapters.catalog, &adapters.redactor);
     reader.record_elements();
+    if let Some(k) = &kept {
+        reader.reuse(k.elements.clone(), k.state.instances.clone());
+    }
     let read = match object.read(reader).await {
         Ok(r) => r,
         Err(StateReadError::Parse { source, .. }) => {
@@ -178,27 +196,26 @@ async fn state_written(
         }
         Err(e) => return Err(transient(e)),
     };
-    let (current, md5) = (read.state, read.md5);
+    let (current, md5, elements) = (read.state, read.md5, read.elements);
 
     // The version before, if any (a previous version that no longer parses is treated as
     // absent). A bucket without versions keeps none.
-    let version = object_version.or_else(|| ev.version_id.clone());
-    let real_version = version.clone().filter(|v| v != "null");
     let mut previous = None;
     let mut previous_md5 = None;
-    if let Some(v) = &real_version {
-        if let Some(pv) = adapters.states.previous_version(&ev.bucket, &ev.key, v).await.map_err(transient)? {
-            let o = adapters.states.open_version(&ev.bucket, &ev.key, Some(&pv)).await.map_err(transient)?;
-            let mut reader = StateReader::new(loc.clone(), &adapters.catalog, &adapters.redactor);
-            reader.reuse(read.elements, current.instances.clone());
-            match o.read(reader).await {
-                Ok(p) => {
-                    previous_md5 = Some(p.md5);
-                    previous = Some(p.state);
-                }
-                Err(StateReadError::Parse { .. }) => {}
-                Err(e) => return Err(transient(e)),
+    if let Some(k) = kept {
+        previous_md5 = Some(k.md5);
+        previous = Some(k.state);
+    } else if let Some(pv) = &previous_id {
+        let o = adapters.states.open_version(&ev.bucket, &ev.key, Some(pv)).await.map_err(transient)?;
+        let mut reader = StateReader::new(loc.clone(), &adapters.catalog, &adapters.redactor);
+        reader.reuse(elements.clone(), current.instances.clone());
+        match o.read(reader).await {
+            Ok(p) => {
+                previous_md5 = Some(p.md5);
+                previous = Some(p.state);
             }
+            Err(StateReadError::Parse { .. }) => {}
+            Err(e) => return Err(transient(e)),
         }
     }
 
@@ -265,6 +282,19 @@ async fn state_written(
         entries: &entries,
     };
     let (found, diff, resolved) = on_state_write(adapters, &facts, inv.now).await?;
+    // Kept for the next write of this key (the version before it, then).
+    drop(previous);
+    if let Some(v) = &real_version {
+        let last = LastState {
+            bucket: ev.bucket.clone(),
+            key: ev.key.clone(),
+            version_id: v.clone(),
+            state: current.clone(),
+            elements,
+            md5: md5.clone(),
+        };
+        *adapters.last_state.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+    }
     info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
     let summary = json!({"state": url, "version": version, "write": write, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len(), "resolved": resolved.resolved});
     Ok(Ok((found, summary)))
