@@ -24,7 +24,7 @@
 use chrono::{DateTime, Utc};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::policy::Policy;
-use driftwatch_core::state::{parse_state, StateLocation};
+use driftwatch_core::state::{StateLocation, StateReader};
 use driftwatch_core::{Catalog, Redactor};
 use driftwatch_engine::replay::Replay;
 use driftwatch_local::events::{self as replay, FileVersions};
@@ -178,10 +178,24 @@ fn measure(state: &Path, dir: &Path, n_files: usize) {
     let redactor = Redactor::new(b"bench");
     let policy = Policy::from_toml(POLICY).expect("policy");
     let t0 = Instant::now();
-    let bytes = std::fs::read(state).expect("read state");
-    let st = parse_state(&bytes, StateLocation::local(state.display().to_string()), &catalog, &redactor).expect("parse");
-    drop(bytes);
-    let index = ManagedIndex::build([st], &catalog);
+    // The state read as the state-watcher reads it: in pieces, into the index.
+    let location = StateLocation::local(state.display().to_string());
+    let mut index = ManagedIndex::default();
+    {
+        let mut reader = StateReader::new(location.clone(), &catalog, &redactor);
+        let mut indexer = index.indexer(location, &catalog);
+        let mut f = std::fs::File::open(state).expect("open state");
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf).expect("read state");
+            if n == 0 {
+                break;
+            }
+            reader.feed(&buf[..n], &mut |i| indexer.add(i)).expect("parse");
+        }
+        let header = reader.finish(&mut |i| indexer.add(i)).expect("parse");
+        indexer.finish(&header);
+    }
     let t_index = t0.elapsed();
     let rss_index = rss_now();
     let files: Vec<PathBuf> = replay::event_files(dir).expect("files").into_iter().take(n_files).collect();
