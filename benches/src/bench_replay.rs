@@ -182,18 +182,9 @@ fn measure(state: &Path, dir: &Path, n_files: usize) {
     let location = StateLocation::local(state.display().to_string());
     let mut index = ManagedIndex::default();
     {
-        let mut reader = StateReader::new(location.clone(), &catalog, &redactor);
+        let reader = StateReader::new(location.clone(), &catalog, &redactor);
         let mut indexer = index.indexer(location, &catalog);
-        let mut f = std::fs::File::open(state).expect("open state");
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = std::io::Read::read(&mut f, &mut buf).expect("read state");
-            if n == 0 {
-                break;
-            }
-            reader.feed(&buf[..n], &mut |i| indexer.add(i)).expect("parse");
-        }
-        let header = reader.finish(&mut |i| indexer.add(i)).expect("parse");
+        let (header, _) = common::read_in_pieces(state, reader, &mut |i| indexer.add(i));
         indexer.finish(&header);
     }
     let t_index = t0.elapsed();

@@ -24,7 +24,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 mod common;
-use common::{ensure_previous, generate_previous, ms, rss_now, run_child, Generator};
+use common::{ensure_previous, generate_previous, ms, read_in_pieces, rss_now, run_child, Generator};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -326,16 +326,7 @@ fn read_state(
         reader.reuse(elements, instances);
     }
     let mut instances = Vec::new();
-    let mut f = std::fs::File::open(file).expect("open state");
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).expect("read state");
-        if n == 0 {
-            break;
-        }
-        reader.feed(&buf[..n], &mut |i| instances.push(i)).expect("parse");
-    }
-    let (header, elements) = reader.finish_with_elements(&mut |i| instances.push(i)).expect("parse");
+    let (header, elements) = read_in_pieces(file, reader, &mut |i| instances.push(i));
     (State::from_parts(header, location, instances), elements)
 }
 

@@ -80,6 +80,22 @@ pub fn generate(path: &Path, instances: usize) {
         "aws_sqs_queue",
         "aws_cloudwatch_log_group",
     ];
+    let module = |r: usize, _: &str| format!("module.svc[\"svc-{r:05}\"].module.inner");
+    let state = build_state(&types, instances, module, instance, 42, "5a0c3e1e-bench-0000-0000-000000000000");
+    write_state(path, &state);
+}
+
+/// A state of `instances` instances: resources of ten instances each, cycling through `types`,
+/// the `r`-th of a type in the module `module(r, type)`, instance `i` of the `n`-th overall
+/// being `instance(type, n, i)`.
+fn build_state(
+    types: &[&str],
+    instances: usize,
+    module: impl Fn(usize, &str) -> String,
+    instance: impl Fn(&str, usize, usize) -> Value,
+    serial: u64,
+    lineage: &str,
+) -> StateFile {
     let per_resource = 10usize;
     let mut resources = Vec::new();
     let mut n = 0usize;
@@ -87,10 +103,9 @@ pub fn generate(path: &Path, instances: usize) {
     while n < instances {
         let t = types[r % types.len()];
         let count = per_resource.min(instances - n);
-        let module = format!("module.svc[\"svc-{:05}\"].module.inner", r / types.len());
         let instances = (0..count).map(|i| Instance::from_value(instance(t, n + i, i))).collect();
         resources.push(Resource {
-            module: Some(module),
+            module: Some(module(r / types.len(), t)),
             mode: "managed".into(),
             rtype: t.into(),
             name: "this".into(),
@@ -100,16 +115,15 @@ pub fn generate(path: &Path, instances: usize) {
         n += count;
         r += 1;
     }
-    let state = StateFile {
+    StateFile {
         version: 4,
         terraform_version: "1.11.4".into(),
-        serial: 42,
-        lineage: "5a0c3e1e-bench-0000-0000-000000000000".into(),
+        serial,
+        lineage: lineage.into(),
         outputs: json!({}),
         resources,
         check_results: Value::Null,
-    };
-    write_state(path, &state);
+    }
 }
 
 pub fn instance(t: &str, n: usize, i: usize) -> Value {
@@ -253,35 +267,9 @@ impl Generator {
 /// modules, ten instances a resource.
 pub fn generate_catalogued(path: &Path, instances: usize) {
     let types = ["aws_s3_bucket", "aws_kms_key", "aws_ebs_volume", "aws_security_group", "aws_db_instance"];
-    let per_resource = 10usize;
-    let mut resources = Vec::new();
-    let mut n = 0usize;
-    let mut r = 0usize;
-    while n < instances {
-        let t = types[r % types.len()];
-        let count = per_resource.min(instances - n);
-        let module = format!("module.workload[\"team-{:04}\"].module.{}", r / types.len(), t.trim_start_matches("aws_"));
-        let instances = (0..count).map(|i| Instance::from_value(provider_instance(t, n + i, &format!("k{i}")))).collect();
-        resources.push(Resource {
-            module: Some(module),
-            mode: "managed".into(),
-            rtype: t.into(),
-            name: "this".into(),
-            provider: "provider[\"registry.terraform.io/hashicorp/aws\"]".into(),
-            instances,
-        });
-        n += count;
-        r += 1;
-    }
-    let state = StateFile {
-        version: 4,
-        terraform_version: "1.11.4".into(),
-        serial: 7,
-        lineage: "0b6f6a0e-catalogued-0000-000000000000".into(),
-        outputs: json!({}),
-        resources,
-        check_results: Value::Null,
-    };
+    let module = |r: usize, t: &str| format!("module.workload[\"team-{r:04}\"].module.{}", t.trim_start_matches("aws_"));
+    let instance = |t: &str, n: usize, i: usize| provider_instance(t, n, &format!("k{i}"));
+    let state = build_state(&types, instances, module, instance, 7, "0b6f6a0e-catalogued-0000-000000000000");
     write_state(path, &state);
 }
 
@@ -396,4 +384,24 @@ pub fn ensure_previous(current: &Path, previous: &Path) {
     let exe = std::env::current_exe().expect("current exe");
     let ok = Command::new(exe).arg("generate-previous").arg(current).arg(previous).status().map(|s| s.success()).unwrap_or(false);
     assert!(ok, "generating the previous version failed");
+}
+
+/// Read a state file in 1 MiB pieces through `reader`, handing each instance to `out`; the
+/// header at the end, and the elements the reader recorded.
+pub fn read_in_pieces(
+    file: &Path,
+    reader: driftwatch_core::state::StateReader<'_>,
+    out: &mut dyn FnMut(std::sync::Arc<driftwatch_core::state::ResourceInstance>),
+) -> (driftwatch_core::state::StateHeader, driftwatch_core::state::Elements) {
+    let mut reader = reader;
+    let mut f = std::fs::File::open(file).expect("open state");
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).expect("read state");
+        if n == 0 {
+            break;
+        }
+        reader.feed(&buf[..n], out).expect("parse");
+    }
+    reader.finish_with_elements(out).expect("parse")
 }

@@ -300,26 +300,16 @@ impl S3StateReader {
         }
     }
 
-    /// `GetObject` of `version_id`, or of the current version when `None`.
+    /// `GetObject` of `version_id`, or of the current version when `None`: the whole body.
     pub async fn get_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StateObject, StateReadError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_string))
-            .send()
-            .await
-            .map_err(|e| Self::failed("GetObject", bucket, key, version_id, &e))?;
-        let version = out.version_id().map(str::to_string);
-        let etag = out.e_tag().map(str::to_string);
-        let bytes = out.body.collect().await.map_err(|e| StateReadError::Request {
+        let open = self.open_version(bucket, key, version_id).await?;
+        let bytes = open.body.collect().await.map_err(|e| StateReadError::Request {
             op: "GetObject",
             bucket: bucket.to_string(),
             key: key.to_string(),
             message: format!("reading the body: {}", one_line(&e)),
         })?;
-        Ok(StateObject { bytes: bytes.into_bytes().to_vec(), version_id: version, etag })
+        Ok(StateObject { bytes: bytes.into_bytes().to_vec(), version_id: open.version_id, etag: open.etag })
     }
 
     /// Every version of exactly `key` (no delete markers), in S3's listing order, all pages.
