@@ -211,15 +211,16 @@ locals {
         }
       }
       "trail-watcher-self" = {
-        function    = "trail-watcher"
-        description = "CloudTrail calls that blind the watcher and are not catalog calls (its rules, subscriptions, event source mappings; the Config recorder's are control catalog calls): watcher.tampered"
+        function = "trail-watcher"
+        # EventBridge's DisableRule, DeleteRule, RemoveTargets, PutTargets and PutRule are catalog
+        # calls (aws_cloudwatch_event_rule): trail-events delivers them, to the same function.
+        description = "CloudTrail calls that blind the watcher and are not catalog calls (its subscriptions, event source mappings; its rules' and the Config recorder's are catalog calls): watcher.tampered"
         pattern = {
-          source        = ["aws.events", "aws.sns", "aws.lambda"]
+          source        = ["aws.sns", "aws.lambda"]
           "detail-type" = ["AWS API Call via CloudTrail"]
           detail = {
-            eventSource = ["events.amazonaws.com", "sns.amazonaws.com", "lambda.amazonaws.com"]
+            eventSource = ["sns.amazonaws.com", "lambda.amazonaws.com"]
             eventName = [
-              "DisableRule", "DeleteRule", "RemoveTargets", "PutTargets", "PutRule",
               "Unsubscribe", "SetSubscriptionAttributes",
               "UpdateEventSourceMapping20150331", "DeleteEventSourceMapping20150331",
             ]

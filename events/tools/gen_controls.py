@@ -2,7 +2,8 @@
 
 Writes crates/core/catalog/controls/<family>.toml, events/trail-watcher/control-<id>[-negative]/
 and events/config-watcher/control-<id>[-negative]/ for rows with a Config signal, and
-infra/patterns/cloudtrail-calls.json (the API table's and the control catalog's calls). The
+infra/patterns/cloudtrail-calls.json (the API table's, the catalog rows' and the control catalog's
+calls). The
 catalog files are what the code reads; this spec is how they were written, with their cases.
 Deterministic, stdlib only (Python 3.11+):
 
@@ -182,6 +183,32 @@ for f, rows in files.items():
         out.write(f'# The control catalog, {HEAD[f]}.\n# Format: crates/core/src/detect/controls.rs. Cases: events/*/control-*.\n\n')
         out.write('\n'.join(rows))
 
+# The API table's create calls: a resource created by a person and in no state is drift.unmanaged
+# (crates/core/src/detect/cloudtrail.rs), in the cases too.
+CREATES = {}
+def _groups():
+    for g in tomllib.load(open(os.path.join(ROOT, 'crates/core/catalog/cloudtrail.toml'), 'rb'))['group']:
+        yield g, g['type']
+    for f in sorted(glob.glob(os.path.join(ROOT, 'crates/core/catalog/resources/*.toml'))):
+        for row in tomllib.load(open(f, 'rb')).get('resource', []):
+            if row.get('cloudtrail'):
+                yield row['cloudtrail'], row['config_type']
+for g, t in _groups():
+    if g.get('account_level'):
+        continue
+    for c in g['calls']:
+        if c['kind'] == 'create':
+            CREATES[(c.get('source', g['source']), c['name'])] = (c.get('type', t), c.get('id', g.get('id', [])), c.get('arn', g.get('arn', [])))
+
+def unmanaged_of(d):
+    """The drift.unmanaged a person's create call gives: its type and the first id that renders."""
+    hit = CREATES.get((d['eventSource'], d['eventName']))
+    if hit is None or d.get('errorCode') or d['userIdentity'].get('type') == 'AWSService':
+        return []
+    t, ids, arns = hit
+    rid = next((v for v in (render(x, d) for x in ids) if v), None) or next((v for v in (render(x, d) for x in arns) if v and v.startswith('arn:')), None)
+    return [{'rule': 'drift.unmanaged', 'resource': f'{t} {rid}'}] if rid else []
+
 count = 0
 for i, r in enumerate(ROWS):
     s = slug(r['id'])
@@ -199,7 +226,7 @@ for i, r in enumerate(ROWS):
             detail(r, r['read'], source_of(r, r['read']), i % 60, read_only=True)]
     base = os.path.join(ROOT, 'events/trail-watcher', 'control-' + s + '-negative')
     write(os.path.join(base, 'event.json'), {'Records': recs})
-    write(os.path.join(base, 'expected.json'), [])
+    write(os.path.join(base, 'expected.json'), unmanaged_of(recs[0]))
     count += 2
     if r['config_case'] is not None:
         def item(conf, n):
@@ -308,6 +335,13 @@ want = {}
 for g in cat['group']:
     for c in g['calls']:
         want.setdefault(c.get('source', g.get('source')), set()).add(c['name'])
+# the rows of catalog/resources/*.toml carry their calls in [resource.cloudtrail]
+for f in sorted(glob.glob('crates/core/catalog/resources/*.toml')):
+    for row in tomllib.load(open(f,'rb')).get('resource', []):
+        g = row.get('cloudtrail')
+        if g:
+            for c in g['calls']:
+                want.setdefault(g['source'], set()).add(c['name'])
 for f in sorted(glob.glob('crates/core/catalog/controls/*.toml')):
     for row in tomllib.load(open(f,'rb')).get('control', []):
         for c in row.get('call', []):

@@ -142,7 +142,7 @@ fn biggest_group<'a>(index: &'a ManagedIndex, config_type: &str) -> ((&'a str, &
 async fn sample_states_are_indexed_and_looked_up_like_the_in_memory_index() {
     let Some(lab) = Lab::start("index-lookup", TableOptions { page_size: Some(2), ..TableOptions::default() }).await else { return };
     let index = sample_index();
-    assert_eq!(index.len(), 105, "the sample states index 105 entries");
+    assert_eq!(index.len(), 119, "the sample states index 119 entries");
     assert_eq!(lab.put_all(&index).await, index.len());
 
     let items = lab.scan_items().await;

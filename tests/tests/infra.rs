@@ -739,13 +739,10 @@ fn a_silent_watcher_alarms() {
 
 #[test]
 fn the_trail_rules_list_exactly_the_catalogs_write_calls() {
-    let catalog: toml::Table = std::fs::read_to_string(repo().join("crates/core/catalog/cloudtrail.toml")).unwrap().parse().unwrap();
+    // The API table's calls: cloudtrail.toml and the catalog rows' [resource.cloudtrail].
     let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for g in catalog["group"].as_array().unwrap() {
-        for c in g["calls"].as_array().unwrap() {
-            let source = c.get("source").or_else(|| g.get("source")).and_then(|s| s.as_str()).unwrap();
-            want.entry(source.to_string()).or_default().insert(c["name"].as_str().unwrap().to_string());
-        }
+    for r in driftwatch_core::detect::cloudtrail_calls::ApiTable::builtin().rows() {
+        want.entry(r.source.clone()).or_default().insert(r.name.clone());
     }
     // The control catalog's calls too (the root user's and console sign-ins have rules of
     // their own: trail-root, trail-signin).

@@ -23,6 +23,7 @@ mod events;
 mod evidence_s3;
 mod exceptions_table;
 mod fault_matrix;
+mod import_blocks;
 mod infra;
 mod lambda_e2e;
 mod lambda_reconcile;

@@ -10,6 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod alerts;
 mod controls;
 mod exceptions;
+mod import;
 mod inputs;
 mod render;
 mod replay;
@@ -73,6 +74,9 @@ enum Command {
     /// signals that show it (CloudTrail, AWS Config, state writes) and its HIPAA / NIST / CIS
     /// controls
     Controls(controls::ControlsArgs),
+    /// Terraform import blocks (with a minimal resource block from the live configuration,
+    /// secrets left out) for the drift.unmanaged findings of a scan
+    Import(import::ImportArgs),
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Alerts(args) => alerts::run(args),
         Command::Controls(args) => controls::run(args),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(has_findings) => ExitCode::from(u8::from(has_findings)),

@@ -46,6 +46,8 @@ pub struct Summary {
     pub managed: usize,
     pub indexed: usize,
     pub live_items: usize,
+    /// The coverage line ([`driftwatch_core::drift::Coverage::line`]).
+    pub coverage: String,
 }
 
 /// The table's closing line, and how each command shows a finding's changes.
@@ -103,7 +105,8 @@ fn table(out: &mut impl Write, findings: &[Finding], closing: &Closing, colour: 
     if findings.is_empty() {
         match closing {
             Closing::Scan(s) => {
-                writeln!(out, "No findings: {} managed resources in {} state(s) match {} live items.", s.indexed, s.states, s.live_items)?
+                writeln!(out, "No findings: {} managed resources in {} state(s) match {} live items.", s.indexed, s.states, s.live_items)?;
+                writeln!(out, "{}", s.coverage)?
             }
             Closing::Replay(text) => writeln!(out, "No findings: {text}")?,
         }
@@ -159,6 +162,7 @@ fn table(out: &mut impl Write, findings: &[Finding], closing: &Closing, colour: 
                 s.indexed,
                 s.live_items
             )?;
+            writeln!(out, "{}", s.coverage)?;
         }
         Closing::Replay(text) => writeln!(out, "\n{} finding(s) — {text}", findings.len())?,
     }

@@ -231,6 +231,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             rebuilt.uncovered_types = std::mem::take(&mut index.uncovered_types);
             rebuilt.problems = std::mem::take(&mut index.problems);
             rebuilt.managed_instances = index.managed_instances;
+            rebuilt.by_state = std::mem::take(&mut index.by_state);
             index = rebuilt;
         }
     }
@@ -269,9 +270,25 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         text.push('\n');
         std::fs::write(&path, text).with_context(|| path.display().to_string())?;
         info!(path = %path.display(), "findings written");
+        let path = dir.join("coverage.json");
+        let mut text = serde_json::to_string_pretty(&outcome.coverage)?;
+        text.push('\n');
+        std::fs::write(&path, text).with_context(|| path.display().to_string())?;
+        info!(path = %path.display(), "coverage written");
     }
-    let summary =
-        render::Summary { states: state_count, managed: index.managed_instances, indexed: index.len(), live_items: inventory.len() };
+    info!(
+        managed = outcome.coverage.managed_instances,
+        catalogued = outcome.coverage.catalogued_instances,
+        compared = outcome.coverage.compared_instances,
+        "coverage"
+    );
+    let summary = render::Summary {
+        states: state_count,
+        managed: index.managed_instances,
+        indexed: index.len(),
+        live_items: inventory.len(),
+        coverage: outcome.coverage.line(),
+    };
     if args.format == render::Format::Asff {
         render::print_asff(&outcome.findings, &args.asff, now)?;
     } else {

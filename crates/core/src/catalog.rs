@@ -2,8 +2,11 @@
 //! types and identities, which attributes are compared and how, and which of them are
 //! encryption attributes with an order of strength.
 //!
-//! The catalog is data (`catalog/catalog.toml`, embedded at build time). See the header of
-//! that file for the format.
+//! The catalog is data, embedded at build time: `catalog/catalog.toml` (the rules' defaults and
+//! the first rows; its header documents the format) and one file per service family in
+//! `catalog/resources/*.toml` ([`RESOURCE_FILES`]), whose rows also carry their CloudTrail write
+//! calls (`[resource.cloudtrail]`, read by [`crate::detect::cloudtrail_calls`]): adding a type is
+//! adding one row there (and its example pair in `tests/pairs/`).
 
 use crate::finding::{Rule, Severity};
 use crate::normalize::Normalizer;
@@ -12,14 +15,28 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// The catalog shipped with driftwatch.
+/// The catalog shipped with driftwatch: the rules and the first rows.
 pub const BUILTIN: &str = include_str!("../catalog/catalog.toml");
+
+/// The rest of the shipped catalog, one file per service family (`catalog/resources/`).
+pub const RESOURCE_FILES: [(&str, &str); 8] = [
+    ("analytics.toml", include_str!("../catalog/resources/analytics.toml")),
+    ("compute.toml", include_str!("../catalog/resources/compute.toml")),
+    ("data_services.toml", include_str!("../catalog/resources/data_services.toml")),
+    ("databases.toml", include_str!("../catalog/resources/databases.toml")),
+    ("edge.toml", include_str!("../catalog/resources/edge.toml")),
+    ("governance.toml", include_str!("../catalog/resources/governance.toml")),
+    ("network.toml", include_str!("../catalog/resources/network.toml")),
+    ("secrets.toml", include_str!("../catalog/resources/secrets.toml")),
+];
 
 /// Catalog load errors.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("catalog is not valid TOML: {0}")]
     Toml(#[from] toml::de::Error),
+    #[error("catalog file {file} is not valid TOML: {source}")]
+    FileToml { file: String, source: toml::de::Error },
     #[error("catalog row {terraform_type}: {source}")]
     Path { terraform_type: String, source: PathError },
     #[error("catalog row {terraform_type}: {message}")]
@@ -50,6 +67,7 @@ pub enum Encryption {
 struct RawCatalog {
     #[serde(default)]
     rules: BTreeMap<String, RawRule>,
+    #[serde(default)]
     resource: Vec<RawResource>,
 }
 
@@ -69,10 +87,17 @@ struct RawResource {
     role: Role,
     id_attr: String,
     arn_attr: Option<String>,
+    /// The service it belongs to, as the README's coverage table and the report name it.
+    service: Option<String>,
+    /// The provider's import id of a live item ([`crate::import::render_id`]).
+    import_id: Option<String>,
     #[serde(default)]
     ignore_unmanaged: Vec<IgnoreRule>,
     #[serde(default)]
     attr: Vec<RawAttr>,
+    /// The type's CloudTrail write calls (read by the API table, not here).
+    #[allow(dead_code)]
+    cloudtrail: Option<toml::Table>,
     #[serde(default)]
     contributes: Vec<RawContribution>,
 }
@@ -142,6 +167,10 @@ pub struct ResourceSpec {
     pub role: Role,
     pub id_attr: AttrPath,
     pub arn_attr: Option<AttrPath>,
+    /// The service (`Amazon RDS`), when the row names it.
+    pub service: Option<String>,
+    /// Template of the provider's import id (`{resourceId}` when absent).
+    pub import_id: Option<String>,
     pub ignore_unmanaged: Vec<IgnoreRule>,
     pub attrs: Vec<AttrSpec>,
     pub contributes: Vec<Contribution>,
@@ -161,6 +190,8 @@ pub struct RuleDefaults {
 pub struct Catalog {
     rows: Vec<ResourceSpec>,
     by_tf: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// AWS Config type → its first primary row.
+    primary_by_config: HashMap<String, usize, foldhash::fast::RandomState>,
     rules: BTreeMap<String, RuleDefaults>,
     /// Attributes kept for Terraform types outside the catalog that the control catalog reads
     /// in state writes (`[[control.terraform]]`).
@@ -174,7 +205,7 @@ impl Catalog {
     /// The catalog shipped with driftwatch.
     pub fn builtin() -> Self {
         // The embedded catalog is checked by the test suite; failing here is a build defect.
-        let mut c = match Self::from_toml(BUILTIN) {
+        let mut c = match Self::from_files(std::iter::once(("catalog.toml", BUILTIN)).chain(RESOURCE_FILES)) {
             Ok(c) => c,
             Err(e) => panic!("embedded catalog is invalid: {e}"),
         };
@@ -208,7 +239,29 @@ impl Catalog {
 
     /// Load a catalog from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, CatalogError> {
-        let raw: RawCatalog = toml::from_str(text)?;
+        Self::from_raw(toml::from_str(text)?)
+    }
+
+    /// Load a catalog from several files `(name, text)`: their rows in order, their rules
+    /// merged (a rule defined twice is an error).
+    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, CatalogError> {
+        let mut all = RawCatalog { rules: BTreeMap::new(), resource: Vec::new() };
+        for (file, text) in files {
+            let raw: RawCatalog = toml::from_str(text).map_err(|source| CatalogError::FileToml { file: file.to_string(), source })?;
+            for (name, rule) in raw.rules {
+                if all.rules.insert(name.clone(), rule).is_some() {
+                    return Err(CatalogError::Invalid {
+                        terraform_type: format!("[rules] in {file}"),
+                        message: format!("rule {name} defined twice"),
+                    });
+                }
+            }
+            all.resource.extend(raw.resource);
+        }
+        Self::from_raw(all)
+    }
+
+    fn from_raw(raw: RawCatalog) -> Result<Self, CatalogError> {
         let mut rows = Vec::with_capacity(raw.resource.len());
         let mut by_tf = HashMap::default();
         for r in raw.resource {
@@ -282,6 +335,8 @@ impl Catalog {
                 role: r.role,
                 id_attr,
                 arn_attr,
+                service: r.service,
+                import_id: r.import_id,
                 ignore_unmanaged: r.ignore_unmanaged,
                 attrs,
                 contributes,
@@ -311,7 +366,11 @@ impl Catalog {
             }
             rules.insert(name, RuleDefaults { severity: r.severity, controls: r.controls });
         }
-        Ok(Catalog { rows, by_tf, rules, extra_retained: HashMap::default() })
+        let mut primary_by_config = HashMap::default();
+        for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.role == Role::Primary) {
+            primary_by_config.entry(r.config_type.clone()).or_insert(i);
+        }
+        Ok(Catalog { rows, by_tf, primary_by_config, rules, extra_retained: HashMap::default() })
     }
 
     /// The row for a Terraform type.
@@ -326,7 +385,7 @@ impl Catalog {
 
     /// The primary row for an AWS Config type.
     pub fn primary_for_config_type(&self, config_type: &str) -> Option<&ResourceSpec> {
-        self.rows.iter().find(|r| r.role == Role::Primary && r.config_type == config_type)
+        self.primary_by_config.get(config_type).map(|&i| &self.rows[i])
     }
 
     /// Is this AWS Config type one we track?

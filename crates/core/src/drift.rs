@@ -15,8 +15,9 @@ use crate::live::{ConfigItem, LiveInventory};
 use crate::normalize::Ctx;
 use crate::redact::{Redactor, REDACTED_PREFIX};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Policy knobs of a scan.
 #[derive(Debug, Clone)]
@@ -39,6 +40,83 @@ pub struct ScanOutcome {
     pub notes: Vec<String>,
     /// The findings the live items show resolved, if they were open ([`resolutions`]).
     pub resolved: Vec<Resolve>,
+    /// What was compared and what was not.
+    pub coverage: Coverage,
+}
+
+/// What a scan looked at, and what it could not: the answer to an auditor's first question
+/// about a finding-free scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Managed, current resource instances in the states, catalogued or not.
+    pub managed_instances: usize,
+    /// Of those, instances of catalogued types (indexed).
+    pub catalogued_instances: usize,
+    /// Of those, compared with a live configuration item.
+    pub compared_instances: usize,
+    /// Each state's counts.
+    pub states: Vec<StateCoverage>,
+    /// AWS Config types of indexed instances for which the live inventory held no item at
+    /// all (the recorder does not record them, or they were not read), with the instances
+    /// not compared: `drift.missing` is suppressed for them.
+    pub not_recorded: BTreeMap<String, usize>,
+}
+
+/// One state's share of a [`Coverage`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StateCoverage {
+    /// `s3://bucket/key` or the local path.
+    pub state: String,
+    pub managed_instances: usize,
+    pub catalogued_instances: usize,
+    pub compared_instances: usize,
+    /// Terraform types outside the catalog, with their instance counts.
+    pub not_catalogued: BTreeMap<String, usize>,
+}
+
+impl Coverage {
+    /// The share of managed instances compared, 0.0 to 1.0 (1.0 when there are none).
+    pub fn compared_share(&self) -> f64 {
+        if self.managed_instances == 0 {
+            1.0
+        } else {
+            self.compared_instances as f64 / self.managed_instances as f64
+        }
+    }
+
+    /// Instances of types outside the catalog, by type, over every state.
+    pub fn not_catalogued(&self) -> BTreeMap<&str, usize> {
+        let mut out = BTreeMap::new();
+        for s in &self.states {
+            for (t, n) in &s.not_catalogued {
+                *out.entry(t.as_str()).or_default() += n;
+            }
+        }
+        out
+    }
+
+    /// One line for people: `412 of 450 managed instances compared (91.6%); …`.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "coverage: {} of {} managed resource instances compared ({:.1}%), {} of a catalogued type",
+            self.compared_instances,
+            self.managed_instances,
+            self.compared_share() * 100.0,
+            self.catalogued_instances
+        );
+        let list = |m: &mut dyn Iterator<Item = (&str, usize)>| m.map(|(t, n)| format!("{t} ({n})")).collect::<Vec<_>>().join(", ");
+        let types = self.not_catalogued();
+        if !types.is_empty() {
+            line.push_str(&format!("; not in the catalog: {}", list(&mut types.iter().map(|(t, n)| (*t, *n)))));
+        }
+        if !self.not_recorded.is_empty() {
+            line.push_str(&format!(
+                "; no live items (not recorded by AWS Config?): {}",
+                list(&mut self.not_recorded.iter().map(|(t, n)| (t.as_str(), *n)))
+            ));
+        }
+        line
+    }
 }
 
 /// The rules of a managed resource's condition: what a compliant observation of it resolves.
@@ -174,7 +252,7 @@ fn compare_attr(
             list.dedup();
         }
     }
-    let raw_actual = attr.live.iter().find_map(|p| p.get(&item.doc).filter(|v| !v.is_null()));
+    let raw_actual = attr.live.iter().find_map(|p| p.get_live(&item.doc).filter(|v| !v.is_null()));
     let mut actual = match raw_actual {
         Some(v) => attr.live_normalize.apply(v, &ctx),
         None => Value::Null,
@@ -330,6 +408,7 @@ fn make(
         status: Status::Open,
         suppressed_by: None,
         evidence: Vec::new(),
+        import: None,
     }
 }
 
@@ -352,6 +431,7 @@ pub fn missing(entries: &[&IndexEntry], catalog: &Catalog, policy: &ScanPolicy, 
         status: Status::Open,
         suppressed_by: None,
         evidence: Vec::new(),
+        import: None,
     })
 }
 
@@ -388,6 +468,7 @@ pub fn unmanaged(item: &ConfigItem, catalog: &Catalog, now: DateTime<Utc>) -> Op
         status: Status::Open,
         suppressed_by: None,
         evidence: Vec::new(),
+        import: crate::import::hint(item, spec),
     })
 }
 
@@ -414,11 +495,21 @@ pub fn scan(
 ) -> ScanOutcome {
     let mut out = ScanOutcome::default();
     let mut uncovered: BTreeSet<String> = BTreeSet::new();
+    // state name → (catalogued, compared)
+    let mut per_state: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for ((config_type, id), entries) in index.groups() {
+        let item = live.get(config_type, id).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
+        for e in &entries {
+            let counts = per_state.entry(crate::index::state_name(&e.state)).or_default();
+            counts.0 += 1;
+            counts.1 += usize::from(item.is_some());
+        }
+        if item.is_none() && !live.covers(config_type) {
+            *out.coverage.not_recorded.entry(config_type.to_string()).or_default() += entries.len();
+        }
         if entries.iter().all(|e| e.role == Role::Contributor) {
             continue;
         }
-        let item = live.get(config_type, id).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
         match item {
             Some(it) if !it.is_deleted() => {
                 let found = compare_item(&entries, it, index, catalog, redactor, policy, now);
@@ -450,6 +541,23 @@ pub fn scan(
     for p in &index.problems {
         out.notes.push(format!("{}: {}: {}", p.state_key, p.address, p.message));
     }
+    let mut names: BTreeSet<&String> = index.by_state.keys().collect();
+    names.extend(per_state.keys());
+    for name in names {
+        let counts = index.by_state.get(name).cloned().unwrap_or_default();
+        let (catalogued, compared) = per_state.get(name).copied().unwrap_or_default();
+        out.coverage.states.push(StateCoverage {
+            state: name.clone(),
+            // an index rebuilt from its entries (the Lambdas) knows only them
+            managed_instances: counts.managed.max(catalogued),
+            catalogued_instances: catalogued,
+            compared_instances: compared,
+            not_catalogued: counts.not_catalogued,
+        });
+    }
+    out.coverage.managed_instances = out.coverage.states.iter().map(|s| s.managed_instances).sum();
+    out.coverage.catalogued_instances = out.coverage.states.iter().map(|s| s.catalogued_instances).sum();
+    out.coverage.compared_instances = out.coverage.states.iter().map(|s| s.compared_instances).sum();
     finding::sort(&mut out.findings);
     out
 }

@@ -276,6 +276,18 @@ pub struct Finding {
     pub status: Status,
     pub suppressed_by: Option<String>,
     pub evidence: Vec<String>,
+    /// For `drift.unmanaged` of a catalogued type: the Terraform `import` block that brings
+    /// the resource under Terraform (`driftwatch import` writes it with a resource block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportHint>,
+}
+
+/// A Terraform ≥ 1.5 `import { to = … id = … }`: the address to import to and the provider's
+/// import id of the live resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ImportHint {
+    pub to: String,
+    pub id: String,
 }
 
 /// Fingerprint of a finding: a hash of the rule and the identity of what it is about, so the

@@ -53,6 +53,8 @@ pub struct StateIndexer<'i> {
     index: &'i mut ManagedIndex,
     catalog: &'i Catalog,
     key: String,
+    /// [`state_name`] of the state.
+    name: String,
     summary: StateSummary,
     /// The state's first entry in the index.
     first: usize,
@@ -62,7 +64,7 @@ impl StateIndexer<'_> {
     /// Index one instance: its strings are moved into the entry when nothing else holds it,
     /// copied otherwise.
     pub fn add(&mut self, inst: Arc<ResourceInstance>) {
-        self.index.add_instance(inst, self.catalog, &self.key, &mut self.summary);
+        self.index.add_instance(inst, self.catalog, (&self.key, &self.name), &mut self.summary);
     }
 
     /// The state's header, read: its entries name its serial and lineage.
@@ -102,6 +104,25 @@ pub struct ManagedIndex {
     pub problems: Vec<IndexProblem>,
     /// Managed instances seen (catalog or not).
     pub managed_instances: usize,
+    /// The same counts by state ([`state_name`]), for the coverage of a scan.
+    pub by_state: BTreeMap<String, StateCounts>,
+}
+
+/// What one state holds, as far as the catalog goes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Managed, current instances.
+    pub managed: usize,
+    /// Instances of Terraform types outside the catalog, by type.
+    pub not_catalogued: BTreeMap<String, usize>,
+}
+
+/// A state as coverage and notes name it: `s3://bucket/key`, or its local path.
+pub fn state_name(s: &StateRef) -> String {
+    match &s.bucket {
+        Some(b) => format!("s3://{b}/{}", s.key),
+        None => s.key.clone(),
+    }
 }
 
 /// Members contributed to (config type, resource id, attribute).
@@ -207,21 +228,28 @@ impl ManagedIndex {
             index: self,
             catalog,
             key: location.key,
+            name: state_name(&sref),
             summary: StateSummary { state: sref, instances: 0, managed: 0, indexed: 0 },
             first,
         }
     }
 
     /// Index one instance of a state.
-    fn add_instance(&mut self, inst: Arc<ResourceInstance>, catalog: &Catalog, key: &str, summary: &mut StateSummary) {
+    fn add_instance(&mut self, inst: Arc<ResourceInstance>, catalog: &Catalog, (key, name): (&str, &str), summary: &mut StateSummary) {
         summary.instances += 1;
         if !inst.is_live_managed() {
             return;
         }
         self.managed_instances += 1;
         summary.managed += 1;
+        let counts = match self.by_state.get_mut(name) {
+            Some(c) => c,
+            None => self.by_state.entry(name.to_string()).or_default(),
+        };
+        counts.managed += 1;
         let Some(spec) = catalog.get(&inst.resource_type) else {
             *self.uncovered_types.entry(inst.resource_type.clone()).or_default() += 1;
+            *counts.not_catalogued.entry(inst.resource_type.clone()).or_default() += 1;
             return;
         };
         let id = match spec.id_attr.get(&inst.attributes) {

@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod exceptions;
 pub mod finding;
 pub mod glob;
+pub mod import;
 pub mod index;
 pub mod lifecycle;
 pub mod live;

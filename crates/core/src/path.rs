@@ -87,6 +87,25 @@ impl AttrPath {
         Some(cur)
     }
 
+    /// Look the path up in an AWS Config item: as [`AttrPath::get`], but a key missing in
+    /// one spelling is looked up with its first letter's case swapped, since Config writes
+    /// some types' properties in camelCase and others (or the same, through other channels)
+    /// in PascalCase (`securityGroups` / `SecurityGroups`).
+    pub fn get_live<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+        let mut cur = root;
+        for step in &self.0 {
+            cur = match (step, cur) {
+                (Step::Key(k), Value::Object(m)) => match m.get(k) {
+                    Some(v) => v,
+                    None => m.get(&swap_first_case(k))?,
+                },
+                (Step::Index(i), Value::Array(a)) => a.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+
     /// Mutable lookup with the same rules as [`AttrPath::get`].
     pub fn get_mut<'v>(&self, root: &'v mut Value) -> Option<&'v mut Value> {
         let mut cur = root;
@@ -104,6 +123,16 @@ impl AttrPath {
             };
         }
         Some(cur)
+    }
+}
+
+/// `securityGroups` → `SecurityGroups` and back.
+fn swap_first_case(k: &str) -> String {
+    let mut c = k.chars();
+    match c.next() {
+        Some(f) if f.is_ascii_lowercase() => f.to_ascii_uppercase().to_string() + c.as_str(),
+        Some(f) if f.is_ascii_uppercase() => f.to_ascii_lowercase().to_string() + c.as_str(),
+        _ => k.to_string(),
     }
 }
 

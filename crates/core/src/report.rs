@@ -904,6 +904,7 @@ mod tests {
             status,
             suppressed_by: None,
             evidence: vec![format!("input{HOSTILE}")],
+            import: None,
         };
         let records: Vec<FindingRecord> = [("a", Status::Open, Rule::DriftChanged), ("b", Status::Resolved, Rule::DriftMissing)]
             .into_iter()

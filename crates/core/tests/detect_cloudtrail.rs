@@ -284,12 +284,18 @@ fn table_covers_at_least_80_write_apis_of_catalog_types() {
         );
         assert!(!r.name.starts_with("Get") && !r.name.starts_with("List") && !r.name.starts_with("Describe"), "{}: a write API", r.name);
     }
-    // Every resource type the catalog tracks can be created, changed and deleted through some row.
+    // Every resource type of catalog.toml can be created and changed through some row; every
+    // other type has some row (immutable ones, such as ECS task definitions or SageMaker
+    // models, have no modify call; classic load balancers share their create call with ELBv2).
+    let first = Catalog::from_toml(driftwatch_core::catalog::BUILTIN).expect("catalog.toml");
     for spec in catalog.rows().iter().filter(|s| s.role == driftwatch_core::catalog::Role::Primary) {
         let kinds: BTreeSet<String> =
             table.rows().iter().filter(|r| r.config_type == spec.config_type).map(|r| format!("{:?}", r.kind)).collect();
-        for k in [Kind::Create, Kind::Modify] {
-            assert!(kinds.contains(&format!("{k:?}")), "{}: no {k:?} row", spec.config_type);
+        assert!(!kinds.is_empty(), "{}: no row", spec.config_type);
+        if first.get(&spec.terraform_type).is_some() {
+            for k in [Kind::Create, Kind::Modify] {
+                assert!(kinds.contains(&format!("{k:?}")), "{}: no {k:?} row", spec.config_type);
+            }
         }
     }
     // Every service the issue names.

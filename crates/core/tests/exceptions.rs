@@ -139,6 +139,7 @@ fn finding(rule: Rule, address: Option<&str>, arn: Option<&str>, id: &str) -> Fi
         status: Status::Open,
         suppressed_by: None,
         evidence: Vec::new(),
+        import: None,
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod alert;
 mod asff;
+mod catalog_pairs;
 mod catalog_rows;
 mod detect_cloudtrail;
 mod detect_config;

@@ -36,6 +36,7 @@ fn rec(key: &str, fp: &str, rule: Rule, sev: Severity, status: Status, (first, l
             status,
             suppressed_by: None,
             evidence: vec![format!("input-of-{fp}")],
+            import: None,
         },
     }
 }

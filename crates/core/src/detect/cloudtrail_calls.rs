@@ -1,5 +1,6 @@
-//! The CloudTrail API table (`catalog/cloudtrail.toml`, embedded): which write APIs the
-//! CloudTrail detector understands, how each names its resource, what kind of change it is, and
+//! The CloudTrail API table (`catalog/cloudtrail.toml` and the `[resource.cloudtrail]` calls of
+//! the rows in `catalog/resources/*.toml`, embedded): which write APIs the CloudTrail detector
+//! understands, how each names its resource, what kind of change it is, and
 //! which encryption checks apply. The table is data; [`super::cloudtrail`] is generic over it.
 //! The format is documented in the header of the TOML file.
 
@@ -164,6 +165,37 @@ struct RawGroup {
     by_name: bool,
     #[serde(default)]
     account_level: bool,
+    #[serde(default)]
+    redact: Vec<String>,
+    calls: Vec<RawCall>,
+}
+
+/// A resource file (`catalog/resources/*.toml`) as the table reads it: each row's type and
+/// its CloudTrail calls; the catalog reads the rest.
+#[derive(Debug, Deserialize)]
+struct RawResourceFile {
+    #[serde(default)]
+    resource: Vec<RawResourceCalls>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawResourceCalls {
+    terraform_type: String,
+    config_type: String,
+    cloudtrail: Option<RawRowCalls>,
+}
+
+/// `[resource.cloudtrail]`: a group whose type and `tf` are the row's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRowCalls {
+    source: String,
+    #[serde(default)]
+    id: Vec<String>,
+    #[serde(default)]
+    arn: Vec<String>,
+    #[serde(default)]
+    by_name: bool,
     #[serde(default)]
     redact: Vec<String>,
     calls: Vec<RawCall>,
@@ -446,7 +478,7 @@ impl ApiTable {
     /// The table shipped with driftwatch, loaded once.
     pub fn builtin() -> &'static ApiTable {
         static TABLE: OnceLock<ApiTable> = OnceLock::new();
-        TABLE.get_or_init(|| match ApiTable::from_toml(BUILTIN) {
+        TABLE.get_or_init(|| match ApiTable::from_sources(BUILTIN, crate::catalog::RESOURCE_FILES) {
             Ok(t) => t,
             // The embedded table is checked by the test suite; failing here is a build defect.
             Err(e) => panic!("embedded CloudTrail API table is invalid: {e}"),
@@ -456,7 +488,32 @@ impl ApiTable {
     /// Load a table from TOML text (syntax and structure; see [`ApiTable::validate`] for the
     /// checks against the resource catalog).
     pub fn from_toml(text: &str) -> Result<Self, ApiTableError> {
-        let raw: RawTable = toml::from_str(text).map_err(|e| ApiTableError::Toml(e.to_string().replace('\n', " ").trim().to_string()))?;
+        Self::from_sources(text, [])
+    }
+
+    /// Load the table from its TOML text and the catalog's resource files `(name, text)`,
+    /// whose rows' `[resource.cloudtrail]` tables are groups of the row's type.
+    pub fn from_sources<'a>(text: &str, resource_files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, ApiTableError> {
+        let toml_error = |e: toml::de::Error| e.to_string().replace('\n', " ").trim().to_string();
+        let mut raw: RawTable = toml::from_str(text).map_err(|e| ApiTableError::Toml(toml_error(e)))?;
+        for (file, text) in resource_files {
+            let f: RawResourceFile = toml::from_str(text).map_err(|e| ApiTableError::Toml(format!("{file}: {}", toml_error(e))))?;
+            for r in f.resource {
+                if let Some(c) = r.cloudtrail {
+                    raw.group.push(RawGroup {
+                        source: c.source,
+                        config_type: r.config_type,
+                        id: c.id,
+                        arn: c.arn,
+                        tf: Some(r.terraform_type),
+                        by_name: c.by_name,
+                        account_level: false,
+                        redact: c.redact,
+                        calls: c.calls,
+                    });
+                }
+            }
+        }
         let mut checks: BTreeMap<String, Vec<Check>> = BTreeMap::new();
         for (name, entries) in raw.check {
             let err = |message: String| ApiTableError::Check { check: name.clone(), message };

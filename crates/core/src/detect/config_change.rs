@@ -169,7 +169,8 @@ fn touched(f: &Finding, changed: &[Vec<String>], catalog: &Catalog) -> bool {
             let live = segments(live);
             changed.iter().any(|p| {
                 let n = p.len().min(live.len()).min(2);
-                n > 0 && p[..n] == live[..n]
+                // Config spells some properties camelCase and others PascalCase
+                n > 0 && p[..n].iter().zip(&live[..n]).all(|(a, b)| a.eq_ignore_ascii_case(b))
             })
         })
     })

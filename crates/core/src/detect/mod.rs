@@ -284,6 +284,7 @@ pub fn invalid_input(bad: &InvalidInput, catalog: &Catalog, at: DateTime<Utc>) -
         status: Status::Open,
         suppressed_by: None,
         evidence: Vec::new(),
+        import: None,
     }
 }
 
@@ -360,5 +361,6 @@ pub fn build(d: Draft, catalog: &Catalog) -> Finding {
         status: Status::Open,
         suppressed_by: None,
         evidence: Vec::new(),
+        import: None,
     }
 }
