@@ -384,7 +384,7 @@ fn driftwatch_cli_records_seals_and_verifies_s3_evidence() {
     let o = lab.driftwatch(&["scan", "--state", "samples/states", "--live", "samples/live", "--evidence", &url], &salted);
     assert_eq!(o.status.code(), Some(1), "findings: {}", text(&o));
     let objects = lab.keys("cli/");
-    assert_eq!(objects.len(), 10, "3 states + 1 live document + 6 findings: {objects:?}");
+    assert_eq!(objects.len(), 11, "3 states + 1 live document + 6 findings + the scan's coverage: {objects:?}");
     for object in &objects {
         let h = lab.run(lab.client().head_object().bucket(BUCKET).key(object).send()).expect("head");
         assert_eq!(h.object_lock_mode(), Some(&ObjectLockMode::Compliance), "{object}");
@@ -394,12 +394,12 @@ fn driftwatch_cli_records_seals_and_verifies_s3_evidence() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = lab.driftwatch(&["evidence", "seal", "--evidence", &url, "--key", key], &retention);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("sealed 10 record(s)"), "{}", text(&o));
+    assert!(text(&o).contains("sealed 11 record(s)"), "{}", text(&o));
     assert_eq!(lab.keys("cli/digests/").len(), 1);
 
     let o = lab.driftwatch(&["verify", "--evidence", &url, "--public-key", &public], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("OK: 1 digest(s), 10 record(s) verified"), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("OK: 1 digest(s), 11 record(s) verified"), "{}", text(&o));
 
     // Tamper with one finding record in S3: verify names it and exits 1.
     let victim = objects.iter().find(|k| k.contains("/finding/")).expect("a finding record");
@@ -409,7 +409,7 @@ fn driftwatch_cli_records_seals_and_verifies_s3_evidence() {
     let out = String::from_utf8_lossy(&o.stdout);
     let relative = victim.strip_prefix("cli/").expect("under the prefix");
     assert!(out.contains(&format!("FAIL  record modified: {relative}")), "{out}");
-    assert!(out.contains("FAILED: 1 digest(s), 9 record(s) verified"), "{out}");
+    assert!(out.contains("FAILED: 1 digest(s), 10 record(s) verified"), "{out}");
 
     // Set-up mistakes are one clear line and exit 2.
     let o = lab.driftwatch(&["verify", "--evidence", "s3://no-such-evidence-bucket/x"], &[]);
@@ -579,7 +579,7 @@ fn driftwatch_cli_seals_with_a_kms_key_and_verifies_with_its_public_key() {
 
     let o = lab.driftwatch(&["evidence", "seal", "--evidence", &url, "--kms-key", &key], &env);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("sealed 10 record(s)"), "{}", text(&o));
+    assert!(text(&o).contains("sealed 11 record(s)"), "{}", text(&o));
     let o = lab.driftwatch(&["verify", "--evidence", &url, "--public-key", public.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // Another key (an Ed25519 key from a secret) is not the one that signed.

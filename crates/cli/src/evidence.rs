@@ -390,6 +390,20 @@ pub struct Written {
 /// the keys of the input records behind it in `evidence` (`inputs_of` picks them), then is
 /// written as a `finding` record. `at` is the run's evaluation time (records' `time`),
 /// `written` the wall clock (the key's day). Same run twice: same keys, nothing new written.
+/// Record what a scan compared and did not (a `coverage` record; the report shows the latest).
+pub fn record_coverage(
+    loc: &EvidenceLocation,
+    coverage: &driftwatch_core::drift::Coverage,
+    at: DateTime<Utc>,
+    written: DateTime<Utc>,
+) -> Result<PutOutcome> {
+    let mut store = open_store(loc)?;
+    let body = serde_json::to_value(coverage).context("serialising the coverage")?;
+    let r = Record { kind: "coverage".into(), time: at, body };
+    let (_, o) = evidence::write_record(store.as_mut(), "", &r, written).with_context(|| loc.to_string())?;
+    Ok(o)
+}
+
 pub fn record_run(
     loc: &EvidenceLocation,
     inputs: &[InputEvidence],

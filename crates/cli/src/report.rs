@@ -57,11 +57,36 @@ struct RawRecord {
 
 /// Is `key` a `finding` record key: `[prefix/]yyyy/mm/dd/finding/<sha256>.json`?
 fn is_finding_key(prefix: &str, key: &str) -> bool {
+    is_kind_key(prefix, key, "finding")
+}
+
+/// Is `key` a record key of `kind`: `[prefix/]yyyy/mm/dd/<kind>/<sha256>.json`?
+fn is_kind_key(prefix: &str, key: &str, kind: &str) -> bool {
     let p = prefix.trim_matches('/');
     let rest = if p.is_empty() { Some(key) } else { key.strip_prefix(p).and_then(|r| r.strip_prefix('/')) };
     let Some(rest) = rest else { return false };
     let parts: Vec<&str> = rest.split('/').collect();
-    parts.len() == 5 && parts[3] == "finding" && parts[4].ends_with(".json") && parts[0] != "digests"
+    parts.len() == 5 && parts[3] == kind && parts[4].ends_with(".json") && parts[0] != "digests"
+}
+
+/// Every `coverage` record (what a scan compared and did not); unreadable ones are logged and
+/// skipped.
+pub fn read_coverage(store: &dyn EvidenceStore, prefix: &str) -> Result<Vec<report::CoverageRecord>> {
+    let mut out = Vec::new();
+    for listed in store.list(&prefix_for_list(prefix))? {
+        if !is_kind_key(prefix, &listed.key, "coverage") {
+            continue;
+        }
+        let Some(bytes) = store.get(&listed.key)? else { continue };
+        let parsed = serde_json::from_slice::<RawRecord>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|r| serde_json::from_value(r.body).map(|c| (r.time, c)).map_err(|e| e.to_string()));
+        match parsed {
+            Ok((time, coverage)) => out.push(report::CoverageRecord { key: listed.key, time, coverage }),
+            Err(e) => warn!(key = %listed.key, error = %e, "skipping a coverage record that cannot be read"),
+        }
+    }
+    Ok(out)
 }
 
 /// Every `finding` record in the store; a record that cannot be read as a finding is logged and
@@ -143,7 +168,9 @@ pub fn run(a: ReportArgs) -> Result<bool> {
     let mut store = open_store(&a.evidence)?;
     let (records, skipped) = read_findings(store.as_ref(), &a.prefix).with_context(|| a.evidence.to_string())?;
     let expiring = a.exceptions.as_deref().map(|p| exceptions_from(p, a.max_exception_days)).transpose()?;
-    let r = report::build(&records, Period { from: a.from, to: a.to }, now, expiring);
+    let period = Period { from: a.from, to: a.to };
+    let mut r = report::build(&records, period, now, expiring);
+    r.coverage = report::latest_coverage(read_coverage(store.as_ref(), &a.prefix).with_context(|| a.evidence.to_string())?, period);
     let json = report::to_json(&r);
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}", a.out.display()))?;

@@ -5,7 +5,7 @@ use crate::render;
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use driftwatch::evidence::{record_run, InputEvidence};
+use driftwatch::evidence::{record_coverage, record_run, InputEvidence};
 use driftwatch_aws::{config_client, load_sdk_config, s3_client, ConfigReader, PathStyle, S3StateReader};
 use driftwatch_core::catalog::Role;
 use driftwatch_core::drift::{self, ScanPolicy};
@@ -256,6 +256,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             Utc::now(),
         )?;
         info!(store = %dir, created = w.created, already_present = w.already_present, "evidence recorded");
+        record_coverage(dir, &outcome.coverage, now, Utc::now())?;
     }
     for n in &outcome.notes {
         info!(note = %n, "not compared");

@@ -25,7 +25,7 @@ fn sealed(name: &str) -> (PathBuf, PathBuf) {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = driftwatch(&["evidence", "seal", "--evidence", ev.to_str().unwrap(), "--key", key.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("sealed 10 record(s)"), "3 states + 1 live document + 6 findings: {}", text(&o));
+    assert!(text(&o).contains("sealed 11 record(s)"), "3 states + 1 live document + 6 findings + the scan's coverage: {}", text(&o));
     (ev, dir)
 }
 
@@ -69,7 +69,8 @@ fn scan_records_inputs_and_findings_once() {
     ];
     let first = driftwatch(&args);
     let n = files(&ev).len();
-    assert_eq!(n, 3 + 1 + 6, "3 state files + 1 live document + 6 findings");
+    assert_eq!(n, 3 + 1 + 6 + 1, "3 state files + 1 live document + 6 findings + the scan's coverage");
+    assert_eq!(files(&ev).iter().filter(|p| p.to_string_lossy().contains("/coverage/")).count(), 1);
     let second = driftwatch(&args);
     assert_eq!(files(&ev).len(), n, "writing the same records twice is a no-op");
     assert_eq!(first.stdout, second.stdout);
@@ -94,7 +95,7 @@ fn untouched_store_verifies() {
     let o = verify(&ev, &dir);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let t = text(&o);
-    assert!(t.starts_with("OK: 1 digest(s), 10 record(s) verified") && t.contains("proven: "), "{t}");
+    assert!(t.starts_with("OK: 1 digest(s), 11 record(s) verified") && t.contains("proven: "), "{t}");
 }
 
 #[test]

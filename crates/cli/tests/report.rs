@@ -64,7 +64,15 @@ fn report_on_the_samples() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(!html.contains("http://") && !html.contains("https://"), "no URL in the HTML");
     assert!(!html.contains("<script"), "no script in the HTML");
-    assert_eq!(html.matches("<svg").count(), 4, "severity, HIPAA and NIST controls, trend");
+    assert_eq!(html.matches("<svg").count(), 5, "coverage, severity, HIPAA and NIST controls, trend");
+    // what the scan compared and did not: its coverage record, the latest in the period
+    assert!(html.contains("<section id=\"coverage\">"), "the coverage section");
+    let cov = &json["coverage"];
+    assert_eq!(cov["coverage"]["managed_instances"], 124, "{cov}");
+    assert!(cov["coverage"]["compared_instances"].as_u64().unwrap() <= 124);
+    assert_eq!(cov["coverage"]["states"].as_array().unwrap().len(), 3);
+    let key = cov["key"].as_str().unwrap();
+    assert!(key.contains("/coverage/") && ev.join(key).is_file(), "{key}");
     assert!(html.contains("<table id=\"findings\""));
     assert!(html.contains("No finding was resolved in the period."));
     assert!(html.contains("module.phi_storage[&quot;clinical-notes&quot;]"), "addresses are escaped");
@@ -104,6 +112,7 @@ fn report_on_the_samples() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let empty: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("empty/report.json")).unwrap()).unwrap();
     assert_eq!(empty["findings"], 0);
+    assert!(empty.get("coverage").is_none(), "no scan in the period: no coverage");
     assert_eq!(empty["trend"].as_array().unwrap().len(), 31);
     let o = driftwatch(&["report", "--evidence", ev.to_str().unwrap(), "--out", out.to_str().unwrap(), "--now", "2026-11-22T12:00:00Z"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -46,7 +46,7 @@ pub struct ScanOutcome {
 
 /// What a scan looked at, and what it could not: the answer to an auditor's first question
 /// about a finding-free scan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Coverage {
     /// Managed, current resource instances in the states, catalogued or not.
     pub managed_instances: usize,
@@ -63,7 +63,7 @@ pub struct Coverage {
 }
 
 /// One state's share of a [`Coverage`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct StateCoverage {
     /// `s3://bucket/key` or the local path.
     pub state: String,

@@ -6,6 +6,7 @@
 //! [`FindingRecord`]s (record key, record time, finding); everything here is a function of
 //! those and `now`. Every number carries the record keys behind it.
 
+use crate::drift::Coverage;
 use crate::finding::{Finding, Rule, Severity, Status};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use maud::{html, Markup, PreEscaped, Render};
@@ -153,6 +154,22 @@ pub struct Report {
     /// Whether `exceptions_expiring` came from an exceptions file (else from findings).
     pub exceptions_source: String,
     pub rows: Vec<Row>,
+    /// What the latest scan in the period compared and did not (its `coverage` record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageRecord>,
+}
+
+/// A `coverage` evidence record: a scan's [`Coverage`], its time and its key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoverageRecord {
+    pub key: String,
+    pub time: DateTime<Utc>,
+    pub coverage: Coverage,
+}
+
+/// The latest of `records` in `period` (by time, then key).
+pub fn latest_coverage(records: Vec<CoverageRecord>, period: Period) -> Option<CoverageRecord> {
+    records.into_iter().filter(|r| period.contains(r.time)).max_by(|a, b| a.time.cmp(&b.time).then(a.key.cmp(&b.key)))
 }
 
 fn status_str(s: Status) -> &'static str {
@@ -308,6 +325,7 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
         exceptions_expiring,
         exceptions_source,
         rows,
+        coverage: None,
     }
 }
 
@@ -664,6 +682,99 @@ fn trend_chart(trend: &[Count]) -> Markup {
     }
 }
 
+/// The coverage section: one bar per state (compared, catalogued but not compared, not in the
+/// catalog), then the types not watched.
+fn coverage_section(c: &CoverageRecord) -> Markup {
+    let cov = &c.coverage;
+    let rows: Vec<(String, [usize; 3])> = cov
+        .states
+        .iter()
+        .map(|s| {
+            let compared = s.compared_instances;
+            let not_compared = s.catalogued_instances.saturating_sub(compared);
+            let outside = s.managed_instances.saturating_sub(s.catalogued_instances);
+            (s.state.clone(), [compared, not_compared, outside])
+        })
+        .collect();
+    const PARTS: [(&str, &str); 3] = [("compared", "#2b8a3e"), ("catalogued, no live item", "#f0b400"), ("not in the catalog", "#8a94a6")];
+    let max = rows.iter().map(|(_, p)| p.iter().sum::<usize>()).max().unwrap_or(0).max(1) as f64;
+    // (state, its tooltip, y, [(x, width, colour)])
+    type Segment<'c> = (f64, f64, &'c str);
+    let bars: Vec<(&str, String, f64, Vec<Segment>)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (state, parts))| {
+            let mut x = HBAR_LABEL_W;
+            let segs = parts
+                .iter()
+                .zip(PARTS)
+                .map(|(n, (_, colour))| {
+                    let w = *n as f64 / max * HBAR_MAX;
+                    x += w;
+                    (x - w, w, colour)
+                })
+                .collect();
+            let tip =
+                format!("{state}: {} compared, {} catalogued without a live item, {} not in the catalog", parts[0], parts[1], parts[2]);
+            (state.as_str(), tip, i as f64 * HBAR_ROW_H + 5.0, segs)
+        })
+        .collect();
+    let width = HBAR_LABEL_W + HBAR_MAX + 60.0;
+    let height = HBAR_ROW_H * rows.len() as f64 + 30.0;
+    let not_catalogued = cov.not_catalogued();
+    html! {
+        section id="coverage" {
+            h2 { "Coverage: what was and was not watched" }
+            p {
+                "Scan of " (Text(&time(c.time))) ": " (cov.compared_instances) " of " (cov.managed_instances)
+                " managed resource instances compared (" (f1(cov.compared_share() * 100.0)) "%), "
+                (cov.catalogued_instances) " of a catalogued type."
+            }
+            svg id="chart-coverage" role="img" aria-label="managed instances compared per state" width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) } {
+                @for (state, tip, y, segs) in &bars {
+                    g {
+                        title { (Text(tip)) }
+                        text x=(HBAR_LABEL_W - 8.0) y=(f1(y + 14.0)) text-anchor="end" { (Text(state)) }
+                        @for (x, w, colour) in segs {
+                            rect x=(f1(*x)) y=(f1(*y)) width=(f1(*w)) height=(HBAR_ROW_H - 8.0) fill=(colour) {}
+                        }
+                    }
+                }
+                @for (k, (label, colour)) in PARTS.iter().enumerate() {
+                    @let lx = HBAR_LABEL_W + k as f64 * 190.0;
+                    @let ly = HBAR_ROW_H * rows.len() as f64 + 14.0;
+                    rect x=(f1(lx)) y=(f1(ly)) width="10" height="10" fill=(colour) {}
+                    text x=(f1(lx + 14.0)) y=(f1(ly + 10.0)) { (Text(label)) }
+                }
+            }
+            table {
+                thead { tr { th { "state" } th { "managed" } th { "catalogued" } th { "compared" } th { "Terraform types not in the catalog" } } }
+                tbody {
+                    @for s in &cov.states {
+                        tr {
+                            td { code { (Text(&s.state)) } }
+                            td { (s.managed_instances) }
+                            td { (s.catalogued_instances) }
+                            td { (s.compared_instances) }
+                            td { (Text(&s.not_catalogued.iter().map(|(t, n)| format!("{t} ({n})")).collect::<Vec<_>>().join(", "))) }
+                        }
+                    }
+                }
+            }
+            @if !cov.not_recorded.is_empty() {
+                p {
+                    "AWS Config types with no live item (not recorded, or not read; drift.missing is not reported for them): "
+                    (Text(&cov.not_recorded.iter().map(|(t, n)| format!("{t} ({n})")).collect::<Vec<_>>().join(", ")))
+                }
+            }
+            @if not_catalogued.is_empty() && cov.not_recorded.is_empty() {
+                p class="empty" { "Every managed instance is of a catalogued, recorded type." }
+            }
+            p class="meta" { "Evidence: " code { (Text(&c.key)) } }
+        }
+    }
+}
+
 /// The self-contained HTML report.
 pub fn to_html(report: &Report) -> String {
     let period = match (report.period.from, report.period.to) {
@@ -712,6 +823,10 @@ pub fn to_html(report: &Report) -> String {
                             div class="card" { b { (c.count) } (Text(&c.label)) (evidence_list(&c.evidence)) }
                         }
                     }
+                }
+
+                @if let Some(c) = &report.coverage {
+                    (coverage_section(c))
                 }
 
                 section id="by-severity" {
@@ -929,14 +1044,65 @@ mod tests {
         for i in &mut r.time_to_resolve.items {
             i.rule.push_str(HOSTILE);
         }
+        r.coverage = Some(CoverageRecord {
+            key: format!("2026/11/05/coverage/{HOSTILE}.json"),
+            time: t("2026-11-05T00:00:00Z"),
+            coverage: Coverage {
+                managed_instances: 10,
+                catalogued_instances: 8,
+                compared_instances: 6,
+                states: vec![crate::drift::StateCoverage {
+                    state: format!("s3://b/k{HOSTILE}"),
+                    managed_instances: 10,
+                    catalogued_instances: 8,
+                    compared_instances: 6,
+                    not_catalogued: [(format!("aws_x{HOSTILE}"), 2)].into_iter().collect(),
+                }],
+                not_recorded: [(format!("AWS::X::Y{HOSTILE}"), 2)].into_iter().collect(),
+            },
+        });
         r
+    }
+
+    #[test]
+    fn the_coverage_of_the_latest_scan_is_shown_and_in_the_json() {
+        let r = hostile_report();
+        let html = to_html(&r);
+        assert!(html.contains("<section id=\"coverage\">"), "the coverage section");
+        assert!(html.contains("<svg id=\"chart-coverage\""), "its chart");
+        assert!(html.contains("6 of 10 managed resource instances compared (60.0%)"), "{html}");
+        let json = to_json(&r);
+        assert_eq!(json["coverage"]["coverage"]["compared_instances"], 6);
+        assert_eq!(json["coverage"]["coverage"]["states"][0]["not_catalogued"].as_object().map(|m| m.len()), Some(1));
+        // a report without a coverage record has no coverage key (the report's JSON is unchanged)
+        let mut plain = r.clone();
+        plain.coverage = None;
+        assert!(to_json(&plain).get("coverage").is_none());
+        assert!(!to_html(&plain).contains("id=\"coverage\""));
+        // the latest record in the period wins
+        let rec = |t: &str, n: usize| CoverageRecord {
+            key: format!("{t}/coverage/x.json"),
+            time: t.parse().expect("time"),
+            coverage: Coverage { compared_instances: n, ..Coverage::default() },
+        };
+        let all = vec![rec("2026-11-01T00:00:00Z", 1), rec("2026-11-03T00:00:00Z", 3), rec("2026-11-09T00:00:00Z", 9)];
+        let period = Period { from: None, to: Some("2026-11-05T00:00:00Z".parse().expect("time")) };
+        assert_eq!(latest_coverage(all, period).map(|c| c.coverage.compared_instances), Some(3));
     }
 
     #[test]
     fn hostile_text_is_escaped_everywhere_in_the_html() {
         let html = to_html(&hostile_report());
         // Every section with data is there, so every place a value goes was rendered.
-        for id in ["chart-severity", "chart-control-hipaa", "chart-control-nist", "chart-control-other", "chart-trend", "chart-resolve"] {
+        for id in [
+            "chart-severity",
+            "chart-control-hipaa",
+            "chart-control-nist",
+            "chart-control-other",
+            "chart-trend",
+            "chart-resolve",
+            "chart-coverage",
+        ] {
             assert!(html.contains(&format!("<svg id=\"{id}\"")), "{id}");
         }
         assert!(html.contains("<td>owner"), "the exceptions table");

@@ -35,6 +35,8 @@ pub async fn reconcile(ports: &impl Ports, plan: &Plan, items: Vec<ConfigItem>, 
         live.insert(it);
     }
     let outcome = drift::scan(&plan.index, &live, ports.catalog(), ports.redactor(), &ports.policy().scan_policy(), now);
+    // What this pass could not watch, in the function's log (the CLI also records it).
+    tracing::info!(coverage = %outcome.coverage.line(), "reconcile coverage");
     // Only this state's identities were read: "unmanaged" would be meaningless here.
     let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
     let n = findings.len();
