@@ -106,6 +106,47 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     let names: Vec<&str> = seen.iter().map(|s| s.rsplit('/').next().unwrap()).collect();
     assert_eq!(names, ["app.tfstate", "data.tfstate", "network.tfstate"]);
 
+    // Each state's coverage is recorded for the report: one `coverage` record per state (timed
+    // at the start of the day, so another pass the same day with the same coverage adds none).
+    let coverage_keys = || -> Vec<String> {
+        w.keys(deployment::EVIDENCE_BUCKET, deployment::EVIDENCE_PREFIX).into_iter().filter(|k| k.contains("/coverage/")).collect()
+    };
+    let keys = coverage_keys();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let mut covered = Vec::new();
+    for k in &keys {
+        let record: Value = serde_json::from_slice(&w.get_object(deployment::EVIDENCE_BUCKET, k)).expect("a coverage record");
+        assert_eq!(record["kind"], "coverage");
+        let c = &record["body"];
+        assert_eq!(c["states"].as_array().map(Vec::len), Some(1), "{c}");
+        assert!(c["compared_instances"].as_u64() <= c["catalogued_instances"].as_u64(), "{c}");
+        assert!(c["catalogued_instances"].as_u64() <= c["managed_instances"].as_u64(), "{c}");
+        covered.push(c["states"][0]["state"].as_str().unwrap().to_string());
+    }
+    covered.sort();
+    assert_eq!(covered, seen.iter().map(|s| format!("s3://{s}")).collect::<Vec<_>>(), "one record per reconciled state");
+    // the app state holds types outside the catalog, named with their counts
+    let app = keys
+        .iter()
+        .map(|k| serde_json::from_slice::<Value>(&w.get_object(deployment::EVIDENCE_BUCKET, k)).unwrap())
+        .find(|r| r["body"]["states"][0]["state"].as_str().unwrap().ends_with("app.tfstate"))
+        .expect("the app state's record");
+    assert_eq!(app["body"]["states"][0]["not_catalogued"]["aws_iam_role_policy_attachment"], 5, "{app}");
+    // The scheduled report shows them: each state's latest coverage, with the records behind it.
+    let reporter = adapters(&moto, Function::Reporter, &[]);
+    let report_at = sweep_at() + Duration::hours(1);
+    let mut scheduled_report = event("events/reporter/scheduled/event.json");
+    scheduled_report["time"] = json!(report_at.to_rfc3339());
+    let out = w.block_on(handle(&reporter, scheduled_report, &Invocation::at(report_at))).expect("reporter");
+    let url =
+        out["written"].as_array().unwrap().iter().filter_map(Value::as_str).find(|u| u.ends_with("report.json")).expect("report.json");
+    let key = url.trim_start_matches(&format!("s3://{}/", deployment::REPORTS_BUCKET));
+    let report: Value = serde_json::from_slice(&w.get_object(deployment::REPORTS_BUCKET, key)).expect("report.json");
+    let cov = &report["coverage"];
+    assert_eq!(cov["coverage"]["states"].as_array().map(Vec::len), Some(3), "{cov}");
+    assert_eq!(cov["evidence"].as_array().map(Vec::len), Some(3), "{cov}");
+    assert_eq!(cov["coverage"]["managed_instances"], 124, "{cov}");
+
     // The drift the reconcile found: recorded with its address, alerted once.
     let findings: Vec<Value> = w
         .items(deployment::FINDINGS_TABLE)
@@ -124,6 +165,7 @@ fn reconcile_covers_every_indexed_state_a_chunk_per_run_and_resumes() {
     // The next pass starts over, and finds the same drift: nothing new is alerted.
     let out = w.block_on(handle(&sweeper, schedule.clone(), &Invocation::at(sweep_at()))).expect("sweeper");
     assert!(out["reconcile"]["last"].as_str().unwrap().ends_with("app.tfstate"), "{out}");
+    assert_eq!(coverage_keys().len(), 3, "the same coverage the same day is no new record");
     let again = w.drain(&w.alerts_queue);
     assert!(again.iter().all(|a| alert_arn(a).as_deref() != Some(NOTES_ARN)), "re-alerted: {again:#?}");
 

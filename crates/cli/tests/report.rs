@@ -71,7 +71,9 @@ fn report_on_the_samples() {
     assert_eq!(cov["coverage"]["managed_instances"], 124, "{cov}");
     assert!(cov["coverage"]["compared_instances"].as_u64().unwrap() <= 124);
     assert_eq!(cov["coverage"]["states"].as_array().unwrap().len(), 3);
-    let key = cov["key"].as_str().unwrap();
+    let keys = cov["evidence"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "one scan's record: {cov}");
+    let key = keys[0].as_str().unwrap();
     assert!(key.contains("/coverage/") && ev.join(key).is_file(), "{key}");
     assert!(html.contains("<table id=\"findings\""));
     assert!(html.contains("No finding was resolved in the period."));

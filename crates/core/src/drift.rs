@@ -72,9 +72,27 @@ pub struct StateCoverage {
     pub compared_instances: usize,
     /// Terraform types outside the catalog, with their instance counts.
     pub not_catalogued: BTreeMap<String, usize>,
+    /// This state's share of [`Coverage::not_recorded`].
+    #[serde(default)]
+    pub not_recorded: BTreeMap<String, usize>,
 }
 
 impl Coverage {
+    /// The coverage of some states: their counts summed.
+    pub fn of_states(states: Vec<StateCoverage>) -> Coverage {
+        let mut c = Coverage::default();
+        for s in &states {
+            c.managed_instances += s.managed_instances;
+            c.catalogued_instances += s.catalogued_instances;
+            c.compared_instances += s.compared_instances;
+            for (t, n) in &s.not_recorded {
+                *c.not_recorded.entry(t.clone()).or_default() += n;
+            }
+        }
+        c.states = states;
+        c
+    }
+
     /// The share of managed instances compared, 0.0 to 1.0 (1.0 when there are none).
     pub fn compared_share(&self) -> f64 {
         if self.managed_instances == 0 {
@@ -495,17 +513,18 @@ pub fn scan(
 ) -> ScanOutcome {
     let mut out = ScanOutcome::default();
     let mut uncovered: BTreeSet<String> = BTreeSet::new();
-    // state name → (catalogued, compared)
-    let mut per_state: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // state name → (catalogued, compared, Config type → instances with no live item)
+    let mut per_state: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
     for ((config_type, id), entries) in index.groups() {
         let item = live.get(config_type, id).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
+        let unrecorded = item.is_none() && !live.covers(config_type);
         for e in &entries {
             let counts = per_state.entry(crate::index::state_name(&e.state)).or_default();
             counts.0 += 1;
             counts.1 += usize::from(item.is_some());
-        }
-        if item.is_none() && !live.covers(config_type) {
-            *out.coverage.not_recorded.entry(config_type.to_string()).or_default() += entries.len();
+            if unrecorded {
+                *counts.2.entry(config_type.to_string()).or_default() += 1;
+            }
         }
         if entries.iter().all(|e| e.role == Role::Contributor) {
             continue;
@@ -543,21 +562,21 @@ pub fn scan(
     }
     let mut names: BTreeSet<&String> = index.by_state.keys().collect();
     names.extend(per_state.keys());
+    let mut states = Vec::new();
     for name in names {
         let counts = index.by_state.get(name).cloned().unwrap_or_default();
-        let (catalogued, compared) = per_state.get(name).copied().unwrap_or_default();
-        out.coverage.states.push(StateCoverage {
+        let (catalogued, compared, not_recorded) = per_state.get(name).cloned().unwrap_or_default();
+        states.push(StateCoverage {
             state: name.clone(),
             // an index rebuilt from its entries (the Lambdas) knows only them
             managed_instances: counts.managed.max(catalogued),
             catalogued_instances: catalogued,
             compared_instances: compared,
             not_catalogued: counts.not_catalogued,
+            not_recorded,
         });
     }
-    out.coverage.managed_instances = out.coverage.states.iter().map(|s| s.managed_instances).sum();
-    out.coverage.catalogued_instances = out.coverage.states.iter().map(|s| s.catalogued_instances).sum();
-    out.coverage.compared_instances = out.coverage.states.iter().map(|s| s.compared_instances).sum();
+    out.coverage = Coverage::of_states(states);
     finding::sort(&mut out.findings);
     out
 }

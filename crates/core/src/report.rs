@@ -154,22 +154,46 @@ pub struct Report {
     /// Whether `exceptions_expiring` came from an exceptions file (else from findings).
     pub exceptions_source: String,
     pub rows: Vec<Row>,
-    /// What the latest scan in the period compared and did not (its `coverage` record).
+    /// What the latest scans in the period compared and did not (`coverage` records).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<CoverageRecord>,
+    pub coverage: Option<ReportCoverage>,
 }
 
-/// A `coverage` evidence record: a scan's [`Coverage`], its time and its key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A `coverage` evidence record: a scan's [`Coverage`] (a `driftwatch scan`'s states, or one
+/// state the sweeper reconciled), its time and its key.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CoverageRecord {
     pub key: String,
     pub time: DateTime<Utc>,
     pub coverage: Coverage,
 }
 
-/// The latest of `records` in `period` (by time, then key).
-pub fn latest_coverage(records: Vec<CoverageRecord>, period: Period) -> Option<CoverageRecord> {
-    records.into_iter().filter(|r| period.contains(r.time)).max_by(|a, b| a.time.cmp(&b.time).then(a.key.cmp(&b.key)))
+/// What the report shows: each state's latest coverage in the period, summed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportCoverage {
+    /// The time of the latest record used.
+    pub time: DateTime<Utc>,
+    /// The records used (the evidence behind the numbers).
+    pub evidence: Vec<String>,
+    pub coverage: Coverage,
+}
+
+/// Each state's latest coverage among the `records` in `period` (by time, then key), summed;
+/// `None` without a record in the period.
+pub fn latest_coverage(records: Vec<CoverageRecord>, period: Period) -> Option<ReportCoverage> {
+    let mut latest: BTreeMap<String, (DateTime<Utc>, String, crate::drift::StateCoverage)> = BTreeMap::new();
+    for r in records.into_iter().filter(|r| period.contains(r.time)) {
+        for s in r.coverage.states {
+            let newer = latest.get(&s.state).is_none_or(|(t, k, _)| (r.time, &r.key) > (*t, k));
+            if newer {
+                latest.insert(s.state.clone(), (r.time, r.key.clone(), s));
+            }
+        }
+    }
+    let time = latest.values().map(|(t, _, _)| *t).max()?;
+    let evidence: BTreeSet<String> = latest.values().map(|(_, k, _)| k.clone()).collect();
+    let coverage = Coverage::of_states(latest.into_values().map(|(_, _, s)| s).collect());
+    Some(ReportCoverage { time, evidence: evidence.into_iter().collect(), coverage })
 }
 
 fn status_str(s: Status) -> &'static str {
@@ -684,7 +708,7 @@ fn trend_chart(trend: &[Count]) -> Markup {
 
 /// The coverage section: one bar per state (compared, catalogued but not compared, not in the
 /// catalog), then the types not watched.
-fn coverage_section(c: &CoverageRecord) -> Markup {
+fn coverage_section(c: &ReportCoverage) -> Markup {
     let cov = &c.coverage;
     let rows: Vec<(String, [usize; 3])> = cov
         .states
@@ -726,7 +750,7 @@ fn coverage_section(c: &CoverageRecord) -> Markup {
         section id="coverage" {
             h2 { "Coverage: what was and was not watched" }
             p {
-                "Scan of " (Text(&time(c.time))) ": " (cov.compared_instances) " of " (cov.managed_instances)
+                "Latest coverage of each state, to " (Text(&time(c.time))) ": " (cov.compared_instances) " of " (cov.managed_instances)
                 " managed resource instances compared (" (f1(cov.compared_share() * 100.0)) "%), "
                 (cov.catalogued_instances) " of a catalogued type."
             }
@@ -770,7 +794,7 @@ fn coverage_section(c: &CoverageRecord) -> Markup {
             @if not_catalogued.is_empty() && cov.not_recorded.is_empty() {
                 p class="empty" { "Every managed instance is of a catalogued, recorded type." }
             }
-            p class="meta" { "Evidence: " code { (Text(&c.key)) } }
+            (evidence_list(&c.evidence))
         }
     }
 }
@@ -1044,22 +1068,17 @@ mod tests {
         for i in &mut r.time_to_resolve.items {
             i.rule.push_str(HOSTILE);
         }
-        r.coverage = Some(CoverageRecord {
-            key: format!("2026/11/05/coverage/{HOSTILE}.json"),
+        r.coverage = Some(ReportCoverage {
             time: t("2026-11-05T00:00:00Z"),
-            coverage: Coverage {
+            evidence: vec![format!("2026/11/05/coverage/{HOSTILE}.json")],
+            coverage: Coverage::of_states(vec![crate::drift::StateCoverage {
+                state: format!("s3://b/k{HOSTILE}"),
                 managed_instances: 10,
                 catalogued_instances: 8,
                 compared_instances: 6,
-                states: vec![crate::drift::StateCoverage {
-                    state: format!("s3://b/k{HOSTILE}"),
-                    managed_instances: 10,
-                    catalogued_instances: 8,
-                    compared_instances: 6,
-                    not_catalogued: [(format!("aws_x{HOSTILE}"), 2)].into_iter().collect(),
-                }],
+                not_catalogued: [(format!("aws_x{HOSTILE}"), 2)].into_iter().collect(),
                 not_recorded: [(format!("AWS::X::Y{HOSTILE}"), 2)].into_iter().collect(),
-            },
+            }]),
         });
         r
     }
@@ -1074,20 +1093,38 @@ mod tests {
         let json = to_json(&r);
         assert_eq!(json["coverage"]["coverage"]["compared_instances"], 6);
         assert_eq!(json["coverage"]["coverage"]["states"][0]["not_catalogued"].as_object().map(|m| m.len()), Some(1));
+        assert_eq!(json["coverage"]["coverage"]["not_recorded"].as_object().map(|m| m.len()), Some(1));
         // a report without a coverage record has no coverage key (the report's JSON is unchanged)
         let mut plain = r.clone();
         plain.coverage = None;
         assert!(to_json(&plain).get("coverage").is_none());
         assert!(!to_html(&plain).contains("id=\"coverage\""));
-        // the latest record in the period wins
-        let rec = |t: &str, n: usize| CoverageRecord {
-            key: format!("{t}/coverage/x.json"),
-            time: t.parse().expect("time"),
-            coverage: Coverage { compared_instances: n, ..Coverage::default() },
+        // each state's latest record in the period counts, summed
+        let state = |name: &str, n: usize| crate::drift::StateCoverage {
+            state: name.into(),
+            managed_instances: 10,
+            catalogued_instances: 10,
+            compared_instances: n,
+            ..Default::default()
         };
-        let all = vec![rec("2026-11-01T00:00:00Z", 1), rec("2026-11-03T00:00:00Z", 3), rec("2026-11-09T00:00:00Z", 9)];
+        let rec = |t: &str, states: Vec<crate::drift::StateCoverage>| CoverageRecord {
+            key: format!("{}/coverage/x.json", &t[..10]),
+            time: t.parse().expect("time"),
+            coverage: Coverage::of_states(states),
+        };
+        let all = vec![
+            rec("2026-11-01T00:00:00Z", vec![state("a", 1), state("b", 1)]),
+            rec("2026-11-03T00:00:00Z", vec![state("a", 3)]),
+            rec("2026-11-09T00:00:00Z", vec![state("a", 9), state("b", 9)]),
+        ];
         let period = Period { from: None, to: Some("2026-11-05T00:00:00Z".parse().expect("time")) };
-        assert_eq!(latest_coverage(all, period).map(|c| c.coverage.compared_instances), Some(3));
+        let got = latest_coverage(all, period).expect("records in the period");
+        assert_eq!(got.coverage.compared_instances, 3 + 1, "a from the 3rd, b from the 1st");
+        assert_eq!(got.coverage.managed_instances, 20);
+        assert_eq!(got.evidence, vec!["2026-11-01/coverage/x.json".to_string(), "2026-11-03/coverage/x.json".to_string()]);
+        assert_eq!(got.time, "2026-11-03T00:00:00Z".parse::<DateTime<Utc>>().expect("time"));
+        let before = Period { from: None, to: Some("2026-10-01T00:00:00Z".parse().expect("time")) };
+        assert!(latest_coverage(vec![rec("2026-11-01T00:00:00Z", vec![state("a", 1)])], before).is_none());
     }
 
     #[test]

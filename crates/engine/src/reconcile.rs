@@ -35,8 +35,13 @@ pub async fn reconcile(ports: &impl Ports, plan: &Plan, items: Vec<ConfigItem>, 
         live.insert(it);
     }
     let outcome = drift::scan(&plan.index, &live, ports.catalog(), ports.redactor(), &ports.policy().scan_policy(), now);
-    // What this pass could not watch, in the function's log (the CLI also records it).
+    // What this pass could not watch: in the function's log, and as a `coverage` record for the
+    // report. Timed at the start of the day, so the same coverage all day is one record.
     tracing::info!(coverage = %outcome.coverage.line(), "reconcile coverage");
+    let day = now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now);
+    let body = serde_json::to_value(&outcome.coverage).unwrap_or_default();
+    crate::record::write_evidence(ports.evidence(), &driftwatch_core::evidence::Record { kind: "coverage".into(), time: day, body }, now)
+        .await?;
     // Only this state's identities were read: "unmanaged" would be meaningless here.
     let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
     let n = findings.len();

@@ -41,7 +41,9 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
             evidence: vec![format!("exceptions table {}", adapters.env.exceptions_table)],
         })
         .collect();
-    let r = report::build(&records, Period { from: Some(from), to: Some(to) }, now, Some(expiring));
+    let period = Period { from: Some(from), to: Some(to) };
+    let mut r = report::build(&records, period, now, Some(expiring));
+    r.coverage = report::latest_coverage(read_coverage(adapters, from, now.max(to)).await?, period);
     let report_json = report::to_json(&r);
     let reports = adapters.env.reports.clone().ok_or_else(|| transient("DRIFTWATCH_REPORTS is not set"))?;
     let dir =
@@ -69,6 +71,37 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         "skipped": skipped,
         "written": written,
     }))
+}
+
+/// The `coverage` records (the sweeper's reconciles, `driftwatch scan --evidence`) written from
+/// `from`'s day to `until`'s day; unreadable ones are skipped.
+async fn read_coverage(
+    adapters: &Adapters,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<report::CoverageRecord>, HandlerError> {
+    let mut out = Vec::new();
+    let mut day = from.date_naive();
+    while day <= until.date_naive() {
+        let prefix = format!("{}/coverage/", day.format("%Y/%m/%d"));
+        for listed in adapters.evidence.list(&prefix).await.map_err(transient)? {
+            let Some(bytes) = adapters.evidence.get(&listed.key).await.map_err(transient)? else { continue };
+            let parsed = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                let time = time_at(&v, "/time")?;
+                let coverage = serde_json::from_value(v.get("body")?.clone()).ok()?;
+                Some(report::CoverageRecord { key: listed.key.clone(), time, coverage })
+            });
+            match parsed {
+                Some(r) => out.push(r),
+                None => warn!(key = %listed.key, "skipping a coverage record that cannot be read"),
+            }
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 /// The `finding` records written from `from`'s day to `until`'s day.
