@@ -9,38 +9,12 @@ use driftwatch_core::catalog::{Catalog, Role};
 use driftwatch_core::import;
 use driftwatch_core::live::{self, ConfigItem};
 use driftwatch_core::normalize::Normalizer;
-use driftwatch_core::path::{AttrPath, Step};
 use driftwatch_core::Redactor;
 use driftwatch_tests::{driftwatch_bin, scratch, terraform, workspace_root};
 use serde_json::{json, Value};
 use std::process::Command;
 
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-fn set(root: &mut Value, path: &AttrPath, v: Value) {
-    let mut cur = root;
-    for step in &path.0 {
-        cur = match step {
-            Step::Key(k) => {
-                if !cur.is_object() {
-                    *cur = json!({});
-                }
-                cur.as_object_mut().unwrap().entry(k.clone()).or_insert(Value::Null)
-            }
-            Step::Index(i) => {
-                if !cur.is_array() {
-                    *cur = json!([]);
-                }
-                let a = cur.as_array_mut().unwrap();
-                while a.len() <= *i {
-                    a.push(Value::Null);
-                }
-                &mut a[*i]
-            }
-        };
-    }
-    *cur = v;
-}
 
 /// The configuration item of a row: its pair's, or one with a value at each attribute.
 fn item_of(spec: &driftwatch_core::catalog::ResourceSpec) -> Value {
@@ -76,7 +50,7 @@ fn item_of(spec: &driftwatch_core::catalog::ResourceSpec) -> Value {
                     Normalizer::String | Normalizer::Lower => json!("example-value"),
                     _ => continue,
                 };
-                set(&mut doc, p, v);
+                *p.entry(&mut doc) = v;
             }
             let arn = format!("arn:aws:example:us-east-1:123456789012:{}/example", spec.terraform_type);
             (json!("example-id"), json!("example-name"), json!(arn), doc)

@@ -106,6 +106,41 @@ impl AttrPath {
         Some(cur)
     }
 
+    /// The value at the path, made on the way: a missing key or list element is added (null),
+    /// and a step into a value of the wrong kind replaces it with an object or a list. For
+    /// building documents (example pairs, events), not for reading them.
+    pub fn entry<'v>(&self, root: &'v mut Value) -> &'v mut Value {
+        let mut cur = root;
+        for step in &self.0 {
+            cur = match step {
+                Step::Key(k) => {
+                    if !cur.is_object() {
+                        *cur = Value::Object(serde_json::Map::new());
+                    }
+                    match cur {
+                        Value::Object(m) => m.entry(k.clone()).or_insert(Value::Null),
+                        _ => unreachable!("made an object above"),
+                    }
+                }
+                Step::Index(i) => {
+                    if !cur.is_array() {
+                        *cur = Value::Array(Vec::new());
+                    }
+                    match cur {
+                        Value::Array(a) => {
+                            if a.len() <= *i {
+                                a.resize(*i + 1, Value::Null);
+                            }
+                            &mut a[*i]
+                        }
+                        _ => unreachable!("made a list above"),
+                    }
+                }
+            };
+        }
+        cur
+    }
+
     /// Mutable lookup with the same rules as [`AttrPath::get`].
     pub fn get_mut<'v>(&self, root: &'v mut Value) -> Option<&'v mut Value> {
         let mut cur = root;
@@ -159,6 +194,21 @@ impl fmt::Display for AttrPath {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn entry_makes_the_path_and_get_live_reads_either_case() {
+        let mut doc = json!({"a": "not an object"});
+        *AttrPath::parse("a.b[2].c").unwrap().entry(&mut doc) = json!(1);
+        assert_eq!(doc, json!({"a": {"b": [null, null, {"c": 1}]}}));
+        *AttrPath::parse("a.b[0]").unwrap().entry(&mut doc) = json!("x");
+        assert_eq!(doc["a"]["b"][0], "x");
+        let item = json!({"configuration": {"SecurityGroups": ["sg-1"], "vpcId": "vpc-1"}});
+        let p = |s: &str| AttrPath::parse(s).unwrap();
+        assert_eq!(p("configuration.securityGroups").get_live(&item), Some(&json!(["sg-1"])));
+        assert_eq!(p("configuration.VpcId").get_live(&item), Some(&json!("vpc-1")));
+        assert_eq!(p("configuration.securityGroups").get(&item), None, "get stays exact");
+        assert_eq!(p("configuration.subnets").get_live(&item), None);
+    }
 
     #[test]
     fn parse_and_display_round_trip() {

@@ -27,7 +27,6 @@ use driftwatch_core::drift::{self, ScanOutcome, ScanPolicy};
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::live::{self, LiveInventory};
 use driftwatch_core::normalize::{Ctx, Normalizer};
-use driftwatch_core::path::{AttrPath, Step};
 use driftwatch_core::state::{parse_state, StateLocation};
 use driftwatch_core::{Redactor, Rule};
 use serde_json::{json, Value};
@@ -214,32 +213,6 @@ fn scan(catalog: &Catalog, spec: &ResourceSpec, attributes: &Value, pair: &Value
     Ok(Scanned { outcome, index, live })
 }
 
-/// Set `path` in `root`, creating objects and one-element lists on the way.
-fn set_path(root: &mut Value, path: &AttrPath, v: Value) {
-    let mut cur = root;
-    for step in &path.0 {
-        cur = match step {
-            Step::Key(k) => {
-                if !cur.is_object() {
-                    *cur = json!({});
-                }
-                cur.as_object_mut().expect("object").entry(k.clone()).or_insert(Value::Null)
-            }
-            Step::Index(i) => {
-                if !cur.is_array() {
-                    *cur = json!([]);
-                }
-                let a = cur.as_array_mut().expect("array");
-                while a.len() <= *i {
-                    a.push(Value::Null);
-                }
-                &mut a[*i]
-            }
-        };
-    }
-    *cur = v;
-}
-
 /// A value of `attr` different from `v` after normalisation, or why there is none.
 fn mutate(attr: &driftwatch_core::catalog::AttrSpec, v: &Value) -> Result<Value, String> {
     let ctx = Ctx::default();
@@ -399,7 +372,7 @@ fn check_pair(catalog: &Catalog, spec: &ResourceSpec, pair: &Value) -> Result<us
             }
         };
         let mut attrs = attributes.clone();
-        set_path(&mut attrs, &a.tf, changed.clone());
+        *a.tf.entry(&mut attrs) = changed.clone();
         let got = match scan(catalog, spec, &attrs, pair) {
             Ok(s) => s,
             Err(e) => {

@@ -1012,31 +1012,12 @@ fn state_written_outside_the_pipeline() {
 fn set_path(c: &mut ApiCall, path: &driftwatch_core::path::AttrPath, value: &str) {
     use driftwatch_core::path::Step;
     let mut steps = path.0.iter();
-    let mut cur = match steps.next() {
+    let cur = match steps.next() {
         Some(Step::Key(k)) if k == "requestParameters" => &mut c.request_parameters,
         Some(Step::Key(k)) if k == "responseElements" => &mut c.response_elements,
         _ => &mut c.additional_event_data,
     };
-    for step in steps {
-        cur = match step {
-            Step::Key(k) => {
-                if !cur.is_object() {
-                    *cur = json!({});
-                }
-                cur.as_object_mut().expect("object").entry(k.clone()).or_insert(Value::Null)
-            }
-            Step::Index(i) => {
-                if !cur.is_array() {
-                    *cur = json!([]);
-                }
-                let a = cur.as_array_mut().expect("array");
-                while a.len() <= *i {
-                    a.push(Value::Null);
-                }
-                &mut a[*i]
-            }
-        };
-    }
+    let cur = driftwatch_core::path::AttrPath(steps.cloned().collect()).entry(cur);
     if cur.is_null() {
         *cur = json!(value);
     }
