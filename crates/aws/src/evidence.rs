@@ -340,23 +340,15 @@ impl S3EvidenceStore {
     /// Every key under `prefix` (relative to the store's root), in lexicographic order, with
     /// its last-modified time. Reads every `ListObjectsV2` page.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, S3StoreError> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.location.bucket)
-            .prefix(self.location.object_key(prefix))
-            .set_max_keys(self.options.list_page_size)
-            .into_paginator()
-            .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, &e))?;
+        self.list_pages(prefix, None, |page| {
             for o in page.contents() {
                 let Some(key) = o.key().and_then(|k| k.strip_prefix(&self.location.prefix)) else { continue };
                 let last_modified = o.last_modified().and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
                 out.push(Listed { key: key.to_string(), last_modified });
             }
-        }
+        })
+        .await?;
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
@@ -364,23 +356,37 @@ impl S3EvidenceStore {
     /// The "directories" right under `prefix` (relative to the store's root, ending in `/`):
     /// the common prefixes of a `ListObjectsV2` with delimiter `/`, every page, in order.
     pub async fn prefixes(&self, prefix: &str) -> Result<Vec<String>, S3StoreError> {
+        let mut out = Vec::new();
+        self.list_pages(prefix, Some("/"), |page| {
+            out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()?.strip_prefix(&self.location.prefix).map(str::to_string)));
+        })
+        .await?;
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every `ListObjectsV2` page under `prefix` (relative to the store's root), with
+    /// `delimiter` if given, each handed to `visit` in turn.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        mut visit: impl FnMut(&aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output),
+    ) -> Result<(), S3StoreError> {
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.location.bucket)
             .prefix(self.location.object_key(prefix))
-            .delimiter("/")
+            .set_delimiter(delimiter.map(str::to_string))
             .set_max_keys(self.options.list_page_size)
             .into_paginator()
             .send();
-        let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("ListObjectsV2", prefix, &e))?;
-            out.extend(page.common_prefixes().iter().filter_map(|p| p.prefix()?.strip_prefix(&self.location.prefix).map(str::to_string)));
+            visit(&page.map_err(|e| self.failed("ListObjectsV2", prefix, &e))?);
         }
-        out.sort();
-        out.dedup();
-        Ok(out)
+        Ok(())
     }
 
     /// Every version and delete marker of every object under `prefix` (relative to the

@@ -6,6 +6,7 @@
 
 use crate::iam::Action;
 use crate::sdk_error::describe;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::Value;
@@ -69,14 +70,7 @@ impl LedgerTable {
     /// Write an item (last writer wins).
     pub async fn put(&self, kind: &str, key: &str, value: &Value) -> Result<(), LedgerError> {
         let k = item_key(kind, key);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("fingerprint", AttributeValue::S(k.clone()))
-            .item("value", AttributeValue::S(value.to_string()))
-            .send()
-            .await
-            .map_err(|e| self.err(&k, describe(&e)))?;
+        self.put_item(&k, value.to_string()).send().await.map_err(|e| self.err(&k, describe(&e)))?;
         Ok(())
     }
 
@@ -112,11 +106,7 @@ impl LedgerTable {
     pub async fn claim(&self, kind: &str, key: &str, owner: &str, at_ms: i64, window_ms: i64) -> Result<bool, LedgerError> {
         let k = item_key(kind, key);
         let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("fingerprint", AttributeValue::S(k.clone()))
-            .item("value", AttributeValue::S(serde_json::json!([at_ms, owner]).to_string()))
+            .put_item(&k, serde_json::json!([at_ms, owner]).to_string())
             .item("claimed_ms", AttributeValue::N(at_ms.to_string()))
             .item("owner", AttributeValue::S(owner.to_string()))
             .condition_expression("attribute_not_exists(fingerprint) OR claimed_ms <= :since OR #o = :owner")
@@ -132,23 +122,24 @@ impl LedgerTable {
     pub async fn advance(&self, kind: &str, key: &str, order: u64, value: &Value) -> Result<bool, LedgerError> {
         let k = item_key(kind, key);
         let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("fingerprint", AttributeValue::S(k.clone()))
-            .item("value", AttributeValue::S(value.to_string()))
+            .put_item(&k, value.to_string())
             .item("order_n", AttributeValue::N(order.to_string()))
             .condition_expression("attribute_not_exists(order_n) OR order_n <= :n")
             .expression_attribute_values(":n", AttributeValue::N(order.to_string()));
         self.put_if(&k, out).await
     }
 
+    /// A `PutItem` of item `k` holding `value` (JSON text), to be sent.
+    fn put_item(&self, k: &str, value: String) -> PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("fingerprint", AttributeValue::S(k.to_string()))
+            .item("value", AttributeValue::S(value))
+    }
+
     /// Send a conditional `PutItem` of item `k`: `Ok(false)` when its condition failed.
-    async fn put_if(
-        &self,
-        k: &str,
-        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
-    ) -> Result<bool, LedgerError> {
+    async fn put_if(&self, k: &str, put: PutItemFluentBuilder) -> Result<bool, LedgerError> {
         match put.send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),

@@ -16,6 +16,33 @@ pub enum Format {
     Asff,
 }
 
+/// What a run does with its findings (`scan`, `replay`): print them in a format, write them to
+/// a directory, record them in the evidence store; and the exceptions that cover some of them.
+#[derive(Debug, clap::Args)]
+pub struct FindingsArgs {
+    /// Output format on stdout: a table for people, a JSON array of findings, or ASFF for
+    /// Security Hub
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write the findings as JSON to DIR/findings.json
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Also record the inputs (hashes, never contents) and the findings in the evidence
+    /// store: a directory DIR, or s3://BUCKET/PREFIX (write-once, content-addressed; seal
+    /// with `driftwatch evidence seal`)
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub evidence: Option<driftwatch::evidence::EvidenceLocation>,
+    #[command(flatten)]
+    pub asff: AsffArgs,
+    #[command(flatten)]
+    pub salt: crate::salt::SaltArgs,
+    /// Exceptions file (TOML): findings an active exception covers are still reported, as
+    /// suppressed, and do not fail the run; invalid and expired exceptions, and ones longer
+    /// than the policy's `[exceptions] max_days` (default 90), are findings
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<std::path::PathBuf>,
+}
+
 /// Where `--format asff` imports findings whose ARN names no account or region.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AsffArgs {

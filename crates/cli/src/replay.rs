@@ -53,30 +53,12 @@ pub struct ReplayArgs {
     /// lock thresholds, regulated-data tag. Default: nothing is the pipeline
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
-    /// Output format on stdout: a table for people, a JSON array of findings, or ASFF for
-    /// Security Hub
-    #[arg(long, value_enum, default_value_t = render::Format::Table)]
-    format: render::Format,
     /// Replay clock (RFC 3339): dates input.invalid findings, and a final sweep at this time
     /// reports locks still held too long. Default: now, without the final sweep
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
-    /// Also write the findings as JSON to DIR/findings.json
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Also record the event files (hashes, never contents) and the findings in the evidence
-    /// store: a directory DIR, or s3://BUCKET/PREFIX (write-once, content-addressed; seal
-    /// with `driftwatch evidence seal`)
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    evidence: Option<driftwatch::evidence::EvidenceLocation>,
     #[command(flatten)]
-    asff: render::AsffArgs,
-    #[command(flatten)]
-    salt: crate::salt::SaltArgs,
-    /// Exceptions file (TOML): covered findings are reported as suppressed and do not fail the
-    /// run; the longest allowed duration is the policy's `[exceptions] max_days` (default 90)
-    #[arg(long, value_name = "FILE")]
-    exceptions: Option<PathBuf>,
+    findings: render::FindingsArgs,
 }
 
 /// Load `--policy`.
@@ -89,10 +71,10 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
 /// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ReplayArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
-    let salt = crate::salt::digest_salt(args.evidence.is_some(), args.salt)?;
+    let salt = crate::salt::digest_salt(args.findings.evidence.is_some(), args.findings.salt)?;
     let redactor = Redactor::new(salt.as_bytes());
     let policy = load_policy(args.policy.as_ref())?;
-    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), &policy.exceptions)?;
+    let exceptions = crate::exceptions::load_opt(args.findings.exceptions.as_ref(), &policy.exceptions)?;
 
     let mut index = ManagedIndex::default();
     let mut state_count = 0usize;
@@ -135,7 +117,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     bar.finish_and_clear();
     let (mut findings, stats, summaries) = rep.finish();
     crate::exceptions::apply(&mut findings, &exceptions, &catalog, clock);
-    if let Some(dir) = &args.evidence {
+    if let Some(dir) = &args.findings.evidence {
         let mut inputs = Vec::new();
         for path in &files {
             let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
@@ -162,7 +144,7 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
     for f in &findings {
         info!(rule = %f.rule, severity = %f.severity, address = f.resource.address.as_deref().unwrap_or(""), id = %f.resource.id, fingerprint = %f.fingerprint, "finding");
     }
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.findings.out {
         std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
         let path = dir.join("findings.json");
         let mut text = serde_json::to_string_pretty(&findings)?;
@@ -179,10 +161,10 @@ pub fn run(args: ReplayArgs) -> Result<bool> {
         state_count,
         index.len()
     );
-    if args.format == render::Format::Asff {
-        render::print_asff(&findings, &args.asff, clock)?;
+    if args.findings.format == render::Format::Asff {
+        render::print_asff(&findings, &args.findings.asff, clock)?;
     } else {
-        render::print(&findings, args.format, render::Closing::Replay(&closing))?;
+        render::print(&findings, args.findings.format, render::Closing::Replay(&closing))?;
     }
     Ok(findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
 }

@@ -17,7 +17,7 @@ use driftwatch_core::{Catalog, Redactor};
 use inputs::StateSource;
 use serde_json::json;
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tracing::{info, warn};
 
 #[derive(Debug, Args)]
@@ -37,18 +37,6 @@ pub struct ScanArgs {
     /// them; repeatable
     #[arg(long = "live", value_name = "aws|FILE|DIR", required = true)]
     live: Vec<String>,
-    /// Output format on stdout: a table for people, a JSON array of findings, or ASFF for
-    /// Security Hub
-    #[arg(long, value_enum, default_value_t = render::Format::Table)]
-    format: render::Format,
-    /// Also write the findings as JSON to DIR/findings.json
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Also record the inputs (hashes, never contents) and the findings in the evidence
-    /// store: a directory DIR, or s3://BUCKET/PREFIX (write-once, content-addressed; seal
-    /// with `driftwatch evidence seal`)
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
-    evidence: Option<driftwatch::evidence::EvidenceLocation>,
     /// Evaluate as of this time (RFC 3339); default now
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
@@ -56,13 +44,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "KEY=VALUE", default_value = "data-classification=phi")]
     regulated_tag: String,
     #[command(flatten)]
-    asff: render::AsffArgs,
-    #[command(flatten)]
-    salt: crate::salt::SaltArgs,
-    /// Exceptions file (TOML): findings an active exception covers are still reported, as
-    /// suppressed, and do not fail the run; invalid and expired exceptions are findings
-    #[arg(long, value_name = "FILE")]
-    exceptions: Option<PathBuf>,
+    findings: render::FindingsArgs,
 }
 
 /// `--live aws`: read the live configuration from AWS Config.
@@ -111,7 +93,7 @@ fn read_live_aws(
 /// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ScanArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
-    let salt = crate::salt::digest_salt(args.evidence.is_some(), args.salt)?;
+    let salt = crate::salt::digest_salt(args.findings.evidence.is_some(), args.findings.salt)?;
     let redactor = Redactor::new(salt.as_bytes());
     let now = args.now.unwrap_or_else(Utc::now);
     let policy = ScanPolicy {
@@ -123,7 +105,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             }
         },
     };
-    let exceptions = crate::exceptions::load_opt(args.exceptions.as_ref(), &driftwatch_core::policy::ExceptionPolicy::default())?;
+    let exceptions = crate::exceptions::load_opt(args.findings.exceptions.as_ref(), &driftwatch_core::policy::ExceptionPolicy::default())?;
 
     // Every argument is checked before anything is read, so a bad s3:// URL fails fast.
     let sources = args.states.iter().map(|a| StateSource::parse(a).with_context(|| "--state".to_string())).collect::<Result<Vec<_>>>()?;
@@ -150,7 +132,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
                     let bytes = inputs::read(&path)?;
                     let st = state::parse_state(&bytes, StateLocation::local(path.display().to_string()), &catalog, &redactor)
                         .with_context(|| path.display().to_string())?;
-                    if args.evidence.is_some() {
+                    if args.findings.evidence.is_some() {
                         inputs.push(InputEvidence::new(
                             "terraform-state",
                             &path,
@@ -179,7 +161,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             let object = rt.block_on(reader.get_version(bucket, &key, None))?;
             let st = state::parse_state(&object.bytes, StateLocation::s3(bucket.as_str(), key.as_str()), &catalog, &redactor)
                 .with_context(|| url.clone())?;
-            if args.evidence.is_some() {
+            if args.findings.evidence.is_some() {
                 let details = json!({"serial": st.serial, "lineage": st.lineage, "version_id": object.version_id});
                 inputs.push(InputEvidence::new("terraform-state", Path::new(&url), &object.bytes, details));
             }
@@ -197,7 +179,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         for path in inputs::expand(arg, inputs::is_live_file, "live configuration files (*.json, *.json.gz)")? {
             let bytes = inputs::read(&path)?;
             let (items, errors) = live::parse_document(&bytes, &redactor).with_context(|| path.display().to_string())?;
-            if args.evidence.is_some() {
+            if args.findings.evidence.is_some() {
                 inputs.push(InputEvidence::new("live-configuration", &path, &bytes, json!({"items": items.len()})));
             }
             for e in &errors {
@@ -214,7 +196,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         let reader = ConfigReader::new(config_client(sdk), s3.clone());
         progress.set_message("reading the live configuration from AWS Config");
         let (items, unread) = read_live_aws(rt, &reader, &index, &catalog, &redactor);
-        if args.evidence.is_some() {
+        if args.findings.evidence.is_some() {
             let docs = serde_json::to_vec(&items.iter().map(|i| &i.doc).collect::<Vec<_>>())?;
             inputs.push(InputEvidence::new("live-configuration", Path::new(LIVE_AWS_SOURCE), &docs, json!({"items": items.len()})));
         }
@@ -239,7 +221,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
 
     let mut outcome = drift::scan(&index, &inventory, &catalog, &redactor, &policy, now);
     crate::exceptions::apply(&mut outcome.findings, &exceptions, &catalog, now);
-    if let Some(dir) = &args.evidence {
+    if let Some(dir) = &args.findings.evidence {
         // A finding's inputs: its own state file and every live document.
         let w = record_run(
             dir,
@@ -264,7 +246,7 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     for f in &outcome.findings {
         info!(rule = %f.rule, severity = %f.severity, address = f.resource.address.as_deref().unwrap_or(""), id = %f.resource.id, fingerprint = %f.fingerprint, "finding");
     }
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.findings.out {
         std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
         let path = dir.join("findings.json");
         let mut text = serde_json::to_string_pretty(&outcome.findings)?;
@@ -290,10 +272,10 @@ pub fn run(args: ScanArgs) -> Result<bool> {
         live_items: inventory.len(),
         coverage: outcome.coverage.line(),
     };
-    if args.format == render::Format::Asff {
-        render::print_asff(&outcome.findings, &args.asff, now)?;
+    if args.findings.format == render::Format::Asff {
+        render::print_asff(&outcome.findings, &args.findings.asff, now)?;
     } else {
-        render::print(&outcome.findings, args.format, render::Closing::Scan(&summary))?;
+        render::print(&outcome.findings, args.findings.format, render::Closing::Scan(&summary))?;
     }
     Ok(outcome.findings.iter().any(driftwatch_core::exceptions::is_unsuppressed))
 }
