@@ -151,65 +151,16 @@ locals {
     }
   }
 
-  # The write APIs of crates/core/catalog/cloudtrail.toml, by EventBridge source (the infra
-  # test checks this file against the catalog).
-  cloudtrail_calls = jsondecode(file("${path.module}/patterns/cloudtrail-calls.json"))
-
   # One rule per entry; `function` is the target. Rules of one function never overlap (an
-  # event is delivered once).
+  # event is delivered once). What reaches the watcher from any account (modules/patterns,
+  # shared with modules/member), then the rules about the watcher's own resources.
   event_rules = merge(
     {
-      for source, calls in local.cloudtrail_calls : "trail-${calls.name}" => {
-        function    = "trail-watcher"
-        description = "CloudTrail write calls of ${calls.eventSource} that the catalog or the control catalog knows"
-        pattern = {
-          source        = [source]
-          "detail-type" = ["AWS API Call via CloudTrail"]
-          detail = {
-            eventSource = [calls.eventSource]
-            eventName   = calls.eventNames
-            # The root user's calls have a rule of their own (trail-root).
-            userIdentity = { type = [{ "anything-but" = "Root" }] }
-          }
-        }
-      }
+      for key, rule in module.patterns.rules : key => merge(rule, {
+        function = key == "config-items" ? "config-watcher" : key == "state-objects" ? "state-watcher" : "trail-watcher"
+      })
     },
     {
-      "trail-root" = {
-        function    = "trail-watcher"
-        description = "Every write call of the root user (control.identity_risk)"
-        pattern = {
-          "detail-type" = ["AWS API Call via CloudTrail"]
-          detail = {
-            userIdentity = { type = ["Root"] }
-            readOnly     = [false]
-          }
-        }
-      }
-      "trail-signin" = {
-        function    = "trail-watcher"
-        description = "Console sign-ins (control.identity_risk: a sign-in without MFA)"
-        pattern = {
-          source        = ["aws.signin"]
-          "detail-type" = ["AWS Console Sign In via CloudTrail"]
-        }
-      }
-    },
-    {
-      "trail-state-objects" = {
-        function    = "trail-watcher"
-        description = "CloudTrail S3 data events on the state buckets (state and .tflock writes)"
-        pattern = {
-          source        = ["aws.s3"]
-          "detail-type" = ["AWS API Call via CloudTrail"]
-          detail = {
-            eventSource       = ["s3.amazonaws.com"]
-            eventName         = ["PutObject", "DeleteObject", "CopyObject", "CompleteMultipartUpload"]
-            requestParameters = { bucketName = var.state_buckets }
-            userIdentity      = { type = [{ "anything-but" = "Root" }] }
-          }
-        }
-      }
       "trail-watcher-self" = {
         function = "trail-watcher"
         # EventBridge's DisableRule, DeleteRule, RemoveTargets, PutTargets and PutRule are catalog
@@ -256,29 +207,6 @@ locals {
           }
         }
       }
-      "state-objects" = {
-        function    = "state-watcher"
-        description = "Terraform state objects written or deleted in the state buckets"
-        pattern = {
-          source        = ["aws.s3"]
-          "detail-type" = ["Object Created", "Object Deleted"]
-          detail = {
-            bucket = { name = var.state_buckets }
-            object = { key = [for k in local.state_key_globs : { wildcard = k }] }
-          }
-        }
-      }
-      "config-items" = {
-        function    = "config-watcher"
-        description = "AWS Config configuration item changes (oversized ones included)"
-        pattern = {
-          source        = ["aws.config"]
-          "detail-type" = ["Config Configuration Item Change"]
-          detail = {
-            messageType = ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"]
-          }
-        }
-      }
     },
   )
 
@@ -290,4 +218,11 @@ locals {
 
   # The watchers' heartbeats (events.tf, alarms.tf).
   heartbeats = toset(["state-watcher", "trail-watcher", "config-watcher", "lock-watcher"])
+}
+
+# The patterns of what reaches the watcher from any account (shared with modules/member).
+module "patterns" {
+  source          = "./modules/patterns"
+  state_buckets   = var.state_buckets
+  state_key_globs = local.state_key_globs
 }

@@ -127,7 +127,11 @@ resource "aws_s3_bucket_policy" "evidence" {
         Effect    = "Allow"
         Principal = { Service = "cloudtrail.amazonaws.com" }
         Action    = "s3:PutObject"
-        Resource  = "${aws_s3_bucket.evidence.arn}/cloudtrail/AWSLogs/${local.account_id}/*"
+        # The organisation trail writes the member accounts' logs under the Organization's id.
+        Resource = concat(
+          ["${aws_s3_bucket.evidence.arn}/cloudtrail/AWSLogs/${local.account_id}/*"],
+          var.organization_trail ? ["${aws_s3_bucket.evidence.arn}/cloudtrail/AWSLogs/${var.organization_id}/*"] : [],
+        )
         Condition = { StringEquals = {
           "s3:x-amz-acl"  = "bucket-owner-full-control"
           "aws:SourceArn" = "arn:${local.partition}:cloudtrail:${local.region}:${local.account_id}:trail/${local.trail_name}"

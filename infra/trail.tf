@@ -11,6 +11,7 @@ resource "aws_cloudtrail" "main" {
   kms_key_id                    = aws_kms_key.main.arn
   enable_log_file_validation    = true
   is_multi_region_trail         = true
+  is_organization_trail         = var.organization_trail
   include_global_service_events = true
   tags                          = var.tags
 

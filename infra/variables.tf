@@ -90,6 +90,28 @@ variable "trusted_accounts" {
   }
 }
 
+variable "organization_id" {
+  description = "The AWS Organization (o-...) whose member accounts forward their events to this watcher (infra/modules/member): the default event bus accepts PutEvents from its accounts only. Empty: one account."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.organization_id == "" || can(regex("^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id: the Organization's id, o- followed by 10 to 32 lower-case letters or digits."
+  }
+}
+
+variable "organization_trail" {
+  description = "Make the watcher's trail the organisation trail (every member account's calls; deploy in the management account or a delegated administrator). Member accounts need a trail for EventBridge to receive their CloudTrail calls."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.organization_trail || var.organization_id != ""
+    error_message = "organization_trail needs organization_id."
+  }
+}
+
 variable "pipeline_principals" {
   description = "ARN globs of the pipeline's principals (the caller ARN or its session issuer's role ARN). Only these are the pipeline."
   type        = list(string)

@@ -18,6 +18,9 @@
 //!   delivered nowhere (sweeper and reporter run on schedules, checked separately). Moto's
 //!   TestEventPattern is not implemented, so this goes through PutRule/PutTargets/PutEvents to
 //!   one SQS queue per rule.
+//! * an Organization: `infra/modules/member` (loaded apart from infra/, as its own module)
+//!   forwards, on moto, exactly the payloads a watcher rule of the same key delivers, to the
+//!   watcher's bus only; with `organization_id` the bus accepts the Organization's accounts only.
 //!
 //! Expressions are evaluated with hcl-rs: `var` from the variables' defaults and the example
 //! tfvars, `local` evaluated to a fixed point, resource attributes as placeholders
@@ -42,7 +45,9 @@ fn tf_files(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            if !p.file_name().unwrap().to_string_lossy().starts_with('.') {
+            // infra/modules/*: modules of their own (the member account's), loaded apart.
+            let dir_name = p.file_name().unwrap().to_string_lossy();
+            if !dir_name.starts_with('.') && dir_name != "modules" {
                 tf_files(&p, out);
             }
         } else if p.extension().is_some_and(|e| e == "tf") {
@@ -59,10 +64,15 @@ struct Infra {
 }
 
 fn load() -> Infra {
-    let dir = repo().join("infra");
+    load_dir(&repo().join("infra"))
+}
+
+/// The Terraform of one module directory (its sub-modules apart).
+fn load_dir(dir: &Path) -> Infra {
+    let dir = dir.to_path_buf();
     let mut files = Vec::new();
     tf_files(&dir, &mut files);
-    assert!(files.len() > 3, "infra/ has no Terraform");
+    assert!(!files.is_empty(), "{} has no Terraform", dir.display());
     let mut blocks = Vec::new();
     let mut text = String::new();
     for f in files {
@@ -179,6 +189,8 @@ struct Eval {
     resources: hcl::Map<String, Value>,
     data: hcl::Map<String, Value>,
     locals: hcl::Map<String, Value>,
+    /// Local modules (`source = "./modules/…"`): name → their outputs.
+    modules: hcl::Map<String, Value>,
     dir: PathBuf,
 }
 
@@ -233,19 +245,27 @@ fn placeholders(text: &str, blocks: &[(String, String)], prefix: &str) -> hcl::M
     out
 }
 
+/// The variables of infra/examples/stmarys.tfvars.
+fn example_vars() -> hcl::Map<String, Value> {
+    let tfvars: Body = hcl::parse(&std::fs::read_to_string(repo().join("infra/examples/stmarys.tfvars")).unwrap()).unwrap();
+    tfvars.attributes().map(|a| (a.key.as_str().to_string(), a.expr.evaluate(&Context::new()).unwrap())).collect()
+}
+
 impl Eval {
+    /// infra/ with the variables' defaults, then the example tfvars.
     fn new(infra: &Infra) -> Eval {
-        // Variables: defaults, then the example tfvars.
+        Eval::with_vars(infra, example_vars())
+    }
+
+    /// A module with the variables' defaults, then `set`.
+    fn with_vars(infra: &Infra, set: hcl::Map<String, Value>) -> Eval {
         let mut vars = hcl::Map::new();
         for b in infra.blocks.iter().filter(|b| b.identifier.as_str() == "variable") {
             if let Some(d) = attr(&b.body, "default") {
                 vars.insert(b.labels[0].as_str().to_string(), d.evaluate(&Context::new()).unwrap());
             }
         }
-        let tfvars: Body = hcl::parse(&std::fs::read_to_string(infra.dir.join("examples/stmarys.tfvars")).unwrap()).unwrap();
-        for a in tfvars.attributes() {
-            vars.insert(a.key.as_str().to_string(), a.expr.evaluate(&Context::new()).unwrap());
-        }
+        vars.extend(set);
         let labels = |kind: &str| -> Vec<(String, String)> {
             infra
                 .blocks
@@ -256,8 +276,9 @@ impl Eval {
         };
         let resources = placeholders(&infra.text, &labels("resource"), "");
         let data = placeholders(&infra.text, &labels("data"), "data.");
-        let mut e = Eval { vars, resources, data, locals: hcl::Map::new(), dir: infra.dir.clone() };
-        // Locals to a fixed point: those that reference what has no placeholder stay out.
+        let mut e = Eval { vars, resources, data, locals: hcl::Map::new(), modules: hcl::Map::new(), dir: infra.dir.clone() };
+        // Locals and local modules to a fixed point: those that reference what has no
+        // placeholder stay out.
         let all: Vec<(String, Expression)> = infra
             .blocks
             .iter()
@@ -275,11 +296,49 @@ impl Eval {
                     progress = true;
                 }
             }
+            for m in infra.blocks.iter().filter(|b| b.identifier.as_str() == "module") {
+                let module = m.labels[0].as_str();
+                if e.modules.contains_key(module) {
+                    continue;
+                }
+                if let Some(outputs) = e.module_outputs(m) {
+                    e.modules.insert(module.to_string(), outputs);
+                    progress = true;
+                }
+            }
             if !progress {
                 break;
             }
         }
         e
+    }
+
+    /// The outputs of a local module block, evaluated with its arguments (None while an
+    /// argument does not evaluate yet).
+    fn module_outputs(&self, m: &Block) -> Option<Value> {
+        let mut args = hcl::Map::new();
+        let mut source = None;
+        for a in m.body.attributes() {
+            match a.key.as_str() {
+                "source" => source = Some(self.string(&a.expr)),
+                "providers" | "depends_on" => {}
+                key => {
+                    args.insert(key.to_string(), self.eval(&a.expr, &[]).ok()?);
+                }
+            }
+        }
+        let source = source.expect("module source");
+        assert!(source.starts_with("./") || source.starts_with("../"), "module {source}: only local modules are evaluated");
+        let child = load_dir(&self.dir.join(source));
+        let ev = Eval::with_vars(&child, args);
+        let mut outputs = hcl::Map::new();
+        for o in child.blocks.iter().filter(|b| b.identifier.as_str() == "output") {
+            let value = ev
+                .eval(attr(&o.body, "value").expect("output value"), &[])
+                .unwrap_or_else(|err| panic!("output {}: {err}", o.labels[0].as_str()));
+            outputs.insert(o.labels[0].as_str().to_string(), value);
+        }
+        Some(Value::Object(outputs))
     }
 
     fn eval(&self, expr: &Expression, extra: &[(&str, Value)]) -> Result<Value, String> {
@@ -298,6 +357,7 @@ impl Eval {
         ctx.declare_var("var", Value::Object(self.vars.clone()));
         ctx.declare_var("local", Value::Object(self.locals.clone()));
         ctx.declare_var("data", Value::Object(self.data.clone()));
+        ctx.declare_var("module", Value::Object(self.modules.clone()));
         let dir = self.dir.to_string_lossy().to_string();
         ctx.declare_var("path", json_obj(json!({"module": dir, "root": dir})));
         for (k, v) in &self.resources {
@@ -836,19 +896,14 @@ fn eventbridge_payloads() -> (Vec<(String, String, serde_json::Value)>, usize) {
     (out, skipped)
 }
 
-#[test]
-fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
-    let infra = load();
-    let ev = Eval::new(&infra);
-    let rules = ev.local("event_rules");
-    let rules = rules.as_object().unwrap();
-    // The rules and targets are for_each over local.event_rules; the target is the function.
-    // (The guard rules, over local.guard_rules to the operations topic, have their own test.)
+/// The rules of the for_each resource over `local.<rules>` that has an `event_pattern`: each
+/// key's rendered pattern and its target's rendered ARN. The target is for_each over the same.
+fn render_rules(infra: &Infra, ev: &Eval, rules: &str) -> BTreeMap<String, (String, String)> {
     let rule_res: Vec<&Block> = infra
         .resources("aws_cloudwatch_event_rule")
-        .filter(|b| attr(&b.body, "event_pattern").is_some() && format!("{:?}", attr(&b.body, "for_each")).contains("event_rules"))
+        .filter(|b| attr(&b.body, "event_pattern").is_some() && format!("{:?}", attr(&b.body, "for_each")).contains(rules))
         .collect();
-    assert_eq!(rule_res.len(), 1, "pattern rules: one for_each resource");
+    assert_eq!(rule_res.len(), 1, "pattern rules: one for_each resource over local.{rules}");
     let pattern_expr = attr(&rule_res[0].body, "event_pattern").unwrap();
     let target =
         infra.resources("aws_cloudwatch_event_target").find(|b| name(b) == name(rule_res[0])).expect("targets of the pattern rules");
@@ -856,45 +911,24 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
     for r in [rule_res[0], target] {
         assert_eq!(format!("{:?}", attr(&r.body, "for_each").unwrap()), format!("{:?}", attr(&rule_res[0].body, "for_each").unwrap()));
     }
-    let functions = function_dirs();
-    let prefix = ev.vars["name_prefix"].as_str().unwrap().to_string();
-    let mut rule_function = BTreeMap::new();
-    let mut rendered = BTreeMap::new();
-    for (key, value) in rules {
+    let mut out = BTreeMap::new();
+    for (key, value) in ev.local(rules).as_object().unwrap() {
         let each = json_obj(json!({"key": key, "value": value}));
         let pattern = ev.eval(pattern_expr, &[("each", each.clone())]).unwrap();
         let arn = ev.eval(target_arn, &[("each", each)]).unwrap();
-        let arn = arn.as_str().unwrap();
-        let f = functions
-            .iter()
-            .find(|f| arn.ends_with(&format!("aws_lambda_function.{}", f.replace('-', "_"))))
-            .unwrap_or_else(|| panic!("rule {key} targets {arn}, not a function"));
         let pattern = pattern.as_str().unwrap().to_string();
         assert!(pattern.len() <= 4096, "rule {key}: pattern of {} characters (EventBridge allows 4096)", pattern.len());
-        rule_function.insert(key.clone(), f.clone());
-        rendered.insert(key.clone(), pattern);
+        out.insert(key.clone(), (pattern, arn.as_str().unwrap().to_string()));
     }
-    // Scheduled functions: a schedule, no pattern.
-    let schedules = ev.local("schedules");
-    let scheduled: BTreeSet<String> = schedules.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(scheduled, BTreeSet::from(["reporter".to_string(), "sweeper".to_string()]));
-    assert!(infra.resources("aws_cloudwatch_event_rule").any(|b| attr(&b.body, "schedule_expression").is_some()));
+    out
+}
 
-    let Some(moto) = Moto::start("infra-eventbridge") else { return };
-    let mut queue_urls = BTreeMap::new();
-    for (key, pattern) in &rendered {
-        let queue = format!("rule-{key}");
-        let url = call(&moto, "AmazonSQS.CreateQueue", json!({"QueueName": queue}))["QueueUrl"].as_str().unwrap().to_string();
-        let rule = format!("{prefix}-{key}");
-        call(&moto, "AWSEvents.PutRule", json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}));
-        let queue_arn = format!("arn:aws:sqs:{}:123456789012:{queue}", Moto::REGION);
-        call(&moto, "AWSEvents.PutTargets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
-        queue_urls.insert(key.clone(), url);
-    }
-
+/// The EventBridge payloads of events/ (see [`eventbridge_payloads`]), each event once: those
+/// that are the same event for EventBridge (source, detail-type, detail: a state version
+/// written in one case and given in another) are one; they must be for one function (or for
+/// two scheduled ones).
+fn distinct_payloads(scheduled: &BTreeSet<String>) -> (Vec<(String, String, serde_json::Value)>, usize) {
     let (all, skipped) = eventbridge_payloads();
-    // Payloads that are the same event for EventBridge (source, detail-type, detail: a state
-    // version written in one case and given in another) are sent once.
     let mut payloads: Vec<(String, String, serde_json::Value)> = Vec::new();
     for (f, file, e) in all {
         let same = |p: &serde_json::Value| p["source"] == e["source"] && p["detail-type"] == e["detail-type"] && p["detail"] == e["detail"];
@@ -906,8 +940,27 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
             None => payloads.push((f, file, e)),
         }
     }
-    assert!(payloads.len() > 25 && skipped > 5, "{} EventBridge payloads, {skipped} skipped", payloads.len());
-    eprintln!("{} EventBridge payloads, {skipped} non-EventBridge payloads ({{\"Records\": …}}) skipped", payloads.len());
+    (payloads, skipped)
+}
+
+/// On moto's EventBridge: each pattern as rule `<prefix>-<key>` targeting an SQS queue of its
+/// own, then every payload put; what each payload (by index) was delivered to, by rule key.
+fn deliveries(
+    moto: &Moto,
+    prefix: &str,
+    rules: &BTreeMap<String, String>,
+    payloads: &[(String, String, serde_json::Value)],
+) -> BTreeMap<usize, Vec<String>> {
+    let mut queue_urls = BTreeMap::new();
+    for (key, pattern) in rules {
+        let queue = format!("{prefix}-rule-{key}");
+        let url = call(moto, "AmazonSQS.CreateQueue", json!({"QueueName": queue}))["QueueUrl"].as_str().unwrap().to_string();
+        let rule = format!("{prefix}-{key}");
+        call(moto, "AWSEvents.PutRule", json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}));
+        let queue_arn = format!("arn:aws:sqs:{}:123456789012:{queue}", Moto::REGION);
+        call(moto, "AWSEvents.PutTargets", json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": queue_arn}]}));
+        queue_urls.insert(key.clone(), url);
+    }
     for chunk in payloads.chunks(10) {
         let entries: Vec<serde_json::Value> = chunk
             .iter()
@@ -916,16 +969,14 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
                        "Resources": e.get("resources").cloned().unwrap_or(json!([]))})
             })
             .collect();
-        let out = call(&moto, "AWSEvents.PutEvents", json!({"Entries": entries}));
+        let out = call(moto, "AWSEvents.PutEvents", json!({"Entries": entries}));
         assert_eq!(out["FailedEntryCount"].as_u64().unwrap_or(0), 0, "{out}");
     }
-
     // What each rule's queue got, by the payload it came from (identified by its detail).
     let mut got: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (key, url) in &queue_urls {
         loop {
-            let out =
-                call(&moto, "AmazonSQS.ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}));
+            let out = call(moto, "AmazonSQS.ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}));
             let Some(messages) = out.get("Messages").and_then(|m| m.as_array()).filter(|m| !m.is_empty()) else { break };
             for m in messages {
                 let event: serde_json::Value = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
@@ -939,6 +990,38 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
             }
         }
     }
+    got
+}
+
+#[test]
+fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
+    let infra = load();
+    let ev = Eval::new(&infra);
+    // The rules and targets are for_each over local.event_rules; the target is the function.
+    // (The guard rules, over local.guard_rules to the operations topic, have their own test.)
+    let functions = function_dirs();
+    let prefix = ev.vars["name_prefix"].as_str().unwrap().to_string();
+    let mut rule_function = BTreeMap::new();
+    let mut rendered = BTreeMap::new();
+    for (key, (pattern, arn)) in render_rules(&infra, &ev, "event_rules") {
+        let f = functions
+            .iter()
+            .find(|f| arn.ends_with(&format!("aws_lambda_function.{}", f.replace('-', "_"))))
+            .unwrap_or_else(|| panic!("rule {key} targets {arn}, not a function"));
+        rule_function.insert(key.clone(), f.clone());
+        rendered.insert(key, pattern);
+    }
+    // Scheduled functions: a schedule, no pattern.
+    let schedules = ev.local("schedules");
+    let scheduled: BTreeSet<String> = schedules.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(scheduled, BTreeSet::from(["reporter".to_string(), "sweeper".to_string()]));
+    assert!(infra.resources("aws_cloudwatch_event_rule").any(|b| attr(&b.body, "schedule_expression").is_some()));
+
+    let Some(moto) = Moto::start("infra-eventbridge") else { return };
+    let (payloads, skipped) = distinct_payloads(&scheduled);
+    assert!(payloads.len() > 25 && skipped > 5, "{} EventBridge payloads, {skipped} skipped", payloads.len());
+    eprintln!("{} EventBridge payloads, {skipped} non-EventBridge payloads ({{\"Records\": …}}) skipped", payloads.len());
+    let got = deliveries(&moto, &prefix, &rendered, &payloads);
     let mut problems = Vec::new();
     let mut delivered = 0;
     for (i, (f, file, e)) in payloads.iter().enumerate() {
@@ -964,6 +1047,128 @@ fn every_rule_pattern_selects_exactly_its_functions_events_on_moto() {
     for must in ["state-objects", "config-items", "trail-state-objects", "trail-lock-items", "trail-ec2", "trail-s3", "trail-kms"] {
         assert!(used.contains(&must.to_string()), "rule {must} matched no events/ payload");
     }
+}
+
+// ------------------------------------------------------------------ an Organization
+
+/// The watcher's account and region as a member account's module is told them.
+const WATCHER_ACCOUNT: &str = "111122223333";
+const WATCHER_REGION: &str = "eu-west-1";
+
+/// infra/modules/member with the watcher's account and region and the example state buckets.
+fn member() -> (Infra, Eval) {
+    let member = load_dir(&repo().join("infra/modules/member"));
+    let mut set = hcl::Map::new();
+    set.insert("watcher_account_id".to_string(), Value::String(WATCHER_ACCOUNT.into()));
+    set.insert("watcher_region".to_string(), Value::String(WATCHER_REGION.into()));
+    set.insert("state_buckets".to_string(), example_vars()["state_buckets"].clone());
+    let ev = Eval::with_vars(&member, set);
+    (member, ev)
+}
+
+/// Issue 16: a member account's rules send to the watcher's default bus, through a role that may
+/// put events on that bus and nothing else; undeliverable events wait in the account's
+/// dead-letter queue; the watcher's Config aggregator is authorised in the module's region.
+#[test]
+fn the_member_module_sends_to_the_watchers_bus_only() {
+    let (member, ev) = member();
+    let bus = format!("arn:aws:events:{WATCHER_REGION}:{WATCHER_ACCOUNT}:event-bus/default");
+    let rules = render_rules(&member, &ev, "forward_rules");
+    assert!(rules.len() > 50, "{} forwarding rules", rules.len());
+    for (key, (_, arn)) in &rules {
+        assert_eq!(arn, &bus, "rule {key}");
+    }
+    let target = member.resources("aws_cloudwatch_event_target").find(|b| name(b) == "forward").unwrap();
+    let text = |b: &Block, a: &str| format!("{:?}", attr(&b.body, a).unwrap_or_else(|| panic!("{a}")));
+    assert!(text(target, "role_arn").contains("aws_iam_role") && text(target, "role_arn").contains("forward"));
+    let dead_letter = target.body.blocks().find(|b| b.identifier.as_str() == "dead_letter_config").expect("a dead-letter queue");
+    assert!(format!("{:?}", dead_letter.body).contains("aws_sqs_queue"));
+
+    let policy = member.resources("aws_iam_role_policy").find(|b| name(b) == "forward").expect("the role's policy");
+    let policy: serde_json::Value = serde_json::from_str(&ev.string(attr(&policy.body, "policy").unwrap())).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{policy}");
+    assert_eq!(as_list(&statements[0]["Action"]), ["events:PutEvents"], "{policy}");
+    assert_eq!(as_list(&statements[0]["Resource"]), [bus.as_str()], "{policy}");
+    let role = member.resources("aws_iam_role").find(|b| name(b) == "forward").unwrap();
+    let trust: serde_json::Value = serde_json::from_str(&ev.string(attr(&role.body, "assume_role_policy").unwrap())).unwrap();
+    assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "events.amazonaws.com"}), "{trust}");
+    assert!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"].is_string(), "{trust}");
+
+    let auth = member.resources("aws_config_aggregate_authorization").find(|b| name(b) == "watcher").expect("the aggregator authorisation");
+    assert_eq!(ev.string(attr(&auth.body, "account_id").unwrap()), WATCHER_ACCOUNT);
+    assert_eq!(ev.string(attr(&auth.body, "region").unwrap()), WATCHER_REGION);
+}
+
+/// Issue 16, on moto: rendered with the example state buckets, a member account's rules forward
+/// each events/ payload that a watcher rule of the same key delivers, once; nothing the watcher
+/// would not deliver (read-only calls, unknown calls) leaves the account. The watcher's rules
+/// about its own resources (its tables' items, its subscriptions) have no member rule: those
+/// resources live in the watcher's account. A member's state bucket forwards every object event:
+/// the watcher's rule narrows them to the state keys.
+#[test]
+fn a_member_account_forwards_what_the_watchers_rules_deliver_on_moto() {
+    let infra = load();
+    let central = render_rules(&infra, &Eval::new(&infra), "event_rules");
+    let (member, ev) = member();
+    let forward = render_rules(&member, &ev, "forward_rules");
+    let watcher_only: BTreeSet<&str> = central.keys().map(String::as_str).filter(|k| !forward.contains_key(*k)).collect();
+    assert_eq!(watcher_only, BTreeSet::from(["trail-exceptions-items", "trail-lock-items", "trail-watcher-self"]));
+    for k in forward.keys() {
+        assert!(central.contains_key(k), "member rule {k} has no watcher rule of the same key");
+    }
+    // The catalog's calls are the watcher's patterns to the letter.
+    for (k, (pattern, _)) in &forward {
+        if k != "state-objects" {
+            assert_eq!(pattern, &central[k].0, "rule {k}");
+        }
+    }
+
+    let Some(moto) = Moto::start("infra-member") else { return };
+    let scheduled = BTreeSet::from(["reporter".to_string(), "sweeper".to_string()]);
+    let (payloads, _) = distinct_payloads(&scheduled);
+    let to_watcher = deliveries(&moto, "watcher", &central.iter().map(|(k, (p, _))| (k.clone(), p.clone())).collect(), &payloads);
+    let forwarded = deliveries(&moto, "member", &forward.iter().map(|(k, (p, _))| (k.clone(), p.clone())).collect(), &payloads);
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for (i, (_, file, _)) in payloads.iter().enumerate() {
+        let watcher: Vec<&String> = to_watcher.get(&i).into_iter().flatten().filter(|k| forward.contains_key(*k)).collect();
+        let member: Vec<&String> = forwarded.get(&i).into_iter().flatten().collect();
+        let state_object_outside_the_keys = watcher.is_empty() && member == ["state-objects"];
+        if member != watcher && !state_object_outside_the_keys {
+            problems.push(format!("{file}: the watcher delivers it by {watcher:?}, the member forwards it by {member:?}"));
+        }
+        count += usize::from(!member.is_empty());
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(count > 20, "{count} payloads forwarded");
+    let used: BTreeSet<&String> = forwarded.values().flatten().collect();
+    for must in ["state-objects", "config-items", "trail-state-objects", "trail-root", "trail-ec2", "trail-s3", "trail-iam"] {
+        assert!(used.contains(&must.to_string()), "member rule {must} forwarded no events/ payload");
+    }
+}
+
+/// Issue 16: with `organization_id` set, the watcher's default bus accepts `PutEvents` from the
+/// Organization's accounts only (`aws:PrincipalOrgID`); without it, there is no bus policy (one
+/// account, as before).
+#[test]
+fn the_watchers_bus_accepts_the_organizations_accounts_only() {
+    let infra = load();
+    let policy = infra.resources("aws_cloudwatch_event_bus_policy").find(|b| name(b) == "organization").expect("the bus policy");
+    let count = attr(&policy.body, "count").expect("count");
+    assert_eq!(Eval::new(&infra).eval(count, &[]).unwrap(), Value::from(0), "no policy without an Organization");
+    let mut set = example_vars();
+    set.insert("organization_id".to_string(), Value::String("o-a1b2c3d4e5".into()));
+    let ev = Eval::with_vars(&infra, set);
+    assert_eq!(ev.eval(count, &[]).unwrap(), Value::from(1));
+    let doc: serde_json::Value = serde_json::from_str(&ev.string(attr(&policy.body, "policy").unwrap())).unwrap();
+    let statements = doc["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{doc}");
+    let s = &statements[0];
+    assert_eq!(s["Effect"], "Allow", "{s}");
+    assert_eq!(as_list(&s["Action"]), ["events:PutEvents"], "{s}");
+    assert_eq!(s["Condition"], json!({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}), "{s}");
+    assert!(as_list(&s["Resource"])[0].ends_with(":event-bus/default"), "{s}");
 }
 
 // ------------------------------------------------------------------ IAM from the code

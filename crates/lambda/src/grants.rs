@@ -1,6 +1,6 @@
 //! What each function may call: the adapter capabilities it is wired with (each declares its
 //! IAM actions in `crates/aws`, see [`driftwatch_aws::iam`]), on what, plus what the platform
-//! does as the function's role. `tests/tests/iam.rs` renders each role in `infra/` and checks
+//! does as the function's role. `tests/tests/infra.rs` (`every_role_grants_exactly_what_its_function_calls`) renders each role in `infra/` and checks
 //! it grants exactly this: nothing missing (the function would fail on AccessDenied), nothing
 //! spare (least privilege).
 

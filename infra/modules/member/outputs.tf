@@ -1,0 +1,9 @@
+output "forward_rules" {
+  description = "The names of the forwarding rules."
+  value       = [for r in aws_cloudwatch_event_rule.forward : r.name]
+}
+
+output "dead_letter_queue_arn" {
+  description = "Events that could not be forwarded wait here for 14 days."
+  value       = aws_sqs_queue.dlq.arn
+}
