@@ -13,6 +13,7 @@ use crate::index::{IndexEntry, ManagedIndex};
 use crate::lifecycle::{Resolution, Resolve};
 use crate::live::{ConfigItem, LiveInventory};
 use crate::normalize::Ctx;
+use crate::place::Place;
 use crate::redact::{Redactor, REDACTED_PREFIX};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -502,6 +503,34 @@ fn ignored(spec: &ResourceSpec, item: &ConfigItem) -> bool {
     })
 }
 
+/// The entries of one identity, one group per place their ARNs name (an id reused in another
+/// account or region is another resource); entries whose place is unknown (no ARN, or one
+/// that names neither) go with the first group.
+fn by_place(all: Vec<&IndexEntry>) -> Vec<Vec<&IndexEntry>> {
+    let first = all.iter().map(|e| e.place()).find(|p| *p != Place::ANYWHERE);
+    if all.iter().all(|e| e.place() == Place::ANYWHERE || Some(e.place()) == first) {
+        return vec![all]; // one place (the usual case): the group as it is
+    }
+    let mut groups: Vec<(Place<'_>, Vec<&IndexEntry>)> = Vec::new();
+    let mut unknown = Vec::new();
+    for e in all {
+        let place = e.place();
+        if place == Place::ANYWHERE {
+            unknown.push(e);
+        } else if let Some((_, g)) = groups.iter_mut().find(|(p, _)| *p == place) {
+            g.push(e);
+        } else {
+            groups.push((place, vec![e]));
+        }
+    }
+    let mut groups: Vec<Vec<&IndexEntry>> = groups.into_iter().map(|(_, g)| g).collect();
+    match groups.first_mut() {
+        Some(first) => first.extend(unknown),
+        None => groups.push(unknown),
+    }
+    groups
+}
+
 /// Full reconcile of an index against a live inventory.
 pub fn scan(
     index: &ManagedIndex,
@@ -515,8 +544,12 @@ pub fn scan(
     let mut uncovered: BTreeSet<String> = BTreeSet::new();
     // state name → (catalogued, compared, Config type → instances with no live item)
     let mut per_state: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for ((config_type, id), entries) in index.groups() {
-        let item = live.get(config_type, id).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
+    for ((config_type, id), entries) in
+        index.groups().into_iter().flat_map(|(identity, all)| by_place(all).into_iter().map(move |g| (identity, g)))
+    {
+        let place = entries.iter().map(|e| e.place()).find(|p| *p != Place::ANYWHERE).unwrap_or(Place::ANYWHERE);
+        let item =
+            live.get_at(config_type, id, place).or_else(|| entries.iter().find_map(|e| e.arn.as_deref().and_then(|a| live.by_arn(a))));
         let unrecorded = item.is_none() && !live.covers(config_type);
         for e in &entries {
             let counts = per_state.entry(crate::index::state_name(&e.state)).or_default();
@@ -546,7 +579,7 @@ pub fn scan(
         }
     }
     for item in live.items() {
-        if !index.manages(&item.resource_type, &item.resource_id, item.arn.as_deref()) {
+        if !index.manages(&item.resource_type, &item.resource_id, item.arn.as_deref(), item.place()) {
             out.findings.extend(unmanaged(item, catalog, now));
         }
     }

@@ -4,6 +4,7 @@
 use crate::catalog::{Catalog, Role};
 use crate::finding::StateRef;
 use crate::normalize::Ctx;
+use crate::place::Place;
 use crate::state::{ResourceInstance, State, StateHeader, StateLocation};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,13 @@ pub struct IndexEntry {
     pub desired: Box<[Value]>,
     /// `tags_all`, for classification.
     pub tags: Value,
+}
+
+impl IndexEntry {
+    /// Where the resource lives, as far as its ARN says ([`Place::of_arn`]).
+    pub fn place(&self) -> Place<'_> {
+        self.arn.as_deref().map_or(Place::ANYWHERE, Place::of_arn)
+    }
 }
 
 /// Key of the attribute a contributor's `desired` object contributes to.
@@ -380,6 +388,12 @@ impl ManagedIndex {
             .into_iter()
     }
 
+    /// Entries for a live identity in a place: those whose own place can be it (an account's
+    /// security group `sg-1` is not another account's `sg-1`).
+    pub fn lookup_at(&self, config_type: &str, resource_id: &str, place: Place<'_>) -> std::vec::IntoIter<&IndexEntry> {
+        self.lookup(config_type, resource_id).filter(|e| e.place().agrees(place)).collect::<Vec<_>>().into_iter()
+    }
+
     /// The primary entry for an ARN.
     pub fn lookup_arn(&self, arn: &str) -> Option<&IndexEntry> {
         self.by_arn.chain(hash_of(arn)).map(|i| &self.entries[i]).filter(|e| e.arn.as_deref() == Some(arn)).last()
@@ -395,12 +409,12 @@ impl ManagedIndex {
             .into_iter()
     }
 
-    /// Is this live identity managed by any state?
-    pub fn manages(&self, config_type: &str, resource_id: &str, arn: Option<&str>) -> bool {
-        self.by_identity
-            .chain(identity_hash(config_type, resource_id))
-            .any(|i| self.entries[i].resource_id == resource_id && self.entries[i].config_type == config_type)
-            || arn.is_some_and(|a| self.lookup_arn(a).is_some())
+    /// Is this live identity, in this place, managed by any state?
+    pub fn manages(&self, config_type: &str, resource_id: &str, arn: Option<&str>, place: Place<'_>) -> bool {
+        self.by_identity.chain(identity_hash(config_type, resource_id)).any(|i| {
+            let e = &self.entries[i];
+            e.resource_id == resource_id && e.config_type == config_type && e.place().agrees(place)
+        }) || arn.is_some_and(|a| self.lookup_arn(a).is_some())
     }
 
     /// Identities (config type, resource id) in order, each with its entries.

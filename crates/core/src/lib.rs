@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod live;
 pub mod normalize;
 pub mod path;
+pub mod place;
 pub mod policy;
 pub mod ports;
 pub mod redact;

@@ -12,6 +12,7 @@
 //! JSON strings holding objects (in `configuration` and `supplementaryConfiguration`) are
 //! decoded on load; secret-looking values are digested on load.
 
+use crate::place::Place;
 use crate::redact::Redactor;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -39,6 +40,11 @@ impl ConfigItem {
     /// Deleted or otherwise not present.
     pub fn is_deleted(&self) -> bool {
         matches!(self.status.as_str(), "ResourceDeleted" | "ResourceDeletedNotRecorded")
+    }
+
+    /// The account and region the item is in.
+    pub fn place(&self) -> Place<'_> {
+        Place::new(self.account_id.as_deref(), self.region.as_deref())
     }
 
     /// When AWS Config captured the item (`configurationItemCaptureTime`), if it says.
@@ -168,18 +174,21 @@ pub fn item_from_value(v: Value, redactor: &Redactor) -> Result<ConfigItem, Stri
 #[derive(Debug, Default, Clone)]
 pub struct LiveInventory {
     items: Vec<ConfigItem>,
-    by_id: HashMap<(String, String), usize>,
+    /// (type, id) → the items of that identity, one per place (an aggregator's accounts and
+    /// regions may reuse an id).
+    by_id: HashMap<(String, String), Vec<usize>>,
     by_arn: HashMap<String, usize>,
     types: BTreeSet<String>,
 }
 
 impl LiveInventory {
-    /// Add an item. A later item for the same resource replaces an earlier one only if its
-    /// `configurationStateId` is not older.
+    /// Add an item. A later item for the same resource (type, id, account and region) replaces
+    /// an earlier one only if its `configurationStateId` is not older.
     pub fn insert(&mut self, item: ConfigItem) {
         self.types.insert(item.resource_type.clone());
         let key = (item.resource_type.clone(), item.resource_id.clone());
-        if let Some(&i) = self.by_id.get(&key) {
+        let same = self.by_id.get(&key).and_then(|is| is.iter().copied().find(|&i| self.items[i].place() == item.place()));
+        if let Some(i) = same {
             let newer = match (item.state_id, self.items[i].state_id) {
                 (Some(a), Some(b)) => a >= b,
                 _ => true,
@@ -196,12 +205,19 @@ impl LiveInventory {
         if let Some(a) = &item.arn {
             self.by_arn.insert(a.clone(), i);
         }
-        self.by_id.insert(key, i);
+        self.by_id.entry(key).or_default().push(i);
         self.items.push(item);
     }
 
+    /// The item of an identity (the first inserted, where several places have one).
     pub fn get(&self, resource_type: &str, resource_id: &str) -> Option<&ConfigItem> {
-        self.by_id.get(&(resource_type.to_string(), resource_id.to_string())).map(|&i| &self.items[i])
+        self.get_at(resource_type, resource_id, Place::ANYWHERE)
+    }
+
+    /// The item of an identity in a place (the first inserted that can be there).
+    pub fn get_at(&self, resource_type: &str, resource_id: &str, place: Place<'_>) -> Option<&ConfigItem> {
+        let is = self.by_id.get(&(resource_type.to_string(), resource_id.to_string()))?;
+        is.iter().map(|&i| &self.items[i]).find(|item| item.place().agrees(place))
     }
 
     pub fn by_arn(&self, arn: &str) -> Option<&ConfigItem> {

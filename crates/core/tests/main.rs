@@ -18,6 +18,7 @@ mod detect_lock;
 mod detect_state;
 mod exceptions;
 mod lifecycle;
+mod places;
 mod properties;
 mod report;
 mod secret_corpus;

@@ -66,6 +66,7 @@ use crate::drift::{is_regression, one_step_higher, title_value};
 use crate::finding::{self, Actor, ActorKind, Change, Finding, ResourceRef, Rule, Severity};
 use crate::index::{IndexEntry, ManagedIndex};
 use crate::normalize::{self, Ctx};
+use crate::place::Place;
 use crate::redact::{key_looks_secret, value_looks_secret, Redactor};
 use crate::signal::{ApiCall, Principal};
 use serde_json::{json, Map, Value};
@@ -273,7 +274,8 @@ fn resolve<'a>(row: &ApiRow, call: &ApiCall, ctx: &Context<'a>) -> Option<Subjec
     let ids = row.ids(call);
     let arns = row.arns(call);
     if !row.account_level {
-        let group = find_group(row, ctx.index, &ids, &arns);
+        let place = Place::new(cloudtrail_calls::account(call), call.region.as_deref());
+        let group = find_group(row, ctx.index, &ids, &arns, place);
         if !group.is_empty() {
             let pick = |f: &dyn Fn(&IndexEntry) -> bool| group.iter().copied().find(|e| f(e));
             let entry = row
@@ -297,10 +299,11 @@ fn resolve<'a>(row: &ApiRow, call: &ApiCall, ctx: &Context<'a>) -> Option<Subjec
     }))
 }
 
-/// Every index entry of the identity the call names; empty when unmanaged.
-fn find_group<'a>(row: &ApiRow, index: &'a ManagedIndex, ids: &[String], arns: &[String]) -> Vec<&'a IndexEntry> {
+/// Every index entry of the identity the call names, in the call's account and region; empty
+/// when unmanaged.
+fn find_group<'a>(row: &ApiRow, index: &'a ManagedIndex, ids: &[String], arns: &[String], place: Place<'_>) -> Vec<&'a IndexEntry> {
     for id in ids {
-        let g: Vec<&IndexEntry> = index.lookup(&row.config_type, id).collect();
+        let g: Vec<&IndexEntry> = index.lookup_at(&row.config_type, id, place).collect();
         if !g.is_empty() {
             return g;
         }
@@ -309,7 +312,7 @@ fn find_group<'a>(row: &ApiRow, index: &'a ManagedIndex, ids: &[String], arns: &
         if let Some(p) = index.lookup_arn(arn) {
             return index.lookup(&p.config_type, &p.resource_id).collect();
         }
-        let g: Vec<&IndexEntry> = index.lookup(&row.config_type, arn).collect();
+        let g: Vec<&IndexEntry> = index.lookup_at(&row.config_type, arn, place).collect();
         if !g.is_empty() {
             return g;
         }

@@ -79,9 +79,9 @@ pub fn detect(change: &ConfigChange, ctx: &Context<'_>, mem: &mut dyn Memory) ->
     out
 }
 
-/// Index entries for the item: by (type, id), else by ARN.
+/// Index entries for the item: by (type, id) in the item's account and region, else by ARN.
 fn entries_for<'i>(item: &ConfigItem, ctx: &Context<'i>) -> Vec<&'i IndexEntry> {
-    let direct: Vec<&IndexEntry> = ctx.index.lookup(&item.resource_type, &item.resource_id).collect();
+    let direct: Vec<&IndexEntry> = ctx.index.lookup_at(&item.resource_type, &item.resource_id, item.place()).collect();
     if !direct.is_empty() {
         return direct;
     }

@@ -35,6 +35,7 @@ use super::cloudtrail_calls::{self, Template};
 use super::{actor_of, build, resource_of, Context, Draft};
 use crate::finding::{ActorKind, Change, Finding, ResourceRef, Rule, Severity};
 use crate::live::ConfigItem;
+use crate::place::Place;
 use crate::signal::ApiCall;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -660,8 +661,8 @@ fn holds_all(s: &[Cond], u: &[Cond], doc: &Value, scope: &Scope<'_>) -> bool {
 }
 
 /// The resource a control finding names: the managed entry when the index has it.
-fn subject(ctx: &Context<'_>, config_type: &str, id: &str, arn: Option<&str>) -> ResourceRef {
-    let entry = ctx.index.lookup(config_type, id).next().or_else(|| arn.and_then(|a| ctx.index.lookup_arn(a)));
+fn subject(ctx: &Context<'_>, config_type: &str, id: &str, arn: Option<&str>, place: Place<'_>) -> ResourceRef {
+    let entry = ctx.index.lookup_at(config_type, id, place).next().or_else(|| arn.and_then(|a| ctx.index.lookup_arn(a)));
     match entry {
         Some(e) => resource_of(e),
         None => ResourceRef {
@@ -778,7 +779,7 @@ pub fn on_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
         }
         let id = s.id_t.as_ref().and_then(|t| t.render(call, &row.config_type)).unwrap_or_else(|| account.to_string());
         let arn = s.arn_t.as_ref().and_then(|t| t.render(call, &row.config_type)).filter(|a| a.starts_with("arn:"));
-        let resource = subject(ctx, &row.config_type, &id, arn.as_deref());
+        let resource = subject(ctx, &row.config_type, &id, arn.as_deref(), Place::new(Some(account), call.region.as_deref()));
         let title = format!("{}: {} on {} by {}", row.title, call.event_name, name_of(&resource), actor::who(&call.principal));
         let mut changes = vec![Change { path: "eventName".into(), desired: Value::Null, actual: Value::String(call.event_name.clone()) }];
         changes.extend(shown(&s.when, &doc, ctx));
@@ -808,7 +809,7 @@ pub fn on_item(item: &ConfigItem, changed_properties: &Value, at: chrono::DateTi
             }
         };
         let Some(s) = row.config.iter().find(weak) else { continue };
-        let resource = subject(ctx, &item.resource_type, &item.resource_id, item.arn.as_deref());
+        let resource = subject(ctx, &item.resource_type, &item.resource_id, item.arn.as_deref(), item.place());
         let seen = if deleted { "deleted, as AWS Config records" } else { "seen in AWS Config on" };
         let title = format!("{}: {seen} {}", row.title, name_of(&resource));
         let changes = shown(&s.when, &item.doc, ctx);

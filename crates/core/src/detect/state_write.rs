@@ -49,6 +49,7 @@ use crate::catalog::{AttrSpec, Catalog, ResourceSpec, Role};
 use crate::drift;
 use crate::finding::{Actor, Change, Finding, ResourceRef, Rule, Severity, StateRef};
 use crate::normalize::Ctx;
+use crate::place::Place;
 use crate::policy::Policy;
 use crate::signal::{Principal, StateObjectEvent};
 use crate::state::{Mode, ResourceInstance, State};
@@ -706,6 +707,7 @@ fn unmanaged(w: &StateWrite<'_>, prev: &State, ctx: &Context<'_>, out: &mut Vec<
     let cur_addresses: BTreeSet<&str> = cur.managed().map(|i| i.address.as_str()).collect();
     for id in candidates {
         let Some(inst) = removed_objects.get(&id).copied() else { continue };
+        let Some(spec) = catalog.get(&inst.resource_type) else { continue };
         let reason = match &removal {
             Removal::Live(live) if live.contains(&id) => "and still exists live".to_string(),
             Removal::NotDestroy(op) => format!("by `{op}`, which destroys nothing"),
@@ -714,11 +716,12 @@ fn unmanaged(w: &StateWrite<'_>, prev: &State, ctx: &Context<'_>, out: &mut Vec<
             }
             _ => continue,
         };
-        // Still managed by another state (moved there).
-        if ctx.index.lookup(&id.config_type, &id.resource_id).any(|e| e.state.key != here.key || e.state.bucket != here.bucket) {
+        // Still managed by another state (moved there), in the same account and region.
+        let arn = arn_of(inst, spec);
+        let place = arn.as_deref().map_or(Place::ANYWHERE, Place::of_arn);
+        if ctx.index.lookup_at(&id.config_type, &id.resource_id, place).any(|e| e.state.key != here.key || e.state.bucket != here.bucket) {
             continue;
         }
-        let Some(spec) = catalog.get(&inst.resource_type) else { continue };
         let title = format!(
             "{} {} was removed from Terraform state {} (was {}) {reason}: now unmanaged",
             id.config_type,
