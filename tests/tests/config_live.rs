@@ -267,7 +267,7 @@ fn unprocessed_keys_are_retried_and_reported_when_they_stay_unprocessed() {
 
     let keys = vec![key("b-20"), key("stuck-a"), key("stuck-b")];
     let err = rt.block_on(reader.batch_get(&keys, &redactor())).unwrap_err();
-    assert!(matches!(&err, LiveReadError::Unprocessed { attempts: 3, keys } if keys.len() == 2), "{err:?}");
+    assert!(matches!(&err, LiveReadError::Unprocessed { attempts: 3, keys, .. } if keys.len() == 2), "{err:?}");
     let line = err.to_string();
     assert!(line.contains("AWS::S3::Bucket/stuck-a") && line.contains("AWS::S3::Bucket/stuck-b") && !line.contains('\n'), "{line}");
     assert_eq!(stub.requests("BatchGetResourceConfig").len(), 2 + 3, "three attempts for the stuck keys");
@@ -327,4 +327,51 @@ fn a_denied_or_missing_oversized_item_is_permanent_a_throttled_one_is_not() {
     // Throttled: worth retrying.
     let slow = read(&sdk_at(&sdk, &s3_answering(503, "SlowDown")));
     assert!(!slow.is_permanent() && slow.to_string().contains("SlowDown"), "{slow}");
+}
+
+/// `aggregate` on moto: buckets of two regions, more than one page of
+/// `ListAggregateDiscoveredResources` (moto, like AWS, answers 100 at most) and more than one
+/// `BatchGetAggregateResourceConfig`, each item naming its account and region; a type moto
+/// holds none of is empty, not an error; an aggregator that does not exist is an error.
+#[test]
+fn aggregate_reads_every_region_of_a_moto_aggregator() {
+    use aws_sdk_config::types::AccountAggregationSource;
+    let Some(moto) = Moto::start("config-aggregate") else { return };
+    let sdk = moto.sdk_config();
+    let rt = blocking_runtime().expect("runtime");
+    let proxy = moto_config_proxy(&moto.endpoint);
+    let reader = ConfigReader::new(config_client(&sdk_at(&sdk, &proxy.endpoint)), s3_client(&sdk, PathStyle::Auto));
+    let eu_sdk = sdk.to_builder().region(aws_config::Region::new("eu-west-1")).build();
+    let (us, eu) = (s3_client(&sdk, PathStyle::Auto), s3_client(&eu_sdk, PathStyle::Auto));
+    let names: Vec<String> = (0..104).map(|i| format!("dw-agg-{i:03}")).collect();
+    rt.block_on(async {
+        let source = AccountAggregationSource::builder().account_ids("123456789012").all_aws_regions(true).build().expect("source");
+        config_client(&sdk)
+            .put_configuration_aggregator()
+            .configuration_aggregator_name("org")
+            .account_aggregation_sources(source)
+            .send()
+            .await
+            .expect("aggregator");
+        for (i, n) in names.iter().enumerate() {
+            if i.is_multiple_of(2) {
+                us.create_bucket().bucket(n).send().await.expect("bucket");
+            } else {
+                let c = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                    .build();
+                eu.create_bucket().bucket(n).create_bucket_configuration(c).send().await.expect("bucket");
+            }
+        }
+    });
+    let read = rt.block_on(reader.aggregate("org", &[BUCKET, "AWS::EC2::Volume"], &redactor())).expect("aggregate");
+    assert!(read.failed.is_empty(), "{:?}", read.failed);
+    assert_eq!(ids(&read.items), names.iter().cloned().collect::<BTreeSet<_>>());
+    for item in &read.items {
+        let n: usize = item.resource_id["dw-agg-".len()..].parse().expect("number");
+        let region = if n.is_multiple_of(2) { "us-east-1" } else { "eu-west-1" };
+        assert_eq!((item.account_id.as_deref(), item.region.as_deref()), (Some("123456789012"), Some(region)), "{}", item.resource_id);
+    }
+    let e = rt.block_on(reader.aggregate("nope", &[BUCKET], &redactor())).unwrap_err().to_string();
+    assert!(e.contains("aggregator nope") && e.contains("NoSuchConfigurationAggregator") && !e.contains('\n'), "{e}");
 }

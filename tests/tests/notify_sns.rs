@@ -145,12 +145,14 @@ fn assert_envelope(envelope: &Value, topic: &str, finding: &Finding, message_id:
     let back: Finding = serde_json::from_str(message).expect("the message is a finding");
     assert_eq!(&back, finding);
     let attrs = envelope["MessageAttributes"].as_object().expect("MessageAttributes");
-    let expected = [
+    let mut expected = vec![
         ("severity", finding.severity.as_str().to_string()),
         ("rule", finding.rule.id().to_string()),
         ("account", ACCOUNT.to_string()),
         ("environment", ENVIRONMENT.to_string()),
     ];
+    // The region, when the finding names one (an S3 bucket's does not).
+    expected.extend(finding.resource.region.clone().map(|r| ("region", r)));
     assert_eq!(attrs.len(), expected.len(), "{attrs:#?}");
     for (name, value) in expected {
         assert_eq!(attrs[name], serde_json::json!({"Type": "String", "Value": value}), "attribute {name}");

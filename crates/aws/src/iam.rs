@@ -138,6 +138,7 @@ pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
         ("kms.rs", "KmsSigner::ACTIONS", KmsSigner::ACTIONS),
         ("live.rs", "ConfigReader::READ", ConfigReader::READ),
         ("live.rs", "ConfigReader::OVERSIZED", ConfigReader::OVERSIZED),
+        ("live.rs", "ConfigReader::AGGREGATE", ConfigReader::AGGREGATE),
     ]
 }
 

@@ -11,6 +11,11 @@
 //! * [`ConfigReader::select`] — `SelectResourceConfig` (advanced query) of every recorded
 //!   resource of some types, every page (`NextToken`): the inventory in which unmanaged
 //!   resources are found.
+//! * [`ConfigReader::aggregate`] — every resource of some types in every account and region
+//!   of a Config aggregator (`ListAggregateDiscoveredResources` of each type, every page, then
+//!   `BatchGetAggregateResourceConfig` 100 at a time, unprocessed identifiers retried): an
+//!   Organization's inventory, read in the watcher's account. A type that cannot be listed or
+//!   read is reported with the items of the others ([`Aggregated::failed`]).
 //! * [`ConfigReader::oversized`] — an oversized configuration item, which AWS Config
 //!   delivers to S3 instead of the event (`GetObject`, gunzipped when gzip).
 //!
@@ -52,8 +57,8 @@ supplementaryConfiguration, tags, configurationItemStatus, configurationItemCapt
 pub enum LiveReadError {
     #[error("AWS Config {op}: {message}")]
     Request { op: &'static str, message: String },
-    #[error("AWS Config BatchGetResourceConfig left {} resource(s) unprocessed after {attempts} attempt(s): {}", keys.len(), keys.join(", "))]
-    Unprocessed { attempts: u32, keys: Vec<String> },
+    #[error("AWS Config {op} left {} resource(s) unprocessed after {attempts} attempt(s): {}", keys.len(), keys.join(", "))]
+    Unprocessed { op: &'static str, attempts: u32, keys: Vec<String> },
     #[error("AWS Config {op}: configuration item {what}: {message}")]
     Item { op: &'static str, what: String, message: String },
     #[error("bad resource key {key}: {message}")]
@@ -191,6 +196,14 @@ fn object_json(body: &[u8]) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
+/// What a Config aggregator answered: the items of every type it could read, and the types it
+/// could not (their resources were not read: compare none of them).
+#[derive(Debug, Default)]
+pub struct Aggregated {
+    pub items: Vec<ConfigItem>,
+    pub failed: Vec<(String, LiveReadError)>,
+}
+
 /// The `SelectResourceConfig` expression selecting [`SELECT_FIELDS`] of every resource of
 /// these types.
 pub fn select_expression(resource_types: &[&str]) -> String {
@@ -204,6 +217,11 @@ impl ConfigReader {
     pub const READ: &'static [Action] = &[
         Action::new("config:BatchGetResourceConfig", "batch_get_resource_config"),
         Action::new("config:SelectResourceConfig", "select_resource_config"),
+    ];
+    /// [`aggregate`](Self::aggregate).
+    pub const AGGREGATE: &'static [Action] = &[
+        Action::new("config:ListAggregateDiscoveredResources", "list_aggregate_discovered_resources"),
+        Action::new("config:BatchGetAggregateResourceConfig", "batch_get_aggregate_resource_config"),
     ];
     /// [`oversized`](Self::oversized): the item from the Config delivery bucket.
     pub const OVERSIZED: &'static [Action] = &[Action::new("s3:GetObject", "get_object")];
@@ -270,7 +288,7 @@ impl ConfigReader {
             unprocessed.extend(pending.iter().map(|k| key_text(k.resource_type().as_str(), k.resource_id())));
         }
         if !unprocessed.is_empty() {
-            return Err(LiveReadError::Unprocessed { attempts: self.retry.attempts.max(1), keys: unprocessed });
+            return Err(LiveReadError::Unprocessed { op: OP, attempts: self.retry.attempts.max(1), keys: unprocessed });
         }
         Ok(out)
     }
@@ -316,6 +334,133 @@ impl ConfigReader {
                     next = Some(t.to_string());
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// Every resource of these AWS Config types that the aggregator `aggregator` holds, in
+    /// every account and region it aggregates. A type whose listing or reading fails is in
+    /// [`Aggregated::failed`] and the others are still read; an aggregator that does not exist
+    /// or may not be read is an error.
+    pub async fn aggregate(&self, aggregator: &str, resource_types: &[&str], redactor: &Redactor) -> Result<Aggregated, LiveReadError> {
+        let mut out = Aggregated::default();
+        let mut listed = false;
+        for t in resource_types {
+            let ids = match self.aggregate_list(aggregator, t).await {
+                Ok(ids) => {
+                    listed = true;
+                    ids
+                }
+                Err((e, whole)) if whole => return Err(e),
+                Err((e, _)) => {
+                    out.failed.push((t.to_string(), e));
+                    continue;
+                }
+            };
+            match self.aggregate_get(aggregator, ids, redactor).await {
+                Ok(items) => out.items.extend(items),
+                Err(e) => out.failed.push((t.to_string(), e)),
+            }
+        }
+        // Not one type could be listed: the aggregator itself is not readable.
+        if !listed && !out.failed.is_empty() {
+            return Err(out.failed.swap_remove(0).1);
+        }
+        Ok(out)
+    }
+
+    /// Every identifier of one type; the error says whether it is the aggregator's (every type
+    /// would fail alike).
+    async fn aggregate_list(
+        &self,
+        aggregator: &str,
+        resource_type: &str,
+    ) -> Result<Vec<aws_sdk_config::types::AggregateResourceIdentifier>, (LiveReadError, bool)> {
+        const OP: &str = "ListAggregateDiscoveredResources";
+        let mut ids = Vec::new();
+        let mut next: Option<String> = None;
+        let mut seen_tokens = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .config
+                .list_aggregate_discovered_resources()
+                .configuration_aggregator_name(aggregator)
+                .resource_type(ResourceType::from(resource_type))
+                .limit(BATCH_GET_SIZE as i32)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    let whole = e.as_service_error().is_some_and(|s| s.is_no_such_configuration_aggregator_exception())
+                        || is_permanent(&e) && describe(&e).contains("AccessDenied");
+                    (
+                        LiveReadError::Request { op: OP, message: format!("aggregator {aggregator}, {resource_type}: {}", describe(&e)) },
+                        whole,
+                    )
+                })?;
+            ids.extend(page.resource_identifiers().iter().cloned());
+            match page.next_token().filter(|t| !t.is_empty()) {
+                None => return Ok(ids),
+                Some(t) if !seen_tokens.insert(t.to_string()) => {
+                    let message = format!("aggregator {aggregator}, {resource_type}: NextToken {t:?} repeated: the listing does not end");
+                    return Err((LiveReadError::Request { op: OP, message }, false));
+                }
+                Some(t) => next = Some(t.to_string()),
+            }
+        }
+    }
+
+    /// The items of these identifiers, [`BATCH_GET_SIZE`] at a time; unprocessed ones retried
+    /// as [`batch_get`](Self::batch_get) retries, then an error naming each.
+    async fn aggregate_get(
+        &self,
+        aggregator: &str,
+        ids: Vec<aws_sdk_config::types::AggregateResourceIdentifier>,
+        redactor: &Redactor,
+    ) -> Result<Vec<ConfigItem>, LiveReadError> {
+        const OP: &str = "BatchGetAggregateResourceConfig";
+        let name = |k: &aws_sdk_config::types::AggregateResourceIdentifier| {
+            format!("{}/{}/{}", k.source_account_id(), k.source_region(), key_text(k.resource_type().as_str(), k.resource_id()))
+        };
+        let mut out = Vec::new();
+        let mut unprocessed = Vec::new();
+        for chunk in ids.chunks(BATCH_GET_SIZE) {
+            let mut pending = chunk.to_vec();
+            let mut delay = self.retry.base_delay;
+            let attempts = self.retry.attempts.max(1);
+            for attempt in 1..=attempts {
+                let resp = self
+                    .config
+                    .batch_get_aggregate_resource_config()
+                    .configuration_aggregator_name(aggregator)
+                    .set_resource_identifiers(Some(pending.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| LiveReadError::Request { op: OP, message: format!("aggregator {aggregator}: {}", describe(&e)) })?;
+                for it in resp.base_configuration_items() {
+                    let what = key_text(it.resource_type().map(|t| t.as_str()).unwrap_or("?"), it.resource_id().unwrap_or("?"));
+                    let item =
+                        item_from_value(base_item_json(it), redactor).map_err(|message| LiveReadError::Item { op: OP, what, message })?;
+                    out.push(item);
+                }
+                pending = resp.unprocessed_resource_identifiers().to_vec();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt < attempts {
+                    tracing::debug!(
+                        attempt,
+                        unprocessed = pending.len(),
+                        "BatchGetAggregateResourceConfig left identifiers unprocessed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+            }
+            unprocessed.extend(pending.iter().map(name));
+        }
+        if !unprocessed.is_empty() {
+            return Err(LiveReadError::Unprocessed { op: OP, attempts: self.retry.attempts.max(1), keys: unprocessed });
         }
         Ok(out)
     }

@@ -137,6 +137,8 @@ pub struct SnsNotifier {
     topic_arn: String,
     environment: String,
     account: Option<String>,
+    /// The policy's `[accounts]`: alerts name each account and its unit.
+    accounts: std::collections::BTreeMap<String, driftwatch_core::policy::AccountPolicy>,
 }
 
 impl SnsNotifier {
@@ -144,12 +146,24 @@ impl SnsNotifier {
     /// `environment` names where findings are (`prod`) in every alert.
     pub fn new(client: Client, topic_arn: &str, environment: &str) -> Result<Self, NotifyError> {
         check_topic_arn(topic_arn)?;
-        Ok(SnsNotifier { client, topic_arn: topic_arn.to_string(), environment: environment.to_string(), account: None })
+        Ok(SnsNotifier {
+            client,
+            topic_arn: topic_arn.to_string(),
+            environment: environment.to_string(),
+            account: None,
+            accounts: Default::default(),
+        })
     }
 
     /// The account to name when a finding's ARN has none (S3 bucket ARNs).
     pub fn with_account(mut self, account: Option<&str>) -> Self {
         self.account = account.map(str::to_string);
+        self
+    }
+
+    /// The accounts to name (the policy's `[accounts]`: name and organisational unit).
+    pub fn with_accounts(mut self, accounts: &std::collections::BTreeMap<String, driftwatch_core::policy::AccountPolicy>) -> Self {
+        self.accounts = accounts.clone();
         self
     }
 
@@ -202,7 +216,10 @@ impl SnsNotifier {
 
     /// The alert for `finding` in this notifier's environment.
     pub fn alert<'a>(&self, finding: &'a Finding, exception_status: Option<&str>) -> Alert<'a> {
-        Alert::new(finding, &self.environment).with_account(self.account.as_deref()).with_exception_status(exception_status)
+        Alert::new(finding, &self.environment)
+            .with_account(self.account.as_deref())
+            .with_accounts(&self.accounts)
+            .with_exception_status(exception_status)
     }
 
     /// Publish the alert for `finding` (see [`alert`](Self::alert)).

@@ -37,9 +37,12 @@ pub struct AlertsArgs {
     /// Environment name shown in the subject and sent as the `environment` attribute
     #[arg(long, default_value = "prod")]
     environment: String,
-    /// Account named when a finding's ARN has none (S3 buckets)
+    /// Account named when a finding names none (its ARN has none and no event or item told it)
     #[arg(long, value_name = "ID")]
     account: Option<String>,
+    /// Policy TOML whose `[accounts]` name each account and its organisational unit
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 /// Run; `Ok(false)`: a preview is not a finding.
@@ -47,11 +50,12 @@ pub fn run(args: AlertsArgs) -> Result<bool> {
     let bytes = std::fs::read(&args.findings).with_context(|| args.findings.display().to_string())?;
     let findings: Vec<Finding> =
         serde_json::from_slice(&bytes).with_context(|| format!("{}: not a JSON array of findings", args.findings.display()))?;
+    let policy = crate::replay::load_policy(args.policy.as_ref())?;
     let mut out = std::io::stdout().lock();
     let mut json = Vec::new();
     let mut first = true;
     for f in findings.iter().filter(|f| f.suppressed_by.is_none()) {
-        let a = Alert::new(f, &args.environment).with_account(args.account.as_deref());
+        let a = Alert::new(f, &args.environment).with_account(args.account.as_deref()).with_accounts(&policy.accounts);
         match args.format {
             AlertFormat::Email => {
                 if !first {

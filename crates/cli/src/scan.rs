@@ -2,7 +2,7 @@
 
 use crate::inputs;
 use crate::render;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use driftwatch::evidence::{record_coverage, record_run, InputEvidence};
@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n  driftwatch scan --state s3://acme-tfstate/prod/ --live aws\n\nReading from AWS (--state s3://..., --live aws) uses the standard AWS configuration: the\ndefault credential chain (environment, profiles, SSO, instance roles), AWS_REGION, and\nAWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_CONFIG_SERVICE) for another\nendpoint. It needs s3:ListBucket and s3:GetObject on the state bucket, and\nconfig:BatchGetResourceConfig and config:SelectResourceConfig.\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to a secret salt; --evidence refuses the public\nbuilt-in salt unless --allow-default-salt)."
+    after_help = "Examples:\n  driftwatch scan --state samples/states --live samples/live\n  driftwatch scan --state prod.tfstate --live snapshot.json.gz --format json --out findings/\n  driftwatch scan --state s3://acme-tfstate/prod/ --live aws\n  driftwatch scan --state s3://org-tfstate/ --live aws --aggregator org-all-accounts\n\nReading from AWS (--state s3://..., --live aws) uses the standard AWS configuration: the\ndefault credential chain (environment, profiles, SSO, instance roles), AWS_REGION, and\nAWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_CONFIG_SERVICE) for another\nendpoint. It needs s3:ListBucket and s3:GetObject on the state bucket, and\nconfig:BatchGetResourceConfig and config:SelectResourceConfig; with --aggregator NAME,\nconfig:ListAggregateDiscoveredResources and config:BatchGetAggregateResourceConfig instead.\n\nSecrets from state or live configuration are never printed: they are replaced by\nsalted digests (set DRIFTWATCH_DIGEST_SALT to a secret salt; --evidence refuses the public\nbuilt-in salt unless --allow-default-salt)."
 )]
 pub struct ScanArgs {
     /// Terraform state: a file (v4 JSON), a directory searched for *.tfstate, an object of an
@@ -37,6 +37,12 @@ pub struct ScanArgs {
     /// them; repeatable
     #[arg(long = "live", value_name = "aws|FILE|DIR", required = true)]
     live: Vec<String>,
+    /// With --live aws: read every account's and region's configuration through this AWS
+    /// Config aggregator (ListAggregateDiscoveredResources and BatchGetAggregateResourceConfig
+    /// of each catalogued type), for states of many accounts; without it, the caller's account
+    /// and region
+    #[arg(long, value_name = "NAME")]
+    aggregator: Option<String>,
     /// Evaluate as of this time (RFC 3339); default now
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
@@ -52,6 +58,9 @@ const LIVE_AWS: &str = "aws";
 /// The source named in the evidence of `--live aws`.
 const LIVE_AWS_SOURCE: &str = "aws-config";
 
+/// The items read from AWS Config, and the identities whose configuration could not be read.
+type LiveRead = (Vec<live::ConfigItem>, HashSet<(String, String)>);
+
 /// The live configuration of every indexed identity (`BatchGetResourceConfig`, 100 at a time)
 /// and of every resource of the catalog's primary types (`SelectResourceConfig`, for
 /// unmanaged ones). Partial results over failure: a failed batch is a warning and its
@@ -62,7 +71,7 @@ fn read_live_aws(
     index: &ManagedIndex,
     catalog: &Catalog,
     redactor: &Redactor,
-) -> (Vec<live::ConfigItem>, HashSet<(String, String)>) {
+) -> LiveRead {
     let keys: Vec<(String, String)> = index.groups().into_iter().map(|((t, id), _)| (t.to_string(), id.to_string())).collect();
     let types: BTreeSet<&str> = catalog.rows().iter().filter(|r| r.role == Role::Primary).map(|r| r.config_type.as_str()).collect();
     let types: Vec<&str> = types.into_iter().collect();
@@ -90,6 +99,31 @@ fn read_live_aws(
     (items, unread)
 }
 
+/// `--live aws --aggregator NAME`: every resource of the catalog's types and of the states'
+/// types in every account and region the aggregator holds. A type that cannot be read is a
+/// warning, and its identities are answered as not read (not compared, not reported missing).
+fn read_live_aggregator(
+    rt: &tokio::runtime::Runtime,
+    reader: &ConfigReader,
+    aggregator: &str,
+    index: &ManagedIndex,
+    catalog: &Catalog,
+    redactor: &Redactor,
+) -> Result<LiveRead> {
+    let mut types: BTreeSet<&str> = catalog.rows().iter().filter(|r| r.role == Role::Primary).map(|r| r.config_type.as_str()).collect();
+    types.extend(index.groups().into_iter().map(|((t, _), _)| t));
+    let types: Vec<&str> = types.into_iter().collect();
+    let read = rt.block_on(reader.aggregate(aggregator, &types, redactor)).with_context(|| format!("--aggregator {aggregator}"))?;
+    let failed: HashSet<&str> = read.failed.iter().map(|(t, _)| t.as_str()).collect();
+    for (t, e) in &read.failed {
+        warn!(error = %e, resource_type = %t, "live configuration not read from the aggregator");
+        eprintln!("warning: {e}; {t} resources were not compared");
+    }
+    let unread =
+        index.groups().into_iter().filter(|((t, _), _)| failed.contains(t)).map(|((t, id), _)| (t.to_string(), id.to_string())).collect();
+    Ok((read.items, unread))
+}
+
 /// Run; `Ok(true)` when there are findings that no exception suppresses.
 pub fn run(args: ScanArgs) -> Result<bool> {
     let catalog = Catalog::builtin();
@@ -110,6 +144,9 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     // Every argument is checked before anything is read, so a bad s3:// URL fails fast.
     let sources = args.states.iter().map(|a| StateSource::parse(a).with_context(|| "--state".to_string())).collect::<Result<Vec<_>>>()?;
     let live_aws = args.live.iter().any(|l| l == LIVE_AWS);
+    if args.aggregator.is_some() && !live_aws {
+        bail!("--aggregator reads the live configuration from AWS Config: give --live aws with it");
+    }
     let needs_aws = live_aws || sources.iter().any(|s| !matches!(s, StateSource::Local(_)));
     // One runtime and one SDK configuration for every AWS call of the run.
     let aws = if needs_aws {
@@ -195,10 +232,20 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     if let (true, Some((rt, sdk, s3))) = (live_aws, aws.as_ref()) {
         let reader = ConfigReader::new(config_client(sdk), s3.clone());
         progress.set_message("reading the live configuration from AWS Config");
-        let (items, unread) = read_live_aws(rt, &reader, &index, &catalog, &redactor);
+        let (items, unread) = match &args.aggregator {
+            Some(name) => {
+                progress.set_message(format!("reading the live configuration from AWS Config aggregator {name}"));
+                read_live_aggregator(rt, &reader, name, &index, &catalog, &redactor)?
+            }
+            None => read_live_aws(rt, &reader, &index, &catalog, &redactor),
+        };
         if args.findings.evidence.is_some() {
             let docs = serde_json::to_vec(&items.iter().map(|i| &i.doc).collect::<Vec<_>>())?;
-            inputs.push(InputEvidence::new("live-configuration", Path::new(LIVE_AWS_SOURCE), &docs, json!({"items": items.len()})));
+            let source = match &args.aggregator {
+                Some(name) => format!("{LIVE_AWS_SOURCE}-aggregator:{name}"),
+                None => LIVE_AWS_SOURCE.to_string(),
+            };
+            inputs.push(InputEvidence::new("live-configuration", Path::new(&source), &docs, json!({"items": items.len()})));
         }
         info!(items = items.len(), not_read = unread.len(), "live configuration read from AWS Config");
         for it in items {

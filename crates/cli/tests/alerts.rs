@@ -18,9 +18,10 @@ fn scan_format_asff_prints_a_batch_import_body() {
         assert_eq!(f["SchemaVersion"], "2018-10-08");
         assert_eq!(f["UpdatedAt"], "2026-11-22T12:00:00.000Z");
     }
-    // The unmanaged bucket's ARN names no account: --account fills it in.
+    // The unmanaged bucket's ARN names no account, but its Config item does: the finding names
+    // it, and --account (for findings that name none) does not override it.
     let bucket = list.iter().find(|f| f["Resources"][0]["Id"] == "arn:aws:s3:::stmarys-ehr-export-tmp-20261118").expect("bucket");
-    assert_eq!(bucket["AwsAccountId"], "210987654321");
+    assert_eq!(bucket["AwsAccountId"], "123456789012");
     let rds = list.iter().find(|f| f["Resources"][0]["Type"] == "AwsRdsDbInstance").expect("rds");
     assert_eq!(rds["AwsAccountId"], "123456789012");
 }

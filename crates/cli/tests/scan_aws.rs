@@ -164,3 +164,65 @@ fn bad_s3_locations_are_one_line_errors_with_exit_2() {
         assert!(out.stdout.is_empty(), "{state}: nothing on stdout");
     }
 }
+
+/// `--live aws --aggregator NAME`: the live configuration of every account and region through
+/// a Config aggregator. moto implements `ListAggregateDiscoveredResources` and
+/// `BatchGetAggregateResourceConfig` (over the caller's own account: it keeps no other
+/// account's resources there), so the unmanaged bucket is found in another region without
+/// `SelectResourceConfig`.
+#[test]
+fn scan_reads_an_aggregators_accounts_and_regions() {
+    let Some(moto) = Moto::start("cli-scan-aggregator") else { return };
+    estate(&moto);
+    let sdk = moto.sdk_config();
+    let rt = driftwatch_aws::blocking_runtime().expect("runtime");
+    let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
+    rt.block_on(async {
+        use aws_sdk_config::types::AccountAggregationSource;
+        let config = driftwatch_aws::config_client(&sdk);
+        let source = AccountAggregationSource::builder().account_ids("123456789012").all_aws_regions(true).build().expect("source");
+        config
+            .put_configuration_aggregator()
+            .configuration_aggregator_name("org-all")
+            .account_aggregation_sources(source)
+            .send()
+            .await
+            .expect("aggregator");
+        let eu = driftwatch_aws::s3_client(
+            &sdk.to_builder().region(aws_config::Region::new("eu-west-1")).build(),
+            driftwatch_aws::PathStyle::Auto,
+        );
+        let constraint = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+            .build();
+        eu.create_bucket().bucket(HANDMADE).create_bucket_configuration(constraint).send().await.expect("bucket in eu-west-1");
+    });
+    let args = |name: &str| {
+        ["scan", "--state", &format!("s3://{STATE_BUCKET}/ehr/"), "--live", "aws", "--aggregator", name, "--format", "json"]
+            .map(String::from)
+    };
+    let out = run(&moto, &proxy.endpoint, &args("org-all").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "findings: exit 1: {}\n{}", text(&out), text(&out.stderr));
+    let all = findings(&out);
+    // The drift of the bucket the states manage, as with the account's own reader.
+    let tags = find(&all, "drift.changed", NOTES_ADDRESS).unwrap_or_else(|| panic!("tags drift on {NOTES_ADDRESS}: {all:#?}"));
+    assert_eq!(tags["resource"]["account"], "123456789012");
+    assert!(all.iter().any(|f| f["rule"] == "drift.missing" && f["resource"]["id"] == "stmarys-ehr-prod-phi-hl7-inbound-123456789012"));
+    // The bucket in no state, in another region, found through the aggregator and named by its
+    // account (an S3 ARN names none).
+    let handmade = all
+        .iter()
+        .find(|f| f["rule"] == "drift.unmanaged" && f["resource"]["id"] == HANDMADE)
+        .unwrap_or_else(|| panic!("unmanaged {HANDMADE}: {all:#?}"));
+    assert_eq!(handmade["resource"]["account"], "123456789012");
+
+    // An aggregator that does not exist: one line naming it, exit 2, nothing reported.
+    let out = run(&moto, &proxy.endpoint, &args("no-such").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--aggregator no-such") && stderr.contains("NoSuchConfigurationAggregator"), "{stderr}");
+    // --aggregator without --live aws.
+    let out = run(&moto, &proxy.endpoint, &["scan", "--state", "samples/states", "--live", "samples/live", "--aggregator", "org-all"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out.stderr).contains("give --live aws with it"), "{}", text(&out));
+}

@@ -86,12 +86,14 @@ pub struct Alert<'a> {
     environment: String,
     exception_status: Option<String>,
     account: Option<String>,
+    /// The account's name and unit, from the policy's `[accounts]`.
+    known: Option<crate::policy::AccountPolicy>,
 }
 
 impl<'a> Alert<'a> {
     /// `environment` names where the finding is (`prod`), as the alert's readers call it.
     pub fn new(finding: &'a Finding, environment: &str) -> Self {
-        Alert { finding, environment: environment.to_string(), exception_status: None, account: None }
+        Alert { finding, environment: environment.to_string(), exception_status: None, account: None, known: None }
     }
 
     /// The exception status to show (e.g. `expires in 3 days (EXC-0042, owner a@b)`).
@@ -107,8 +109,25 @@ impl<'a> Alert<'a> {
         self
     }
 
+    /// Name the account and its organisational unit as the policy's `[accounts]` does.
+    pub fn with_accounts(mut self, accounts: &std::collections::BTreeMap<String, crate::policy::AccountPolicy>) -> Self {
+        self.known = accounts.get(&self.account()).cloned();
+        self
+    }
+
     pub fn finding(&self) -> &Finding {
         self.finding
+    }
+
+    /// The account as people know it: `111122223333 (ehr-prod, OU Workloads/Prod)`.
+    fn account_label(&self) -> String {
+        let id = self.account();
+        match self.known.as_ref().map(|k| (k.name.as_deref(), k.ou.as_deref())) {
+            Some((Some(n), Some(ou))) => format!("{id} ({n}, OU {ou})"),
+            Some((Some(n), None)) => format!("{id} ({n})"),
+            Some((None, Some(ou))) => format!("{id} (OU {ou})"),
+            _ => id,
+        }
     }
 
     /// What the finding is about, as short as it can be said: the Terraform address, or the
@@ -169,7 +188,7 @@ impl<'a> Alert<'a> {
         if let Some(arn) = &r.arn {
             let _ = writeln!(b, "  ARN:               {arn}");
         }
-        let _ = writeln!(b, "  Account:           {}", self.account());
+        let _ = writeln!(b, "  Account:           {}", self.account_label());
         if let Some(region) = asff::region_of(f) {
             let _ = writeln!(b, "  Region:            {region}");
         }
@@ -295,6 +314,10 @@ impl<'a> Alert<'a> {
             let _ = write!(d, "\n*Terraform address:* `{a}`");
         }
         let _ = write!(d, "\n*Resource:* {} `{}`", r.resource_type, r.id);
+        let _ = write!(d, "\n*Account:* {}", md_escape(&self.account_label()));
+        if let Some(region) = asff::region_of(f) {
+            let _ = write!(d, " · *Region:* {region}");
+        }
         if let Some(st) = &r.state {
             let _ = write!(d, "\n*State:* `{}` (workspace {}, serial {})", st.key, st.workspace, st.serial);
         }
@@ -316,6 +339,21 @@ impl<'a> Alert<'a> {
         if let Some(arn) = &r.arn {
             related.push(arn.clone());
         }
+        let mut context = json!({
+            "severity": f.severity.as_str(),
+            "account": self.account(),
+            "environment": self.environment,
+            "fingerprint": f.fingerprint,
+        });
+        for (k, v) in [
+            ("accountName", self.known.as_ref().and_then(|k| k.name.clone())),
+            ("ou", self.known.as_ref().and_then(|k| k.ou.clone())),
+            ("region", asff::region_of(f).map(str::to_string)),
+        ] {
+            if let Some(v) = v {
+                context[k] = Value::String(v);
+            }
+        }
         json!({
             "version": "1.0",
             "source": "custom",
@@ -332,12 +370,7 @@ impl<'a> Alert<'a> {
                 "summary": clip(&self.subject(), 250),
                 "eventType": f.rule.id(),
                 "relatedResources": related,
-                "additionalContext": {
-                    "severity": f.severity.as_str(),
-                    "account": self.account(),
-                    "environment": self.environment,
-                    "fingerprint": f.fingerprint,
-                },
+                "additionalContext": context,
             },
         })
     }
@@ -345,6 +378,7 @@ impl<'a> Alert<'a> {
     /// SNS message attributes for subscription filter policies.
     pub fn message_attributes(&self) -> BTreeMap<String, MessageAttribute> {
         let f = self.finding;
+        let known = self.known.as_ref();
         [
             ("severity", f.severity.as_str().to_string()),
             ("rule", f.rule.id().to_string()),
@@ -352,6 +386,10 @@ impl<'a> Alert<'a> {
             ("environment", self.environment.clone()),
         ]
         .into_iter()
+        // Subscription filter policies can route by unit (`{"ou": ["Workloads/Prod"]}`).
+        .chain(known.and_then(|k| k.name.clone()).map(|n| ("account_name", n)))
+        .chain(known.and_then(|k| k.ou.clone()).map(|ou| ("ou", ou)))
+        .chain(asff::region_of(f).map(|r| ("region", r.to_string())))
         .map(|(k, v)| (k.to_string(), MessageAttribute { data_type: "String", string_value: v }))
         .collect()
     }

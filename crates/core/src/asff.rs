@@ -6,8 +6,8 @@
 //! `Description`, `Resources`), within their length limits, plus `Compliance` (the finding's
 //! HIPAA / NIST controls), `Workflow`, `RecordState` and `ProductFields`.
 //!
-//! Account and region come from the resource ARN when it has them (S3 bucket ARNs do not);
-//! otherwise from [`AsffDefaults`]. Values are the finding's, which are already redacted.
+//! Account and region are the finding's (its resource's, else its ARN's: S3 bucket ARNs have
+//! neither); otherwise from [`AsffDefaults`]. Values are the finding's, which are already redacted.
 
 use crate::finding::{Finding, Rule, Severity, Status};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -93,14 +93,14 @@ impl<'a> Arn<'a> {
     }
 }
 
-/// The account a finding is about: its ARN's, when it names one.
+/// The account a finding is about: the resource's, else its ARN's, when it names one.
 pub fn account_of(f: &Finding) -> Option<&str> {
-    f.resource.arn.as_deref().and_then(Arn::parse).and_then(|a| a.account)
+    f.resource.account.as_deref().or_else(|| f.resource.arn.as_deref().and_then(Arn::parse).and_then(|a| a.account))
 }
 
-/// The region a finding is about: its ARN's, when it names one.
+/// The region a finding is about: the resource's, else its ARN's, when it names one.
 pub fn region_of(f: &Finding) -> Option<&str> {
-    f.resource.arn.as_deref().and_then(Arn::parse).and_then(|a| a.region)
+    f.resource.region.as_deref().or_else(|| f.resource.arn.as_deref().and_then(Arn::parse).and_then(|a| a.region))
 }
 
 /// ASFF `Severity.Label`.
@@ -205,8 +205,8 @@ fn string_map(pairs: Vec<(&str, String)>) -> Value {
 /// One finding in ASFF. `now` is `UpdatedAt` (never before the finding's `last_seen`).
 pub fn to_asff(f: &Finding, defaults: &AsffDefaults, now: DateTime<Utc>) -> Value {
     let arn = f.resource.arn.as_deref().and_then(Arn::parse);
-    let account = arn.and_then(|a| a.account).unwrap_or(&defaults.account);
-    let region = arn.and_then(|a| a.region).unwrap_or(&defaults.region);
+    let account = account_of(f).unwrap_or(&defaults.account);
+    let region = region_of(f).unwrap_or(&defaults.region);
     let partition = arn.map(|a| a.partition).unwrap_or(&defaults.partition);
     let resolved = f.status == Status::Resolved;
     let workflow = if resolved {

@@ -350,14 +350,18 @@ pub(crate) fn one_step_higher(s: Severity) -> Severity {
 }
 
 fn resource_ref(e: &IndexEntry, item: Option<&ConfigItem>) -> ResourceRef {
-    ResourceRef {
+    let mut r = ResourceRef {
         arn: e.arn.clone().or_else(|| item.and_then(|i| i.arn.clone())),
         resource_type: e.config_type.clone(),
         id: e.resource_id.clone(),
         address: Some(e.address.clone()),
         terraform_type: Some(e.terraform_type.clone()),
         state: Some((*e.state).clone()),
-    }
+        account: None,
+        region: None,
+    };
+    r.locate(item.map_or(crate::place::Place::ANYWHERE, ConfigItem::place));
+    r
 }
 
 fn managed_fingerprint(rule: Rule, e: &IndexEntry) -> String {
@@ -467,13 +471,14 @@ pub fn unmanaged(item: &ConfigItem, catalog: &Catalog, now: DateTime<Utc>) -> Op
         rule: Rule::DriftUnmanaged,
         severity: defaults.severity,
         title: format!("{} {} exists live but is in no Terraform state", item.resource_type, name),
-        resource: ResourceRef {
-            arn: item.arn.clone(),
-            resource_type: item.resource_type.clone(),
-            id: item.resource_id.clone(),
-            address: None,
-            terraform_type: Some(spec.terraform_type.clone()),
-            state: None,
+        resource: {
+            let mut r = ResourceRef {
+                arn: item.arn.clone(),
+                terraform_type: Some(spec.terraform_type.clone()),
+                ..ResourceRef::named(&item.resource_type, &item.resource_id)
+            };
+            r.locate(item.place());
+            r
         },
         actor: None,
         changes: Vec::new(),

@@ -87,9 +87,10 @@ impl Selector {
     }
 }
 
-/// The account of a finding's resource: the ARN's fifth field (S3 bucket ARNs have none).
+/// The account of a finding's resource: the one the finding names (from the event or item
+/// for an S3 bucket, whose ARN has none), else the ARN's fifth field.
 pub fn account_of(f: &Finding) -> Option<&str> {
-    f.resource.arn.as_deref().and_then(|a| a.split(':').nth(4)).filter(|s| !s.is_empty())
+    crate::asff::account_of(f).filter(|s| !s.is_empty())
 }
 
 fn is_exception_rule(r: Rule) -> bool {
@@ -457,6 +458,8 @@ impl Exceptions {
                 address: None,
                 terraform_type: None,
                 state: None,
+                account: None,
+                region: None,
             };
             if !e.is_valid() {
                 let what: Vec<String> = e.problems.iter().map(|p| format!("line {}: {}: {}", p.line, p.field, p.message)).collect();

@@ -205,6 +205,12 @@ pub struct ResourceRef {
     pub resource_type: String,
     /// AWS Config resource id.
     pub id: String,
+    /// The AWS account the resource is in, when known (its ARN, else the event or item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The AWS region the resource is in, when known; none for global resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Terraform address, when managed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -212,6 +218,60 @@ pub struct ResourceRef {
     pub terraform_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<StateRef>,
+}
+
+impl ResourceRef {
+    /// A resource known by its AWS Config type and id only.
+    pub fn named(resource_type: impl Into<String>, id: impl Into<String>) -> ResourceRef {
+        ResourceRef {
+            arn: None,
+            resource_type: resource_type.into(),
+            id: id.into(),
+            address: None,
+            terraform_type: None,
+            state: None,
+            account: None,
+            region: None,
+        }
+    }
+
+    /// Where the resource is, as far as known.
+    pub fn place(&self) -> crate::place::Place<'_> {
+        crate::place::Place::new(self.account.as_deref(), self.region.as_deref())
+    }
+
+    /// Fill in the account and region not yet known: from the resource's ARN first, then from
+    /// `around` (the event or item that named it) where it does not contradict the ARN. A
+    /// region is not taken from `around` for a resource whose ARN names none (IAM, S3,
+    /// CloudFront: global).
+    pub fn locate(&mut self, around: crate::place::Place<'_>) {
+        // driftwatch's own subjects (a Terraform state by its S3 location, an input) are named
+        // alike by every signal that finds them, whatever account it came from: their quiet
+        // period and their findings must not split by the signal's place.
+        if self.resource_type.starts_with("driftwatch::") {
+            return;
+        }
+        let from_arn = self.arn.as_deref().map(crate::place::Place::of_arn);
+        if let Some(p) = from_arn {
+            if self.account.is_none() {
+                self.account = p.account.map(str::to_string);
+            }
+            if self.region.is_none() {
+                self.region = p.region.map(str::to_string);
+            }
+        }
+        if !self.place().agrees(around) {
+            return;
+        }
+        if self.account.is_none() {
+            self.account = around.account.map(str::to_string);
+        }
+        let arn_names_no_region =
+            self.arn.as_deref().is_some_and(|a| a.starts_with("arn:")) && from_arn.is_some_and(|p| p.region.is_none());
+        if self.region.is_none() && !arn_names_no_region {
+            self.region = around.region.map(str::to_string);
+        }
+    }
 }
 
 /// How a change was made.

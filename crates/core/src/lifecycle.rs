@@ -121,11 +121,14 @@ impl ResourceAlerts for BTreeMap<String, DateTime<Utc>> {
     }
 }
 
-/// The identity a quiet period is kept under: the ARN, else the Config type and id.
+/// The identity a quiet period is kept under: the ARN, else the Config type and id (after the
+/// account and region, when known: the same id in two accounts is two resources).
 pub fn resource_key(f: &Finding) -> String {
-    match &f.resource.arn {
-        Some(arn) => arn.clone(),
-        None => format!("{}/{}", f.resource.resource_type, f.resource.id),
+    let r = &f.resource;
+    match (&r.arn, &r.account, &r.region) {
+        (Some(arn), _, _) => arn.clone(),
+        (None, None, None) => format!("{}/{}", r.resource_type, r.id),
+        (None, a, g) => format!("{}/{}/{}/{}", a.as_deref().unwrap_or(""), g.as_deref().unwrap_or(""), r.resource_type, r.id),
     }
 }
 

@@ -17,7 +17,22 @@
 //!
 //! [locks]
 //! stale_after_minutes = { default = 60, apply = 120, plan = 15 }
+//!
+//! # An Organization: each account's name and organisational unit, and what differs there
+//! [units."Workloads/Prod"]
+//! pipeline_only = true
+//! [accounts."111122223333"]
+//! name = "ehr-prod"
+//! ou = "Workloads/Prod"
+//! pipeline_principals = ["arn:aws:iam::111122223333:role/terraform-ci"]
+//! [accounts."444455556666"]
+//! name = "sandbox"
+//! ou = "Sandbox"
+//! regulated_tag = "none"
 //! ```
+//!
+//! What a signal from an account is judged by is [`Policy::for_account`]: the top level, then
+//! its unit's settings, then the account's own.
 
 use crate::glob;
 use crate::signal::Principal;
@@ -58,6 +73,58 @@ pub struct Policy {
     /// `[controls]`: what the control catalog needs to know about the organisation.
     #[serde(default)]
     pub controls: ControlsPolicy,
+    /// `[accounts."ID"]`: an account's name, organisational unit and own settings.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountPolicy>,
+    /// `[units."NAME"]`: the settings of an organisational unit's accounts.
+    #[serde(default)]
+    pub units: BTreeMap<String, Overrides>,
+}
+
+/// What an account or an organisational unit sets differently from the top level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// `pipeline.only` there: a production account takes changes from the pipeline only.
+    #[serde(default)]
+    pub pipeline_only: Option<bool>,
+    /// The pipeline there: these replace `pipeline.principals` (each account's own deploy
+    /// role, not every account's).
+    #[serde(default)]
+    pub pipeline_principals: Option<Vec<String>>,
+    /// `regulated_tag` there (`KEY=VALUE` or `none`).
+    #[serde(default)]
+    pub regulated_tag: Option<String>,
+}
+
+/// `[accounts."ID"]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPolicy {
+    /// What people call it (`ehr-prod`): alerts and reports show it beside the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its organisational unit: alerts and reports show it, and `[units."OU"]` applies.
+    #[serde(default)]
+    pub ou: Option<String>,
+    /// As [`Overrides::pipeline_only`] (serde cannot flatten under `deny_unknown_fields`).
+    #[serde(default)]
+    pub pipeline_only: Option<bool>,
+    #[serde(default)]
+    pub pipeline_principals: Option<Vec<String>>,
+    #[serde(default)]
+    pub regulated_tag: Option<String>,
+}
+
+impl AccountPolicy {
+    /// What the account sets differently.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            pipeline_only: self.pipeline_only,
+            pipeline_principals: self.pipeline_principals.clone(),
+            regulated_tag: self.regulated_tag.clone(),
+        }
+    }
 }
 
 /// `[controls]`.
@@ -280,6 +347,8 @@ impl Default for Policy {
             alerts: AlertPolicy::default(),
             watcher: WatcherPolicy::default(),
             controls: ControlsPolicy::default(),
+            accounts: BTreeMap::new(),
+            units: BTreeMap::new(),
         }
     }
 }
@@ -314,7 +383,71 @@ impl Policy {
         if p.locks.stale_after_minutes.values().any(|m| *m == 0) {
             return Err(PolicyError::Field { field: "locks.stale_after_minutes", message: "thresholds must be at least 1 minute".into() });
         }
+        for (id, a) in &p.accounts {
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(PolicyError::Field { field: "accounts", message: format!("{id:?} is not an AWS account id (12 digits)") });
+            }
+            if let Some(ou) = a.ou.as_deref().filter(|ou| !p.units.is_empty() && !p.units.contains_key(*ou)) {
+                return Err(PolicyError::Field {
+                    field: "accounts",
+                    message: format!(
+                        "account {id} is in unit {ou:?}, which [units] does not list (it lists {})",
+                        p.units.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+        let overrides = p
+            .units
+            .iter()
+            .map(|(k, o)| (format!("units.{k:?}"), o.clone()))
+            .chain(p.accounts.iter().map(|(k, a)| (format!("accounts.{k:?}"), a.overrides())));
+        for (at, o) in overrides {
+            if let Some(t) = o.regulated_tag.as_deref().filter(|t| *t != "none" && !t.is_empty() && !t.contains('=')) {
+                return Err(PolicyError::Field {
+                    field: "regulated_tag",
+                    message: format!("{at}: expected KEY=VALUE or \"none\", got {t:?}"),
+                });
+            }
+            if o.pipeline_principals.as_ref().is_some_and(Vec::is_empty) && !p.pipeline.session_names.is_empty() {
+                return Err(PolicyError::Field {
+                    field: "pipeline_principals",
+                    message: format!("{at}: an empty list leaves pipeline.session_names standing alone"),
+                });
+            }
+        }
         Ok(p)
+    }
+
+    /// The policy a signal from `account` is judged by: the top level, then the account's
+    /// unit's overrides, then its own. Unknown or no account: the top level as it is.
+    pub fn for_account(&self, account: Option<&str>) -> std::borrow::Cow<'_, Policy> {
+        let Some(a) = account.and_then(|id| self.accounts.get(id)) else { return std::borrow::Cow::Borrowed(self) };
+        let unit = a.ou.as_deref().and_then(|ou| self.units.get(ou));
+        let mut p = self.clone();
+        for o in unit.cloned().into_iter().chain([a.overrides()]) {
+            if let Some(only) = o.pipeline_only {
+                p.pipeline.only = only;
+            }
+            if let Some(principals) = &o.pipeline_principals {
+                p.pipeline.principals = principals.clone();
+            }
+            if let Some(tag) = &o.regulated_tag {
+                p.regulated_tag = tag.clone();
+            }
+        }
+        std::borrow::Cow::Owned(p)
+    }
+
+    /// An account as people know it: `111122223333 (ehr-prod, OU Workloads/Prod)`, or the id
+    /// alone when the policy does not name it.
+    pub fn account_label(&self, account: &str) -> String {
+        match self.accounts.get(account) {
+            Some(AccountPolicy { name: Some(n), ou: Some(ou), .. }) => format!("{account} ({n}, OU {ou})"),
+            Some(AccountPolicy { name: Some(n), ou: None, .. }) => format!("{account} ({n})"),
+            Some(AccountPolicy { name: None, ou: Some(ou), .. }) => format!("{account} (OU {ou})"),
+            _ => account.to_string(),
+        }
     }
 
     /// The regulated-data tag as (key, value).

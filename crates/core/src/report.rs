@@ -1033,6 +1033,8 @@ mod tests {
                     serial: 1,
                     lineage: String::new(),
                 }),
+                account: None,
+                region: None,
             },
             actor: None,
             changes: vec![],

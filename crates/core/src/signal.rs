@@ -215,6 +215,16 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// Where it happened, as far as it says: a call's recipient account and region, a Config
+    /// item's account and region.
+    pub fn place(&self) -> crate::place::Place<'_> {
+        match self {
+            Signal::ApiCall(c) => crate::place::Place::new(c.account.as_deref().or(c.principal.account.as_deref()), c.region.as_deref()),
+            Signal::ConfigChange(c) => c.item.as_ref().map_or(crate::place::Place::ANYWHERE, |i| i.place()),
+            _ => crate::place::Place::ANYWHERE,
+        }
+    }
+
     /// When it happened.
     pub fn time(&self) -> Option<DateTime<Utc>> {
         match self {

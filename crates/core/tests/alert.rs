@@ -132,13 +132,25 @@ fn message_attributes_filter_on_severity_rule_account_environment() {
         serde_json::json!({
             "account": {"DataType": "String", "StringValue": "123456789012"},
             "environment": {"DataType": "String", "StringValue": "prod"},
+            "region": {"DataType": "String", "StringValue": "us-east-1"},
             "rule": {"DataType": "String", "StringValue": "drift.changed"},
             "severity": {"DataType": "String", "StringValue": "critical"},
         })
     );
-    // S3 bucket ARNs name no account.
+    // S3 bucket ARNs name no account: the finding names its Config item's, and no region (the
+    // item's region is not the ARN's, which names none).
     let bucket = find(&samples, Rule::DriftUnmanaged, "stmarys-ehr-export-tmp-20261118");
-    assert_eq!(Alert::new(bucket, "prod").message_attributes()["account"].string_value, "unknown");
+    let attrs = Alert::new(bucket, "prod").message_attributes();
+    assert_eq!(attrs["account"].string_value, "123456789012");
+    assert!(!attrs.contains_key("region"));
+    // A finding that names no account, and whose ARN names none: the notifier's, else unknown.
+    let mut nowhere = bucket.clone();
+    nowhere.resource.account = None;
+    assert_eq!(Alert::new(&nowhere, "prod").message_attributes()["account"].string_value, "unknown");
+    assert_eq!(
+        Alert::new(&nowhere, "prod").with_account(Some("210987654321")).message_attributes()["account"].string_value,
+        "210987654321"
+    );
 }
 
 #[test]

@@ -129,6 +129,8 @@ fn finding(rule: Rule, address: Option<&str>, arn: Option<&str>, id: &str) -> Fi
                 serial: 1,
                 lineage: "l".into(),
             }),
+            account: None,
+            region: None,
         },
         actor: None,
         changes: Vec::new(),

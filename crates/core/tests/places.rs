@@ -7,13 +7,15 @@
 //! has a lineage of its own, as every state Terraform creates does (findings are fingerprinted
 //! by lineage, workspace and address).
 
+use driftwatch_core::alert::Alert;
 use driftwatch_core::catalog::Catalog;
-use driftwatch_core::detect::{cloudtrail, config_change, Context, InMemory};
+use driftwatch_core::detect::{self, cloudtrail, config_change, Context, InMemory};
 use driftwatch_core::drift::{self, ScanPolicy};
+use driftwatch_core::exceptions::Selector;
 use driftwatch_core::index::ManagedIndex;
 use driftwatch_core::live::{self, LiveInventory};
 use driftwatch_core::policy::Policy;
-use driftwatch_core::signal::{ApiCall, ConfigChange, Principal};
+use driftwatch_core::signal::{ApiCall, ConfigChange, Principal, Signal};
 use driftwatch_core::state::{parse_state, StateLocation};
 use driftwatch_core::{Finding, Redactor, Rule};
 use serde_json::{json, Value};
@@ -154,4 +156,141 @@ fn a_console_call_in_one_account_names_that_accounts_address() {
     let sg = about_sg(&findings);
     assert!(!sg.is_empty(), "{findings:#?}");
     assert!(sg.iter().all(|f| bucket(f) == Some(BUCKET_B)), "{sg:#?}");
+}
+
+/// An unmanaged security group that the snapshot's group is copied into, in `account`.
+fn unmanaged_group(account: &str) -> driftwatch_core::live::ConfigItem {
+    const OTHER: &str = "sg-0c0ffee0c0ffee000";
+    let text = std::fs::read_to_string(root().join("samples/live/config-snapshot.json")).unwrap();
+    let text = text.replace(SG, OTHER).replace(ACCOUNT_A, account);
+    let all: Value = serde_json::from_str(&text).unwrap();
+    let item = all["configurationItems"].as_array().unwrap().iter().find(|i| i["resourceId"] == OTHER).unwrap().clone();
+    live::item_from_value(item, &redactor()).unwrap()
+}
+
+fn created(item: driftwatch_core::live::ConfigItem) -> Signal {
+    Signal::ConfigChange(Box::new(ConfigChange {
+        item: Some(item),
+        changed_properties: json!({"Configuration.IpPermissions": {"changeType": "UPDATE"}}),
+        change_type: Some("UPDATE".into()),
+        notification_time: Some("2026-11-20T07:00:00Z".parse().unwrap()),
+        oversized: None,
+    }))
+}
+
+#[test]
+fn one_group_id_open_in_two_accounts_is_two_findings_each_naming_its_account_and_region() {
+    let (catalog, index, policy, redactor) = (Catalog::builtin(), index(), Policy::default(), redactor());
+    let ctx = ctx(&index, &catalog, &policy, &redactor);
+    let mut findings = Vec::new();
+    for account in [ACCOUNT_A, ACCOUNT_B] {
+        findings.extend(
+            detect::process(&created(unmanaged_group(account)), &ctx, &mut InMemory::default())
+                .into_iter()
+                .filter(|f| f.rule == Rule::ControlNetworkExposure),
+        );
+    }
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert_ne!(findings[0].fingerprint, findings[1].fingerprint, "one id in two accounts is two resources");
+    let places: Vec<_> = findings.iter().map(|f| (f.resource.account.as_deref(), f.resource.region.as_deref())).collect();
+    assert_eq!(places, [(Some(ACCOUNT_A), Some("us-east-1")), (Some(ACCOUNT_B), Some("us-east-1"))]);
+    // The group restored in B resolves B's finding, not A's.
+    let mut fixed = unmanaged_group(ACCOUNT_B);
+    fixed.doc["configuration"]["ipPermissions"] = json!([]);
+    let resolved: Vec<String> =
+        detect::resolutions(&created(fixed), &ctx, &InMemory::default()).into_iter().map(|r| r.fingerprint).collect();
+    assert!(resolved.contains(&findings[1].fingerprint), "{resolved:?}");
+    assert!(!resolved.contains(&findings[0].fingerprint), "{resolved:?}");
+}
+
+const ORG_POLICY: &str = r#"
+[pipeline]
+principals = ["arn:aws:iam::*:role/terraform-ci"]
+[units."Workloads/Prod"]
+pipeline_only = true
+[units.Sandbox]
+[accounts."123456789012"]
+name = "ehr-prod"
+ou = "Workloads/Prod"
+pipeline_principals = ["arn:aws:iam::123456789012:role/gha-terraform-apply"]
+[accounts."444455556666"]
+name = "sandbox"
+ou = "Sandbox"
+"#;
+
+/// `PutBucketTagging` on a bucket no state manages, in `account`, by `role`'s session.
+fn tagging(account: &str, role: &str) -> Signal {
+    Signal::ApiCall(Box::new(ApiCall {
+        event_id: format!("e-{account}-{role}"),
+        event_time: "2026-11-21T09:14:07Z".parse().unwrap(),
+        event_source: "s3.amazonaws.com".into(),
+        event_name: "PutBucketTagging".into(),
+        region: Some("eu-west-1".into()),
+        account: Some(account.into()),
+        read_only: Some(false),
+        error_code: None,
+        error_message: None,
+        event_category: Some("Management".into()),
+        principal: Principal {
+            arn: Some(format!("arn:aws:sts::{account}:assumed-role/{role}/run-1")),
+            principal_type: Some("AssumedRole".into()),
+            account: Some(account.into()),
+            session_issuer_arn: Some(format!("arn:aws:iam::{account}:role/{role}")),
+            session_name: Some("run-1".into()),
+            user_agent: Some("aws-cli/2.15".into()),
+            ..Principal::default()
+        },
+        request_parameters: json!({"bucketName": format!("scratch-{account}"), "Tagging": {"TagSet": {"Tag": {"Key": "k", "Value": "v"}}}}),
+        response_elements: Value::Null,
+        additional_event_data: Value::Null,
+        resources: Vec::new(),
+    }))
+}
+
+#[test]
+fn each_account_is_judged_by_its_own_policy_and_its_alerts_name_it() {
+    let (catalog, index, redactor) = (Catalog::builtin(), index(), redactor());
+    let policy = Policy::from_toml(ORG_POLICY).unwrap();
+    let ctx = ctx(&index, &catalog, &policy, &redactor);
+    let run = |signal: &Signal| -> Vec<Finding> {
+        detect::process(signal, &ctx, &mut InMemory::default()).into_iter().filter(|f| f.rule == Rule::ChangeOutOfBand).collect()
+    };
+    // Workloads/Prod is pipeline-only, and ehr-prod's pipeline is its own role, not terraform-ci.
+    let prod = run(&tagging(ACCOUNT_A, "terraform-ci"));
+    assert_eq!(prod.len(), 1, "{prod:#?}");
+    assert!(run(&tagging(ACCOUNT_A, "gha-terraform-apply")).is_empty(), "ehr-prod's own pipeline role");
+    // The sandbox is not pipeline-only: the same write there is nobody's business.
+    assert!(run(&tagging(ACCOUNT_B, "someone")).is_empty());
+    // Without [accounts] the top level holds everywhere: terraform-ci is the pipeline, and no
+    // account is pipeline-only.
+    let flat = Policy::from_toml("[pipeline]\nprincipals = [\"arn:aws:iam::*:role/terraform-ci\"]").unwrap();
+    let flat_ctx = Context { policy: &flat, ..ctx };
+    assert!(detect::process(&tagging(ACCOUNT_A, "someone"), &flat_ctx, &mut InMemory::default()).is_empty());
+
+    // The finding names the account and region the bucket (whose ARN has neither) is in.
+    let f = &prod[0];
+    assert_eq!((f.resource.account.as_deref(), f.resource.region.as_deref()), (Some(ACCOUNT_A), None), "{f:#?}");
+    let alert = Alert::new(f, "prod").with_accounts(&policy.accounts);
+    assert!(alert.email_body().contains("Account:           123456789012 (ehr-prod, OU Workloads/Prod)"), "{}", alert.email_body());
+    let attrs = alert.message_attributes();
+    assert_eq!(attrs["ou"].string_value, "Workloads/Prod");
+    assert_eq!(attrs["account_name"].string_value, "ehr-prod");
+    assert_eq!(alert.chatbot()["metadata"]["additionalContext"]["ou"], "Workloads/Prod");
+    // An exception scoped to the account covers it, one scoped to another account does not.
+    let scoped = |account: &str| Selector { account: Some(account.into()), ..Selector::default() };
+    assert!(scoped(ACCOUNT_A).matches(f));
+    assert!(!scoped(ACCOUNT_B).matches(f));
+}
+
+#[test]
+fn a_policys_accounts_and_units_are_checked() {
+    for (bad, says) in [
+        ("[accounts.\"12345\"]\nname = \"x\"", "not an AWS account id"),
+        ("[units.Prod]\n[accounts.\"123456789012\"]\nou = \"Prdo\"", "unit \"Prdo\""),
+        ("[units.Prod]\nregulated_tag = \"phi\"", "KEY=VALUE"),
+        ("[accounts.\"123456789012\"]\ncolour = \"red\"", "unknown field"),
+    ] {
+        let e = Policy::from_toml(bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
 }

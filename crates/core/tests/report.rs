@@ -26,6 +26,8 @@ fn rec(key: &str, fp: &str, rule: Rule, sev: Severity, status: Status, (first, l
                 address: Some(format!("aws_s3_bucket.{fp}")),
                 terraform_type: Some("aws_s3_bucket".into()),
                 state: None,
+                account: None,
+                region: None,
             },
             actor: None,
             changes: vec![],

@@ -97,7 +97,11 @@ impl Adapters {
         let sns = driftwatch_aws::sns_client(&sdk);
         let notifier = |arn: &Option<String>| -> Result<Option<SnsNotifier>, AdaptersError> {
             arn.as_deref()
-                .map(|a| SnsNotifier::new(sns.clone(), a, &env.environment).map_err(|e| AdaptersError::Setup(e.to_string())))
+                .map(|a| {
+                    SnsNotifier::new(sns.clone(), a, &env.environment)
+                        .map(|n| n.with_accounts(&env.policy.accounts))
+                        .map_err(|e| AdaptersError::Setup(e.to_string()))
+                })
                 .transpose()
         };
         let alerts = notifier(&env.alerts_topic_arn)?;

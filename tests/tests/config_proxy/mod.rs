@@ -93,9 +93,13 @@ fn serve(conn: std::net::TcpStream, answer: Answer, log: Arc<Mutex<Vec<Request>>
         }
         let body: Value = serde_json::from_slice(&raw_body).unwrap_or(Value::Null);
         let request = Request { target, headers, raw_body, body };
-        let response = answer(&request).to_string();
+        let answered = answer(&request);
+        // An AWS JSON error (`{"__type": "…Exception", "message": …}`, as moto answers one)
+        // goes out as the error it is: a 400, not a 200 the SDK would read as an empty answer.
+        let status = if answered.get("__type").is_some() { "400 Bad Request" } else { "200 OK" };
+        let response = answered.to_string();
         log.lock().expect("log").push(request);
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n", response.len());
+        let head = format!("HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n", response.len());
         if out.write_all(head.as_bytes()).and_then(|_| out.write_all(response.as_bytes())).is_err() {
             return;
         }

@@ -99,7 +99,7 @@ enum Subject<'a> {
     /// Managed: the entry the finding names, and every entry of the identity.
     Managed { entry: &'a IndexEntry, group: Vec<&'a IndexEntry> },
     /// Not in the index (or an account-level setting).
-    Other(ResourceRef),
+    Other(Box<ResourceRef>),
 }
 
 fn api_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
@@ -186,7 +186,7 @@ fn table_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
                             "{} {} created outside the pipeline by {who} ({})",
                             resource.resource_type, resource.id, call.event_name
                         ),
-                        resource: resource.clone(),
+                        resource: (*resource).clone(),
                         actor: Some(actor.clone()),
                         changes: request_changes(call, row, ctx.redactor),
                         extra_controls: Vec::new(),
@@ -213,7 +213,7 @@ fn table_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
                             resource.id,
                             if break_glass { " (break-glass role)" } else { "" }
                         ),
-                        resource: resource.clone(),
+                        resource: (*resource).clone(),
                         actor: Some(actor.clone()),
                         changes: request_changes(call, row, ctx.redactor),
                         extra_controls: vec!["NIST CM-5".into(), "HIPAA 164.312(b)".into()],
@@ -226,7 +226,7 @@ fn table_call(call: &ApiCall, ctx: &Context<'_>) -> Vec<Finding> {
             let weaker = run_checks(row, call, ctx, None);
             if !weaker.is_empty() {
                 let name = format!("{} {}", resource.resource_type, resource.id);
-                out.push(regression(call, ctx, resource, &name, parts, false, weaker, actor));
+                out.push(regression(call, ctx, *resource, &name, parts, false, weaker, actor));
             }
         }
     }
@@ -289,14 +289,16 @@ fn resolve<'a>(row: &ApiRow, call: &ApiCall, ctx: &Context<'a>) -> Option<Subjec
         }
     }
     let id = ids.first().or(arns.first())?.clone();
-    Some(Subject::Other(ResourceRef {
+    Some(Subject::Other(Box::new(ResourceRef {
         arn: arns.first().cloned(),
         resource_type: row.config_type.clone(),
         id,
         address: None,
         terraform_type: ctx.catalog.primary_for_config_type(&row.config_type).map(|s| s.terraform_type.clone()),
         state: None,
-    }))
+        account: None,
+        region: None,
+    })))
 }
 
 /// Every index entry of the identity the call names, in the call's account and region; empty
@@ -700,6 +702,8 @@ fn state_written(call: &ApiCall, ctx: &Context<'_>, kind: ActorKind, bucket: &st
                 address: None,
                 terraform_type: None,
                 state: None,
+                account: None,
+                region: None,
             },
             actor: Some(actor_of(&call.principal, kind)),
             changes,

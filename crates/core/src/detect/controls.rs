@@ -275,6 +275,13 @@ pub struct Controls {
     by_type: HashMap<String, Vec<usize>>,
 }
 
+impl Controls {
+    /// How many control rows look at resources of this AWS Config type.
+    pub fn rows_of_type(&self, config_type: &str) -> usize {
+        self.by_type.get(config_type).map_or(0, Vec::len)
+    }
+}
+
 /// The built-in files, one per family.
 pub const FILES: [(&str, &str); 6] = [
     ("audit.toml", include_str!("../../catalog/controls/audit.toml")),
@@ -672,6 +679,8 @@ fn subject(ctx: &Context<'_>, config_type: &str, id: &str, arn: Option<&str>, pl
             address: None,
             terraform_type: None,
             state: None,
+            account: None,
+            region: None,
         },
     }
 }
@@ -710,10 +719,7 @@ fn finding(
     at: chrono::DateTime<chrono::Utc>,
     ctx: &Context<'_>,
 ) -> Finding {
-    // The account is not part of it (yet): an S3 bucket's ARN names none, and the call, the
-    // item and the state write of one weakening must be one finding.
-    let _ = account;
-    let parts = vec![row.id.clone(), resource.resource_type.clone(), resource.id.clone()];
+    let parts = fingerprint_parts(row, &resource.resource_type, &resource.id, identity_account(&resource, account));
     let mut f = build(
         Draft {
             rule: row.rule(),
@@ -733,9 +739,30 @@ fn finding(
     f
 }
 
-/// The fingerprint of a control's finding on a resource.
-pub fn fingerprint(row: &Control, config_type: &str, id: &str) -> String {
-    crate::finding::fingerprint(row.rule(), &[&row.id, config_type, id])
+/// The account that is part of a control finding's identity. The call, the item and the state
+/// write of one weakening must give one finding, and a state write knows no account but its
+/// resources' ARNs: so a managed resource's account is its ARN's (none for an S3 bucket, whose
+/// name is unique across accounts anyway), and an unmanaged resource's is the account the
+/// call or the item came from.
+fn identity_account<'a>(resource: &'a ResourceRef, signal_account: &'a str) -> Option<&'a str> {
+    if resource.address.is_some() {
+        resource.arn.as_deref().and_then(|a| Place::of_arn(a).account)
+    } else {
+        Some(signal_account).filter(|a| !a.is_empty())
+    }
+}
+
+fn fingerprint_parts(row: &Control, config_type: &str, id: &str, account: Option<&str>) -> Vec<String> {
+    let mut parts = vec![row.id.clone(), config_type.to_string(), id.to_string()];
+    parts.extend(account.map(str::to_string));
+    parts
+}
+
+/// The fingerprint of a control's finding on a resource in `account` (`None`: no account is
+/// part of its identity; findings made before ids had places have none either).
+pub fn fingerprint(row: &Control, config_type: &str, id: &str, account: Option<&str>) -> String {
+    let parts = fingerprint_parts(row, config_type, id, account);
+    crate::finding::fingerprint(row.rule(), &parts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// The finding of a state write that weakens a control (`resource` names the managed object).
@@ -819,7 +846,9 @@ pub fn on_item(item: &ConfigItem, changed_properties: &Value, at: chrono::DateTi
 }
 
 /// The control findings a configuration item shows restored: the rows of its type with a
-/// Config signal whose conditions it does not satisfy.
+/// Config signal whose conditions it does not satisfy. Each row gives the fingerprints the
+/// resource's finding can have: with the item's account (unmanaged), with its ARN's (managed),
+/// and with none (a managed S3 bucket; findings recorded before ids had places).
 pub fn restored(item: &ConfigItem, scope: &Scope<'_>) -> Vec<String> {
     let c = Controls::builtin();
     let Some(rows) = c.by_type.get(&item.resource_type) else { return Vec::new() };
@@ -830,7 +859,13 @@ pub fn restored(item: &ConfigItem, scope: &Scope<'_>) -> Vec<String> {
         .map(|&i| &c.rows[i])
         .filter(|row| row.config.iter().any(|s| !s.deleted))
         .filter(|row| !row.config.iter().any(|s| !s.deleted && holds_all(&s.when, &s.unless, &item.doc, scope)))
-        .map(|row| fingerprint(row, &item.resource_type, &item.resource_id))
+        .flat_map(|row| {
+            let arn_account = item.arn.as_deref().and_then(|a| Place::of_arn(a).account);
+            let mut accounts = vec![None, item.account_id.as_deref().filter(|a| !a.is_empty()), arn_account];
+            accounts.sort();
+            accounts.dedup();
+            accounts.into_iter().map(|a| fingerprint(row, &item.resource_type, &item.resource_id, a)).collect::<Vec<_>>()
+        })
         .collect()
 }
 

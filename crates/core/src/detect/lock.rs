@@ -94,6 +94,8 @@ pub fn lock_resource(lock_id: &str) -> ResourceRef {
         address: None,
         terraform_type: None,
         state: None,
+        account: None,
+        region: None,
     }
 }
 

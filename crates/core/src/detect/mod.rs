@@ -185,6 +185,9 @@ impl ConfigOrder for InMemory {
 /// State object writes need both state versions, which only an adapter can fetch: the caller
 /// passes them to [`state_write::detect`]; here they yield nothing.
 pub fn process(signal: &Signal, ctx: &Context<'_>, mem: &mut dyn Memory) -> Vec<Finding> {
+    // A signal from an account is judged by that account's policy (its unit's, its own).
+    let policy = ctx.policy.for_account(signal.place().account);
+    let ctx = &Context { policy: &policy, ..*ctx };
     let mut out = match signal {
         Signal::ApiCall(call) => cloudtrail::detect(call, ctx, mem),
         Signal::ConfigChange(change) => config_change::detect(change, ctx, mem),
@@ -193,6 +196,9 @@ pub fn process(signal: &Signal, ctx: &Context<'_>, mem: &mut dyn Memory) -> Vec<
         Signal::Tick(t) => lock::sweep(t.time, ctx, mem),
         Signal::StateObject(_) => Vec::new(),
     };
+    for f in &mut out {
+        f.resource.locate(signal.place());
+    }
     finding::sort(&mut out);
     out
 }
@@ -214,6 +220,8 @@ pub struct Needs {
 /// The findings `signal` shows resolved, if open (only a Config item does): call before
 /// [`process`], with the same memory.
 pub fn resolutions(signal: &Signal, ctx: &Context<'_>, mem: &dyn ConfigOrder) -> Vec<crate::lifecycle::Resolve> {
+    let policy = ctx.policy.for_account(signal.place().account);
+    let ctx = &Context { policy: &policy, ..*ctx };
     match signal {
         Signal::ConfigChange(change) => config_change::resolutions(change, ctx, mem),
         _ => Vec::new(),
@@ -274,6 +282,8 @@ pub fn invalid_input(bad: &InvalidInput, catalog: &Catalog, at: DateTime<Utc>) -
             address: None,
             terraform_type: None,
             state: None,
+            account: None,
+            region: None,
         },
         actor: None,
         changes: Vec::new(),
@@ -290,14 +300,18 @@ pub fn invalid_input(bad: &InvalidInput, catalog: &Catalog, at: DateTime<Utc>) -
 
 /// The resource reference of an index entry.
 pub fn resource_of(e: &IndexEntry) -> ResourceRef {
-    ResourceRef {
+    let mut r = ResourceRef {
         arn: e.arn.clone(),
         resource_type: e.config_type.clone(),
         id: e.resource_id.clone(),
         address: Some(e.address.clone()),
         terraform_type: Some(e.terraform_type.clone()),
         state: Some((*e.state).clone()),
-    }
+        account: None,
+        region: None,
+    };
+    r.locate(crate::place::Place::ANYWHERE);
+    r
 }
 
 /// Fingerprint anchor of a managed resource: state lineage (or key), workspace, address.
@@ -337,7 +351,8 @@ pub struct Draft {
 }
 
 /// Build a finding from a draft, with the rule's default severity and controls.
-pub fn build(d: Draft, catalog: &Catalog) -> Finding {
+pub fn build(mut d: Draft, catalog: &Catalog) -> Finding {
+    d.resource.locate(crate::place::Place::ANYWHERE);
     let defaults = catalog.rule(d.rule);
     let mut controls: Vec<String> = defaults.controls;
     for c in d.extra_controls {

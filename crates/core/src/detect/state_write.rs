@@ -326,6 +326,8 @@ fn written_finding(v: &Written, ctx: &Context<'_>, rule: Rule, title: String, ch
                 address: None,
                 terraform_type: None,
                 state: Some(v.state.clone()),
+                account: None,
+                region: None,
             },
             actor: v.writer.as_ref().map(|p| actor(p, ctx.policy)),
             changes,
@@ -520,6 +522,8 @@ fn controls(w: &StateWrite<'_>, diff: &Diff<'_>, ctx: &Context<'_>, out: &mut Ve
                 address: Some(c.address.clone()),
                 terraform_type: Some(c.resource_type.clone()),
                 state: Some(w.current.state_ref()),
+                account: None,
+                region: None,
             };
             out.push(super::controls::on_state(row, t, &c.attributes, resource, writer_actor(w, ctx), w.event.time, ctx));
         }
@@ -645,6 +649,8 @@ fn regression(
                 address: Some(inst.address.clone()),
                 terraform_type: Some(inst.resource_type.clone()),
                 state: Some(sref.clone()),
+                account: None,
+                region: None,
             },
             actor: writer_actor(w, ctx),
             changes: weaker.into_iter().map(|(_, c)| c).collect(),
@@ -741,6 +747,8 @@ fn unmanaged(w: &StateWrite<'_>, prev: &State, ctx: &Context<'_>, out: &mut Vec<
                     address: None,
                     terraform_type: Some(inst.resource_type.clone()),
                     state: None,
+                    account: None,
+                    region: None,
                 },
                 actor: writer_actor(w, ctx),
                 changes: vec![Change { path: "address".into(), desired: Value::String(inst.address.clone()), actual: Value::Null }],
