@@ -88,7 +88,7 @@ pub fn generate(path: &Path, instances: usize) {
 /// A state of `instances` instances: resources of ten instances each, cycling through `types`,
 /// the `r`-th of a type in the module `module(r, type)`, instance `i` of the `n`-th overall
 /// being `instance(type, n, i)`.
-fn build_state(
+pub fn build_state(
     types: &[&str],
     instances: usize,
     module: impl Fn(usize, &str) -> String,
