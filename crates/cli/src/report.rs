@@ -46,6 +46,10 @@ pub struct ReportArgs {
     /// Key prefix inside the store
     #[arg(long, default_value = "")]
     prefix: String,
+    /// Policy TOML whose `[accounts]` name each account and its organisational unit in the
+    /// breakdown of open findings by account, unit and region
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -165,11 +169,13 @@ pub fn run(a: ReportArgs) -> Result<bool> {
         }
     }
     let now = a.now.unwrap_or_else(Utc::now);
+    let policy = crate::replay::load_policy(a.policy.as_ref()).context("--policy")?;
     let mut store = open_store(&a.evidence)?;
     let (records, skipped) = read_findings(store.as_ref(), &a.prefix).with_context(|| a.evidence.to_string())?;
     let expiring = a.exceptions.as_deref().map(|p| exceptions_from(p, a.max_exception_days)).transpose()?;
     let period = Period { from: a.from, to: a.to };
     let mut r = report::build(&records, period, now, expiring);
+    report::name_accounts(&mut r, &policy.accounts);
     r.coverage = report::latest_coverage(read_coverage(store.as_ref(), &a.prefix).with_context(|| a.evidence.to_string())?, period);
     let json = report::to_json(&r);
 

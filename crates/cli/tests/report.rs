@@ -64,7 +64,10 @@ fn report_on_the_samples() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(!html.contains("http://") && !html.contains("https://"), "no URL in the HTML");
     assert!(!html.contains("<script"), "no script in the HTML");
-    assert_eq!(html.matches("<svg").count(), 5, "coverage, severity, HIPAA and NIST controls, trend");
+    assert_eq!(html.matches("<svg").count(), 6, "coverage, account, severity, HIPAA and NIST controls, trend");
+    // The sample findings are all in one account (their ARNs' and Config items').
+    assert!(html.contains("<section id=\"by-account\">"), "the account section");
+    assert_eq!(json["open_by_account"][0]["label"], "123456789012");
     // what the scan compared and did not: its coverage record, the latest in the period
     assert!(html.contains("<section id=\"coverage\">"), "the coverage section");
     let cov = &json["coverage"];

@@ -126,6 +126,11 @@ pub struct Row {
     pub last_seen: DateTime<Utc>,
     pub controls: Vec<String>,
     pub suppressed_by: Option<String>,
+    /// The account and region of the finding's resource, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The finding record key.
     pub record: String,
     /// The input records behind the finding.
@@ -147,6 +152,17 @@ pub struct Report {
     /// Open findings per severity, most severe first (every severity listed).
     pub open_by_severity: Vec<Count>,
     pub open_by_control: Vec<ControlCount>,
+    /// Open findings per account (its id, or `name` and unit after [`name_accounts`]), most
+    /// first; findings that name no account under `(account not known)`. Empty when no open
+    /// finding names an account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_by_account: Vec<Count>,
+    /// Open findings per organisational unit, from the policy's `[accounts]` ([`name_accounts`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_by_unit: Vec<Count>,
+    /// Open findings per region (`global` for resources without one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_by_region: Vec<Count>,
     /// Findings first seen per day (UTC).
     pub trend: Vec<Count>,
     pub time_to_resolve: TimeToResolve,
@@ -270,6 +286,15 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
     open_by_control.sort_by(|a, b| a.framework.cmp(&b.framework).then(b.count.cmp(&a.count)).then(a.control.cmp(&b.control)));
 
     let trend = trend(&chosen, period);
+    let open: Vec<&&FindingRecord> = chosen.iter().filter(|r| r.finding.status == Status::Open).collect();
+    let (open_by_account, open_by_region) = if open.iter().any(|r| r.finding.resource.account.is_some()) {
+        (
+            group_counts(&open, |r| r.finding.resource.account.clone().unwrap_or_else(|| NO_ACCOUNT.to_string())),
+            group_counts(&open, |r| r.finding.resource.region.clone().unwrap_or_else(|| "global".to_string())),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
 
     let mut items: Vec<Resolved> = chosen
         .iter()
@@ -329,6 +354,8 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
                 last_seen: f.last_seen,
                 controls: f.controls.clone(),
                 suppressed_by: f.suppressed_by.clone(),
+                account: f.resource.account.clone(),
+                region: f.resource.region.clone(),
                 record: r.key.clone(),
                 inputs: f.evidence.clone(),
             }
@@ -344,6 +371,9 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
         by_status,
         open_by_severity,
         open_by_control,
+        open_by_account,
+        open_by_unit: Vec::new(),
+        open_by_region,
         trend,
         time_to_resolve,
         exceptions_expiring,
@@ -351,6 +381,54 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
         rows,
         coverage: None,
     }
+}
+
+/// The label of open findings that name no account.
+pub const NO_ACCOUNT: &str = "(account not known)";
+
+/// Counts of `records` by `key`, most first, then by label.
+fn group_counts(records: &[&&FindingRecord], key: impl Fn(&FindingRecord) -> String) -> Vec<Count> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in records {
+        groups.entry(key(r)).or_default().push(r.key.clone());
+    }
+    let mut out: Vec<Count> = groups
+        .into_iter()
+        .map(|(label, mut evidence)| {
+            evidence.sort();
+            Count { label, count: evidence.len(), evidence }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    out
+}
+
+/// Name the accounts of `report.open_by_account` as the policy's `[accounts]` does
+/// (`111122223333 (ehr-prod, OU Workloads/Prod)`), and count the open findings per unit.
+pub fn name_accounts(report: &mut Report, accounts: &BTreeMap<String, crate::policy::AccountPolicy>) {
+    if accounts.is_empty() {
+        return;
+    }
+    let mut units: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in &mut report.open_by_account {
+        let known = accounts.get(&c.label);
+        units.entry(known.and_then(|a| a.ou.clone()).unwrap_or_else(|| "(no unit)".into())).or_default().extend(c.evidence.iter().cloned());
+        c.label = match known.map(|a| (a.name.as_deref(), a.ou.as_deref())) {
+            Some((Some(n), Some(ou))) => format!("{} ({n}, OU {ou})", c.label),
+            Some((Some(n), None)) => format!("{} ({n})", c.label),
+            Some((None, Some(ou))) => format!("{} (OU {ou})", c.label),
+            _ => c.label.clone(),
+        };
+    }
+    let mut out: Vec<Count> = units
+        .into_iter()
+        .map(|(label, mut evidence)| {
+            evidence.sort();
+            Count { label, count: evidence.len(), evidence }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    report.open_by_unit = out;
 }
 
 fn trend(chosen: &[&FindingRecord], period: Period) -> Vec<Count> {
@@ -402,7 +480,7 @@ pub fn csv_field(s: &str) -> String {
 }
 
 /// CSV header columns.
-pub const CSV_HEADER: [&str; 14] = [
+pub const CSV_HEADER: [&str; 16] = [
     "fingerprint",
     "severity",
     "rule",
@@ -417,6 +495,8 @@ pub const CSV_HEADER: [&str; 14] = [
     "suppressed_by",
     "record",
     "inputs",
+    "account",
+    "region",
 ];
 
 /// One row per finding, CRLF line ends (RFC 4180); lists are joined with `; `.
@@ -439,6 +519,8 @@ pub fn to_csv(report: &Report) -> String {
             r.suppressed_by.clone().unwrap_or_default(),
             r.record.clone(),
             r.inputs.join("; "),
+            r.account.clone().unwrap_or_default(),
+            r.region.clone().unwrap_or_default(),
         ];
         out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
@@ -708,6 +790,38 @@ fn trend_chart(trend: &[Count]) -> Markup {
 
 /// The coverage section: one bar per state (compared, catalogued but not compared, not in the
 /// catalog), then the types not watched.
+/// Open findings by account (with its name and unit), by unit and by region.
+fn by_account_section(report: &Report) -> Markup {
+    let bars = |counts: &[Count]| -> Vec<(String, Count)> { counts.iter().map(|c| (c.label.clone(), c.clone())).collect() };
+    let table = |what: &str, counts: &[Count]| {
+        html! {
+            table {
+                thead { tr { th { (Text(what)) } th { "open" } th { "evidence" } } }
+                tbody {
+                    @for c in counts {
+                        tr { td { (Text(&c.label)) } td { (c.count) } td { (evidence_list(&c.evidence)) } }
+                    }
+                }
+            }
+        }
+    };
+    let accounts = bars(&report.open_by_account);
+    let account_bars: Vec<(&str, &Count, &str)> = accounts.iter().map(|(l, c)| (l.as_str(), c, "#3a5ba0")).collect();
+    html! {
+        section id="by-account" {
+            h2 { "Open findings by account" }
+            (hbar_chart("chart-account", "open findings by account", &account_bars))
+            (table("account", &report.open_by_account))
+            @if !report.open_by_unit.is_empty() {
+                h3 { "By organisational unit" }
+                (table("unit", &report.open_by_unit))
+            }
+            h3 { "By region" }
+            (table("region", &report.open_by_region))
+        }
+    }
+}
+
 fn coverage_section(c: &ReportCoverage) -> Markup {
     let cov = &c.coverage;
     let rows: Vec<(String, [usize; 3])> = cov
@@ -868,6 +982,10 @@ pub fn to_html(report: &Report) -> String {
                             }
                         }
                     }
+                }
+
+                @if !report.open_by_account.is_empty() {
+                    (by_account_section(report))
                 }
 
                 section id="by-control" {
@@ -1064,7 +1182,18 @@ mod tests {
         }];
         let mut r = build(&records, Period { from: None, to: None }, t("2026-11-05T00:00:00Z"), Some(exceptions));
         r.exceptions_source = format!("source {HOSTILE}");
-        for c in r.by_status.iter_mut().chain(&mut r.open_by_severity).chain(&mut r.trend) {
+        r.open_by_account = vec![Count { label: "111122223333".into(), count: 1, evidence: vec![format!("ev{HOSTILE}")] }];
+        r.open_by_unit = vec![Count { label: "Workloads".into(), count: 1, evidence: vec![format!("ev{HOSTILE}")] }];
+        r.open_by_region = vec![Count { label: "us-east-1".into(), count: 1, evidence: vec![format!("ev{HOSTILE}")] }];
+        for c in r
+            .by_status
+            .iter_mut()
+            .chain(&mut r.open_by_severity)
+            .chain(&mut r.trend)
+            .chain(&mut r.open_by_account)
+            .chain(&mut r.open_by_unit)
+            .chain(&mut r.open_by_region)
+        {
             c.label.push_str(HOSTILE);
         }
         for i in &mut r.time_to_resolve.items {

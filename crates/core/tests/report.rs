@@ -184,3 +184,58 @@ fn csv_is_one_row_per_finding_with_rfc4180_quoting() {
     assert_eq!(csv.split("\r\n").filter(|l| !l.is_empty()).count(), 1 + 5);
     assert!(csv.contains("HIPAA 164.312(c)(1); NIST CM-3"));
 }
+
+#[test]
+fn open_findings_are_broken_down_by_account_unit_and_region() {
+    let place = |mut r: FindingRecord, account: Option<&str>, region: Option<&str>| {
+        r.finding.resource.account = account.map(str::to_string);
+        r.finding.resource.region = region.map(str::to_string);
+        r
+    };
+    let mut recs = sample();
+    // a (open) and d (open) in ehr-prod, in two regions; c (suppressed) in the sandbox; a new
+    // open finding f that names no account.
+    recs = recs
+        .into_iter()
+        .map(|r| match r.finding.fingerprint.as_str() {
+            "a" => place(r, Some("111122223333"), Some("eu-west-1")),
+            "d" => place(r, Some("111122223333"), None),
+            "c" => place(r, Some("444455556666"), Some("us-east-1")),
+            _ => r,
+        })
+        .collect();
+    recs.push(rec("k-f", "f", Rule::DriftChanged, Severity::High, Status::Open, ("2026-11-04T00:00:00Z", "2026-11-04T00:00:00Z"), &[]));
+    let period = Period { from: Some(t("2026-11-01T00:00:00Z")), to: Some(t("2026-11-30T23:59:59Z")) };
+    let mut r = build(&recs, period, t("2026-11-30T00:00:00Z"), None);
+    let by = |counts: &[driftwatch_core::report::Count]| -> Vec<(String, Vec<String>)> {
+        counts.iter().map(|c| (c.label.clone(), c.evidence.clone())).collect()
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // Open findings only: the sandbox's suppressed one is not counted.
+    assert_eq!(
+        by(&r.open_by_account),
+        [("111122223333".to_string(), s(&["k-a2", "k-d"])), ("(account not known)".to_string(), s(&["k-f"]))]
+    );
+    assert_eq!(by(&r.open_by_region), [("global".to_string(), s(&["k-d", "k-f"])), ("eu-west-1".to_string(), s(&["k-a2"]))]);
+    assert!(r.open_by_unit.is_empty(), "units come from the policy");
+
+    let policy = driftwatch_core::policy::Policy::from_toml(
+        "[accounts.\"111122223333\"]\nname = \"ehr-prod\"\nou = \"Workloads/Prod\"\n[accounts.\"444455556666\"]\nname = \"sandbox\"",
+    )
+    .unwrap();
+    driftwatch_core::report::name_accounts(&mut r, &policy.accounts);
+    assert_eq!(r.open_by_account[0].label, "111122223333 (ehr-prod, OU Workloads/Prod)");
+    assert_eq!(by(&r.open_by_unit), [("Workloads/Prod".to_string(), s(&["k-a2", "k-d"])), ("(no unit)".to_string(), s(&["k-f"]))]);
+
+    let html = to_html(&r);
+    assert!(html.contains("<section id=\"by-account\">") && html.contains("<svg id=\"chart-account\""), "the account section");
+    assert!(html.contains("111122223333 (ehr-prod, OU Workloads/Prod)") && html.contains("By organisational unit"));
+    let csv = to_csv(&r);
+    assert!(csv.lines().next().unwrap().ends_with(",account,region"));
+    assert!(csv.lines().any(|l| l.starts_with("a,") && l.ends_with(",111122223333,eu-west-1")), "{csv}");
+    assert_eq!(to_json(&r)["open_by_unit"][0]["label"], "Workloads/Prod");
+
+    // A report whose findings name no account has no such section.
+    let plain = build(&sample(), period, t("2026-11-30T00:00:00Z"), None);
+    assert!(plain.open_by_account.is_empty() && !to_html(&plain).contains("id=\"by-account\""));
+}

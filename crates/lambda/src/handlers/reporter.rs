@@ -43,6 +43,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         .collect();
     let period = Period { from: Some(from), to: Some(to) };
     let mut r = report::build(&records, period, now, Some(expiring));
+    report::name_accounts(&mut r, &adapters.env.policy.accounts);
     r.coverage = report::latest_coverage(read_coverage(adapters, from, now.max(to)).await?, period);
     let report_json = report::to_json(&r);
     let reports = adapters.env.reports.clone().ok_or_else(|| transient("DRIFTWATCH_REPORTS is not set"))?;
