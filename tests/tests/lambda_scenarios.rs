@@ -1882,3 +1882,107 @@ fn a_weakened_control_seen_by_cloudtrail_and_config_is_one_finding_and_one_alert
     let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
     assert_eq!(alerts.iter().filter(|m| m.to_string().contains("control.integrity_weakened")).count(), 1, "{alerts:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// An Organization: three accounts, two regions, one watcher.
+
+/// The network sample state as `account`'s in `region` (every ARN, owner and region rewritten,
+/// a lineage of its own), indexed under `key` of the state bucket.
+fn index_network_state_of(lab: &Lab, account: &str, region: &str, key: &str, lineage: &str) -> usize {
+    use driftwatch_core::state::{self, StateLocation};
+    let text = std::fs::read_to_string(workspace_root().join("samples/states/network.tfstate")).expect("sample state");
+    let mut v: Value = serde_json::from_str(&text.replace("123456789012", account).replace("us-east-1", region)).expect("state JSON");
+    v["lineage"] = Value::String(lineage.into());
+    let catalog = driftwatch_core::Catalog::builtin();
+    let redactor = driftwatch_core::Redactor::new(deployment::REDACTION_SALT.as_bytes());
+    let parsed = state::parse_state(v.to_string().as_bytes(), StateLocation::s3(deployment::STATE_BUCKET, key), &catalog, &redactor)
+        .expect("parse state");
+    let index = driftwatch_core::index::ManagedIndex::build([parsed], &catalog);
+    let entries = index.entries().to_vec();
+    let table =
+        driftwatch_aws::IndexTable::new(lab.deployed.dynamodb.clone(), deployment::INDEX_TABLE, driftwatch_aws::TableOptions::default());
+    lab.deployed.block_on(table.put_state_entries(&entries[0].state, &entries, 0)).expect("put index entries")
+}
+
+/// The sample console edit (SSH opened on the application security group) as made in
+/// `account` and `region`, as a member account's rule forwards it to the watcher's bus.
+fn console_edit_in(account: &str, region: &str, id: &str) -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("events/trail-watcher/console-edit/event.json")).expect("event");
+    let mut ev: Value = serde_json::from_str(&text.replace("123456789012", account).replace("us-east-1", region)).expect("event JSON");
+    ev["id"] = Value::String(id.into());
+    ev["detail"]["eventID"] = Value::String(format!("{id}-trail"));
+    ev
+}
+
+#[test]
+fn an_organizations_console_edits_reach_the_watcher_each_in_its_account() {
+    const PROD: &str = "111122223333";
+    const PROD_EU: &str = "777788889999";
+    const SANDBOX: &str = "444455556666";
+    let Some(lab) = Lab::start("organization") else { return };
+    // The same network, with the same security group id, in three accounts' states: two in
+    // us-east-1, one in eu-west-1.
+    for (account, region, key, lineage) in [
+        (PROD, "us-east-1", "prod/network.tfstate", "0e4c3a1d-0000-4000-8000-00000000a001"),
+        (SANDBOX, "us-east-1", "sandbox/network.tfstate", "0e4c3a1d-0000-4000-8000-00000000a002"),
+        (PROD_EU, "eu-west-1", "prod-eu/network.tfstate", "0e4c3a1d-0000-4000-8000-00000000a003"),
+    ] {
+        assert!(index_network_state_of(&lab, account, region, key, lineage) > 0);
+    }
+    let mut policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
+    policy.push_str(&format!(
+        "\n[units.Workloads]\n[units.Sandbox]\n[accounts.\"{PROD}\"]\nname = \"ehr-prod\"\nou = \"Workloads\"\n\
+         [accounts.\"{PROD_EU}\"]\nname = \"ehr-prod-eu\"\nou = \"Workloads\"\n[accounts.\"{SANDBOX}\"]\nname = \"sandbox\"\nou = \"Sandbox\"\n"
+    ));
+    let adapters = lab.adapters(Function::TrailWatcher, &[("DRIFTWATCH_POLICY", policy.as_str())]);
+    for (account, region, id) in
+        [(SANDBOX, "us-east-1", "5d0c1e2f-0000-4000-8000-0000000000b1"), (PROD_EU, "eu-west-1", "5d0c1e2f-0000-4000-8000-0000000000b2")]
+    {
+        let ev = console_edit_in(account, region, id);
+        let out = lab.invoke(&adapters, &ev, now());
+        assert_eq!(out["recorded"]["changed"], 2, "{account}: {out}");
+        // Delivered again: nothing new.
+        let again = lab.invoke(&adapters, &ev, now());
+        assert_eq!((again["recorded"]["changed"].as_u64(), again["recorded"]["alerts"].as_u64()), (Some(0), Some(0)), "{again}");
+    }
+    // Each console edit is its own account's: the group of that account's state, its account
+    // and region, the person who made it; one group id in two accounts is two findings each.
+    let console: Vec<Value> = lab
+        .findings()
+        .iter()
+        .map(|i| serde_json::from_str::<Value>(i["record"].as_str().unwrap()).unwrap()["finding"].clone())
+        .filter(|f| f["rule"] == "change.console")
+        .collect();
+    assert_eq!(console.len(), 2, "{console:#?}");
+    let seen: BTreeSet<(String, String, String, String)> = console
+        .iter()
+        .map(|f| {
+            let r = &f["resource"];
+            assert_eq!(r["address"], "aws_security_group.app");
+            assert!(f["actor"]["principal_arn"].as_str().unwrap().ends_with("/jane.doe@stmarys.org"), "{f}");
+            let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+            (s(&r["account"]), s(&r["region"]), s(&r["state"]["key"]), s(&f["fingerprint"]))
+        })
+        .collect();
+    let places: Vec<(&str, &str, &str)> = seen.iter().map(|(a, r, k, _)| (a.as_str(), r.as_str(), k.as_str())).collect();
+    assert_eq!(places, [(SANDBOX, "us-east-1", "sandbox/network.tfstate"), (PROD_EU, "eu-west-1", "prod-eu/network.tfstate")]);
+    assert_eq!(seen.iter().map(|(.., fp)| fp).collect::<BTreeSet<_>>().len(), 2);
+    let network: Vec<Value> = lab
+        .findings()
+        .iter()
+        .map(|i| serde_json::from_str::<Value>(i["record"].as_str().unwrap()).unwrap()["finding"].clone())
+        .filter(|f| f["rule"] == "control.network_exposure")
+        .collect();
+    assert_eq!(network.len(), 2, "the same group opened in two accounts: {network:#?}");
+    // The alerts name the account as the policy does, and carry its unit for filter policies.
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue);
+    assert_eq!(alerts.len(), 2, "one per resource (the quiet period holds the control finding): {alerts:?}");
+    let units: BTreeSet<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            let attr = |k: &str| a["MessageAttributes"][k]["Value"].as_str().unwrap_or("").to_string();
+            (attr("account_name"), attr("ou"))
+        })
+        .collect();
+    assert_eq!(units, BTreeSet::from([("ehr-prod-eu".into(), "Workloads".into()), ("sandbox".into(), "Sandbox".into())]));
+}
