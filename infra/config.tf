@@ -28,6 +28,7 @@ locals {
     "buckets = ${jsonencode(var.state_buckets)}",
     "lock_tables = ${jsonencode(var.lock_tables)}",
     "keys = ${jsonencode(local.state_key_globs)}",
+    "roles = [${join(", ", [for r in var.state_roles : "{ buckets = ${jsonencode(r.buckets)}, role_arn = ${jsonencode(r.role_arn)}, external_id = ${jsonencode(r.external_id)} }"])}]",
     "",
     "[locks]",
     "stale_after_minutes = { ${join(", ", [for k, v in var.lock_stale_after_minutes : "${jsonencode(k)} = ${v}"])} }",

@@ -151,6 +151,12 @@ locals {
       Action   = ["dynamodb:Scan"]
       Resource = local.lock_table_arns
     }
+    state_roles = {
+      Sid      = "StateReadRolesOfOtherAccounts"
+      Effect   = "Allow"
+      Action   = ["sts:AssumeRole"]
+      Resource = [for r in var.state_roles : r.role_arn]
+    }
     state_kms = {
       Sid      = "StateKeys"
       Effect   = "Allow"
@@ -217,17 +223,20 @@ locals {
   # exceptions, evidence, alerts, the index slice a signal needs. Each role is exactly what
   # the function's code calls (crates/lambda/src/grants.rs); tests/tests/infra.rs checks both ways.
   recording = [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.alerts, local.stmt.async_dlq, local.stmt.index_ro]
-  state_kms = length(var.state_kms_key_arns) > 0 ? [local.stmt.state_kms] : []
+  state_access = concat(
+    length(var.state_kms_key_arns) > 0 ? [local.stmt.state_kms] : [],
+    length(var.state_roles) > 0 ? [local.stmt.state_roles] : [],
+  )
 
   function_statements = {
-    "state-watcher"  = concat(local.recording, [local.stmt.index_write, local.stmt.state_read, local.stmt.state_versions, local.stmt.locks_get], local.state_kms)
+    "state-watcher"  = concat(local.recording, [local.stmt.index_write, local.stmt.state_read, local.stmt.state_versions, local.stmt.locks_get], local.state_access)
     "trail-watcher"  = concat(local.recording, [local.stmt.trail_logs])
     "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
-    "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_kms)
+    "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_access)
     "sweeper" = concat(
       [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.heartbeat, local.stmt.async_dlq],
       [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.signing_kms, local.stmt.config_read],
-      local.state_kms,
+      local.state_access,
     )
     "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]
   }

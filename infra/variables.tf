@@ -49,6 +49,16 @@ variable "state_kms_key_arns" {
   default     = []
 }
 
+variable "state_roles" {
+  description = "State buckets kept in other accounts, each read through a role there that the state-watcher, lock-watcher and sweeper assume (sts:AssumeRole with external_id; \"\" for none). The role needs s3:GetObject, s3:GetObjectVersion, s3:ListBucket and s3:ListBucketVersions on its buckets."
+  type = list(object({
+    role_arn    = string
+    buckets     = list(string)
+    external_id = string
+  }))
+  default = []
+}
+
 variable "manage_state_bucket_notifications" {
   description = "Manage the state buckets' notification configuration (EventBridge on, .tflock objects to lock-watcher). It REPLACES any notification configuration the buckets have."
   type        = bool

@@ -1062,6 +1062,7 @@ fn member() -> (Infra, Eval) {
     set.insert("watcher_account_id".to_string(), Value::String(WATCHER_ACCOUNT.into()));
     set.insert("watcher_region".to_string(), Value::String(WATCHER_REGION.into()));
     set.insert("state_buckets".to_string(), example_vars()["state_buckets"].clone());
+    set.insert("state_read_role_external_id".to_string(), Value::String("driftwatch-test".into()));
     let ev = Eval::with_vars(&member, set);
     (member, ev)
 }
@@ -1098,6 +1099,51 @@ fn the_member_module_sends_to_the_watchers_bus_only() {
     let auth = member.resources("aws_config_aggregate_authorization").find(|b| name(b) == "watcher").expect("the aggregator authorisation");
     assert_eq!(ev.string(attr(&auth.body, "account_id").unwrap()), WATCHER_ACCOUNT);
     assert_eq!(ev.string(attr(&auth.body, "region").unwrap()), WATCHER_REGION);
+}
+
+/// Issue 16: the role through which the watcher reads a member's state (its `state_roles`):
+/// only the watcher's state-reading functions may assume it, with the external id, and it may
+/// read the state buckets' objects, versions and listings, nothing else.
+#[test]
+fn a_members_state_is_read_through_a_role_only_the_watchers_readers_assume() {
+    let (member, ev) = member();
+    let role = member.resources("aws_iam_role").find(|b| name(b) == "state_read").expect("the state read role");
+    let trust: serde_json::Value = serde_json::from_str(&ev.string(attr(&role.body, "assume_role_policy").unwrap())).unwrap();
+    let s = &trust["Statement"][0];
+    assert_eq!(s["Principal"], json!({"AWS": format!("arn:aws:iam::{WATCHER_ACCOUNT}:root")}), "{trust}");
+    assert_eq!(s["Condition"]["StringEquals"]["sts:ExternalId"], "driftwatch-test", "{trust}");
+    let readers: Vec<String> =
+        ["state-watcher", "lock-watcher", "sweeper"].map(|f| format!("arn:aws:iam::{WATCHER_ACCOUNT}:role/driftwatch-{f}")).to_vec();
+    assert_eq!(as_list(&s["Condition"]["ArnEquals"]["aws:PrincipalArn"]), readers, "{trust}");
+    // The functions' roles are named so in infra/ (name_prefix driftwatch).
+    let infra = load();
+    for f in ["state_watcher", "lock_watcher", "sweeper"] {
+        let r = infra.resources("aws_iam_role").find(|b| name(b) == f).unwrap();
+        assert_eq!(Eval::new(&infra).string(attr(&r.body, "name").unwrap()), format!("driftwatch-{}", f.replace('_', "-")));
+    }
+    let policy = member.resources("aws_iam_role_policy").find(|b| name(b) == "state_read").expect("its policy");
+    let policy: serde_json::Value = serde_json::from_str(&ev.string(attr(&policy.body, "policy").unwrap())).unwrap();
+    let mut granted: Vec<(String, String)> = Vec::new();
+    for st in policy["Statement"].as_array().unwrap() {
+        for a in as_list(&st["Action"]) {
+            for r in as_list(&st["Resource"]) {
+                granted.push((a.to_string(), r.to_string()));
+            }
+        }
+    }
+    granted.sort();
+    let b = example_vars()["state_buckets"].as_array().and_then(|a| a.first()).and_then(|v| v.as_str()).unwrap().to_string();
+    let want = [
+        ("s3:GetObject", format!("arn:aws:s3:::{b}/*")),
+        ("s3:GetObjectVersion", format!("arn:aws:s3:::{b}/*")),
+        ("s3:ListBucket", format!("arn:aws:s3:::{b}")),
+        ("s3:ListBucketVersions", format!("arn:aws:s3:::{b}")),
+    ];
+    assert_eq!(granted, want.map(|(a, r)| (a.to_string(), r)).to_vec());
+    // What the watcher's state reader calls needs no more than that (S3StateReader::READ, LIST).
+    let needed: BTreeSet<&str> =
+        driftwatch_aws::S3StateReader::READ.iter().chain(driftwatch_aws::S3StateReader::LIST).map(|a| a.iam).collect();
+    assert_eq!(needed, granted.iter().map(|(a, _)| a.as_str()).collect::<BTreeSet<_>>());
 }
 
 /// Issue 16, on moto: rendered with the example state buckets, a member account's rules forward
@@ -1194,6 +1240,7 @@ fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
         _ if r.starts_with("arn:aws:dynamodb:") && r.contains(":table/") && r.contains("/stream/") => Target::LockStreams,
         _ if r.starts_with("arn:aws:dynamodb:") && r.contains(":table/") => Target::LockTables,
         _ if r.contains("aws_kms_key.main") => Target::WatcherKey,
+        _ if action == "sts:AssumeRole" && r.starts_with("arn:aws:iam::") && r.contains(":role/") => Target::StateRoles,
         _ if r.contains("aws_kms_key.signing") => Target::SigningKmsKey,
         _ if r.starts_with("arn:aws:kms:") => Target::StateKeys,
         _ if r.contains("aws_sqs_queue.dlq") && r.contains("lock-stream") => Target::LockStreamDeadLetterQueue,
@@ -1256,6 +1303,7 @@ fn every_role_grants_exactly_what_its_function_calls() {
             .into_iter()
             // Deployment-dependent targets: only where the variables name them.
             .filter(|g| g.target != Target::StateKeys || has("state_kms_key_arns"))
+            .filter(|g| g.target != Target::StateRoles || has("state_roles"))
             .filter(|g| g.target != Target::ConfigBucket || has("config_delivery_bucket"))
             .map(|g| (g.action.to_string(), g.target))
             .collect();

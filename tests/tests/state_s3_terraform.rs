@@ -252,3 +252,45 @@ async fn versions_pagination_and_errors_on_moto() {
         other => panic!("missing bucket: {other:?}"),
     }
 }
+
+/// A workload account keeps its own state: the watcher reads it through a role there
+/// (`[[state.roles]]`, `sts:AssumeRole` with an external id). moto switches to the role's
+/// account for the assumed credentials, so the bucket made with them is that account's: the
+/// watcher's own account does not list it. Buckets the role's globs match are read with the
+/// role's client, the others with the watcher's own.
+#[tokio::test]
+async fn a_state_bucket_of_another_account_is_read_through_a_role_there() {
+    const WORKLOAD: &str = "workload-tfstate";
+    let Some((_moto, sdk, _)) = lab("state-role").await else { return };
+    let role = "arn:aws:iam::444455556666:role/driftwatch-state-read";
+    let member = driftwatch_aws::assume_role_config(&sdk, role, Some("driftwatch-test")).await;
+    let as_member = s3_client(&member, PathStyle::Auto);
+    as_member.create_bucket().bucket(WORKLOAD).send().await.expect("the member's bucket");
+    let body = std::fs::read(driftwatch_tests::workspace_root().join("samples/states/network.tfstate")).expect("sample");
+    as_member.put_object().bucket(WORKLOAD).key(KEY).body(body.clone().into()).send().await.expect("put state");
+    let listed = |c: aws_sdk_s3::Client| async move {
+        c.list_buckets()
+            .send()
+            .await
+            .expect("list buckets")
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert!(listed(as_member.clone()).await.contains(&WORKLOAD.to_string()), "made in the role's account");
+    assert!(!listed(s3_client(&sdk, PathStyle::Auto)).await.contains(&WORKLOAD.to_string()), "not the watcher's");
+
+    let own = s3_client(&sdk, PathStyle::Auto);
+    let reader = S3StateReader::new(own.clone()).with_role(&["workload-*".to_string()], as_member.clone());
+    let got = reader.get_version(WORKLOAD, KEY, None).await.expect("read through the role");
+    assert_eq!(got.bytes, body);
+    let keys = reader.state_keys(WORKLOAD, "", |k| k.ends_with(".tfstate")).await.expect("list through the role");
+    assert_eq!(keys, [KEY]);
+    // The watcher's own bucket is still read with its own client; a role client that cannot
+    // reach anything shows which client reads which bucket.
+    let dead = s3_client(&sdk.to_builder().endpoint_url("http://127.0.0.1:9").build(), PathStyle::Always);
+    let routed = S3StateReader::new(own).with_role(&["workload-*".to_string()], dead);
+    assert!(routed.get_version(WORKLOAD, KEY, None).await.is_err(), "workload-* goes through the role's client");
+    routed.state_keys(BUCKET, "", |_| true).await.expect("the watcher's own bucket, with its own client");
+}

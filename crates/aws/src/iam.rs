@@ -79,6 +79,8 @@ pub enum Target {
     LockStreams,
     /// The lock stream's dead-letter queue.
     LockStreamDeadLetterQueue,
+    /// Roles in other accounts that read their state buckets (the policy's `[[state.roles]]`).
+    StateRoles,
     /// Services without resource-level permissions (X-Ray).
     Any,
 }

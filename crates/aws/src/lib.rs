@@ -61,7 +61,7 @@ pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
 pub use locks::{LockItem, LockTableError, LockTables};
 pub use notify::{sns_client, NotifyError, Published, SnsNotifier};
 pub use objects::{ObjectError, ObjectReader, ObjectWriter};
-pub use sdk::{load_sdk_config, s3_client, EnvVarError, PathStyle};
+pub use sdk::{assume_role_config, load_sdk_config, s3_client, EnvVarError, PathStyle};
 pub use secrets::{SecretError, SecretReader};
 pub use state::{Current, ListedVersion, OpenVersion, ReadVersion, S3StateReader, StateObject, StateReadError};
 

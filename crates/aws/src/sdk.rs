@@ -63,6 +63,31 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// `sdk` with the credentials of `role_arn` (`sts:AssumeRole`, with `external_id` when the
+/// role's trust asks for one), refreshed before they expire: for reading what another account
+/// keeps (its Terraform state). Nothing is called until a client built from it first signs a
+/// request.
+pub async fn assume_role_config(sdk: &SdkConfig, role_arn: &str, external_id: Option<&str>) -> SdkConfig {
+    // The provider refreshes by the clock and retries with a sleep: a configuration built by
+    // hand (not by `load_sdk_config`) may have neither.
+    let mut base = sdk.to_builder();
+    if sdk.time_source().is_none() {
+        base = base.time_source(aws_smithy_async::time::SystemTimeSource::new());
+    }
+    if sdk.sleep_impl().is_none() {
+        if let Some(sleep) = aws_smithy_async::rt::sleep::default_async_sleep() {
+            base = base.sleep_impl(sleep);
+        }
+    }
+    let sdk = &base.build();
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("driftwatch").configure(sdk);
+    if let Some(id) = external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    sdk.to_builder().credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider)).build()
+}
+
 /// The S3 endpoint configured for this SDK configuration, if it is not AWS's own: the
 /// S3-specific setting (`AWS_ENDPOINT_URL_S3`, the profile's `services` section) wins over the
 /// global one, as in the SDK itself.

@@ -172,13 +172,31 @@ pub fn previous_of(mut versions: Vec<ListedVersion>, version_id: &str) -> Result
 #[derive(Debug, Clone)]
 pub struct S3StateReader {
     client: Client,
+    /// Buckets of other accounts, each read with a client holding a role there: (bucket
+    /// globs, client); the first whose globs match the bucket wins.
+    roles: Vec<(Vec<String>, Client)>,
     page_size: Option<i32>,
 }
 
 impl S3StateReader {
     /// A reader over an existing client (the Lambdas build theirs at cold start).
     pub fn new(client: Client) -> Self {
-        S3StateReader { client, page_size: None }
+        S3StateReader { client, roles: Vec::new(), page_size: None }
+    }
+
+    /// Read the buckets matching `buckets` (globs) with `client` (one holding a role of the
+    /// account they are in, see [`crate::assume_role_config`]).
+    pub fn with_role(mut self, buckets: &[String], client: Client) -> Self {
+        self.roles.push((buckets.to_vec(), client));
+        self
+    }
+
+    /// The client that reads `bucket`.
+    fn client_for(&self, bucket: &str) -> &Client {
+        self.roles
+            .iter()
+            .find(|(globs, _)| globs.iter().any(|g| driftwatch_core::glob::matches(g, bucket)))
+            .map_or(&self.client, |(_, c)| c)
     }
 
     /// `MaxKeys` of each `ListObjectVersions` page (S3's default, 1,000, when unset). Every
@@ -224,7 +242,8 @@ impl S3StateReader {
     /// The object that stands at `key` now (`HeadObject`): `None` when there is none (never
     /// written, deleted, or its latest version is a delete marker).
     pub async fn current(&self, bucket: &str, key: &str) -> Result<Option<Current>, StateReadError> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        let client = self.client_for(bucket);
+        match client.head_object().bucket(bucket).key(key).send().await {
             Ok(o) => Ok(Some(Current {
                 version_id: o.version_id().map(str::to_string),
                 etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
@@ -237,7 +256,8 @@ impl S3StateReader {
     /// Every key under `prefix` in `bucket` (`ListObjectsV2`, every page).
     async fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StateReadError> {
         let mut keys = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        let client = self.client_for(bucket);
+        let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Self::failed("ListObjectsV2", bucket, prefix, None, &e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_string));
@@ -277,7 +297,8 @@ impl S3StateReader {
     pub async fn lock_files(&self, bucket: &str) -> Result<Vec<(String, Vec<u8>)>, StateReadError> {
         let mut out = Vec::new();
         for key in self.keys(bucket, "").await?.into_iter().filter(|k| k.ends_with(".tflock")) {
-            let Ok(o) = self.client.get_object().bucket(bucket).key(&key).send().await else { continue };
+            let client = self.client_for(bucket);
+            let Ok(o) = client.get_object().bucket(bucket).key(&key).send().await else { continue };
             let Ok(body) = o.body.collect().await else { continue };
             out.push((key, body.into_bytes().to_vec()));
         }
@@ -317,8 +338,8 @@ impl S3StateReader {
         let mut found = Vec::new();
         let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
         loop {
-            let page = self
-                .client
+            let client = self.client_for(bucket);
+            let page = client
                 .list_object_versions()
                 .bucket(bucket)
                 .prefix(key)
@@ -385,8 +406,8 @@ impl S3StateReader {
     /// `GetObject` of `version_id` (the current version when `None`): the version id and
     /// ETag S3 answered with, and the body to [`OpenVersion::read`].
     pub async fn open_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<OpenVersion, StateReadError> {
-        let out = self
-            .client
+        let client = self.client_for(bucket);
+        let out = client
             .get_object()
             .bucket(bucket)
             .key(key)

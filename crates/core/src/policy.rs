@@ -300,11 +300,42 @@ pub struct StatePolicy {
     /// Object key globs of state files.
     #[serde(default = "default_state_keys")]
     pub keys: Vec<String>,
+    /// `[[state.roles]]`: state buckets in other accounts, read through a role there.
+    #[serde(default)]
+    pub roles: Vec<StateRole>,
+}
+
+/// A role the watcher assumes (`sts:AssumeRole`) to read the state buckets it names: the
+/// state of a workload account, kept in that account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateRole {
+    /// Bucket name globs read through this role (the first role whose globs match wins).
+    pub buckets: Vec<String>,
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub role_arn: String,
+    /// The role's trust policy's `sts:ExternalId`, when it asks for one (empty: none).
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+impl StateRole {
+    /// The external id to pass, if any.
+    pub fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref().filter(|id| !id.is_empty())
+    }
 }
 
 impl Default for StatePolicy {
     fn default() -> Self {
-        StatePolicy { buckets: Vec::new(), lock_tables: Vec::new(), keys: default_state_keys() }
+        StatePolicy { buckets: Vec::new(), lock_tables: Vec::new(), keys: default_state_keys(), roles: Vec::new() }
+    }
+}
+
+impl StatePolicy {
+    /// The role that reads `bucket`, if another account's.
+    pub fn role_for(&self, bucket: &str) -> Option<&StateRole> {
+        self.roles.iter().find(|r| r.buckets.iter().any(|g| glob::matches(g, bucket)))
     }
 }
 
@@ -382,6 +413,23 @@ impl Policy {
         }
         if p.locks.stale_after_minutes.values().any(|m| *m == 0) {
             return Err(PolicyError::Field { field: "locks.stale_after_minutes", message: "thresholds must be at least 1 minute".into() });
+        }
+        for r in &p.state.roles {
+            let account = r.role_arn.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(3)).unwrap_or_default();
+            let is_role = r.role_arn.starts_with("arn:")
+                && r.role_arn.split(':').nth(2) == Some("iam")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && r.role_arn.split(':').nth(5).is_some_and(|res| res.starts_with("role/"));
+            if !is_role {
+                return Err(PolicyError::Field {
+                    field: "state.roles",
+                    message: format!("role_arn {:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", r.role_arn),
+                });
+            }
+            if r.buckets.is_empty() {
+                return Err(PolicyError::Field { field: "state.roles", message: format!("{}: names no bucket", r.role_arn) });
+            }
         }
         for (id, a) in &p.accounts {
             if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {

@@ -289,8 +289,25 @@ fn a_policys_accounts_and_units_are_checked() {
         ("[units.Prod]\n[accounts.\"123456789012\"]\nou = \"Prdo\"", "unit \"Prdo\""),
         ("[units.Prod]\nregulated_tag = \"phi\"", "KEY=VALUE"),
         ("[accounts.\"123456789012\"]\ncolour = \"red\"", "unknown field"),
+        ("[[state.roles]]\nbuckets = [\"b\"]\nrole_arn = \"arn:aws:iam::1234:role/r\"", "not an IAM role ARN"),
+        ("[[state.roles]]\nbuckets = [\"b\"]\nrole_arn = \"arn:aws:iam::123456789012:user/u\"", "not an IAM role ARN"),
+        ("[[state.roles]]\nbuckets = []\nrole_arn = \"arn:aws:iam::123456789012:role/r\"", "names no bucket"),
     ] {
         let e = Policy::from_toml(bad).unwrap_err().to_string();
         assert!(e.contains(says), "{bad}: {e}");
     }
+}
+
+#[test]
+fn a_state_bucket_is_read_through_the_first_role_whose_globs_match_it() {
+    let p = Policy::from_toml(
+        "[[state.roles]]\nbuckets = [\"imaging-*\"]\nrole_arn = \"arn:aws:iam::444455556666:role/read\"\nexternal_id = \"x-1\"\n\
+         [[state.roles]]\nbuckets = [\"*\"]\nrole_arn = \"arn:aws:iam::777788889999:role/read\"\nexternal_id = \"\"",
+    )
+    .unwrap();
+    let imaging = p.state.role_for("imaging-tfstate").unwrap();
+    assert_eq!((imaging.role_arn.as_str(), imaging.external_id()), ("arn:aws:iam::444455556666:role/read", Some("x-1")));
+    let other = p.state.role_for("billing-tfstate").unwrap();
+    assert_eq!((other.role_arn.as_str(), other.external_id()), ("arn:aws:iam::777788889999:role/read", None));
+    assert!(Policy::default().state.role_for("imaging-tfstate").is_none());
 }

@@ -86,7 +86,20 @@ impl Adapters {
             }
             env.redaction_salt = Salt::Value(salt);
         }
-        Adapters::with_sdk(env, sdk)
+        Ok(Adapters::with_sdk(env, sdk)?.assume_state_roles().await)
+    }
+
+    /// Read the state buckets of the policy's `[[state.roles]]` through their roles
+    /// (`sts:AssumeRole`, with the external id when given): the state of a workload account,
+    /// kept in that account. No call yet: the credentials are fetched when a bucket is first
+    /// read, and refreshed before they expire.
+    pub async fn assume_state_roles(mut self) -> Adapters {
+        for r in self.env.policy.state.roles.clone() {
+            let conf = driftwatch_aws::assume_role_config(&self.sdk, &r.role_arn, r.external_id()).await;
+            let client = driftwatch_aws::s3_client(&conf, self.env.path_style);
+            self.states = self.states.with_role(&r.buckets, client);
+        }
+        self
     }
 
     /// Build the clients from an SDK configuration already loaded (tests pass moto's).

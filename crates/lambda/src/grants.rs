@@ -19,6 +19,10 @@ pub const TRACING: &[Action] =
 pub const WATCHER_KEY: &[Action] = &[Action::new("kms:Decrypt", "(SSE-KMS)"), Action::new("kms:GenerateDataKey", "(SSE-KMS)")];
 /// State buckets encrypted with keys of their own (when the deployment names any).
 pub const STATE_KEYS: &[Action] = &[Action::new("kms:Decrypt", "(SSE-KMS)")];
+/// The roles of other accounts' state buckets (`[[state.roles]]`): the SDK's credentials
+/// provider assumes them (`aws_config::sts::AssumeRoleProvider`, see
+/// `driftwatch_aws::assume_role_config`) for the functions that read state.
+pub const STATE_ROLES: &[Action] = &[Action::new("sts:AssumeRole", "(credentials provider)")];
 /// Failed asynchronous invocations, sent to the function's dead-letter queue by Lambda.
 pub const DEAD_LETTER: &[Action] = &[Action::new("sqs:SendMessage", "(lambda service)")];
 /// The event source mapping of the lock tables' streams, which Lambda reads as the role.
@@ -106,9 +110,13 @@ impl Function {
     pub fn platform(self) -> Vec<(Target, &'static [Action])> {
         let mut p = vec![(Target::Any, TRACING), (Target::WatcherKey, WATCHER_KEY), (Target::DeadLetterQueue, DEAD_LETTER)];
         match self {
-            Function::StateWatcher | Function::Sweeper => p.push((Target::StateKeys, STATE_KEYS)),
+            Function::StateWatcher | Function::Sweeper => {
+                p.push((Target::StateKeys, STATE_KEYS));
+                p.push((Target::StateRoles, STATE_ROLES));
+            }
             Function::LockWatcher => {
                 p.push((Target::StateKeys, STATE_KEYS));
+                p.push((Target::StateRoles, STATE_ROLES));
                 p.push((Target::LockStreams, LOCK_STREAMS));
                 p.push((Target::LockStreamDeadLetterQueue, DEAD_LETTER));
             }

@@ -111,3 +111,48 @@ resource "aws_config_aggregate_authorization" "watcher" {
   region = var.watcher_region
   tags   = var.tags
 }
+
+# The watcher reads this account's Terraform state (its state-watcher, lock-watcher and
+# sweeper, through sts:AssumeRole with the external id): the objects, their versions and the
+# listings of state_buckets, nothing else.
+resource "aws_iam_role" "state_read" {
+  count       = var.state_read_role_external_id != "" ? 1 : 0
+  name        = "${var.name_prefix}-state-read"
+  description = "The driftwatch watcher reads this account's Terraform state"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${local.partition}:iam::${var.watcher_account_id}:root" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "sts:ExternalId" = var.state_read_role_external_id }
+        ArnEquals    = { "aws:PrincipalArn" = [for f in ["state-watcher", "lock-watcher", "sweeper"] : "arn:${local.partition}:iam::${var.watcher_account_id}:role/${var.watcher_name_prefix}-${f}"] }
+      }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "state_read" {
+  count = var.state_read_role_external_id != "" ? 1 : 0
+  name  = "${var.name_prefix}-state-read"
+  role  = aws_iam_role.state_read[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "StateObjectsAndVersions"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+        Resource = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}/*"]
+      },
+      {
+        Sid      = "StateListings"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket", "s3:ListBucketVersions"]
+        Resource = [for b in var.state_buckets : "arn:${local.partition}:s3:::${b}"]
+      },
+    ]
+  })
+}

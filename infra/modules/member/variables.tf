@@ -30,6 +30,18 @@ variable "state_buckets" {
   default     = []
 }
 
+variable "state_read_role_external_id" {
+  description = "Create the role through which the watcher reads this account's state_buckets (list it in the watcher's state_roles with this external id). Set it in one region's instance only: the role is global. Empty: no role."
+  type        = string
+  default     = ""
+}
+
+variable "watcher_name_prefix" {
+  description = "name_prefix of the watcher (infra/): its state-watcher, lock-watcher and sweeper roles may assume the state read role."
+  type        = string
+  default     = "driftwatch"
+}
+
 variable "authorize_config_aggregator" {
   description = "Authorise the watcher's AWS Config aggregator (watcher_account_id, watcher_region) to collect this account's configuration items from this region. Not needed when the aggregator is organisation-wide."
   type        = bool
