@@ -410,7 +410,7 @@ resource "aws_lambda_function" "sweeper" {
       DRIFTWATCH_NOTICES_TOPIC_ARN   = aws_sns_topic.notices.arn
       DRIFTWATCH_HEARTBEAT_TOPIC_ARN = aws_sns_topic.heartbeat.arn
       DRIFTWATCH_SIGNING_KMS_KEY     = aws_kms_key.signing.arn
-    })
+    }, var.config_aggregator_name != "" ? { DRIFTWATCH_CONFIG_AGGREGATOR = var.config_aggregator_name } : {})
   }
 
   depends_on = [aws_iam_role_policy.sweeper, aws_cloudwatch_log_group.sweeper]

@@ -169,6 +169,14 @@ locals {
       Action   = ["config:BatchGetResourceConfig", "config:SelectResourceConfig"]
       Resource = "*"
     }
+    # An aggregator's ARN ends in a generated id, not its name: every aggregator of this
+    # account and region.
+    config_aggregate = {
+      Sid      = "ConfigAggregatorReads"
+      Effect   = "Allow"
+      Action   = ["config:ListAggregateDiscoveredResources", "config:BatchGetAggregateResourceConfig"]
+      Resource = "arn:${local.partition}:config:${local.region}:${local.account_id}:config-aggregator/*"
+    }
     config_bucket = {
       Sid      = "OversizedConfigItems"
       Effect   = "Allow"
@@ -236,6 +244,7 @@ locals {
     "sweeper" = concat(
       [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.findings_rw, local.stmt.ledger_list, local.stmt.findings_open, local.stmt.exceptions_notices, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.alerts, local.stmt.notices, local.stmt.heartbeat, local.stmt.async_dlq],
       [local.stmt.state_read, local.stmt.state_versions, local.stmt.state_list, local.stmt.lock_files, local.stmt.locks_scan, local.stmt.signing_key, local.stmt.signing_kms, local.stmt.config_read],
+      var.config_aggregator_name != "" ? [local.stmt.config_aggregate] : [],
       local.state_access,
     )
     "reporter" = [local.stmt.tracing, local.stmt.kms, local.stmt.redaction_salt, local.stmt.exceptions_ro, local.stmt.evidence_write, local.stmt.evidence_list, local.stmt.reports_write, local.stmt.async_dlq]

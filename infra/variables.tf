@@ -59,6 +59,12 @@ variable "state_roles" {
   default = []
 }
 
+variable "config_aggregator_name" {
+  description = "AWS Config aggregator (in this account and region) the sweeper's reconcile reads through: the states of an Organization's accounts and regions. Empty: this account's own AWS Config, and states read through state_roles are not reconciled."
+  type        = string
+  default     = ""
+}
+
 variable "manage_state_bucket_notifications" {
   description = "Manage the state buckets' notification configuration (EventBridge on, .tflock objects to lock-watcher). It REPLACES any notification configuration the buckets have."
   type        = bool

@@ -5,7 +5,9 @@ environment = "prod"
 state_buckets = ["stmarys-ehr-tfstate"]
 lock_tables   = ["stmarys-terraform-locks"]
 # A workload account keeps its own state: read through a role there (sts:AssumeRole).
-state_roles = [{ role_arn = "arn:aws:iam::444455556666:role/driftwatch-state-read", buckets = ["stmarys-imaging-tfstate"], external_id = "driftwatch-stmarys" }]
+# The Organization's aggregator: the sweeper reconciles every account's states through it.
+config_aggregator_name = "stmarys-organization"
+state_roles            = [{ role_arn = "arn:aws:iam::444455556666:role/driftwatch-state-read", buckets = ["stmarys-imaging-tfstate"], external_id = "driftwatch-stmarys" }]
 
 pipeline_principals    = ["arn:aws:iam::123456789012:role/terraform-ci", "arn:aws:sts::123456789012:assumed-role/terraform-ci/*"]
 pipeline_session_names = ["GitHubActions"]

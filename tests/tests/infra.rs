@@ -1233,6 +1233,7 @@ fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
     let r = resource;
     match () {
         _ if r == "*" && action.starts_with("config:") => Target::Config,
+        _ if r.starts_with("arn:aws:config:") && r.contains(":config-aggregator/") => Target::Config,
         _ if r == "*" => Target::Any,
         _ if r.contains("aws_dynamodb_table.findings") => Target::FindingsTable,
         _ if r.contains("aws_dynamodb_table.index") => Target::IndexTable,
@@ -1304,6 +1305,7 @@ fn every_role_grants_exactly_what_its_function_calls() {
             // Deployment-dependent targets: only where the variables name them.
             .filter(|g| g.target != Target::StateKeys || has("state_kms_key_arns"))
             .filter(|g| g.target != Target::StateRoles || has("state_roles"))
+            .filter(|g| !(g.target == Target::Config && g.action.contains("Aggregate")) || has("config_aggregator_name"))
             .filter(|g| g.target != Target::ConfigBucket || has("config_delivery_bucket"))
             .map(|g| (g.action.to_string(), g.target))
             .collect();

@@ -225,3 +225,65 @@ fn notes_drift(w: &Deployment) -> Value {
     assert_eq!(found.len(), 1, "one drift.changed on {NOTES_ADDRESS}");
     found.remove(0)
 }
+
+/// Issue 16: the reconcile of an Organization's states reads through the Config aggregator
+/// (`DRIFTWATCH_CONFIG_AGGREGATOR`). The data state's buckets have ARNs without an account or
+/// region, so the aggregator is asked where each is: the bucket changed by hand is found and
+/// its drift recorded, the others are missing. Without an aggregator, a state read through
+/// another account's role is not reconciled (this account's AWS Config does not have its
+/// resources: everything would be missing) and the run says why.
+#[test]
+fn reconcile_reads_an_organizations_states_through_the_aggregator() {
+    let Some(moto) = Moto::start("lambda_reconcile_aggregator") else { return };
+    let w = Deployment::create(&moto);
+    let state_watcher = adapters(&moto, Function::StateWatcher, &[]);
+    let key = "prod/data.tfstate";
+    let bytes = std::fs::read(workspace_root().join("samples/states/data.tfstate")).expect("sample state");
+    let version = w.put_object(deployment::STATE_BUCKET, key, bytes).expect("version id");
+    let mut ev = event("events/state-watcher/apply/event.json");
+    ev["detail"]["object"]["key"] = json!(key);
+    ev["detail"]["object"]["version-id"] = json!(version);
+    w.block_on(handle(&state_watcher, ev, &Invocation::at(sweep_at()))).expect("state watcher");
+    w.block_on(async { w.s3.create_bucket().bucket(NOTES).send().await.expect("bucket") });
+    notes_tagged(&w, "staging");
+    let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
+    w.block_on(async {
+        use aws_sdk_config::types::AccountAggregationSource;
+        let source = AccountAggregationSource::builder().account_ids("123456789012").all_aws_regions(true).build().expect("source");
+        driftwatch_aws::config_client(&moto.sdk_config())
+            .put_configuration_aggregator()
+            .configuration_aggregator_name("org")
+            .account_aggregation_sources(source)
+            .send()
+            .await
+            .expect("aggregator");
+    });
+    let through_proxy = |mut a: Adapters| {
+        let sdk = moto.sdk_config().to_builder().endpoint_url(&proxy.endpoint).build();
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk_config()).force_path_style(true).build());
+        a.live = driftwatch_aws::ConfigReader::new(driftwatch_aws::config_client(&sdk), s3);
+        a
+    };
+    let schedule = event("events/sweeper/stale-lock/event.json");
+
+    // The state is another account's (read through a role): without an aggregator, skipped.
+    let mut policy = std::fs::read_to_string(workspace_root().join("events/policy.toml")).expect("policy");
+    policy.push_str(&format!(
+        "\n[[state.roles]]\nbuckets = [\"{}\"]\nrole_arn = \"arn:aws:iam::444455556666:role/driftwatch-state-read\"\n",
+        deployment::STATE_BUCKET
+    ));
+    let sweeper = through_proxy(adapters(&moto, Function::Sweeper, &[("DRIFTWATCH_POLICY", policy.as_str())]));
+    let out = w.block_on(handle(&sweeper, schedule.clone(), &Invocation::at(sweep_at()))).expect("sweeper");
+    assert_eq!(out["reconcile"]["skipped"], json!([format!("{}/{key}", deployment::STATE_BUCKET)]), "{out}");
+    assert!(w.items(deployment::FINDINGS_TABLE).iter().all(|i| i["rule"] != "drift.missing"), "nothing reported missing");
+
+    // Through the aggregator: the drift, and the buckets that are not there.
+    let sweeper = through_proxy(adapters(&moto, Function::Sweeper, &[("DRIFTWATCH_CONFIG_AGGREGATOR", "org")]));
+    let out = w.block_on(handle(&sweeper, schedule, &Invocation::at(sweep_at()))).expect("sweeper");
+    assert_eq!(out["reconcile"]["skipped"], json!([]), "{out}");
+    let drift = notes_drift(&w);
+    assert_eq!(drift["status"], "open", "{drift}");
+    assert!(drift["record"].as_str().unwrap_or("").contains("staging"), "{drift}");
+    let missing = w.items(deployment::FINDINGS_TABLE).into_iter().filter(|i| i["rule"] == "drift.missing").count();
+    assert!(missing > 0, "the sample buckets not made on moto are missing");
+}

@@ -57,7 +57,7 @@ pub use iam::{Action, Grant, Target};
 pub use index_table::{IndexTable, IndexTableError, ItemKey, StateAt};
 pub use kms::{kms_client, BlockingKmsSigner, KmsError, KmsSigner};
 pub use ledger::{LedgerError, LedgerTable};
-pub use live::{config_client, ConfigReader, LiveReadError, RetryOptions};
+pub use live::{config_client, AggregateIdentity, ConfigReader, LiveReadError, RetryOptions};
 pub use locks::{LockItem, LockTableError, LockTables};
 pub use notify::{sns_client, NotifyError, Published, SnsNotifier};
 pub use objects::{ObjectError, ObjectReader, ObjectWriter};

@@ -116,6 +116,11 @@ pub struct ConfigReader {
     retry: RetryOptions,
 }
 
+/// `account/region/type/id`, how aggregate identifiers are named in errors.
+fn aggregate_key_text(k: &aws_sdk_config::types::AggregateResourceIdentifier) -> String {
+    format!("{}/{}/{}", k.source_account_id(), k.source_region(), key_text(k.resource_type().as_str(), k.resource_id()))
+}
+
 /// `type/id`, how keys are named in errors.
 fn key_text(resource_type: &str, resource_id: &str) -> String {
     format!("{resource_type}/{resource_id}")
@@ -194,6 +199,16 @@ fn object_json(body: &[u8]) -> Result<Vec<u8>, String> {
         return Err(format!("decompresses to more than {MAX_OVERSIZED_BYTES} bytes"));
     }
     Ok(buf)
+}
+
+/// A resource to read through a Config aggregator: its AWS Config type and id, and where it is
+/// when known (an ARN without an account or region leaves the aggregator to find it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateIdentity {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
 }
 
 /// What a Config aggregator answered: the items of every type it could read, and the types it
@@ -369,6 +384,87 @@ impl ConfigReader {
         Ok(out)
     }
 
+    /// The items of these identities (AWS Config type, id, and the account and region when
+    /// known) in the aggregator `aggregator`: an identity whose account and region are known is
+    /// asked for directly; the aggregator is asked where the others are
+    /// (`ListAggregateDiscoveredResources` filtered by the id, and the account or region when
+    /// one is known). Resources the aggregator does not have are absent from the answer.
+    pub async fn aggregate_identities(
+        &self,
+        aggregator: &str,
+        identities: &[AggregateIdentity],
+        redactor: &Redactor,
+    ) -> Result<Vec<ConfigItem>, LiveReadError> {
+        use aws_sdk_config::types::{AggregateResourceIdentifier, ResourceFilters};
+        const OP: &str = "ListAggregateDiscoveredResources";
+        let mut ids = Vec::new();
+        for i in identities {
+            let bad = |e: aws_sdk_config::error::BuildError| LiveReadError::Key {
+                key: key_text(&i.resource_type, &i.resource_id),
+                message: one_line(&e),
+            };
+            if let (Some(account), Some(region)) = (&i.account, &i.region) {
+                ids.push(
+                    AggregateResourceIdentifier::builder()
+                        .source_account_id(account)
+                        .source_region(region)
+                        .resource_id(&i.resource_id)
+                        .resource_type(ResourceType::from(i.resource_type.as_str()))
+                        .build()
+                        .map_err(bad)?,
+                );
+                continue;
+            }
+            let filters = ResourceFilters::builder()
+                .resource_id(&i.resource_id)
+                .set_account_id(i.account.clone())
+                .set_region(i.region.clone())
+                .build();
+            let page = self
+                .config
+                .list_aggregate_discovered_resources()
+                .configuration_aggregator_name(aggregator)
+                .resource_type(ResourceType::from(i.resource_type.as_str()))
+                .filters(filters)
+                .send()
+                .await
+                .map_err(|e| LiveReadError::Request {
+                    op: OP,
+                    message: format!("aggregator {aggregator}, {}: {}", key_text(&i.resource_type, &i.resource_id), describe(&e)),
+                })?;
+            // The filter is a prefix match in AWS: keep the exact id.
+            ids.extend(page.resource_identifiers().iter().filter(|r| r.resource_id() == i.resource_id).cloned());
+        }
+        let (items, left) = self.aggregate_get_partial(aggregator, ids, redactor).await?;
+        // A resource the aggregator does not have comes back unprocessed, as one it could not
+        // read now does: ask where it is; one it does not list is gone (absent from the answer).
+        let mut unprocessed = Vec::new();
+        for k in left {
+            let filters =
+                ResourceFilters::builder().resource_id(k.resource_id()).account_id(k.source_account_id()).region(k.source_region()).build();
+            let page = self
+                .config
+                .list_aggregate_discovered_resources()
+                .configuration_aggregator_name(aggregator)
+                .resource_type(k.resource_type().clone())
+                .filters(filters)
+                .send()
+                .await
+                .map_err(|e| LiveReadError::Request { op: OP, message: format!("aggregator {aggregator}: {}", describe(&e)) })?;
+            if page.resource_identifiers().iter().any(|r| r.resource_id() == k.resource_id()) {
+                unprocessed.push(aggregate_key_text(&k));
+            }
+        }
+        if !unprocessed.is_empty() {
+            return Err(LiveReadError::Unprocessed {
+                op: "BatchGetAggregateResourceConfig",
+                attempts: self.retry.attempts.max(1),
+                keys: unprocessed,
+            });
+        }
+        Ok(items)
+    }
+
     /// Every identifier of one type; the error says whether it is the aggregator's (every type
     /// would fail alike).
     async fn aggregate_list(
@@ -418,10 +514,23 @@ impl ConfigReader {
         ids: Vec<aws_sdk_config::types::AggregateResourceIdentifier>,
         redactor: &Redactor,
     ) -> Result<Vec<ConfigItem>, LiveReadError> {
+        let (items, left) = self.aggregate_get_partial(aggregator, ids, redactor).await?;
+        if !left.is_empty() {
+            let keys = left.iter().map(aggregate_key_text).collect();
+            return Err(LiveReadError::Unprocessed { op: "BatchGetAggregateResourceConfig", attempts: self.retry.attempts.max(1), keys });
+        }
+        Ok(items)
+    }
+
+    /// [`aggregate_get`](Self::aggregate_get), with the identifiers still unprocessed after
+    /// the retries.
+    async fn aggregate_get_partial(
+        &self,
+        aggregator: &str,
+        ids: Vec<aws_sdk_config::types::AggregateResourceIdentifier>,
+        redactor: &Redactor,
+    ) -> Result<(Vec<ConfigItem>, Vec<aws_sdk_config::types::AggregateResourceIdentifier>), LiveReadError> {
         const OP: &str = "BatchGetAggregateResourceConfig";
-        let name = |k: &aws_sdk_config::types::AggregateResourceIdentifier| {
-            format!("{}/{}/{}", k.source_account_id(), k.source_region(), key_text(k.resource_type().as_str(), k.resource_id()))
-        };
         let mut out = Vec::new();
         let mut unprocessed = Vec::new();
         for chunk in ids.chunks(BATCH_GET_SIZE) {
@@ -457,12 +566,9 @@ impl ConfigReader {
                     delay = (delay * 2).min(self.retry.max_delay);
                 }
             }
-            unprocessed.extend(pending.iter().map(name));
+            unprocessed.extend(pending);
         }
-        if !unprocessed.is_empty() {
-            return Err(LiveReadError::Unprocessed { op: OP, attempts: self.retry.attempts.max(1), keys: unprocessed });
-        }
-        Ok(out)
+        Ok((out, unprocessed))
     }
 
     /// The oversized configuration item AWS Config delivered to S3 (the item, or the change

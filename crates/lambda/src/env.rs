@@ -54,6 +54,11 @@ pub const S3_PATH_STYLE: &str = "DRIFTWATCH_S3_PATH_STYLE";
 /// Sweeper: how many indexed states one invocation reconciles before handing the rest to the
 /// next invocation (default 25).
 pub const RECONCILE_CHUNK: &str = "DRIFTWATCH_RECONCILE_CHUNK";
+/// Sweeper: the AWS Config aggregator the reconcile reads the live configuration through (an
+/// Organization's states, of many accounts and regions). Unset: the function's own account's
+/// AWS Config, and states read through another account's role (`[[state.roles]]`) are not
+/// reconciled.
+pub const CONFIG_AGGREGATOR: &str = "DRIFTWATCH_CONFIG_AGGREGATOR";
 /// Sweeper: stop starting new work when less than this many seconds remain (default 60).
 pub const TIME_RESERVE_SECONDS: &str = "DRIFTWATCH_TIME_RESERVE_SECONDS";
 /// Tests only: pin the functions' clock (evidence days, `input.invalid` times, sweeps without
@@ -154,6 +159,7 @@ impl Function {
                 EVIDENCE_KMS_KEY,
                 RECONCILE_CHUNK,
                 TIME_RESERVE_SECONDS,
+                CONFIG_AGGREGATOR,
                 REDACTION_SALT,
                 SIGNING_KEY_SECRET,
                 HEARTBEAT_TOPIC_ARN,
@@ -248,6 +254,8 @@ pub struct Env {
     pub store_options: driftwatch_aws::StoreOptions,
     pub reconcile_chunk: usize,
     pub time_reserve_seconds: u64,
+    /// The Config aggregator of the reconcile ([`CONFIG_AGGREGATOR`]).
+    pub config_aggregator: Option<String>,
     /// The clock every invocation reads "now" from ([`NOW`]).
     pub clock: Clock,
 }
@@ -354,6 +362,7 @@ impl Env {
             store_options,
             reconcile_chunk: parse_number(function, RECONCILE_CHUNK, get(RECONCILE_CHUNK), 25usize, 1usize)?,
             time_reserve_seconds: parse_number(function, TIME_RESERVE_SECONDS, get(TIME_RESERVE_SECONDS), 60u64, 0u64)?,
+            config_aggregator: get(CONFIG_AGGREGATOR).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
             clock: match get(NOW) {
                 None => Clock::System,
                 Some(v) => {

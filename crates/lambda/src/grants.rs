@@ -94,6 +94,8 @@ impl Function {
                     (FindingsTable, LedgerTable::LIST),
                     (StateBuckets, S3StateReader::READ),
                     (Config, ConfigReader::READ),
+                    // With DRIFTWATCH_CONFIG_AGGREGATOR: the reconcile reads through it.
+                    (Config, ConfigReader::AGGREGATE),
                 ]);
             }
             Function::Reporter => w.extend([

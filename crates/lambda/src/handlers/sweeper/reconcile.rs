@@ -1,7 +1,10 @@
 //! The sweeper's reconcile: the backstop for missed events. Every indexed state (the ledger's
 //! `state` items, kept by the state watcher) is read from S3 and compared with AWS Config
-//! (`BatchGetResourceConfig` of its identities, in chunks of 100) by the same core scan as
-//! `driftwatch scan`.
+//! (`BatchGetResourceConfig` of its identities, in chunks of 100; with
+//! `DRIFTWATCH_CONFIG_AGGREGATOR`, `BatchGetAggregateResourceConfig` through the aggregator, in
+//! each identity's account and region) by the same core scan as `driftwatch scan`. A state
+//! of another account (read through a `[[state.roles]]` role) is reconciled only through an
+//! aggregator: this account's AWS Config does not have its resources.
 //!
 //! Chunked and resumable: at most `DRIFTWATCH_RECONCILE_CHUNK` states per run, and none
 //! started once less than `DRIFTWATCH_TIME_RESERVE_SECONDS` remain before the deadline. The
@@ -59,6 +62,23 @@ pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, Handler
     }))
 }
 
+/// The plan's identities with the account and region their entries' ARNs name, for the
+/// aggregator (the first entry of an identity that names them).
+fn identities_with_places(plan: &reconcile::Plan) -> Vec<driftwatch_aws::AggregateIdentity> {
+    plan.identities
+        .iter()
+        .map(|(t, id)| {
+            let places = plan.index.lookup(t, id).filter_map(|e| e.arn.as_deref()).map(driftwatch_core::place::Place::of_arn);
+            let (mut account, mut region) = (None, None);
+            for p in places {
+                account = account.or(p.account.map(str::to_string));
+                region = region.or(p.region.map(str::to_string));
+            }
+            driftwatch_aws::AggregateIdentity { resource_type: t.clone(), resource_id: id.clone(), account, region }
+        })
+        .collect()
+}
+
 /// Reconcile one state. The inner error is a state that cannot be read (skipped); the outer
 /// one a transient failure of the run.
 async fn reconcile_state(adapters: &Adapters, bucket: &str, key: &str, inv: &Invocation) -> Result<Result<Recorded, String>, HandlerError> {
@@ -67,7 +87,25 @@ async fn reconcile_state(adapters: &Adapters, bucket: &str, key: &str, inv: &Inv
         Err(e) => return Ok(Err(format!("s3://{bucket}/{key}: {e}"))),
     };
     let plan = reconcile::plan(state, adapters);
-    let items = adapters.live.batch_get(&plan.identities, &adapters.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?;
+    let items = match &adapters.env.config_aggregator {
+        Some(aggregator) => {
+            let identities = identities_with_places(&plan);
+            adapters
+                .live
+                .aggregate_identities(aggregator, &identities, &adapters.redactor)
+                .await
+                .map_err(|e| transient(format!("AWS Config aggregator {aggregator}: {e}")))?
+        }
+        // Another account's state, compared with this account's AWS Config, would be all
+        // missing: it needs the aggregator.
+        None if adapters.env.policy.state.role_for(bucket).is_some() => {
+            return Ok(Err(format!(
+                "s3://{bucket}/{key} is another account's (read through its [[state.roles]] role): set {} to reconcile it",
+                crate::env::CONFIG_AGGREGATOR
+            )))
+        }
+        None => adapters.live.batch_get(&plan.identities, &adapters.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?,
+    };
     let (findings, recorded) = reconcile::reconcile(adapters, &plan, items, inv.now).await?;
     info!(state = %format!("s3://{bucket}/{key}"), identities = plan.identities.len(), findings, "reconciled");
     Ok(Ok(recorded))
