@@ -248,15 +248,7 @@ fn reconcile_reads_an_organizations_states_through_the_aggregator() {
     notes_tagged(&w, "staging");
     let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
     w.block_on(async {
-        use aws_sdk_config::types::AccountAggregationSource;
-        let source = AccountAggregationSource::builder().account_ids("123456789012").all_aws_regions(true).build().expect("source");
-        driftwatch_aws::config_client(&moto.sdk_config())
-            .put_configuration_aggregator()
-            .configuration_aggregator_name("org")
-            .account_aggregation_sources(source)
-            .send()
-            .await
-            .expect("aggregator");
+        config_proxy::put_aggregator(&moto.sdk_config(), "org").await;
     });
     let through_proxy = |mut a: Adapters| {
         let sdk = moto.sdk_config().to_builder().endpoint_url(&proxy.endpoint).build();

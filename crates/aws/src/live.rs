@@ -264,7 +264,7 @@ impl ConfigReader {
         let mut out = Vec::new();
         let mut unprocessed: Vec<String> = Vec::new();
         for chunk in keys.chunks(BATCH_GET_SIZE) {
-            let mut pending = chunk
+            let pending = chunk
                 .iter()
                 .map(|(t, id)| {
                     ResourceKey::builder()
@@ -274,33 +274,20 @@ impl ConfigReader {
                         .map_err(|e| LiveReadError::Key { key: key_text(t, id), message: one_line(&e) })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut delay = self.retry.base_delay;
-            let attempts = self.retry.attempts.max(1);
-            for attempt in 1..=attempts {
-                let resp = self
-                    .config
-                    .batch_get_resource_config()
-                    .set_resource_keys(Some(pending.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| LiveReadError::Request { op: OP, message: describe(&e) })?;
-                for it in resp.base_configuration_items() {
-                    let what = key_text(it.resource_type().map(|t| t.as_str()).unwrap_or("?"), it.resource_id().unwrap_or("?"));
-                    let item =
-                        item_from_value(base_item_json(it), redactor).map_err(|message| LiveReadError::Item { op: OP, what, message })?;
-                    out.push(item);
-                }
-                pending = resp.unprocessed_resource_keys().to_vec();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt < attempts {
-                    tracing::debug!(attempt, unprocessed = pending.len(), "BatchGetResourceConfig left keys unprocessed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.retry.max_delay);
-                }
-            }
-            unprocessed.extend(pending.iter().map(|k| key_text(k.resource_type().as_str(), k.resource_id())));
+            let (items, left) = self
+                .until_processed(OP, pending, redactor, |keys| async move {
+                    let resp = self
+                        .config
+                        .batch_get_resource_config()
+                        .set_resource_keys(Some(keys))
+                        .send()
+                        .await
+                        .map_err(|e| LiveReadError::Request { op: OP, message: describe(&e) })?;
+                    Ok((resp.base_configuration_items().to_vec(), resp.unprocessed_resource_keys().to_vec()))
+                })
+                .await?;
+            out.extend(items);
+            unprocessed.extend(left.iter().map(|k| key_text(k.resource_type().as_str(), k.resource_id())));
         }
         if !unprocessed.is_empty() {
             return Err(LiveReadError::Unprocessed { op: OP, attempts: self.retry.attempts.max(1), keys: unprocessed });
@@ -534,41 +521,59 @@ impl ConfigReader {
         let mut out = Vec::new();
         let mut unprocessed = Vec::new();
         for chunk in ids.chunks(BATCH_GET_SIZE) {
-            let mut pending = chunk.to_vec();
-            let mut delay = self.retry.base_delay;
-            let attempts = self.retry.attempts.max(1);
-            for attempt in 1..=attempts {
-                let resp = self
-                    .config
-                    .batch_get_aggregate_resource_config()
-                    .configuration_aggregator_name(aggregator)
-                    .set_resource_identifiers(Some(pending.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| LiveReadError::Request { op: OP, message: format!("aggregator {aggregator}: {}", describe(&e)) })?;
-                for it in resp.base_configuration_items() {
-                    let what = key_text(it.resource_type().map(|t| t.as_str()).unwrap_or("?"), it.resource_id().unwrap_or("?"));
-                    let item =
-                        item_from_value(base_item_json(it), redactor).map_err(|message| LiveReadError::Item { op: OP, what, message })?;
-                    out.push(item);
-                }
-                pending = resp.unprocessed_resource_identifiers().to_vec();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt < attempts {
-                    tracing::debug!(
-                        attempt,
-                        unprocessed = pending.len(),
-                        "BatchGetAggregateResourceConfig left identifiers unprocessed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.retry.max_delay);
-                }
-            }
-            unprocessed.extend(pending);
+            let (items, left) = self
+                .until_processed(OP, chunk.to_vec(), redactor, |pending| async move {
+                    let resp = self
+                        .config
+                        .batch_get_aggregate_resource_config()
+                        .configuration_aggregator_name(aggregator)
+                        .set_resource_identifiers(Some(pending))
+                        .send()
+                        .await
+                        .map_err(|e| LiveReadError::Request { op: OP, message: format!("aggregator {aggregator}: {}", describe(&e)) })?;
+                    Ok((resp.base_configuration_items().to_vec(), resp.unprocessed_resource_identifiers().to_vec()))
+                })
+                .await?;
+            out.extend(items);
+            unprocessed.extend(left);
         }
         Ok((out, unprocessed))
+    }
+
+    /// Ask `call` for `pending` until it leaves nothing unprocessed or the attempts run out
+    /// (bounded exponential backoff between them): the items read, and the keys still
+    /// unprocessed.
+    async fn until_processed<K, F, Fut>(
+        &self,
+        op: &'static str,
+        mut pending: Vec<K>,
+        redactor: &Redactor,
+        mut call: F,
+    ) -> Result<(Vec<ConfigItem>, Vec<K>), LiveReadError>
+    where
+        F: FnMut(Vec<K>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<BaseConfigurationItem>, Vec<K>), LiveReadError>>,
+    {
+        let mut out = Vec::new();
+        let mut delay = self.retry.base_delay;
+        let attempts = self.retry.attempts.max(1);
+        for attempt in 1..=attempts {
+            let (items, left) = call(std::mem::take(&mut pending)).await?;
+            for it in &items {
+                let what = key_text(it.resource_type().map(|t| t.as_str()).unwrap_or("?"), it.resource_id().unwrap_or("?"));
+                out.push(item_from_value(base_item_json(it), redactor).map_err(|message| LiveReadError::Item { op, what, message })?);
+            }
+            pending = left;
+            if pending.is_empty() {
+                break;
+            }
+            if attempt < attempts {
+                tracing::debug!(attempt, unprocessed = pending.len(), "{op} left keys unprocessed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(self.retry.max_delay);
+            }
+        }
+        Ok((out, pending))
     }
 
     /// The oversized configuration item AWS Config delivered to S3 (the item, or the change

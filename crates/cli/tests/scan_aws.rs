@@ -178,16 +178,7 @@ fn scan_reads_an_aggregators_accounts_and_regions() {
     let rt = driftwatch_aws::blocking_runtime().expect("runtime");
     let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
     rt.block_on(async {
-        use aws_sdk_config::types::AccountAggregationSource;
-        let config = driftwatch_aws::config_client(&sdk);
-        let source = AccountAggregationSource::builder().account_ids("123456789012").all_aws_regions(true).build().expect("source");
-        config
-            .put_configuration_aggregator()
-            .configuration_aggregator_name("org-all")
-            .account_aggregation_sources(source)
-            .send()
-            .await
-            .expect("aggregator");
+        config_proxy::put_aggregator(&sdk, "org-all").await;
         let eu = driftwatch_aws::s3_client(
             &sdk.to_builder().region(aws_config::Region::new("eu-west-1")).build(),
             driftwatch_aws::PathStyle::Auto,

@@ -121,13 +121,7 @@ impl<'a> Alert<'a> {
 
     /// The account as people know it: `111122223333 (ehr-prod, OU Workloads/Prod)`.
     fn account_label(&self) -> String {
-        let id = self.account();
-        match self.known.as_ref().map(|k| (k.name.as_deref(), k.ou.as_deref())) {
-            Some((Some(n), Some(ou))) => format!("{id} ({n}, OU {ou})"),
-            Some((Some(n), None)) => format!("{id} ({n})"),
-            Some((None, Some(ou))) => format!("{id} (OU {ou})"),
-            _ => id,
-        }
+        crate::policy::account_label(&self.account(), self.known.as_ref())
     }
 
     /// What the finding is about, as short as it can be said: the Terraform address, or the

@@ -116,6 +116,17 @@ pub struct AccountPolicy {
     pub regulated_tag: Option<String>,
 }
 
+/// `account` as people know it, with its name and unit when `known`:
+/// `111122223333 (ehr-prod, OU Workloads/Prod)`.
+pub fn account_label(account: &str, known: Option<&AccountPolicy>) -> String {
+    match known.map(|k| (k.name.as_deref(), k.ou.as_deref())) {
+        Some((Some(n), Some(ou))) => format!("{account} ({n}, OU {ou})"),
+        Some((Some(n), None)) => format!("{account} ({n})"),
+        Some((None, Some(ou))) => format!("{account} (OU {ou})"),
+        _ => account.to_string(),
+    }
+}
+
 impl AccountPolicy {
     /// What the account sets differently.
     pub fn overrides(&self) -> Overrides {
@@ -485,17 +496,6 @@ impl Policy {
             }
         }
         std::borrow::Cow::Owned(p)
-    }
-
-    /// An account as people know it: `111122223333 (ehr-prod, OU Workloads/Prod)`, or the id
-    /// alone when the policy does not name it.
-    pub fn account_label(&self, account: &str) -> String {
-        match self.accounts.get(account) {
-            Some(AccountPolicy { name: Some(n), ou: Some(ou), .. }) => format!("{account} ({n}, OU {ou})"),
-            Some(AccountPolicy { name: Some(n), ou: None, .. }) => format!("{account} ({n})"),
-            Some(AccountPolicy { name: None, ou: Some(ou), .. }) => format!("{account} (OU {ou})"),
-            _ => account.to_string(),
-        }
     }
 
     /// The regulated-data tag as (key, value).

@@ -392,6 +392,11 @@ fn group_counts(records: &[&&FindingRecord], key: impl Fn(&FindingRecord) -> Str
     for r in records {
         groups.entry(key(r)).or_default().push(r.key.clone());
     }
+    most_first(groups)
+}
+
+/// Each group's count, with its evidence keys sorted; most first, then by label.
+fn most_first(groups: BTreeMap<String, Vec<String>>) -> Vec<Count> {
     let mut out: Vec<Count> = groups
         .into_iter()
         .map(|(label, mut evidence)| {
@@ -413,22 +418,9 @@ pub fn name_accounts(report: &mut Report, accounts: &BTreeMap<String, crate::pol
     for c in &mut report.open_by_account {
         let known = accounts.get(&c.label);
         units.entry(known.and_then(|a| a.ou.clone()).unwrap_or_else(|| "(no unit)".into())).or_default().extend(c.evidence.iter().cloned());
-        c.label = match known.map(|a| (a.name.as_deref(), a.ou.as_deref())) {
-            Some((Some(n), Some(ou))) => format!("{} ({n}, OU {ou})", c.label),
-            Some((Some(n), None)) => format!("{} ({n})", c.label),
-            Some((None, Some(ou))) => format!("{} (OU {ou})", c.label),
-            _ => c.label.clone(),
-        };
+        c.label = crate::policy::account_label(&c.label, known);
     }
-    let mut out: Vec<Count> = units
-        .into_iter()
-        .map(|(label, mut evidence)| {
-            evidence.sort();
-            Count { label, count: evidence.len(), evidence }
-        })
-        .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
-    report.open_by_unit = out;
+    report.open_by_unit = most_first(units);
 }
 
 fn trend(chosen: &[&FindingRecord], period: Period) -> Vec<Count> {

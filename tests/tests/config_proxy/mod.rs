@@ -173,3 +173,20 @@ pub fn moto_config_proxy_selecting(moto_endpoint: &str, results: Vec<String>) ->
         answer
     }))
 }
+
+/// A Config aggregator `name` on moto over the test account, in every region (moto
+/// aggregates the caller's own account only).
+pub async fn put_aggregator(sdk: &aws_config::SdkConfig, name: &str) {
+    let source = aws_sdk_config::types::AccountAggregationSource::builder()
+        .account_ids("123456789012")
+        .all_aws_regions(true)
+        .build()
+        .expect("aggregation source");
+    aws_sdk_config::Client::new(sdk)
+        .put_configuration_aggregator()
+        .configuration_aggregator_name(name)
+        .account_aggregation_sources(source)
+        .send()
+        .await
+        .expect("put the aggregator");
+}
