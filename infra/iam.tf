@@ -121,6 +121,12 @@ locals {
       Action   = ["sqs:SendMessage"]
       Resource = [aws_sqs_queue.dlq["async"].arn]
     }
+    backfill = {
+      Sid      = "BackfillQueueReceive"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      Resource = [aws_sqs_queue.backfill.arn]
+    }
     state_read = {
       Sid      = "StateObjectsRead"
       Effect   = "Allow"
@@ -238,7 +244,7 @@ locals {
 
   function_statements = {
     "state-watcher"  = concat(local.recording, [local.stmt.index_write, local.stmt.state_read, local.stmt.state_versions, local.stmt.locks_get], local.state_access)
-    "trail-watcher"  = concat(local.recording, [local.stmt.trail_logs])
+    "trail-watcher"  = concat(local.recording, [local.stmt.trail_logs, local.stmt.backfill])
     "config-watcher" = concat(local.recording, var.config_delivery_bucket != "" ? [local.stmt.config_bucket] : [])
     "lock-watcher"   = concat(local.recording, [local.stmt.lock_stream, local.stmt.lock_stream_dlq, local.stmt.lock_file_versions], local.state_access)
     "sweeper" = concat(

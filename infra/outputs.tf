@@ -56,3 +56,13 @@ output "signing_public_key_pem" {
   description = "Public key of the evidence signing key (KMS, ECDSA P-256): give it to verifiers, `driftwatch verify --public-key FILE`"
   value       = data.aws_kms_public_key.signing.public_key_pem
 }
+
+output "backfill_queue_url" {
+  description = "Where `driftwatch backfill --queue-url` sends a period's CloudTrail log files for the trail-watcher to replay"
+  value       = aws_sqs_queue.backfill.url
+}
+
+output "trail_log_location" {
+  description = "The trail's log files: `driftwatch backfill --trail-bucket BUCKET --prefix PREFIX`"
+  value       = { bucket = aws_s3_bucket.evidence.id, prefix = "${aws_cloudtrail.main.s3_key_prefix}/" }
+}

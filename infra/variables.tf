@@ -256,3 +256,13 @@ variable "chatbot_slack" {
   })
   default = null
 }
+
+variable "backfill_concurrency" {
+  description = "Most trail-watcher instances reading backfilled log files at once (the backfill queue's event source mapping; 2 to 1000)."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.backfill_concurrency >= 2 && var.backfill_concurrency <= 1000
+    error_message = "backfill_concurrency must be between 2 and 1000 (Lambda's limits for an SQS event source's maximum concurrency)."
+  }
+}

@@ -660,7 +660,7 @@ fn no_iam_statement_allows_every_action() {
 #[test]
 fn the_lock_stream_reports_partial_failures_bisects_and_has_a_dlq() {
     let infra = load();
-    let esm: Vec<&Block> = infra.resources("aws_lambda_event_source_mapping").collect();
+    let esm: Vec<&Block> = infra.resources("aws_lambda_event_source_mapping").filter(|b| name(b) == "lock_stream").collect();
     assert_eq!(esm.len(), 1);
     let b = &esm[0].body;
     assert_eq!(strings(attr(b, "function_response_types").unwrap()), ["ReportBatchItemFailures"]);
@@ -669,6 +669,30 @@ fn the_lock_stream_reports_partial_failures_bisects_and_has_a_dlq() {
     assert!(block(&dc.body, "on_failure").is_some_and(|o| attr(&o.body, "destination_arn").is_some()));
     let text = format!("{:?}", attr(b, "function_name").unwrap());
     assert!(text.contains("lock_watcher"), "{text}");
+}
+
+/// `driftwatch backfill`'s queue reaches the trail watcher only: per-message failures, a
+/// bounded concurrency, five receives then its own dead-letter queue (alarmed like the others),
+/// a visibility timeout of six times the function's, the watcher's key.
+#[test]
+fn the_backfill_queue_feeds_the_trail_watcher_with_bounded_concurrency_and_a_dlq() {
+    let infra = load();
+    let esm = infra.resources("aws_lambda_event_source_mapping").find(|b| name(b) == "backfill").expect("the backfill mapping");
+    let b = &esm.body;
+    assert!(format!("{:?}", attr(b, "function_name").unwrap()).contains("trail_watcher"));
+    assert!(format!("{:?}", attr(b, "event_source_arn").unwrap()).contains("aws_sqs_queue"));
+    assert_eq!(strings(attr(b, "function_response_types").unwrap()), ["ReportBatchItemFailures"]);
+    let scaling = block(b, "scaling_config").expect("scaling_config");
+    assert!(format!("{:?}", attr(&scaling.body, "maximum_concurrency").unwrap()).contains("backfill_concurrency"));
+    let queue = infra.resources("aws_sqs_queue").find(|q| name(q) == "backfill").expect("the backfill queue");
+    let q = &queue.body;
+    assert!(format!("{:?}", attr(q, "kms_master_key_id").unwrap()).contains("aws_kms_key"));
+    let visibility = format!("{:?}", attr(q, "visibility_timeout_seconds").unwrap());
+    assert!(visibility.contains('6') && visibility.contains("trail_watcher") && visibility.contains("timeout"), "{visibility}");
+    let redrive = format!("{:?}", attr(q, "redrive_policy").unwrap());
+    assert!(redrive.contains("dlq") && redrive.contains("backfill") && redrive.contains("maxReceiveCount"), "{redrive}");
+    let ev = Eval::new(&infra);
+    assert!(ev.local("dlqs").get("backfill").is_some(), "the backfill DLQ is one of the alarmed dead-letter queues");
 }
 
 /// Issue 13 item 4: the calls that blind the watcher reach a person on a path through no
@@ -1244,6 +1268,7 @@ fn target_of(resource: &str, action: &str, ev: &Eval) -> Target {
         _ if action == "sts:AssumeRole" && r.starts_with("arn:aws:iam::") && r.contains(":role/") => Target::StateRoles,
         _ if r.contains("aws_kms_key.signing") => Target::SigningKmsKey,
         _ if r.starts_with("arn:aws:kms:") => Target::StateKeys,
+        _ if r.contains("aws_sqs_queue.backfill") => Target::BackfillQueue,
         _ if r.contains("aws_sqs_queue.dlq") && r.contains("lock-stream") => Target::LockStreamDeadLetterQueue,
         _ if r.contains("aws_sqs_queue.dlq") => Target::DeadLetterQueue,
         _ if r.contains("aws_s3_bucket.evidence") && r.ends_with("/reports/*") => Target::Reports,

@@ -1986,3 +1986,212 @@ fn an_organizations_console_edits_reach_the_watcher_each_in_its_account() {
         .collect();
     assert_eq!(units, BTreeSet::from([("ehr-prod-eu".into(), "Workloads".into()), ("sandbox".into(), "Sandbox".into())]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backfill (issue 16): `driftwatch backfill` lists an organisation trail's log files of a
+// period and sends their S3 notifications to the backfill queue; the trail watcher reads the
+// queue's batches (as its event source mapping delivers them; moto runs no Lambda, so the test
+// receives and hands them over) exactly as it reads a file just delivered.
+
+/// A gzipped CloudTrail log file holding the `detail` (the CloudTrail record) of these events.
+fn log_file(events: &[&str]) -> Vec<u8> {
+    use std::io::Write;
+    let records: Vec<Value> = events.iter().map(|e| event(&format!("events/trail-watcher/{e}/event.json"))["detail"].clone()).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(&json!({ "Records": records })).expect("log JSON")).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// What SQS hands the function: the queue's messages as an `SqsEvent`.
+fn sqs_batch(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000"},
+                "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[test]
+fn backfill_replays_a_period_of_an_organisation_trail_through_the_trail_watcher() {
+    let Some(lab) = Lab::start("ls_backfill") else { return };
+    assert!(lab.deployed.seed_index() > 0);
+    let (s3, sqs) = (&lab.deployed.s3, &lab.deployed.sqs);
+    const TRAIL: &str = "org-trail-logs";
+    lab.deployed.block_on(s3.create_bucket().bucket(TRAIL).send()).expect("trail bucket");
+    let dir = |account: &str, region: &str, day: &str| format!("cloudtrail/AWSLogs/o-a1b2c3d4e5/{account}/CloudTrail/{region}/{day}/");
+    let name = |account: &str, region: &str, stamp: &str| format!("{account}_CloudTrail_{region}_{stamp}_Ab12Cd34.json.gz");
+    let acct = deployment::ACCOUNT;
+    // In the period [2026-11-19, 2026-11-21): the console edit, and a bucket's encryption
+    // deleted (delivered the next day, in another region's folder). Outside it: a key's
+    // rotation turned off (delivered on the 21st) and an unencrypted volume (on the 18th).
+    let files = [
+        (dir(acct, "us-east-1", "2026/11/19"), name(acct, "us-east-1", "20261119T2355Z"), vec!["console-edit"]),
+        (dir(acct, "eu-west-1", "2026/11/20"), name(acct, "eu-west-1", "20261120T1005Z"), vec!["encryption-delete-bucket-encryption"]),
+        (dir(acct, "us-east-1", "2026/11/21"), name(acct, "us-east-1", "20261121T0005Z"), vec!["encryption-kms-disable-key-rotation"]),
+        (dir(acct, "us-east-1", "2026/11/18"), name(acct, "us-east-1", "20261118T2359Z"), vec!["encryption-ebs-create-volume-unencrypted"]),
+    ];
+    for (d, n, events) in &files {
+        lab.deployed.put_object(TRAIL, &format!("{d}{n}"), log_file(events));
+    }
+    // Not log files: a digest, and another account's folder that holds nothing of the period.
+    lab.deployed.put_object(
+        TRAIL,
+        "cloudtrail/AWSLogs/o-a1b2c3d4e5/123456789012/CloudTrail-Digest/us-east-1/2026/11/19/d.json.gz",
+        b"{}".to_vec(),
+    );
+    lab.deployed.put_object(
+        TRAIL,
+        &format!("{}{}", dir("210987654321", "us-east-1", "2026/10/01"), name("210987654321", "us-east-1", "20261001T0000Z")),
+        log_file(&["console-edit"]),
+    );
+    let url =
+        lab.deployed.block_on(sqs.create_queue().queue_name("driftwatch-backfill").send()).expect("queue").queue_url().unwrap().to_string();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:{acct}:driftwatch-backfill");
+
+    let run = |from: &str, to: &str, extra: &[&str]| {
+        let mut c = lab.moto.command(driftwatch_tests::driftwatch_bin());
+        c.args(["backfill", "--trail-bucket", TRAIL, "--prefix", "cloudtrail", "--from", from, "--to", to]);
+        c.args(extra).env("DRIFTWATCH_S3_PATH_STYLE", "true").current_dir(workspace_root());
+        c.output().expect("run driftwatch backfill")
+    };
+    let backfill = |extra: &[&str]| run("2026-11-19", "2026-11-21", extra);
+    let receive = || {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let out = lab
+                .deployed
+                .block_on(sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1).send())
+                .expect("receive");
+            if out.messages().is_empty() {
+                break;
+            }
+            got.extend(out.messages().iter().cloned());
+        }
+        got
+    };
+
+    // A dry run lists the period's two files, per account and region, and sends nothing.
+    let dry = backfill(&["--dry-run"]);
+    let text = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(dry.status.success(), "{text}\n{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(text.contains("dry run"), "{text}");
+    let row = |region: &str| text.lines().any(|l| l.split_whitespace().take(3).collect::<Vec<_>>() == [acct, region, "1"]);
+    assert!(row("us-east-1") && row("eu-west-1"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("total") && l.split_whitespace().nth(1) == Some("2")), "{text}");
+    assert!(receive().is_empty(), "a dry run sent messages");
+
+    // Bad input is one line and exit 2, before anything is sent.
+    for (period, args, says) in [
+        (("2026-11-19", "2026-11-18"), vec!["--queue-url", url.as_str()], "not after"),
+        (("2026-11-19", "2026-11-21"), vec!["--queue-url", url.as_str(), "--account", "12345"], "twelve digits"),
+        (("2026-11-19", "2026-11-21"), vec!["--queue-url", "http://127.0.0.1:1/000000000000/nope"], "backfill queue"),
+        (("19 Nov", "2026-11-21"), vec!["--queue-url", url.as_str()], "RFC 3339"),
+    ] {
+        let out = run(period.0, period.1, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let wrong_prefix = {
+        let mut c = lab.moto.command(driftwatch_tests::driftwatch_bin());
+        c.args(["backfill", "--trail-bucket", TRAIL, "--from", "2026-11-19", "--to", "2026-11-21", "--queue-url", &url]);
+        c.env("DRIFTWATCH_S3_PATH_STYLE", "true").output().expect("run")
+    };
+    assert_eq!(wrong_prefix.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_prefix.stderr).contains("--prefix"), "{}", String::from_utf8_lossy(&wrong_prefix.stderr));
+    assert!(receive().is_empty());
+
+    let sent = backfill(&["--queue-url", &url]);
+    let text = String::from_utf8_lossy(&sent.stdout).to_string();
+    assert!(sent.status.success(), "{text}\n{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(text.contains("enqueued 2 log file(s)"), "{text}");
+    let mut messages = receive();
+    assert_eq!(messages.len(), 2, "one message per file of the period: {messages:?}");
+    // S3's test event and a body that is no notification ride along in the same batch.
+    for body in [r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"org-trail-logs"}"#, "not json"] {
+        messages.push(aws_sdk_sqs::types::Message::builder().message_id(format!("m-{}", body.len())).body(body).build());
+    }
+    let batch = sqs_batch(&messages, &queue_arn);
+
+    let watcher = lab.adapters(Function::TrailWatcher, &[]);
+    let first = lab.invoke(&watcher, &batch, now());
+    assert_eq!(first["batchItemFailures"], json!([]), "{first}");
+    assert_eq!(first["invalid"], 1, "the body that is no notification: {first}");
+    let replayed: BTreeSet<(String, String)> = rules(&lab.findings()).into_iter().filter(|(r, _)| r != "input.invalid").collect();
+    let sse = "module.phi_storage[\"imaging\"].module.bucket.aws_s3_bucket_server_side_encryption_configuration.this";
+    assert_eq!(
+        replayed,
+        BTreeSet::from([
+            ("change.console".to_string(), "aws_security_group.app".to_string()),
+            ("control.network_exposure".to_string(), "aws_security_group.app".to_string()),
+            ("encryption.regression".to_string(), sse.to_string()),
+            ("change.out_of_band".to_string(), sse.to_string()),
+        ]),
+        "exactly the period's files replayed"
+    );
+    let invalid = lab.findings().iter().map(finding_of).find(|f| f["rule"] == "input.invalid").expect("input.invalid");
+    assert!(invalid["title"].as_str().unwrap_or_default().contains("not JSON"), "{invalid}");
+    let evidence = lab.evidence_keys();
+    let alerts = lab.deployed.drain(&lab.deployed.alerts_queue).len();
+    assert!(alerts >= 3, "{alerts} alerts");
+
+    // At least once: the whole batch again (and the period enqueued again) changes nothing.
+    let again = lab.invoke(&watcher, &batch, now() + chrono::Duration::minutes(5));
+    assert_eq!((again["recorded"]["changed"].as_u64(), again["recorded"]["alerts"].as_u64()), (Some(0), Some(0)), "{again}");
+    assert_eq!(lab.evidence_keys(), evidence, "a redelivery wrote evidence");
+    assert!(lab.deployed.drain(&lab.deployed.alerts_queue).is_empty());
+    assert!(backfill(&["--queue-url", &url]).status.success());
+    let twice = sqs_batch(&receive(), &queue_arn);
+    let third = lab.invoke(&watcher, &twice, now() + chrono::Duration::minutes(10));
+    assert_eq!((third["recorded"]["changed"].as_u64(), third["recorded"]["alerts"].as_u64()), (Some(0), Some(0)), "{third}");
+}
+
+/// A file the trail watcher cannot read for now (S3 answering 500 however often the SDK
+/// retries) fails only its own message: `batchItemFailures` names it, the batch's other
+/// message is processed and acknowledged, and the failed one alone, delivered again once S3
+/// recovers, adds its findings.
+#[test]
+fn a_backfilled_file_that_fails_transiently_is_the_only_message_retried() {
+    use driftwatch_tests::faults::{Call, Fault, FaultProxy};
+    let Some(lab) = Lab::start("ls_backfill_partial") else { return };
+    assert!(lab.deployed.seed_index() > 0);
+    const TRAIL: &str = "org-trail-logs";
+    lab.deployed.block_on(lab.deployed.s3.create_bucket().bucket(TRAIL).send()).expect("trail bucket");
+    let key = |n: &str| {
+        format!("AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/19/123456789012_CloudTrail_us-east-1_20261119T2355Z_{n}.json.gz")
+    };
+    lab.deployed.put_object(TRAIL, &key("good"), log_file(&["console-edit"]));
+    lab.deployed.put_object(TRAIL, &key("flaky"), log_file(&["encryption-delete-bucket-encryption"]));
+    let msg = |n: &str| {
+        let body = driftwatch_core::backfill::notification(TRAIL, "us-east-1", &key(n), 1, at("2026-11-19T23:55:00Z"));
+        aws_sdk_sqs::types::Message::builder().message_id(n).body(body).build()
+    };
+    let queue = "arn:aws:sqs:us-east-1:123456789012:driftwatch-backfill";
+    let proxy = FaultProxy::start(&lab.moto.endpoint);
+    proxy.inject(
+        "flaky log file",
+        std::sync::Arc::new(|c: &Call| c.op == "s3:GetObject" && c.detail.contains("_flaky.")),
+        Fault::InternalError,
+        1,
+        1000,
+    );
+    let env = lab.adapters(Function::TrailWatcher, &[]).env.clone();
+    let watcher = Adapters::with_sdk(env, &proxy.sdk_config(&lab.moto.sdk_config())).expect("adapters through the proxy");
+
+    let first = lab.invoke(&watcher, &sqs_batch(&[msg("good"), msg("flaky")], queue), now());
+    assert_eq!(first["batchItemFailures"], json!([{"itemIdentifier": "flaky"}]), "{first}");
+    let rules_now = |lab: &Lab| rules(&lab.findings()).into_iter().map(|(r, _)| r).collect::<BTreeSet<_>>();
+    assert_eq!(rules_now(&lab), BTreeSet::from(["change.console".to_string(), "control.network_exposure".to_string()]));
+
+    proxy.clear();
+    let retried = lab.invoke(&watcher, &sqs_batch(&[msg("flaky")], queue), now() + chrono::Duration::minutes(1));
+    assert_eq!(retried["batchItemFailures"], json!([]), "{retried}");
+    assert!(rules_now(&lab).contains("encryption.regression"), "{:?}", rules_now(&lab));
+}

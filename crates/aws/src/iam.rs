@@ -79,6 +79,9 @@ pub enum Target {
     LockStreams,
     /// The lock stream's dead-letter queue.
     LockStreamDeadLetterQueue,
+    /// The trail watcher's backfill queue (`driftwatch backfill`; the event source mapping
+    /// receives from it as the role).
+    BackfillQueue,
     /// Roles in other accounts that read their state buckets (the policy's `[[state.roles]]`).
     StateRoles,
     /// Services without resource-level permissions (X-Ray).
@@ -141,6 +144,9 @@ pub fn declarations() -> Vec<(&'static str, &'static str, &'static [Action])> {
         ("live.rs", "ConfigReader::READ", ConfigReader::READ),
         ("live.rs", "ConfigReader::OVERSIZED", ConfigReader::OVERSIZED),
         ("live.rs", "ConfigReader::AGGREGATE", ConfigReader::AGGREGATE),
+        ("backfill.rs", "TrailBackfill::LIST", TrailBackfill::LIST),
+        ("backfill.rs", "TrailBackfill::CHECK", TrailBackfill::CHECK),
+        ("backfill.rs", "TrailBackfill::ENQUEUE", TrailBackfill::ENQUEUE),
     ]
 }
 
@@ -152,6 +158,7 @@ mod tests {
     /// The adapters' sources, as compiled.
     const SOURCES: &[(&str, &str)] = &[
         ("sdk.rs", include_str!("sdk.rs")),
+        ("backfill.rs", include_str!("backfill.rs")),
         ("findings_table.rs", include_str!("findings_table.rs")),
         ("evidence.rs", include_str!("evidence.rs")),
         ("exceptions_table.rs", include_str!("exceptions_table.rs")),
@@ -242,7 +249,7 @@ mod tests {
             assert!(!actions.is_empty(), "{file} {name} declares nothing");
             for a in actions {
                 let (service, action) = a.iam.split_once(':').unwrap_or_else(|| panic!("{name}: {a}"));
-                assert!(["dynamodb", "s3", "sns", "config", "secretsmanager", "kms"].contains(&service), "{name}: {a}");
+                assert!(["dynamodb", "s3", "sns", "sqs", "config", "secretsmanager", "kms"].contains(&service), "{name}: {a}");
                 assert!(action.chars().next().is_some_and(|c| c.is_ascii_uppercase()), "{name}: {a}");
             }
         }

@@ -28,6 +28,7 @@
 //! `AWS_ENDPOINT_URL_S3`), which is how the tests point everything at moto server. See
 //! [`sdk`].
 
+pub mod backfill;
 pub mod evidence;
 pub mod exceptions_table;
 pub mod findings_table;
@@ -50,6 +51,7 @@ pub mod table;
 /// name the SDK crates).
 pub use aws_config::SdkConfig;
 
+pub use backfill::{sqs_client, BackfillError, Listed, TrailBackfill};
 pub use evidence::{blocking_runtime, BlockingS3EvidenceStore, S3EvidenceStore, S3Location, S3StoreError, StoreOptions};
 pub use exceptions_table::{ExceptionsTable, ExceptionsTableError};
 pub use findings_table::{dynamodb_client, DynamoError, FindingsTable, Inserted, Stored, TableOptions};

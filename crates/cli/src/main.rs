@@ -8,6 +8,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod alerts;
+mod backfill;
 mod controls;
 mod exceptions;
 mod import;
@@ -74,6 +75,9 @@ enum Command {
     /// signals that show it (CloudTrail, AWS Config, state writes) and its HIPAA / NIST / CIS
     /// controls
     Controls(controls::ControlsArgs),
+    /// Replay a period of a CloudTrail trail's log files (an Organization's too) through the
+    /// deployed trail-watcher, in parallel, through its backfill queue
+    Backfill(backfill::BackfillArgs),
     /// Terraform import blocks (with a minimal resource block from the live configuration,
     /// secrets left out) for the drift.unmanaged findings of a scan
     Import(import::ImportArgs),
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::Alerts(args) => alerts::run(args),
         Command::Controls(args) => controls::run(args),
         Command::Import(args) => import::run(args),
+        Command::Backfill(args) => backfill::run(args),
     };
     match result {
         Ok(has_findings) => ExitCode::from(u8::from(has_findings)),

@@ -10,6 +10,7 @@
 pub mod address;
 pub mod alert;
 pub mod asff;
+pub mod backfill;
 pub mod catalog;
 pub mod detect;
 pub mod drift;

@@ -196,6 +196,15 @@ mod tests {
         assert_eq!(url_decode("100%"), "100%");
     }
 
+    /// What `driftwatch backfill` encodes (`driftwatch_core::backfill::notification_key`)
+    /// decodes back to the key.
+    #[test]
+    fn backfill_keys_survive_the_notification_encoding() {
+        for key in ["AWSLogs/o-x/1/CloudTrail/us-east-1/2026/11/20/a.json.gz", "a b+c/%41/ü/env:/x?y#z&=", "", "100%", "~_.-/"] {
+            assert_eq!(url_decode(&driftwatch_core::backfill::notification_key(key)), key);
+        }
+    }
+
     #[test]
     fn notification_records_classify_state_lock_and_other_keys() {
         let mk = |name: &str, bucket: &str, key: &str| -> S3EventRecord {

@@ -32,6 +32,13 @@ pub const LOCK_STREAMS: &[Action] = &[
     Action::new("dynamodb:GetShardIterator", "(event source mapping)"),
     Action::new("dynamodb:ListStreams", "(event source mapping)"),
 ];
+/// The event source mapping of the backfill queue (`driftwatch backfill`), which Lambda
+/// polls as the trail watcher's role.
+pub const BACKFILL_QUEUE: &[Action] = &[
+    Action::new("sqs:ReceiveMessage", "(event source mapping)"),
+    Action::new("sqs:DeleteMessage", "(event source mapping)"),
+    Action::new("sqs:GetQueueAttributes", "(event source mapping)"),
+];
 
 impl Function {
     /// The capabilities this function's handler calls, with their targets.
@@ -122,6 +129,7 @@ impl Function {
                 p.push((Target::LockStreams, LOCK_STREAMS));
                 p.push((Target::LockStreamDeadLetterQueue, DEAD_LETTER));
             }
+            Function::TrailWatcher => p.push((Target::BackfillQueue, BACKFILL_QUEUE)),
             _ => {}
         }
         p

@@ -3,7 +3,7 @@
 //! | function | payload | does |
 //! |---|---|---|
 //! | `state-watcher` | S3 `Object Created/Deleted` (EventBridge or S3 notification) on a state key | indexes the state version, runs the state-write detector against the previous version |
-//! | `trail-watcher` | `AWS API Call via CloudTrail` (EventBridge), a CloudTrail log document, or an S3 event of a log file | CloudTrail detectors |
+//! | `trail-watcher` | `AWS API Call via CloudTrail` (EventBridge), a CloudTrail log document, an S3 event of a log file, or an SQS batch of such events (the backfill queue; per-message failures in `batchItemFailures`) | CloudTrail detectors |
 //! | `config-watcher` | `Config Configuration Item Change` (EventBridge; oversized items fetched from S3) | Config change detectors |
 //! | `lock-watcher` | DynamoDB Streams batch of the lock table, or S3 notifications of `.tflock` objects | lock detectors (a created lock file's body read); per-record failures (`batchItemFailures`) |
 //! | `sweeper` | schedule | stale locks, exception notices, evidence digests, chunked reconcile |

@@ -2,12 +2,21 @@
 //! event, a CloudTrail log document, or an S3 notification of a delivered log file (read,
 //! gunzipped and replayed record by record; a corrupt record is `input.invalid`, the others
 //! are still processed).
+//!
+//! The backfill queue (`driftwatch backfill`) delivers the same S3 notifications as an SQS
+//! batch: each message's files are read as above. A message whose body is not a notification
+//! of log files is `input.invalid` and acknowledged (S3's `s3:TestEvent` is skipped); one
+//! that fails transiently is reported in `batchItemFailures` (the event source mapping has
+//! `ReportBatchItemFailures`), so only it is delivered again.
 
-use super::{outcome_response, HandlerError, Invocation};
+use super::{outcome_response, response, HandlerError, Invocation};
 use crate::adapters::Adapters;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
 use driftwatch_core::signal::InvalidInput;
 use driftwatch_engine::{watch, watch_document, Outcome};
 use serde_json::Value;
+use tracing::warn;
 
 /// Largest CloudTrail log file read (decompressed).
 const MAX_LOG_BYTES: u64 = 512 * 1024 * 1024;
@@ -39,14 +48,18 @@ fn log_files(payload: &Value) -> Vec<(String, String)> {
     out
 }
 
-pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
-    let files = log_files(&payload);
-    if files.is_empty() {
-        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
-        let at = super::payload_time(&payload).unwrap_or(inv.now);
-        return Ok(outcome_response(&watch_document(adapters, &bytes, "event", at, inv.now).await?));
-    }
-    let at = super::payload_time(&payload).unwrap_or(inv.now);
+/// Is the payload an SQS batch (the backfill queue's event source mapping)?
+fn is_sqs_batch(payload: &Value) -> bool {
+    payload["Records"].as_array().and_then(|r| r.first()).is_some_and(|r| r["eventSource"] == "aws:sqs")
+}
+
+/// Read, decode and detect each log file; a file gone or unreadable is `input.invalid` once.
+async fn read_files(
+    adapters: &Adapters,
+    files: Vec<(String, String)>,
+    at: DateTime<Utc>,
+    inv: &Invocation,
+) -> Result<Outcome, HandlerError> {
     let mut all = Outcome::default();
     for (bucket, key) in files {
         let source = format!("s3://{bucket}/{key}");
@@ -72,5 +85,71 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
         };
         all.add(watch(adapters, decoded, at, inv.now).await?);
     }
-    Ok(outcome_response(&all))
+    Ok(all)
+}
+
+/// An SQS batch of S3 notifications: each message on its own; the ones that failed
+/// transiently are named in `batchItemFailures`.
+async fn queued(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    let event: SqsEvent = match serde_json::from_value(payload) {
+        Ok(e) => e,
+        Err(e) => {
+            let bad = InvalidInput { source: "trail-watcher SQS batch".into(), index: None, message: format!("not an SQS event: {e}") };
+            let done = watch(adapters, vec![Err(bad)], inv.now, inv.now).await?;
+            let mut out = outcome_response(&done);
+            out["batchItemFailures"] = Value::Array(Vec::new());
+            return Ok(out);
+        }
+    };
+    let mut all = Outcome::default();
+    let mut failures = Vec::new();
+    for (i, m) in event.records.iter().enumerate() {
+        let id = m.message_id.clone().unwrap_or_default();
+        let body: Option<Value> = m.body.as_deref().and_then(|b| serde_json::from_str(b).ok());
+        if body.as_ref().is_some_and(|b| b["Event"] == "s3:TestEvent") {
+            continue;
+        }
+        let files = body.as_ref().map(log_files).unwrap_or_default();
+        // The notification's time, else when the message was sent: the same on every delivery.
+        let sent = m.attributes.get("SentTimestamp").and_then(|t| t.parse::<i64>().ok()).and_then(DateTime::from_timestamp_millis);
+        let at = body.as_ref().and_then(super::payload_time).or(sent).unwrap_or(inv.now);
+        let done = if files.is_empty() {
+            let message = match &body {
+                Some(_) => "not an S3 notification of CloudTrail log files".to_string(),
+                None => "the message body is not JSON".to_string(),
+            };
+            let bad = InvalidInput { source: format!("sqs message {id}"), index: Some(i), message };
+            watch(adapters, vec![Err(bad)], at, inv.now).await.map_err(HandlerError::from)
+        } else {
+            read_files(adapters, files, at, inv).await
+        };
+        match done {
+            Ok(d) => all.add(d),
+            Err(e) => {
+                warn!(message = %id, error = %e, "message failed; it is delivered again");
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                failures.push(f);
+            }
+        }
+    }
+    let mut out = response(all.signals, all.invalid, &all.findings, all.recorded);
+    let mut resp = SqsBatchResponse::default();
+    resp.batch_item_failures = failures;
+    out["batchItemFailures"] = serde_json::to_value(&resp).map(|v| v["batchItemFailures"].clone()).unwrap_or_default();
+    Ok(out)
+}
+
+pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Result<Value, HandlerError> {
+    if is_sqs_batch(&payload) {
+        return queued(adapters, payload, inv).await;
+    }
+    let files = log_files(&payload);
+    if files.is_empty() {
+        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+        let at = super::payload_time(&payload).unwrap_or(inv.now);
+        return Ok(outcome_response(&watch_document(adapters, &bytes, "event", at, inv.now).await?));
+    }
+    let at = super::payload_time(&payload).unwrap_or(inv.now);
+    Ok(outcome_response(&read_files(adapters, files, at, inv).await?))
 }
