@@ -11,6 +11,7 @@ locals {
   ]))
 
   # crates/core/src/policy.rs: unknown keys are errors. JSON arrays of strings are TOML arrays.
+  # [watcher] comes last: functions.tf appends its `keys` to it.
   policy_toml = join("\n", [
     "regulated_tag = ${jsonencode(var.regulated_tag)}",
     "",
@@ -37,6 +38,12 @@ locals {
     "max_days = ${var.exception_max_days}",
     "require_requester = true",
     "",
+    # An Organization: its regions, units and accounts (unset attributes are left out).
+    "[organization]",
+    "regions = ${jsonencode(var.organization_regions)}",
+    "",
+    join("\n", flatten([for ou, o in var.organizational_units : concat(["[units.${jsonencode(ou)}]"], [for k, v in o : "${k} = ${jsonencode(v)}" if v != null], [""])])),
+    join("\n", flatten([for id, a in var.accounts : concat(["[accounts.${jsonencode(id)}]"], [for k, v in a : "${k} = ${jsonencode(v)}" if v != null], [""])])),
     # driftwatch's own resources: a write to the exceptions table is exception.changed, and
     # disabling or changing the others is watcher.tampered (crates/core/src/detect/self_defence.rs).
     "[watcher]",

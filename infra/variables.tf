@@ -117,6 +117,45 @@ variable "organization_id" {
   }
 }
 
+variable "accounts" {
+  description = "The Organization's accounts by id (the policy's [accounts.\"ID\"]): name and organisational unit (alerts and reports show them), what differs there (pipeline_only, pipeline_principals, regulated_tag), and the regions it is watched in when not organization_regions (the report's coverage)."
+  type = map(object({
+    name                = optional(string)
+    ou                  = optional(string)
+    pipeline_only       = optional(bool)
+    pipeline_principals = optional(list(string))
+    regulated_tag       = optional(string)
+    regions             = optional(list(string))
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for id, a in var.accounts : can(regex("^[0-9]{12}$", id))])
+    error_message = "accounts: keyed by 12-digit account id."
+  }
+}
+
+variable "organizational_units" {
+  description = "What differs in an organisational unit's accounts (the policy's [units.\"OU\"]: pipeline_only, pipeline_principals, regulated_tag). When any is given, every account's ou must be one of them."
+  type = map(object({
+    pipeline_only       = optional(bool)
+    pipeline_principals = optional(list(string))
+    regulated_tag       = optional(string)
+  }))
+  default = {}
+}
+
+variable "organization_regions" {
+  description = "The regions the member module is deployed in: the report's coverage lists every account of `accounts` and region no event came from."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.organization_regions : can(regex("^[a-z]+(-[a-z0-9]+){2,}$", r))])
+    error_message = "organization_regions: region names such as eu-west-1."
+  }
+}
+
 variable "organization_trail" {
   description = "Make the watcher's trail the organisation trail (every member account's calls; deploy in the management account or a delegated administrator). Member accounts need a trail for EventBridge to receive their CloudTrail calls."
   type        = bool

@@ -30,3 +30,16 @@ alarm_emails  = ["platform-oncall@stmarys.example"]
 trusted_accounts = ["210987654321"]
 # Another trail's bucket, outside driftwatch.
 audit_log_buckets = ["stmarys-*-trail"]
+
+# The Organization's accounts, units and regions: alerts and reports name them, each unit and
+# account may differ, and the report lists an account-region no event came from.
+organization_regions = ["us-east-1", "eu-west-1"]
+organizational_units = {
+  "Workloads/Prod" = { pipeline_only = true }
+  "Sandbox"        = { regulated_tag = "none" }
+}
+accounts = {
+  "123456789012" = { name = "ehr-prod", ou = "Workloads/Prod" }
+  "444455556666" = { name = "ehr-imaging", ou = "Workloads/Prod", pipeline_principals = ["arn:aws:iam::444455556666:role/terraform-ci"] }
+  "777788889999" = { name = "sandbox", ou = "Sandbox", regions = ["us-east-1"] }
+}

@@ -550,6 +550,18 @@ fn the_rendered_policy_is_the_events_policy() {
         assert!(rendered.is_state_object("stmarys-ehr-tfstate", key), "{key}");
     }
     assert!(!rendered.is_state_object("stmarys-ehr-tfstate", "prod/app.tfstate.tflock"));
+    // The Organization of the example: its regions, units and accounts, unset settings left out.
+    assert_eq!(rendered.organization.regions, ["us-east-1", "eu-west-1"]);
+    assert_eq!(rendered.units["Workloads/Prod"].pipeline_only, Some(true));
+    assert_eq!(rendered.units["Sandbox"].regulated_tag.as_deref(), Some("none"));
+    let imaging = &rendered.accounts["444455556666"];
+    assert_eq!(
+        (imaging.name.as_deref(), imaging.ou.as_deref(), imaging.regions.as_ref()),
+        (Some("ehr-imaging"), Some("Workloads/Prod"), None)
+    );
+    assert_eq!(imaging.pipeline_principals.as_deref(), Some(&["arn:aws:iam::444455556666:role/terraform-ci".to_string()][..]));
+    assert_eq!(rendered.accounts["777788889999"].regions.as_deref(), Some(&["us-east-1".to_string()][..]));
+    assert!(rendered.for_account(Some("123456789012")).pipeline.only, "the unit's pipeline_only");
 }
 
 // ------------------------------------------------------------------ (c) IAM

@@ -1985,6 +1985,48 @@ fn an_organizations_console_edits_reach_the_watcher_each_in_its_account() {
         })
         .collect();
     assert_eq!(units, BTreeSet::from([("ehr-prod-eu".into(), "Workloads".into()), ("sandbox".into(), "Sandbox".into())]));
+
+    // What the watcher heard from: one `heard` record per account, region and day, however
+    // often the events were delivered, filed under the events' day.
+    let heard: BTreeSet<(String, String, String)> = lab
+        .evidence_keys()
+        .into_iter()
+        .filter(|k| k.contains("/heard/"))
+        .map(|k| {
+            let body: Value = serde_json::from_slice(&lab.deployed.get_object(deployment::EVIDENCE_BUCKET, &k)).expect("record");
+            assert!(k.starts_with(&format!("{}/2026/11/20/heard/", deployment::EVIDENCE_PREFIX)), "{k}");
+            let s = |p: &str| body["body"][p].as_str().unwrap_or("").to_string();
+            (s("account"), s("region"), s("day"))
+        })
+        .collect();
+    let day = "2026-11-20".to_string();
+    assert_eq!(
+        heard,
+        BTreeSet::from([(PROD_EU.into(), "eu-west-1".into(), day.clone()), (SANDBOX.into(), "us-east-1".into(), day.clone())])
+    );
+    assert_eq!(lab.evidence_keys().iter().filter(|k| k.contains("/heard/")).count(), 2, "one record each, deliveries aside");
+
+    // The week's report: the organisation's coverage against the policy, which expects every
+    // account in both regions (the sandbox in us-east-1 only).
+    let org = format!("{policy}\n[organization]\nregions = [\"us-east-1\", \"eu-west-1\"]\n")
+        .replace("ou = \"Sandbox\"\n", "ou = \"Sandbox\"\nregions = [\"us-east-1\"]\n");
+    let reporter = lab.adapters(Function::Reporter, &[("DRIFTWATCH_POLICY", org.as_str())]);
+    let mut scheduled = event("events/reporter/scheduled/event.json");
+    scheduled["detail"] = json!({"from": "2026-11-16T00:00:00Z", "to": "2026-11-23T00:00:00Z"});
+    lab.invoke(&reporter, &scheduled, at("2026-11-23T06:00:00Z"));
+    let key = lab.deployed.keys(deployment::REPORTS_BUCKET, "").into_iter().find(|k| k.ends_with(".json")).expect("report.json");
+    let report: Value = serde_json::from_slice(&lab.deployed.get_object(deployment::REPORTS_BUCKET, &key)).expect("report JSON");
+    let c = &report["org_coverage"];
+    assert_eq!((c["days"].as_u64(), c["accounts_heard"].as_u64(), c["accounts"].as_u64()), (Some(7), Some(2), Some(3)), "{c}");
+    assert_eq!((c["expected_heard"].as_u64(), c["expected"].as_u64()), (Some(2), Some(5)), "{c}");
+    assert_eq!(
+        c["silent"],
+        json!([format!("{PROD} eu-west-1"), format!("{PROD} us-east-1"), format!("{PROD_EU} us-east-1")]),
+        "every expected account-region no event came from"
+    );
+    let html_key = key.replace("report.json", "report.html");
+    let html = String::from_utf8(lab.deployed.get_object(deployment::REPORTS_BUCKET, &html_key)).expect("report.html");
+    assert!(html.contains("<section id=\"org-coverage\">") && html.contains("2 of 3 account(s) heard from"), "the HTML says so");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ use clap::Args;
 use driftwatch::evidence::{open_store, EvidenceLocation};
 use driftwatch_core::evidence::{self, EvidenceStore, PutOutcome, Record};
 use driftwatch_core::exceptions::{self, Exceptions};
+use driftwatch_core::heard::{self, Heard};
 use driftwatch_core::report::{self, ExpiringException, FindingRecord, Period};
 use driftwatch_core::Finding;
 use serde::Deserialize;
@@ -88,6 +89,22 @@ pub fn read_coverage(store: &dyn EvidenceStore, prefix: &str) -> Result<Vec<repo
         match parsed {
             Ok((time, coverage)) => out.push(report::CoverageRecord { key: listed.key, time, coverage }),
             Err(e) => warn!(key = %listed.key, error = %e, "skipping a coverage record that cannot be read"),
+        }
+    }
+    Ok(out)
+}
+
+/// Every `heard` record (the accounts, regions and days events came from).
+pub fn read_heard(store: &dyn EvidenceStore, prefix: &str) -> Result<Vec<Heard>> {
+    let mut out = Vec::new();
+    for listed in store.list(&prefix_for_list(prefix))? {
+        if !is_kind_key(prefix, &listed.key, heard::KIND) {
+            continue;
+        }
+        let Some(bytes) = store.get(&listed.key)? else { continue };
+        match serde_json::from_slice::<RawRecord>(&bytes).ok().and_then(|r| Heard::from_body(&r.body)) {
+            Some(h) => out.push(h),
+            None => warn!(key = %listed.key, "skipping a heard record that cannot be read"),
         }
     }
     Ok(out)
@@ -177,6 +194,10 @@ pub fn run(a: ReportArgs) -> Result<bool> {
     let mut r = report::build(&records, period, now, expiring);
     report::name_accounts(&mut r, &policy.accounts);
     r.coverage = report::latest_coverage(read_coverage(store.as_ref(), &a.prefix).with_context(|| a.evidence.to_string())?, period);
+    let heard = read_heard(store.as_ref(), &a.prefix).with_context(|| a.evidence.to_string())?;
+    // Without --from, the period starts on the first day heard from.
+    let from = a.from.or_else(|| heard.iter().map(Heard::time).min()).unwrap_or(now);
+    r.org_coverage = heard::coverage(&heard, &policy, from, a.to.unwrap_or(now));
     let json = report::to_json(&r);
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}", a.out.display()))?;

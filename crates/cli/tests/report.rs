@@ -169,3 +169,60 @@ owner = {{ email = \"owner@example.org\" }}\napproved_by = \"ciso@example.org\"\
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("&lt;b&gt;why&lt;/b&gt;"), "exception text is escaped");
 }
+
+/// `report --policy`: the organisation's coverage from the store's `heard` records, against the
+/// policy's accounts and regions.
+#[test]
+fn report_shows_the_accounts_and_regions_heard_from() {
+    use driftwatch_core::heard::Heard;
+    let dir = scratch("report", "heard");
+    let ev = dir.join("evidence");
+    for (account, region, day) in [
+        ("111122223333", "us-east-1", "2026-11-20"),
+        ("111122223333", "us-east-1", "2026-11-21"),
+        ("444455556666", "eu-west-1", "2026-11-21"),
+    ] {
+        let h = Heard { account: account.into(), region: region.into(), day: day.parse().unwrap() };
+        let record = h.record();
+        let bytes = record.to_bytes();
+        let path = ev.join(record.key("", &bytes, h.time()));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[organization]\nregions = [\"us-east-1\", \"eu-west-1\"]\n[accounts.\"111122223333\"]\nname = \"ehr-prod\"\n\
+         [accounts.\"777788889999\"]\nname = \"logging\"\nregions = [\"us-east-1\"]\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = driftwatch(&[
+        "report",
+        "--evidence",
+        ev.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--from",
+        "2026-11-16T00:00:00Z",
+        "--to",
+        "2026-11-23T00:00:00Z",
+        "--now",
+        "2026-11-23T06:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).expect("report.json");
+    let c = &json["org_coverage"];
+    assert_eq!((c["accounts_heard"].as_u64(), c["accounts"].as_u64(), c["days"].as_u64()), (Some(2), Some(3), Some(7)), "{c}");
+    assert_eq!(c["silent"], serde_json::json!(["111122223333 eu-west-1", "777788889999 us-east-1"]), "{c}");
+    assert_eq!(c["undeclared"], serde_json::json!(["444455556666"]), "{c}");
+    let prod = &c["by_account"][0];
+    assert_eq!(
+        (prod["name"].as_str(), prod["regions"][1]["region"].as_str(), prod["regions"][1]["days_heard"].as_u64()),
+        (Some("ehr-prod"), Some("us-east-1"), Some(2))
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"org-coverage\">"), "the HTML section");
+}

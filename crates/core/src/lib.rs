@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod exceptions;
 pub mod finding;
 pub mod glob;
+pub mod heard;
 pub mod import;
 pub mod index;
 pub mod lifecycle;

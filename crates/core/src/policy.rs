@@ -79,6 +79,9 @@ pub struct Policy {
     /// `[units."NAME"]`: the settings of an organisational unit's accounts.
     #[serde(default)]
     pub units: BTreeMap<String, Overrides>,
+    /// `[organization]`: the regions the accounts are watched in.
+    #[serde(default)]
+    pub organization: OrganizationPolicy,
 }
 
 /// What an account or an organisational unit sets differently from the top level.
@@ -114,6 +117,25 @@ pub struct AccountPolicy {
     pub pipeline_principals: Option<Vec<String>>,
     #[serde(default)]
     pub regulated_tag: Option<String>,
+    /// The regions it is watched in, when not `[organization] regions` (the report's coverage).
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+}
+
+/// `[organization]`: what the Organization is expected to look like.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationPolicy {
+    /// The regions every account of `[accounts]` is watched in (the member module's regions):
+    /// the report's coverage lists an account-region no event came from.
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+/// A region's shape: lower-case letters and digits in dash-separated parts (`us-gov-west-1`).
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 /// `account` as people know it, with its name and unit when `known`:
@@ -391,6 +413,7 @@ impl Default for Policy {
             controls: ControlsPolicy::default(),
             accounts: BTreeMap::new(),
             units: BTreeMap::new(),
+            organization: OrganizationPolicy::default(),
         }
     }
 }
@@ -440,6 +463,13 @@ impl Policy {
             }
             if r.buckets.is_empty() {
                 return Err(PolicyError::Field { field: "state.roles", message: format!("{}: names no bucket", r.role_arn) });
+            }
+        }
+        let regions = p.organization.regions.iter().map(|r| ("organization.regions", r));
+        let regions = regions.chain(p.accounts.values().flat_map(|a| a.regions.iter().flatten()).map(|r| ("accounts.regions", r)));
+        for (field, r) in regions {
+            if !is_region(r) {
+                return Err(PolicyError::Field { field, message: format!("{r:?} is not an AWS region (like eu-west-1)") });
             }
         }
         for (id, a) in &p.accounts {

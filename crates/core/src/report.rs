@@ -173,6 +173,10 @@ pub struct Report {
     /// What the latest scans in the period compared and did not (`coverage` records).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<ReportCoverage>,
+    /// The accounts and regions heard from in the period against those the policy lists
+    /// (`heard` records, [`crate::heard::coverage`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_coverage: Option<crate::heard::OrgCoverage>,
 }
 
 /// A `coverage` evidence record: a scan's [`Coverage`] (a `driftwatch scan`'s states, or one
@@ -380,6 +384,7 @@ pub fn build(records: &[FindingRecord], period: Period, now: DateTime<Utc>, exce
         exceptions_source,
         rows,
         coverage: None,
+        org_coverage: None,
     }
 }
 
@@ -814,6 +819,45 @@ fn by_account_section(report: &Report) -> Markup {
     }
 }
 
+/// The organisation's coverage: each account and region, the days an event came from it.
+fn org_coverage_section(c: &crate::heard::OrgCoverage) -> Markup {
+    html! {
+        section id="org-coverage" {
+            h2 { "Organisation coverage: accounts and regions heard from" }
+            p {
+                (c.accounts_heard) " of " (c.accounts) " account(s) heard from in the period's " (c.days) " day(s); "
+                (c.expected_heard) " of " (c.expected) " expected account-region(s) heard from."
+            }
+            @if !c.silent.is_empty() {
+                p class="warn" {
+                    "Not heard from in the whole period (a member account not forwarding, or quiet): "
+                    (Text(&c.silent.join(", ")))
+                }
+            }
+            @if !c.undeclared.is_empty() {
+                p { "Heard from, but not in the policy's [accounts]: " (Text(&c.undeclared.join(", "))) }
+            }
+            table {
+                thead { tr { th { "account" } th { "region" } th { "days heard" } th { "last heard" } th { "expected" } } }
+                tbody {
+                    @for a in &c.by_account {
+                        @for r in &a.regions {
+                            tr class=[(r.expected && r.days_heard == 0).then_some("silent")] {
+                                td { (Text(&a.account))
+                                    @if let Some(n) = &a.name { " (" (Text(n)) @if let Some(ou) = &a.ou { ", OU " (Text(ou)) } ")" } }
+                                td { (Text(&r.region)) }
+                                td { (r.days_heard) " / " (c.days) }
+                                td { @if let Some(d) = r.last_heard { (Text(&d.to_string())) } @else { "never" } }
+                                td { @if r.expected { "yes" } @else { "no" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn coverage_section(c: &ReportCoverage) -> Markup {
     let cov = &c.coverage;
     let rows: Vec<(String, [usize; 3])> = cov
@@ -957,6 +1001,9 @@ pub fn to_html(report: &Report) -> String {
 
                 @if let Some(c) = &report.coverage {
                     (coverage_section(c))
+                }
+                @if let Some(c) = &report.org_coverage {
+                    (org_coverage_section(c))
                 }
 
                 section id="by-severity" {
@@ -1177,6 +1224,22 @@ mod tests {
         r.open_by_account = vec![Count { label: "111122223333".into(), count: 1, evidence: vec![format!("ev{HOSTILE}")] }];
         r.open_by_unit = vec![Count { label: "Workloads".into(), count: 1, evidence: vec![format!("ev{HOSTILE}")] }];
         r.open_by_region = vec![Count { label: "us-east-1".into(), count: 1, evidence: vec![format!("ev{HOSTILE}")] }];
+        r.org_coverage = Some(crate::heard::OrgCoverage {
+            days: 2,
+            accounts_heard: 1,
+            accounts: 2,
+            expected_heard: 0,
+            expected: 1,
+            silent: vec![format!("111122223333 r{HOSTILE}")],
+            undeclared: vec![format!("u{HOSTILE}")],
+            by_account: vec![crate::heard::AccountReach {
+                account: format!("a{HOSTILE}"),
+                name: Some(format!("n{HOSTILE}")),
+                ou: Some(format!("o{HOSTILE}")),
+                declared: true,
+                regions: vec![crate::heard::RegionReach { region: format!("r{HOSTILE}"), days_heard: 0, last_heard: None, expected: true }],
+            }],
+        });
         for c in r
             .by_status
             .iter_mut()
@@ -1204,6 +1267,22 @@ mod tests {
             }]),
         });
         r
+    }
+
+    #[test]
+    fn the_organisations_coverage_is_shown_and_in_the_json() {
+        let r = hostile_report();
+        let html = to_html(&r);
+        assert!(html.contains("<section id=\"org-coverage\">"), "the organisation coverage section");
+        assert!(html.contains("<tr class=\"silent\">"), "an expected region not heard from is marked");
+        assert!(html.contains("1 of 2 account(s) heard from"), "the summary line");
+        let json = to_json(&r);
+        assert_eq!(json["org_coverage"]["silent"][0].as_str().map(|s| s.starts_with("111122223333 r")), Some(true));
+        assert_eq!(json["org_coverage"]["by_account"][0]["regions"][0]["days_heard"], 0);
+        let mut plain = r.clone();
+        plain.org_coverage = None;
+        assert!(to_json(&plain).get("org_coverage").is_none());
+        assert!(!to_html(&plain).contains("id=\"org-coverage\""));
     }
 
     #[test]

@@ -292,10 +292,17 @@ fn a_policys_accounts_and_units_are_checked() {
         ("[[state.roles]]\nbuckets = [\"b\"]\nrole_arn = \"arn:aws:iam::1234:role/r\"", "not an IAM role ARN"),
         ("[[state.roles]]\nbuckets = [\"b\"]\nrole_arn = \"arn:aws:iam::123456789012:user/u\"", "not an IAM role ARN"),
         ("[[state.roles]]\nbuckets = []\nrole_arn = \"arn:aws:iam::123456789012:role/r\"", "names no bucket"),
+        ("[organization]\nregions = [\"eu-west-1\", \"Ireland\"]", "\"Ireland\" is not an AWS region"),
+        ("[accounts.\"123456789012\"]\nregions = [\"us-east-1 \"]", "accounts.regions"),
+        ("[organization]\nregion = [\"eu-west-1\"]", "unknown field"),
     ] {
         let e = Policy::from_toml(bad).unwrap_err().to_string();
         assert!(e.contains(says), "{bad}: {e}");
     }
+    let ok = Policy::from_toml(
+        "[organization]\nregions = [\"us-gov-west-1\", \"eu-west-1\"]\n[accounts.\"123456789012\"]\nregions = [\"us-east-1\"]",
+    );
+    assert_eq!(ok.expect("regions").organization.regions, ["us-gov-west-1", "eu-west-1"]);
 }
 
 #[test]

@@ -27,6 +27,12 @@ pub trait Ports: Sync {
     fn catalog(&self) -> &Catalog;
     fn policy(&self) -> &Policy;
     fn redactor(&self) -> &Redactor;
+    /// The places and days this process already recorded as heard (`heard` evidence), so a
+    /// warm function writes each once; `None`: no memory, every batch writes its own (the
+    /// records are the same, write-once).
+    fn heard(&self) -> Option<&std::sync::Mutex<std::collections::HashSet<driftwatch_core::heard::Heard>>> {
+        None
+    }
 }
 
 /// A use case that could not finish: a port failed (a transient AWS error, a write that kept

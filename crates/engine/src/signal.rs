@@ -7,6 +7,7 @@ use crate::ports::{Ports, Retry};
 use crate::record::{record, record_with, resolve, Recorded};
 use chrono::{DateTime, Utc};
 use driftwatch_core::detect::{self, self_defence, Context, Needs};
+use driftwatch_core::heard::Heard;
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
 use driftwatch_core::lifecycle::Resolve;
 use driftwatch_core::ports::{IndexLookup, Ledger, PortResult};
@@ -130,9 +131,11 @@ impl Outcome {
 pub async fn watch(ports: &impl Ports, decoded: Vec<Decoded>, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Outcome, Retry> {
     let mut out = Outcome { signals: decoded.len(), invalid: decoded.iter().filter(|d| d.is_err()).count(), ..Default::default() };
     let mut exceptions = crate::record::Exceptions::default();
+    let mut heard = BTreeSet::new();
     for d in decoded {
         let (found, resolved, mem) = match d {
             Ok(signal) => {
+                heard.extend(Heard::of_signal(&signal, at));
                 if note_heartbeat(ports, &signal).await? {
                     continue;
                 }
@@ -148,7 +151,21 @@ pub async fn watch(ports: &impl Ports, decoded: Vec<Decoded>, at: DateTime<Utc>,
         }
         out.findings.extend(found);
     }
+    note_heard(ports, heard).await?;
     Ok(out)
+}
+
+/// Record the accounts, regions and days a batch came from (`heard` evidence, one record per
+/// place and day), except those this process recorded already.
+async fn note_heard(ports: &impl Ports, heard: BTreeSet<Heard>) -> Result<(), Retry> {
+    let done = |h: &Heard| ports.heard().is_some_and(|m| m.lock().is_ok_and(|seen| seen.contains(h)));
+    for h in heard.into_iter().filter(|h| !done(h)) {
+        crate::record::write_evidence(ports.evidence(), &h.record(), h.time()).await?;
+        if let Some(Ok(mut seen)) = ports.heard().map(|m| m.lock()) {
+            seen.insert(h);
+        }
+    }
+    Ok(())
 }
 
 /// Decode a whole document (a CloudTrail log file, a Config item) and [`watch`] it.

@@ -45,6 +45,8 @@ pub struct Adapters {
     /// The state version this process read last (the state-watcher's): the next write of the
     /// same key finds its previous version here instead of reading and parsing it again.
     pub last_state: std::sync::Mutex<Option<LastState>>,
+    /// The places and days this process recorded as heard (`heard` evidence written once).
+    pub heard: std::sync::Mutex<std::collections::HashSet<driftwatch_core::heard::Heard>>,
 }
 
 /// A state version as read, kept between invocations of one process.
@@ -145,6 +147,7 @@ impl Adapters {
             heartbeat,
             env,
             last_state: std::sync::Mutex::new(None),
+            heard: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 }
@@ -184,5 +187,8 @@ impl driftwatch_engine::Ports for Adapters {
     }
     fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+    fn heard(&self) -> Option<&std::sync::Mutex<std::collections::HashSet<driftwatch_core::heard::Heard>>> {
+        Some(&self.heard)
     }
 }

@@ -6,11 +6,14 @@
 //! `report.csv` under `<reports prefix>/<period end date>/`, and records the report JSON as a
 //! `report` evidence record. The period is the scheduled event's `detail.from`/`detail.to`
 //! when given, else the 30 days before the event's time. A record that cannot be read as a
-//! finding is skipped and counted, never fatal.
+//! finding is skipped and counted, never fatal. The `coverage` records give what the scans
+//! compared, the `heard` records which accounts and regions events came from (the
+//! organisation's coverage against the policy's `[accounts]` and `[organization] regions`).
 
 use super::{transient, HandlerError, Invocation};
 use crate::adapters::Adapters;
 use chrono::{DateTime, Duration, Utc};
+use driftwatch_core::heard::{self, Heard};
 use driftwatch_core::report::{self, ExpiringException, FindingRecord, Period};
 use driftwatch_core::Finding;
 use serde_json::{json, Value};
@@ -45,6 +48,7 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     let mut r = report::build(&records, period, now, Some(expiring));
     report::name_accounts(&mut r, &adapters.env.policy.accounts);
     r.coverage = report::latest_coverage(read_coverage(adapters, from, now.max(to)).await?, period);
+    r.org_coverage = heard::coverage(&read_heard(adapters, from, to).await?, &adapters.env.policy, from, to);
     let report_json = report::to_json(&r);
     let reports = adapters.env.reports.clone().ok_or_else(|| transient("DRIFTWATCH_REPORTS is not set"))?;
     let dir =
@@ -74,59 +78,27 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     }))
 }
 
-/// The `coverage` records (the sweeper's reconciles, `driftwatch scan --evidence`) written from
-/// `from`'s day to `until`'s day; unreadable ones are skipped.
-async fn read_coverage(
+/// Every record of `kind` written from `from`'s day to `until`'s day: its key, time and body
+/// (one listing per day). A record that cannot be read as one is logged and counted.
+async fn records_of(
     adapters: &Adapters,
+    kind: &str,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Vec<report::CoverageRecord>, HandlerError> {
-    let mut out = Vec::new();
-    let mut day = from.date_naive();
-    while day <= until.date_naive() {
-        let prefix = format!("{}/coverage/", day.format("%Y/%m/%d"));
-        for listed in adapters.evidence.list(&prefix).await.map_err(transient)? {
-            let Some(bytes) = adapters.evidence.get(&listed.key).await.map_err(transient)? else { continue };
-            let parsed = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
-                let time = time_at(&v, "/time")?;
-                let coverage = serde_json::from_value(v.get("body")?.clone()).ok()?;
-                Some(report::CoverageRecord { key: listed.key.clone(), time, coverage })
-            });
-            match parsed {
-                Some(r) => out.push(r),
-                None => warn!(key = %listed.key, "skipping a coverage record that cannot be read"),
-            }
-        }
-        match day.succ_opt() {
-            Some(next) => day = next,
-            None => break,
-        }
-    }
-    Ok(out)
-}
-
-/// The `finding` records written from `from`'s day to `until`'s day.
-async fn read_findings(
-    adapters: &Adapters,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<(Vec<FindingRecord>, usize), HandlerError> {
+) -> Result<(Vec<(String, DateTime<Utc>, Value)>, usize), HandlerError> {
     let mut out = Vec::new();
     let mut skipped = 0;
     let mut day = from.date_naive();
     while day <= until.date_naive() {
-        let prefix = format!("{}/finding/", day.format("%Y/%m/%d"));
+        let prefix = format!("{}/{kind}/", day.format("%Y/%m/%d"));
         for listed in adapters.evidence.list(&prefix).await.map_err(transient)? {
             let Some(bytes) = adapters.evidence.get(&listed.key).await.map_err(transient)? else { continue };
-            let parsed = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
-                let time = time_at(&v, "/time")?;
-                let finding = serde_json::from_value::<Finding>(v.get("body")?.clone()).ok()?;
-                Some(FindingRecord { key: listed.key.clone(), time, finding })
-            });
+            let parsed =
+                serde_json::from_slice::<Value>(&bytes).ok().and_then(|mut v| Some((time_at(&v, "/time")?, v.get_mut("body")?.take())));
             match parsed {
-                Some(r) => out.push(r),
+                Some((time, body)) => out.push((listed.key, time, body)),
                 None => {
-                    warn!(key = %listed.key, "skipping a record that is not a finding");
+                    warn!(key = %listed.key, kind, "skipping a record that cannot be read");
                     skipped += 1;
                 }
             }
@@ -134,6 +106,51 @@ async fn read_findings(
         match day.succ_opt() {
             Some(next) => day = next,
             None => break,
+        }
+    }
+    Ok((out, skipped))
+}
+
+/// The `coverage` records (the sweeper's reconciles, `driftwatch scan --evidence`).
+async fn read_coverage(
+    adapters: &Adapters,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<report::CoverageRecord>, HandlerError> {
+    let (records, _) = records_of(adapters, "coverage", from, until).await?;
+    Ok(records
+        .into_iter()
+        .filter_map(|(key, time, body)| match serde_json::from_value(body) {
+            Ok(coverage) => Some(report::CoverageRecord { key, time, coverage }),
+            Err(e) => {
+                warn!(key = %key, error = %e, "skipping a coverage record that cannot be read");
+                None
+            }
+        })
+        .collect())
+}
+
+/// The `heard` records: the accounts, regions and days events came from.
+async fn read_heard(adapters: &Adapters, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Heard>, HandlerError> {
+    let (records, _) = records_of(adapters, heard::KIND, from, until).await?;
+    Ok(records.iter().filter_map(|(_, _, body)| Heard::from_body(body)).collect())
+}
+
+/// The `finding` records; those that are not a finding are skipped and counted.
+async fn read_findings(
+    adapters: &Adapters,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(Vec<FindingRecord>, usize), HandlerError> {
+    let (records, mut skipped) = records_of(adapters, "finding", from, until).await?;
+    let mut out = Vec::new();
+    for (key, time, body) in records {
+        match serde_json::from_value::<Finding>(body) {
+            Ok(finding) => out.push(FindingRecord { key, time, finding }),
+            Err(_) => {
+                warn!(key = %key, "skipping a record that is not a finding");
+                skipped += 1;
+            }
         }
     }
     Ok((out, skipped))
