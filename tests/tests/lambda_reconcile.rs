@@ -279,3 +279,55 @@ fn reconcile_reads_an_organizations_states_through_the_aggregator() {
     let missing = w.items(deployment::FINDINGS_TABLE).into_iter().filter(|i| i["rule"] == "drift.missing").count();
     assert!(missing > 0, "the sample buckets not made on moto are missing");
 }
+
+/// A state kept in this account's bucket may hold another account's resources (a provider with
+/// `assume_role`). Without an aggregator this account's AWS Config cannot have them: the sweeper
+/// leaves them out of the comparison (the watcher's account: the schedule's, else the
+/// function's own ARN's) instead of reporting them missing. (moto's AWS Config
+/// records none of the types whose ARNs name an account, so which findings that spares is
+/// shown in `driftwatch-engine`'s `a_reconcile_in_one_account_leaves_other_accounts_resources_out`.)
+#[test]
+fn without_an_aggregator_another_accounts_resources_in_a_central_state_are_left_out() {
+    let Some(moto) = Moto::start("lambda_reconcile_other_account") else { return };
+    let w = Deployment::create(&moto);
+    let state_watcher = adapters(&moto, Function::StateWatcher, &[]);
+    let text = std::fs::read_to_string(workspace_root().join("samples/states/data.tfstate")).expect("sample state");
+    let other = text.replace(":123456789012:", ":444455556666:");
+    let naming = |t: &str, account: &str| {
+        let state: Value = serde_json::from_str(t).unwrap();
+        state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["instances"].as_array().unwrap().clone())
+            .filter(|i| i["attributes"]["arn"].as_str().is_some_and(|a| a.contains(account)))
+            .count()
+    };
+    assert!(naming(&other, ":444455556666:") > 0);
+    let version = w.put_object(deployment::STATE_BUCKET, "shared/data.tfstate", other.into_bytes()).expect("version id");
+    let mut ev = event("events/state-watcher/apply/event.json");
+    ev["detail"]["object"]["key"] = json!("shared/data.tfstate");
+    ev["detail"]["object"]["version-id"] = json!(version);
+    w.block_on(handle(&state_watcher, ev, &Invocation::at(sweep_at()))).expect("state watcher");
+    let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
+    let mut sweeper = adapters(&moto, Function::Sweeper, &[]);
+    let sdk = moto.sdk_config().to_builder().endpoint_url(&proxy.endpoint).build();
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk_config()).force_path_style(true).build());
+    sweeper.live = driftwatch_aws::ConfigReader::new(driftwatch_aws::config_client(&sdk), s3);
+    let schedule = event("events/sweeper/stale-lock/event.json");
+    let out = w.block_on(handle(&sweeper, schedule.clone(), &Invocation::at(sweep_at()))).expect("sweeper");
+    let left_out = out["reconcile"]["left_out"].as_u64().unwrap_or(0);
+    assert!(left_out > 0, "the other account's resources are left out: {out}");
+    let missing_elsewhere = w
+        .items(deployment::FINDINGS_TABLE)
+        .iter()
+        .filter(|i| i["rule"] == "drift.missing" && i["record"].as_str().unwrap_or("").contains(":444455556666:"))
+        .count();
+    assert_eq!(missing_elsewhere, 0);
+    // The watcher's account not known (no schedule account, no function ARN): nothing is left out.
+    let mut anonymous = schedule;
+    anonymous.as_object_mut().unwrap().remove("account");
+    let sweeper = adapters(&moto, Function::Sweeper, &[]);
+    let out = w.block_on(handle(&sweeper, anonymous, &Invocation::at(sweep_at() + Duration::hours(1)))).expect("sweeper");
+    assert_eq!(out["reconcile"]["left_out"], 0, "{out}");
+}

@@ -16,6 +16,9 @@ use std::collections::BTreeSet;
 pub struct Plan {
     pub index: ManagedIndex,
     pub identities: Vec<(String, String)>,
+    /// Identities not read, so not compared: in another account than the one whose AWS Config
+    /// is read ([`Plan::only_in`]). Nothing is reported missing for them.
+    pub left_out: BTreeSet<(String, String)>,
 }
 
 /// What to read for `state`.
@@ -23,7 +26,25 @@ pub fn plan(state: State, ports: &impl Ports) -> Plan {
     let index = ManagedIndex::build([state], ports.catalog());
     let identities =
         index.entries().iter().map(|e| (e.config_type.clone(), e.resource_id.clone())).collect::<BTreeSet<_>>().into_iter().collect();
-    Plan { index, identities }
+    Plan { index, identities, left_out: BTreeSet::new() }
+}
+
+impl Plan {
+    /// Keep only what can be in `account` (a state of one account may hold resources of others:
+    /// providers with `assume_role`): an identity whose entries' ARNs all name another account
+    /// is left out. Returns how many were.
+    pub fn only_in(&mut self, account: &str) -> usize {
+        let index = &self.index;
+        let elsewhere = |(t, id): &(String, String)| {
+            let mut accounts = index.lookup(t, id).map(|e| e.arn.as_deref().and_then(|a| driftwatch_core::place::Place::of_arn(a).account));
+            accounts.all(|a| a.is_some_and(|a| a != account))
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.identities).into_iter().partition(|i| elsewhere(i));
+        self.identities = kept;
+        let n = gone.len();
+        self.left_out.extend(gone);
+        n
+    }
 }
 
 /// Compare the plan's state with the live `items` read for it at `now`, record the findings,
@@ -43,7 +64,9 @@ pub async fn reconcile(ports: &impl Ports, plan: &Plan, items: Vec<ConfigItem>, 
     crate::record::write_evidence(ports.evidence(), &driftwatch_core::evidence::Record { kind: "coverage".into(), time: day, body }, now)
         .await?;
     // Only this state's identities were read: "unmanaged" would be meaningless here.
-    let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged).collect();
+    // Nor "missing" for what was left out: it was not looked for.
+    let left_out = |f: &driftwatch_core::Finding| plan.left_out.contains(&(f.resource.resource_type.clone(), f.resource.id.clone()));
+    let findings: Vec<_> = outcome.findings.into_iter().filter(|f| f.rule != Rule::DriftUnmanaged && !left_out(f)).collect();
     let n = findings.len();
     let mut recorded = record(ports, findings, now).await?;
     // What the pass shows compliant again: the findings open on those resources close.

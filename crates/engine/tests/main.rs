@@ -610,3 +610,52 @@ fn a_state_write_that_absorbs_a_change_or_removes_the_resource_resolves_its_find
     let (_, _, again) = now_or_never(on_state_write(&ports, &facts, at(11))).expect("retry");
     assert_eq!(again.resolved, 0);
 }
+
+/// The reconcile of a state holding another account's resources, read against this account's
+/// AWS Config only (no aggregator): those resources are left out, not reported missing; this
+/// account's are still compared.
+#[test]
+fn a_reconcile_in_one_account_leaves_other_accounts_resources_out() {
+    use driftwatch_core::state::{parse_state, StateLocation};
+    use driftwatch_engine::reconcile;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let state_text = std::fs::read_to_string(root.join("samples/states/app.tfstate")).expect("sample state");
+    let ports = InMemoryPorts::new(policy(), b"salt");
+    let (items, _) =
+        driftwatch_core::live::parse_document(&std::fs::read(root.join("samples/live/config-snapshot.json")).unwrap(), &ports.redactor)
+            .expect("sample items");
+    // One of the sample roles is gone from the live configuration.
+    let gone = "AROAXTMHKBVANX7FSZC3O";
+    let live: Vec<_> = items.into_iter().filter(|i| i.resource_id != gone).collect();
+    let missing_roles = |ports: &InMemoryPorts| {
+        ports
+            .findings
+            .records()
+            .iter()
+            .filter(|r| r.finding.rule == driftwatch_core::Rule::DriftMissing && r.finding.resource.resource_type == "AWS::IAM::Role")
+            .map(|r| r.finding.resource.id.clone())
+            .collect::<Vec<_>>()
+    };
+    let plan_of = |text: &str, key: &str| {
+        let state = parse_state(text.as_bytes(), StateLocation::local(key), &ports.catalog, &ports.redactor).expect("state");
+        reconcile::plan(state, &ports)
+    };
+
+    // The state in this account: the gone role is missing.
+    let mut plan = plan_of(&state_text, "app.tfstate");
+    assert_eq!(plan.only_in("123456789012"), 0, "every resource of the state is this account's or names none");
+    now_or_never(reconcile::reconcile(&ports, &plan, live.clone(), at(10))).expect("reconcile");
+    assert_eq!(missing_roles(&ports), [gone], "this account's role is missing");
+
+    // The same state with its roles in another account, reconciled in this one: left out.
+    let ports_other = InMemoryPorts::new(policy(), b"salt");
+    let other = state_text.replace("arn:aws:iam::123456789012:", "arn:aws:iam::444455556666:");
+    let state = parse_state(other.as_bytes(), StateLocation::local("shared.tfstate"), &ports_other.catalog, &ports_other.redactor).unwrap();
+    let mut plan = reconcile::plan(state, &ports_other);
+    let roles = plan.identities.iter().filter(|(t, _)| t == "AWS::IAM::Role").count();
+    assert!(roles > 0);
+    assert_eq!(plan.only_in("123456789012"), roles, "every role names the other account");
+    assert!(plan.identities.iter().all(|(t, _)| t != "AWS::IAM::Role"));
+    now_or_never(reconcile::reconcile(&ports_other, &plan, live, at(10))).expect("reconcile");
+    assert!(missing_roles(&ports_other).is_empty(), "another account's role is not reported missing: {:?}", missing_roles(&ports_other));
+}

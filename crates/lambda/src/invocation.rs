@@ -10,12 +10,14 @@ pub struct Invocation {
     /// When the platform stops the invocation (the sweeper stops starting work before it).
     pub deadline: Option<DateTime<Utc>>,
     pub request_id: String,
+    /// The function's own account (from its ARN, or the scheduled event), when known.
+    pub account: Option<String>,
 }
 
 impl Invocation {
     /// An invocation at `now` without a deadline (tests, local runs).
     pub fn at(now: DateTime<Utc>) -> Self {
-        Invocation { now, deadline: None, request_id: String::new() }
+        Invocation { now, deadline: None, request_id: String::new(), account: None }
     }
 }
 

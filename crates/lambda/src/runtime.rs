@@ -82,8 +82,12 @@ pub fn run(function: Function) -> ExitCode {
             let adapters = adapters.clone();
             let span = tracing::info_span!("invocation", function = function.name(), request_id = %event.context.request_id);
             async move {
-                let inv =
-                    Invocation { now: clock.now(), deadline: deadline_of(&event.context), request_id: event.context.request_id.clone() };
+                let inv = Invocation {
+                    now: clock.now(),
+                    deadline: deadline_of(&event.context),
+                    request_id: event.context.request_id.clone(),
+                    account: account_of(&event.context.invoked_function_arn),
+                };
                 let result = handlers::handle(&adapters, event.payload, &inv).await;
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "invocation failed; the platform retries it");
@@ -101,4 +105,9 @@ pub fn run(function: Function) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The account of the function's ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
+fn account_of(function_arn: &str) -> Option<String> {
+    driftwatch_core::place::Place::of_arn(function_arn).account.map(str::to_string)
 }

@@ -46,7 +46,10 @@ pub async fn handle(adapters: &Adapters, payload: Value, inv: &Invocation) -> Re
     // a retry of this event must see time pass, or an alert whose publish failed would look
     // in flight to every retry.
     let clock = &Invocation { now: now.map_or(inv.now, |t| t.max(inv.now)), ..inv.clone() };
-    let inv = &Invocation { now: now.unwrap_or(inv.now), ..inv.clone() };
+    // The watcher's account: the scheduled event's (its rule is the watcher's), else the
+    // function's own.
+    let account = payload.get("account").and_then(Value::as_str).map(str::to_string).or_else(|| inv.account.clone());
+    let inv = &Invocation { now: now.unwrap_or(inv.now), account, ..inv.clone() };
     let mut errors: Vec<String> = Vec::new();
     let mut out = json!({});
 

@@ -28,6 +28,8 @@ pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, Handler
     let mut done = 0usize;
     let mut skipped = Vec::new();
     let mut recorded = Recorded::default();
+    // Resources of other accounts in this account's states, not compared (no aggregator).
+    let mut left_out = 0usize;
     let mut last = None;
     for (id, v) in todo.iter().take(adapters.env.reconcile_chunk) {
         if stop_at.is_some_and(|s| chrono::Utc::now() >= s) {
@@ -36,7 +38,10 @@ pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, Handler
         }
         let (Some(bucket), Some(key)) = (v["bucket"].as_str(), v["key"].as_str()) else { continue };
         match reconcile_state(adapters, bucket, key, inv).await? {
-            Ok(r) => recorded += r,
+            Ok((r, n)) => {
+                recorded += r;
+                left_out += n;
+            }
             Err(problem) => {
                 warn!(state = %id, problem = %problem, "reconcile: state skipped");
                 skipped.push(id.clone());
@@ -58,6 +63,7 @@ pub async fn run(adapters: &Adapters, inv: &Invocation) -> Result<Value, Handler
         "complete": complete,
         "last": last,
         "skipped": skipped,
+        "left_out": left_out,
         "recorded": recorded,
     }))
 }
@@ -81,12 +87,18 @@ fn identities_with_places(plan: &reconcile::Plan) -> Vec<driftwatch_aws::Aggrega
 
 /// Reconcile one state. The inner error is a state that cannot be read (skipped); the outer
 /// one a transient failure of the run.
-async fn reconcile_state(adapters: &Adapters, bucket: &str, key: &str, inv: &Invocation) -> Result<Result<Recorded, String>, HandlerError> {
+async fn reconcile_state(
+    adapters: &Adapters,
+    bucket: &str,
+    key: &str,
+    inv: &Invocation,
+) -> Result<Result<(Recorded, usize), String>, HandlerError> {
     let state = match adapters.states.read_state(bucket, key, None, &adapters.catalog, &adapters.redactor).await {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("s3://{bucket}/{key}: {e}"))),
     };
-    let plan = reconcile::plan(state, adapters);
+    let mut plan = reconcile::plan(state, adapters);
+    let mut left_out = 0;
     let items = match &adapters.env.config_aggregator {
         Some(aggregator) => {
             let identities = identities_with_places(&plan);
@@ -104,9 +116,16 @@ async fn reconcile_state(adapters: &Adapters, bucket: &str, key: &str, inv: &Inv
                 crate::env::CONFIG_AGGREGATOR
             )))
         }
-        None => adapters.live.batch_get(&plan.identities, &adapters.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?,
+        // This account's AWS Config: what the state keeps in other accounts is not in it.
+        None => {
+            left_out = inv.account.as_deref().map_or(0, |a| plan.only_in(a));
+            if left_out > 0 {
+                info!(state = %format!("s3://{bucket}/{key}"), left_out, "reconcile: resources of other accounts left out (set {} to compare them)", crate::env::CONFIG_AGGREGATOR);
+            }
+            adapters.live.batch_get(&plan.identities, &adapters.redactor).await.map_err(|e| transient(format!("AWS Config: {e}")))?
+        }
     };
     let (findings, recorded) = reconcile::reconcile(adapters, &plan, items, inv.now).await?;
     info!(state = %format!("s3://{bucket}/{key}"), identities = plan.identities.len(), findings, "reconciled");
-    Ok(Ok(recorded))
+    Ok(Ok((recorded, left_out)))
 }
