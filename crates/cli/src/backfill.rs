@@ -155,20 +155,25 @@ async fn select(aws: &TrailBackfill, args: &BackfillArgs, period: &Period, paral
         spinner.inc(1);
     }
     let days: Vec<String> = regions.iter().flat_map(|r| period.days().into_iter().map(move |d| format!("{r}{d}/"))).collect();
-    let mut listed = Vec::new();
-    let mut tasks = JoinSet::new();
-    let mut pending = days.into_iter();
-    loop {
-        while tasks.len() < parallel {
-            let Some(prefix) = pending.next() else { break };
+    let mut listings = Vec::new();
+    in_parallel(
+        days,
+        parallel,
+        |prefix| {
             let (aws, bucket) = (aws.clone(), bucket.to_string());
-            tasks.spawn(async move { aws.objects(&bucket, &prefix).await });
-        }
-        let Some(done) = tasks.join_next().await else { break };
-        listed.extend(done.context("a listing task")??);
-        spinner.inc(1);
-    }
+            async move { aws.objects(&bucket, &prefix).await }
+        },
+        |done| {
+            listings.push(done);
+            spinner.inc(1);
+        },
+    )
+    .await;
     spinner.finish_and_clear();
+    let mut listed = Vec::new();
+    for done in listings {
+        listed.extend(done.context("a listing task")??);
+    }
     let mut files: Vec<Selected> = listed
         .into_iter()
         .filter_map(|o| {
@@ -217,25 +222,47 @@ async fn enqueue(aws: &TrailBackfill, url: &str, bucket: &str, region: &str, fil
         .map(|c| c.iter().map(|f| (f.key.clone(), notification(bucket, region, &f.key, f.size, f.modified))).collect())
         .collect();
     let mut failed = Vec::new();
-    let mut tasks = JoinSet::new();
-    let mut pending = batches.into_iter();
-    loop {
-        while tasks.len() < parallel {
-            let Some(batch) = pending.next() else { break };
+    in_parallel(
+        batches,
+        parallel,
+        |batch| {
             let (aws, url) = (aws.clone(), url.to_string());
-            tasks.spawn(async move { send_batch(&aws, &url, batch).await });
-        }
-        let Some(done) = tasks.join_next().await else { break };
-        match done {
+            async move { send_batch(&aws, &url, batch).await }
+        },
+        |done| match done {
             Ok((sent, lost)) => {
                 bar.inc(sent as u64);
                 failed.extend(lost);
             }
             Err(e) => failed.push(("(a batch)".into(), format!("the sending task failed: {e}"))),
-        }
-    }
+        },
+    )
+    .await;
     bar.finish_and_clear();
     failed
+}
+
+/// Run `work` on each item, at most `parallel` at a time, handing each result to `done` as it
+/// finishes.
+async fn in_parallel<I, T, F>(
+    items: impl IntoIterator<Item = I>,
+    parallel: usize,
+    work: impl Fn(I) -> F,
+    mut done: impl FnMut(Result<T, tokio::task::JoinError>),
+) where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    let mut pending = items.into_iter();
+    loop {
+        while tasks.len() < parallel {
+            let Some(item) = pending.next() else { break };
+            tasks.spawn(work(item));
+        }
+        let Some(result) = tasks.join_next().await else { break };
+        done(result);
+    }
 }
 
 /// One batch, with retries: (messages sent, `(key, reason)` of those that never were).
