@@ -201,6 +201,15 @@ locals {
           }
         }
       }
+      "member-heartbeat" = {
+        function    = "trail-watcher"
+        description = "The member accounts' hourly heartbeats (infra/modules/member): each account and region forwarding is heard, quiet or not (the report's organisation coverage)"
+        pattern = {
+          source        = ["aws.events"]
+          "detail-type" = ["Scheduled Event"]
+          resources     = [{ suffix = ":rule/${var.name_prefix}-forward-heartbeat" }]
+        }
+      }
       "trail-lock-items" = {
         function    = "trail-watcher"
         description = "CloudTrail DynamoDB data events on the lock tables (lock taken, released, forced)"

@@ -244,7 +244,8 @@ fn every_payload_decodes_and_is_real_shaped() {
         assert!(shape_ok, "{}: event.json is neither an EventBridge event nor a Records batch", case.name);
         let function = case.name.split('/').next().unwrap_or("");
         let want = match function {
-            "trail-watcher" => &["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", "Records"][..],
+            // Scheduled: a member account's heartbeat (infra/modules/member).
+            "trail-watcher" => &["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", "Scheduled Event", "Records"][..],
             "config-watcher" => &["Config Configuration Item Change"][..],
             "state-watcher" => &["Object Created", "Object Deleted"][..],
             "lock-watcher" => &["Records"][..],

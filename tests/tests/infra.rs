@@ -960,14 +960,19 @@ fn render_rules(infra: &Infra, ev: &Eval, rules: &str) -> BTreeMap<String, (Stri
 }
 
 /// The EventBridge payloads of events/ (see [`eventbridge_payloads`]), each event once: those
-/// that are the same event for EventBridge (source, detail-type, detail: a state version
+/// that are the same event for EventBridge (source, detail-type, detail, resources: a state version
 /// written in one case and given in another) are one; they must be for one function (or for
 /// two scheduled ones).
 fn distinct_payloads(scheduled: &BTreeSet<String>) -> (Vec<(String, String, serde_json::Value)>, usize) {
     let (all, skipped) = eventbridge_payloads();
     let mut payloads: Vec<(String, String, serde_json::Value)> = Vec::new();
     for (f, file, e) in all {
-        let same = |p: &serde_json::Value| p["source"] == e["source"] && p["detail-type"] == e["detail-type"] && p["detail"] == e["detail"];
+        let same = |p: &serde_json::Value| {
+            p["source"] == e["source"]
+                && p["detail-type"] == e["detail-type"]
+                && p["detail"] == e["detail"]
+                && p["resources"] == e["resources"]
+        };
         match payloads.iter().find(|(_, _, p)| same(p)) {
             Some((g, other, _)) => assert!(
                 g == &f || (scheduled.contains(g) && scheduled.contains(&f)),
@@ -1008,7 +1013,8 @@ fn deliveries(
         let out = call(moto, "AWSEvents.PutEvents", json!({"Entries": entries}));
         assert_eq!(out["FailedEntryCount"].as_u64().unwrap_or(0), 0, "{out}");
     }
-    // What each rule's queue got, by the payload it came from (identified by its detail).
+    // What each rule's queue got, by the payload it came from (identified by its detail and
+    // resources).
     let mut got: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (key, url) in &queue_urls {
         loop {
@@ -1019,7 +1025,10 @@ fn deliveries(
                 let i = payloads
                     .iter()
                     .position(|(_, _, p)| {
-                        p["detail"] == event["detail"] && p["source"] == event["source"] && p["detail-type"] == event["detail-type"]
+                        p["detail"] == event["detail"]
+                            && p["source"] == event["source"]
+                            && p["detail-type"] == event["detail-type"]
+                            && p.get("resources").cloned().unwrap_or(json!([])) == event["resources"]
                     })
                     .unwrap_or_else(|| panic!("rule {key} delivered an unknown event {event}"));
                 got.entry(i).or_default().push(key.clone());
@@ -1135,6 +1144,21 @@ fn the_member_module_sends_to_the_watchers_bus_only() {
     let auth = member.resources("aws_config_aggregate_authorization").find(|b| name(b) == "watcher").expect("the aggregator authorisation");
     assert_eq!(ev.string(attr(&auth.body, "account_id").unwrap()), WATCHER_ACCOUNT);
     assert_eq!(ev.string(attr(&auth.body, "region").unwrap()), WATCHER_REGION);
+
+    // The hourly heartbeat goes the same way, and is what the watcher's member-heartbeat rule
+    // delivers (to the trail-watcher): its name is the suffix that rule matches.
+    let beat = member.resources("aws_cloudwatch_event_rule").find(|b| name(b) == "heartbeat").expect("the heartbeat rule");
+    assert_eq!(ev.string(attr(&beat.body, "schedule_expression").unwrap()), "rate(1 hour)");
+    let beat_name = ev.string(attr(&beat.body, "name").unwrap());
+    let beat_target = member.resources("aws_cloudwatch_event_target").find(|b| name(b) == "heartbeat").expect("its target");
+    assert_eq!(ev.string(attr(&beat_target.body, "arn").unwrap()), bus);
+    assert!(text(beat_target, "role_arn").contains("forward"));
+    assert!(beat_target.body.blocks().any(|b| b.identifier.as_str() == "dead_letter_config"));
+    let watcher = load();
+    let central = Eval::new(&watcher).local("event_rules");
+    let rule = &central["member-heartbeat"];
+    assert_eq!(rule["function"], "trail-watcher", "{rule}");
+    assert_eq!(rule["pattern"]["resources"][0]["suffix"], format!(":rule/{beat_name}"), "{rule}");
 }
 
 /// Issue 16: the role through which the watcher reads a member's state (its `state_roles`):
@@ -1195,7 +1219,8 @@ fn a_member_account_forwards_what_the_watchers_rules_deliver_on_moto() {
     let (member, ev) = member();
     let forward = render_rules(&member, &ev, "forward_rules");
     let watcher_only: BTreeSet<&str> = central.keys().map(String::as_str).filter(|k| !forward.contains_key(*k)).collect();
-    assert_eq!(watcher_only, BTreeSet::from(["trail-exceptions-items", "trail-lock-items", "trail-watcher-self"]));
+    // The member's heartbeat is a schedule of its own (`heartbeat`), not a forwarded pattern.
+    assert_eq!(watcher_only, BTreeSet::from(["member-heartbeat", "trail-exceptions-items", "trail-lock-items", "trail-watcher-self"]));
     for k in forward.keys() {
         assert!(central.contains_key(k), "member rule {k} has no watcher rule of the same key");
     }

@@ -1986,6 +1986,18 @@ fn an_organizations_console_edits_reach_the_watcher_each_in_its_account() {
         .collect();
     assert_eq!(units, BTreeSet::from([("ehr-prod-eu".into(), "Workloads".into()), ("sandbox".into(), "Sandbox".into())]));
 
+    // The production account changed nothing, but its member module's hourly heartbeat from
+    // us-east-1 is forwarded: it is heard from too (twice in the day, one record).
+    let mut beat = event("events/trail-watcher/member-heartbeat/event.json");
+    beat["account"] = json!(PROD);
+    beat["region"] = json!("us-east-1");
+    beat["resources"] = json!([format!("arn:aws:events:us-east-1:{PROD}:rule/driftwatch-forward-heartbeat")]);
+    for hour in ["09", "10"] {
+        beat["time"] = json!(format!("2026-11-20T{hour}:00:00Z"));
+        let out = lab.invoke(&adapters, &beat, now());
+        assert_eq!((out["invalid"].as_u64(), out["findings"].as_array().map(Vec::len)), (Some(0), Some(0)), "{out}");
+    }
+
     // What the watcher heard from: one `heard` record per account, region and day, however
     // often the events were delivered, filed under the events' day.
     let heard: BTreeSet<(String, String, String)> = lab
@@ -2002,9 +2014,13 @@ fn an_organizations_console_edits_reach_the_watcher_each_in_its_account() {
     let day = "2026-11-20".to_string();
     assert_eq!(
         heard,
-        BTreeSet::from([(PROD_EU.into(), "eu-west-1".into(), day.clone()), (SANDBOX.into(), "us-east-1".into(), day.clone())])
+        BTreeSet::from([
+            (PROD.into(), "us-east-1".into(), day.clone()),
+            (PROD_EU.into(), "eu-west-1".into(), day.clone()),
+            (SANDBOX.into(), "us-east-1".into(), day.clone())
+        ])
     );
-    assert_eq!(lab.evidence_keys().iter().filter(|k| k.contains("/heard/")).count(), 2, "one record each, deliveries aside");
+    assert_eq!(lab.evidence_keys().iter().filter(|k| k.contains("/heard/")).count(), 3, "one record each, deliveries aside");
 
     // The week's report: the organisation's coverage against the policy, which expects every
     // account in both regions (the sandbox in us-east-1 only).
@@ -2017,16 +2033,16 @@ fn an_organizations_console_edits_reach_the_watcher_each_in_its_account() {
     let key = lab.deployed.keys(deployment::REPORTS_BUCKET, "").into_iter().find(|k| k.ends_with(".json")).expect("report.json");
     let report: Value = serde_json::from_slice(&lab.deployed.get_object(deployment::REPORTS_BUCKET, &key)).expect("report JSON");
     let c = &report["org_coverage"];
-    assert_eq!((c["days"].as_u64(), c["accounts_heard"].as_u64(), c["accounts"].as_u64()), (Some(7), Some(2), Some(3)), "{c}");
-    assert_eq!((c["expected_heard"].as_u64(), c["expected"].as_u64()), (Some(2), Some(5)), "{c}");
+    assert_eq!((c["days"].as_u64(), c["accounts_heard"].as_u64(), c["accounts"].as_u64()), (Some(7), Some(3), Some(3)), "{c}");
+    assert_eq!((c["expected_heard"].as_u64(), c["expected"].as_u64()), (Some(3), Some(5)), "{c}");
     assert_eq!(
         c["silent"],
-        json!([format!("{PROD} eu-west-1"), format!("{PROD} us-east-1"), format!("{PROD_EU} us-east-1")]),
+        json!([format!("{PROD} eu-west-1"), format!("{PROD_EU} us-east-1")]),
         "every expected account-region no event came from"
     );
     let html_key = key.replace("report.json", "report.html");
     let html = String::from_utf8(lab.deployed.get_object(deployment::REPORTS_BUCKET, &html_key)).expect("report.html");
-    assert!(html.contains("<section id=\"org-coverage\">") && html.contains("2 of 3 account(s) heard from"), "the HTML says so");
+    assert!(html.contains("<section id=\"org-coverage\">") && html.contains("3 of 3 account(s) heard from"), "the HTML says so");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -201,6 +201,10 @@ pub struct LockFileEvent {
 pub struct Tick {
     pub time: DateTime<Utc>,
     pub rule: Option<String>,
+    /// The account and region of the scheduled event: a member account's heartbeat, forwarded
+    /// to the watcher's bus, names where it comes from.
+    pub account: Option<String>,
+    pub region: Option<String>,
 }
 
 /// Any decoded trigger.
@@ -221,6 +225,7 @@ impl Signal {
         match self {
             Signal::ApiCall(c) => crate::place::Place::new(c.account.as_deref().or(c.principal.account.as_deref()), c.region.as_deref()),
             Signal::ConfigChange(c) => c.item.as_ref().map_or(crate::place::Place::ANYWHERE, |i| i.place()),
+            Signal::Tick(t) => crate::place::Place::new(t.account.as_deref(), t.region.as_deref()),
             _ => crate::place::Place::ANYWHERE,
         }
     }

@@ -83,7 +83,7 @@ fn file(change: ObjectChange, i: Option<LockInfo>, at: &str) -> Signal {
 }
 
 fn sweep(at: &str) -> Signal {
-    Signal::Tick(Tick { time: t(at), rule: Some("sweeper".into()) })
+    Signal::Tick(Tick { time: t(at), rule: Some("sweeper".into()), account: None, region: None })
 }
 
 /// One step: the input and the rule ids it must yield, in order.

@@ -390,7 +390,7 @@ impl Run<'_, '_> {
             (_, "Scheduled Event") => match ev.time {
                 Some(time) => {
                     let rule = ev.resources.as_ref().and_then(|r| r.first()).map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string());
-                    Ok(One::Signal(Signal::Tick(Tick { time, rule })))
+                    Ok(One::Signal(Signal::Tick(Tick { time, rule, account: ev.account.clone(), region: ev.region.clone() })))
                 }
                 None => Err("Scheduled Event without time".into()),
             },

@@ -152,6 +152,10 @@ fn eventbridge_s3_objects_and_schedule() {
                       "resources": ["arn:aws:events:us-east-1:123456789012:rule/driftwatch-sweeper"], "detail": {}});
     let (out, _) = decode(&tick);
     assert!(matches!(&out[0], Ok(Signal::Tick(t)) if t.rule.as_deref() == Some("driftwatch-sweeper")));
+    // A member account's heartbeat names where it comes from: its account and region are heard.
+    let (out, _) = decode(&serde_json::from_str(include_str!("../../../events/trail-watcher/member-heartbeat/event.json")).unwrap());
+    let place = out[0].as_ref().map(|s| s.place()).expect("a tick");
+    assert_eq!((place.account, place.region), (Some("111122223333"), Some("eu-west-1")));
 
     let (out, _) = decode(&json!({"version": "0", "id": "x", "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
                                   "time": "2026-11-20T12:00:00Z", "detail": {}}));

@@ -260,7 +260,7 @@ impl<'a> Replay<'a> {
             self.settle(&id, None);
         }
         if let Some(t) = self.sweep_at {
-            let tick = Signal::Tick(Tick { time: t, rule: Some("replay".into()) });
+            let tick = Signal::Tick(Tick { time: t, rule: Some("replay".into()), account: None, region: None });
             let found = detect::process(&tick, &self.ctx(t), &mut self.mem);
             self.add(found);
         }

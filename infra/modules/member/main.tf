@@ -101,6 +101,31 @@ resource "aws_cloudwatch_event_target" "forward" {
   }
 }
 
+# The heartbeat: every hour a scheduled event of this account and region goes to the watcher,
+# so its report knows this account and region still forward, changes or none (the
+# organisation coverage). The watcher's member-heartbeat rule delivers it to its trail-watcher.
+resource "aws_cloudwatch_event_rule" "heartbeat" {
+  name                = "${var.name_prefix}-forward-heartbeat"
+  description         = "driftwatch: this account and region still forward to the watcher"
+  schedule_expression = "rate(1 hour)"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "heartbeat" {
+  rule     = aws_cloudwatch_event_rule.heartbeat.name
+  arn      = local.watcher_bus
+  role_arn = aws_iam_role.forward.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 20
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq.arn
+  }
+}
+
 # The watcher's Config aggregator may collect this account's items from this region.
 resource "aws_config_aggregate_authorization" "watcher" {
   count = var.authorize_config_aggregator ? 1 : 0
