@@ -368,8 +368,12 @@ fn measure_diff(mode: &str, previous: &Path, current: &Path) {
     };
     let (policy, index) = (Policy::default(), ManagedIndex::default());
     let ctx = Context { index: &index, catalog: &catalog, policy: &policy, redactor: &redactor, now: event.time };
+    // As the state-watcher does: the removed identities once, for the index lookup and the
+    // detector.
     let removed = state_write::removed_identities(&prev, &cur, &catalog);
-    let (findings, diff) = state_write::detect(&StateWrite::new(&event, Some(&prev), &cur), &ctx);
+    let mut write = StateWrite::new(&event, Some(&prev), &cur);
+    write.removed = Some(removed.clone());
+    let (findings, diff) = state_write::detect(&write, &ctx);
     let t3 = Instant::now();
     println!(
         "  {mode}: current {:.0} ms, previous {:.0} ms ({} of {} instances shared), compare {:.0} ms; {} added, {} removed, {} changed, {} identities gone, {} findings",

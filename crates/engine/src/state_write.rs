@@ -147,14 +147,15 @@ pub async fn on_state_write(
     let settled = digest.is_some();
 
     // Identities the write removed: does another state still manage them?
+    let removed_ids = w.previous.map(|prev| state_write::removed_identities(prev, w.current, ports.catalog()));
     let mut removed = Needs::default();
-    if let Some(prev) = w.previous {
-        for r in state_write::removed_identities(prev, w.current, ports.catalog()) {
-            removed.identities.push((r.config_type, r.resource_id));
-        }
+    for r in removed_ids.iter().flatten() {
+        removed.identities.push((r.config_type.clone(), r.resource_id.clone()));
     }
     let others = index_slice(ports.index(), &removed).await?;
     let mut check = StateWrite::new(ev, w.previous, w.current);
+    // Computed once: the detector's unmanaged check takes the same identities.
+    check.removed = removed_ids;
     check.object_md5 = Some(w.current_md5.to_string());
     check.previous_md5 = w.previous_md5.clone();
     check.lock = lock;

@@ -90,6 +90,9 @@ pub struct StateWrite<'a> {
     /// Of [`removed_identities`], those that still exist live; `None` when the adapter did not
     /// look (see the module documentation for what is decided then).
     pub still_live: Option<Vec<ResourceIdentity>>,
+    /// [`removed_identities`] of the two versions, when the caller computed them already (to
+    /// look them up); `None`: computed here.
+    pub removed: Option<Vec<ResourceIdentity>>,
 }
 
 impl<'a> StateWrite<'a> {
@@ -106,6 +109,7 @@ impl<'a> StateWrite<'a> {
             lock: None,
             writer: None,
             still_live: None,
+            removed: None,
         }
     }
 }
@@ -702,7 +706,7 @@ fn unmanaged(w: &StateWrite<'_>, prev: &State, ctx: &Context<'_>, out: &mut Vec<
     if matches!(removal, Removal::Destroy) {
         return;
     }
-    let candidates = removed_identities(prev, cur, catalog);
+    let candidates = w.removed.clone().unwrap_or_else(|| removed_identities(prev, cur, catalog));
     if candidates.is_empty() {
         return;
     }
