@@ -43,6 +43,13 @@ pub struct ScanArgs {
     /// and region
     #[arg(long, value_name = "NAME")]
     aggregator: Option<String>,
+    /// Read the s3:// states through this IAM role (sts:AssumeRole): state kept in another
+    /// account, such as a workload account's own bucket. AWS Config is still read as the caller
+    #[arg(long, value_name = "ROLE_ARN")]
+    role: Option<String>,
+    /// The external id the --role's trust policy requires
+    #[arg(long, value_name = "ID", requires = "role")]
+    external_id: Option<String>,
     /// Evaluate as of this time (RFC 3339); default now
     #[arg(long, value_name = "TIME")]
     now: Option<DateTime<Utc>>,
@@ -157,6 +164,27 @@ pub fn run(args: ScanArgs) -> Result<bool> {
     } else {
         None
     };
+    if let Some(role) = &args.role {
+        let valid = role.starts_with("arn:")
+            && role.split(':').nth(2) == Some("iam")
+            && role.split(':').nth(5).is_some_and(|r| r.starts_with("role/"));
+        if !valid {
+            bail!("--role {role:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+        }
+        if !sources.iter().any(|s| !matches!(s, StateSource::Local(_))) {
+            bail!("--role reads s3:// states through a role: give an s3:// --state with it");
+        }
+    }
+    // The s3:// states: as the caller, or through --role (its credentials fetched at the first
+    // read, refreshed by the SDK).
+    let state_s3 = match (&aws, &args.role) {
+        (Some((rt, sdk, _)), Some(role)) => {
+            let conf = rt.block_on(driftwatch_aws::assume_role_config(sdk, role, args.external_id.as_deref()));
+            Some(s3_client(&conf, PathStyle::from_env()?))
+        }
+        (Some((_, _, s3)), None) => Some(s3.clone()),
+        _ => None,
+    };
 
     let mut index = ManagedIndex::default();
     let mut state_count = 0;
@@ -187,11 +215,11 @@ pub fn run(args: ScanArgs) -> Result<bool> {
             }
             StateSource::S3Key { bucket, key } => (bucket, vec![key.clone()]),
             StateSource::S3Prefix { bucket, prefix } => {
-                let (rt, _, s3) = aws.as_ref().context("AWS client")?;
+                let (rt, s3) = (&aws.as_ref().context("AWS client")?.0, state_s3.as_ref().context("AWS client")?);
                 (bucket, rt.block_on(inputs::s3_state_keys(&S3StateReader::new(s3.clone()), bucket, prefix))?)
             }
         };
-        let (rt, _, s3) = aws.as_ref().context("AWS client")?;
+        let (rt, s3) = (&aws.as_ref().context("AWS client")?.0, state_s3.as_ref().context("AWS client")?);
         let reader = S3StateReader::new(s3.clone());
         for key in keys {
             let url = format!("s3://{bucket}/{key}");

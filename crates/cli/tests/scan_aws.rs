@@ -217,3 +217,55 @@ fn scan_reads_an_aggregators_accounts_and_regions() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out.stderr).contains("give --live aws with it"), "{}", text(&out));
 }
+
+/// `--role ARN [--external-id ID]`: a workload account's state, kept in that account's bucket,
+/// read through a role there (moto: the assumed credentials act in the role's account, whose
+/// buckets the caller's account does not see). Without the role the bucket is not there.
+#[test]
+fn scan_reads_another_accounts_state_through_a_role() {
+    let Some(moto) = Moto::start("cli-scan-aws-role") else { return };
+    const WORKLOAD: &str = "workload-tfstate";
+    let role = "arn:aws:iam::444455556666:role/driftwatch-state-read";
+    let rt = driftwatch_aws::blocking_runtime().expect("runtime");
+    rt.block_on(async {
+        let member = driftwatch_aws::assume_role_config(&moto.sdk_config(), role, Some("ext-1")).await;
+        let s3 = driftwatch_aws::s3_client(&member, driftwatch_aws::PathStyle::Auto);
+        s3.create_bucket().bucket(WORKLOAD).send().await.expect("the member's bucket");
+        let body = std::fs::read(root().join("samples/states/network.tfstate")).expect("sample state");
+        s3.put_object().bucket(WORKLOAD).key("net/network.tfstate").body(ByteStream::from(body)).send().await.expect("put state");
+    });
+    let proxy = config_proxy::moto_config_proxy(&moto.endpoint);
+    let state = format!("s3://{WORKLOAD}/net/");
+    let through =
+        run(&moto, &proxy.endpoint, &["scan", "--state", &state, "--live", "samples/live", "--role", role, "--external-id", "ext-1"]);
+    assert!(matches!(through.status.code(), Some(0 | 1)), "{}", text(&through));
+    let stdout = text(&through.stdout);
+    assert!(stdout.contains("aws_security_group.app"), "the workload state was read and compared: {stdout}");
+    // moto finds a bucket by its name from any account, so reading without the role works
+    // there too. That the role's credentials read the state shows when STS cannot be reached:
+    // with --role the read fails, naming the role; without it nothing asks STS.
+    let no_sts = |args: &[&str]| {
+        moto.command(env!("CARGO_BIN_EXE_driftwatch"))
+            .args(args)
+            .current_dir(root())
+            .env("AWS_ENDPOINT_URL_CONFIG_SERVICE", &proxy.endpoint)
+            .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+            .output()
+            .expect("run driftwatch")
+    };
+    let failed = no_sts(&["scan", "--state", &state, "--live", "samples/live", "--role", role]);
+    assert_eq!(failed.status.code(), Some(2), "{}", text(&failed));
+    let stderr = text(&failed.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains(WORKLOAD), "{stderr}");
+    let own = no_sts(&["scan", "--state", &state, "--live", "samples/live"]);
+    assert!(matches!(own.status.code(), Some(0 | 1)), "{}", text(&own));
+    for (args, says) in
+        [(vec!["--role", "arn:aws:iam::444455556666:user/u"], "not an IAM role ARN"), (vec!["--external-id", "x"], "--role")]
+    {
+        let mut all = vec!["scan", "--state", state.as_str(), "--live", "samples/live"];
+        all.extend(args.iter().copied());
+        let out = run(&moto, &proxy.endpoint, &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
+    }
+}
