@@ -2253,3 +2253,165 @@ fn a_backfilled_file_that_fails_transiently_is_the_only_message_retried() {
     assert_eq!(retried["batchItemFailures"], json!([]), "{retried}");
     assert!(rules_now(&lab).contains("encryption.regression"), "{:?}", rules_now(&lab));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A state write changes only the index entries it changed (when the index holds the version
+// before it, complete, on this process's basis); otherwise every entry is written again.
+
+/// The index items of one state, as the index table holds them: sort key → (identity,
+/// desired, tags, serial).
+fn index_items(lab: &Lab, state_key: &str) -> std::collections::BTreeMap<String, (Value, Value, Value, Value)> {
+    lab.deployed
+        .items(deployment::INDEX_TABLE)
+        .into_iter()
+        .filter(|i| i["state_key"].as_str() == Some(state_key))
+        .map(|i| {
+            (
+                i["address"].as_str().unwrap_or("").to_string(),
+                (i["identity"].clone(), i["desired"].clone(), i["tags"].clone(), i["serial"].clone()),
+            )
+        })
+        .collect()
+}
+
+/// What the index would hold for `state` written whole (serials aside).
+fn entries_of(state: &Value, key: &str) -> std::collections::BTreeMap<String, (Value, Value, Value)> {
+    let catalog = driftwatch_core::Catalog::builtin();
+    let redactor = driftwatch_core::Redactor::new(deployment::REDACTION_SALT.as_bytes());
+    let loc = driftwatch_core::state::StateLocation::s3(deployment::STATE_BUCKET, key);
+    let parsed = driftwatch_core::state::parse_state(state.to_string().as_bytes(), loc, &catalog, &redactor).expect("state");
+    driftwatch_core::index::ManagedIndex::build([parsed], &catalog)
+        .entries()
+        .iter()
+        .map(|e| {
+            let i = deployment::item_json(&driftwatch_aws::index_table::encode(e).expect("encode"));
+            (i["address"].as_str().unwrap_or("").to_string(), (i["identity"].clone(), i["desired"].clone(), i["tags"].clone()))
+        })
+        .collect()
+}
+
+fn without_serials(
+    items: &std::collections::BTreeMap<String, (Value, Value, Value, Value)>,
+) -> std::collections::BTreeMap<String, (Value, Value, Value)> {
+    items.iter().map(|(k, (a, b, c, _))| (k.clone(), (a.clone(), b.clone(), c.clone()))).collect()
+}
+
+/// `state` with the tags of the root module's `type.name` set to `tags`.
+fn retagged(state: &Value, rtype: &str, name: &str, tags: Value) -> Value {
+    let mut s = state.clone();
+    let r = s["resources"]
+        .as_array_mut()
+        .expect("resources")
+        .iter_mut()
+        .find(|r| r.get("module").is_none() && r["type"] == rtype && r["name"] == name)
+        .unwrap_or_else(|| panic!("{rtype}.{name} in the sample"));
+    r["instances"][0]["attributes"]["tags"] = tags.clone();
+    r["instances"][0]["attributes"]["tags_all"] = tags;
+    s
+}
+
+#[test]
+fn a_state_write_changes_only_the_index_entries_it_changed() {
+    let Some(lab) = Lab::start("ls_index_changes") else { return };
+    let key = "prod/changes.tfstate";
+    let adapters = lab.adapters(Function::StateWatcher, &[]);
+    let mut serial = 200;
+    let mut write = |state: &Value, adapters: &Adapters, time: DateTime<Utc>, deliver: bool| -> Value {
+        serial += 1;
+        let mut s = state.clone();
+        s["serial"] = json!(serial);
+        s["lineage"] = json!("changes-lineage");
+        lab.deployed.put_object(deployment::STATE_BUCKET, key, serde_json::to_vec_pretty(&s).expect("json"));
+        if !deliver {
+            return Value::Null;
+        }
+        let v = lab.head(deployment::STATE_BUCKET, key);
+        let r = lab.invoke(adapters, &object_created(key, &v, time), time + chrono::Duration::seconds(5));
+        r["states"][0].clone()
+    };
+    let ledger_item = || -> Value {
+        let items = lab.deployed.items(deployment::FINDINGS_TABLE);
+        let item = items
+            .iter()
+            .find(|i| i["fingerprint"] == json!(format!("ledger#state#{}/{key}", deployment::STATE_BUCKET)))
+            .expect("state item");
+        serde_json::from_str(item["value"].as_str().expect("value")).expect("json")
+    };
+
+    // 1. The first write of the state: every entry.
+    let v1 = sample_state("data.tfstate");
+    let t1 = at("2026-11-20T08:00:00Z");
+    let r = write(&v1, &adapters, t1, true);
+    let whole = entries_of(&v1, key);
+    assert!(whole.len() > 10, "{whole:?}");
+    assert_eq!((r["index_update"].as_str(), r["written_entries"].as_u64()), (Some("whole"), Some(whole.len() as u64)), "{r}");
+    assert_eq!(without_serials(&index_items(&lab, key)), whole);
+    assert_eq!(ledger_item()["entries"]["complete"], json!(true), "{}", ledger_item());
+
+    // 2. One file system retagged, another removed: one entry written, one deleted, no scan.
+    let v2 = retagged(
+        &without_resource(&v1, "aws_efs_file_system", "dicom_scratch"),
+        "aws_efs_file_system",
+        "shared_documents",
+        json!({"Team": "imaging"}),
+    );
+    let r = write(&v2, &adapters, t1 + chrono::Duration::minutes(10), true);
+    assert_eq!(
+        (r["index_update"].as_str(), r["written_entries"].as_u64(), r["removed_entries"].as_u64()),
+        (Some("changes"), Some(1), Some(1)),
+        "{r}"
+    );
+    let items = index_items(&lab, key);
+    assert_eq!(without_serials(&items), entries_of(&v2, key), "the index holds the new version's entries");
+    // An entry's serial is the version that last changed it.
+    let serials: BTreeSet<i64> = items.values().filter_map(|(_, _, _, s)| s.as_i64()).collect();
+    assert_eq!(serials, BTreeSet::from([201, 202]), "{items:?}");
+
+    // 3. A fresh process (the version before read from S3, not kept): the same.
+    let cold = lab.adapters(Function::StateWatcher, &[]);
+    let v3 = retagged(&v2, "aws_s3_bucket", "access_logs", json!({"Purpose": "logs"}));
+    let r = write(&v3, &cold, t1 + chrono::Duration::minutes(20), true);
+    assert_eq!(
+        (r["index_update"].as_str(), r["written_entries"].as_u64(), r["removed_entries"].as_u64()),
+        (Some("changes"), Some(1), Some(0)),
+        "{r}"
+    );
+    assert_eq!(without_serials(&index_items(&lab, key)), entries_of(&v3, key));
+    // Delivered again: nothing.
+    let v = lab.head(deployment::STATE_BUCKET, key);
+    let again = lab.invoke(&cold, &object_created(key, &v, t1 + chrono::Duration::minutes(20)), t1 + chrono::Duration::hours(3));
+    assert_eq!(again["states"][0]["replay"], json!(true), "{again}");
+
+    // 4. A write whose event never came (lost, or still on its way): the next one cannot
+    //    trust the index to hold its version before, and writes every entry again.
+    let v4 = retagged(&v3, "aws_efs_file_system", "shared_documents", json!({"Team": "radiology"}));
+    write(&v4, &adapters, t1 + chrono::Duration::minutes(30), false);
+    let v5 = without_resource(&v4, "aws_rds_cluster", "analytics");
+    let r = write(&v5, &adapters, t1 + chrono::Duration::minutes(31), true);
+    let want = entries_of(&v5, key);
+    assert_eq!((r["index_update"].as_str(), r["written_entries"].as_u64()), (Some("whole"), Some(want.len() as u64)), "{r}");
+    assert_eq!(without_serials(&index_items(&lab, key)), want);
+
+    // 5. A process that makes entries on another basis (another redaction salt: other
+    //    digests in `desired`) writes them whole.
+    let other = lab.adapters(Function::StateWatcher, &[("DRIFTWATCH_REDACTION_SALT", "another-salt")]);
+    let v6 = retagged(&v5, "aws_s3_bucket", "access_logs", json!({"Purpose": "audit"}));
+    let r = write(&v6, &other, t1 + chrono::Duration::minutes(40), true);
+    assert_eq!(r["index_update"].as_str(), Some("whole"), "{r}");
+    // ... and the next write on this basis again whole (the index was made on the other).
+    let v7 = retagged(&v6, "aws_s3_bucket", "access_logs", json!({"Purpose": "audit-2"}));
+    let r = write(&v7, &adapters, t1 + chrono::Duration::minutes(50), true);
+    assert_eq!(r["index_update"].as_str(), Some("whole"), "{r}");
+    assert_eq!(without_serials(&index_items(&lab, key)), entries_of(&v7, key));
+
+    // 6. A day after the entries were last written whole, they are written whole again.
+    let v8 = retagged(&v7, "aws_s3_bucket", "access_logs", json!({"Purpose": "audit-3"}));
+    let r = write(&v8, &adapters, t1 + chrono::Duration::minutes(51), true);
+    assert_eq!((r["index_update"].as_str(), r["written_entries"].as_u64()), (Some("changes"), Some(1)), "{r}");
+    let v9 = retagged(&v8, "aws_s3_bucket", "access_logs", json!({"Purpose": "audit-4"}));
+    let r = write(&v9, &adapters, t1 + chrono::Duration::minutes(50) + chrono::Duration::hours(24), true);
+    assert_eq!(r["index_update"].as_str(), Some("whole"), "{r}");
+    assert_eq!(without_serials(&index_items(&lab, key)), entries_of(&v9, key));
+    assert_eq!(ledger_item()["entries"]["complete"], json!(true));
+    lab.assert_no_secrets();
+}

@@ -17,7 +17,7 @@
 //! | `state_bucket`   | S    | S3 bucket of the backend, absent for a local state             |
 //! | `state_key`      | S    | state key (or local path)                                      |
 //! | `workspace`      | S    | Terraform workspace                                            |
-//! | `serial`         | N    | the state's serial                                             |
+//! | `serial`         | N    | the serial of the state version that last wrote the entry (a write that leaves it unchanged does not write it again) |
 //! | `lineage`        | S    | the state's lineage                                            |
 //! | `tainted`        | BOOL | the instance is tainted                                        |
 //! | `desired`        | S    | desired comparable values as a JSON array (normalised and redacted by the core) |
@@ -32,6 +32,10 @@
 //!   `PutItem` (16 in flight), stamped `written_ms` — when the write that made its version
 //!   current happened — and replacing only an item stamped no later: two invocations racing
 //!   on two writes of one state (or a retry of an old write) leave the newer write's entries.
+//! * [`change_state_entries`](IndexTable::change_state_entries) applies what a state write
+//!   changed (the entries it added or changed put, the ones it dropped deleted, each as
+//!   below) to an index that holds the version before it — the state watcher's usual
+//!   write: a few items, no scan.
 //! * [`remove_state_entries`](IndexTable::remove_state_entries) deletes the entries of a
 //!   state (bucket + key + workspace, [`StateAt`]) that its new version no longer has — the
 //!   state watcher's job on each write, after putting the new version's entries — each with a
@@ -266,6 +270,29 @@ impl IndexTable {
     /// entries with the same key the last is written. `state` is the version they come from:
     /// entries of another state are refused. Returns how many items were written.
     pub async fn put_state_entries(&self, state: &StateRef, entries: &[IndexEntry], written_ms: i64) -> Result<usize, IndexTableError> {
+        self.put_entries(state, &entries.iter().collect::<Vec<_>>(), written_ms).await
+    }
+
+    /// What a write changed, applied to an index that holds its version before's entries
+    /// ([`driftwatch_core::index::entry_changes`]): `put` written as
+    /// [`put_state_entries`](Self::put_state_entries) writes them, `removed` deleted as
+    /// [`remove_state_entries`](Self::remove_state_entries) deletes them (each sparing an
+    /// item of a newer write) — no scan of the table. Returns how many items were written and
+    /// deleted.
+    pub async fn change_state_entries(
+        &self,
+        state: &StateRef,
+        put: &[&IndexEntry],
+        removed: &[ItemKey],
+        written_ms: i64,
+    ) -> Result<(usize, usize), IndexTableError> {
+        let put = self.put_entries(state, put, written_ms).await?;
+        let removed =
+            self.each_conditional(Box::new(removed.iter().map(|k| Ok(key_item(k)))), Write::Delete, NOT_NEWER, written_ms).await?;
+        Ok((put, removed))
+    }
+
+    async fn put_entries(&self, state: &StateRef, entries: &[&IndexEntry], written_ms: i64) -> Result<usize, IndexTableError> {
         let mut last: HashMap<ItemKey, usize> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
             if e.state.key != state.key || e.state.workspace != state.workspace || e.state.bucket != state.bucket {

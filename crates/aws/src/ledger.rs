@@ -51,6 +51,16 @@ impl LedgerTable {
     /// The value of an item (consistent read).
     pub async fn get(&self, kind: &str, key: &str) -> Result<Option<Value>, LedgerError> {
         let k = item_key(kind, key);
+        match self.get_text(kind, key).await? {
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| self.err(&k, format!("value is not JSON: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// The value of an item as stored (its JSON text; consistent read), for
+    /// [`advance_from`](Self::advance_from).
+    pub async fn get_text(&self, kind: &str, key: &str) -> Result<Option<String>, LedgerError> {
+        let k = item_key(kind, key);
         let out = self
             .client
             .get_item()
@@ -60,9 +70,9 @@ impl LedgerTable {
             .send()
             .await
             .map_err(|e| self.err(&k, describe(&e)))?;
-        let Some(item) = out.item else { return Ok(None) };
-        match item.get("value") {
-            Some(AttributeValue::S(s)) => serde_json::from_str(s).map(Some).map_err(|e| self.err(&k, format!("value is not JSON: {e}"))),
+        let Some(mut item) = out.item else { return Ok(None) };
+        match item.remove("value") {
+            Some(AttributeValue::S(s)) => Ok(Some(s)),
             _ => Err(self.err(&k, "item has no string value")),
         }
     }
@@ -126,6 +136,22 @@ impl LedgerTable {
             .item("order_n", AttributeValue::N(order.to_string()))
             .condition_expression("attribute_not_exists(order_n) OR order_n <= :n")
             .expression_attribute_values(":n", AttributeValue::N(order.to_string()));
+        self.put_if(&k, out).await
+    }
+
+    /// [`advance`](Self::advance), on the further condition that the item still holds
+    /// `from` (its text as [`get_text`](Self::get_text) read it): what a writer that decided
+    /// from the item's value uses, so that the decision and the write are one step. `Ok(false)`:
+    /// the item changed (or holds a higher order) meanwhile; nothing written.
+    pub async fn advance_from(&self, kind: &str, key: &str, order: u64, value: &Value, from: &str) -> Result<bool, LedgerError> {
+        let k = item_key(kind, key);
+        let out = self
+            .put_item(&k, value.to_string())
+            .item("order_n", AttributeValue::N(order.to_string()))
+            .condition_expression("(attribute_not_exists(order_n) OR order_n <= :n) AND #v = :from")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":n", AttributeValue::N(order.to_string()))
+            .expression_attribute_values(":from", AttributeValue::S(from.to_string()));
         self.put_if(&k, out).await
     }
 

@@ -237,6 +237,13 @@ impl Catalog {
         self.extra_retained.get(terraform_type).map(Vec::as_slice)
     }
 
+    /// A digest of the rows (hex SHA-256 of their debug form): what an index entry is made
+    /// of. Two processes with the same catalog give the same digest; a catalog that changed
+    /// gives another.
+    pub fn digest(&self) -> String {
+        crate::evidence::sha256_hex(format!("{:?}", self.rows).as_bytes())
+    }
+
     /// Load a catalog from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, CatalogError> {
         Self::from_raw(toml::from_str(text)?)

@@ -453,6 +453,71 @@ impl ManagedIndex {
     }
 }
 
+/// What an index holding one version's entries must change to hold the next version's
+/// ([`entry_changes`]).
+#[derive(Debug, Default)]
+pub struct EntryChanges<'a> {
+    /// Entries of the new version that the old one lacks or holds differently (anything but
+    /// the state version they name).
+    pub put: Vec<&'a IndexEntry>,
+    /// Entries of the old version whose key (identity and address) the new one lacks.
+    pub removed: Vec<IndexEntry>,
+}
+
+impl IndexEntry {
+    /// The same entry, whatever version of its state it was indexed from: every field equal,
+    /// and the same state (bucket, key, workspace and lineage) but perhaps not the same serial.
+    pub fn same_but_serial(&self, other: &IndexEntry) -> bool {
+        let (a, b) = (&*self.state, &*other.state);
+        self.address == other.address
+            && self.config_type == other.config_type
+            && self.resource_id == other.resource_id
+            && self.terraform_type == other.terraform_type
+            && self.arn == other.arn
+            && self.role == other.role
+            && self.tainted == other.tainted
+            && self.desired == other.desired
+            && self.tags == other.tags
+            && (&a.bucket, &a.key, &a.workspace, &a.lineage) == (&b.bucket, &b.key, &b.workspace, &b.lineage)
+    }
+
+    /// The entry's key: one item per live identity and address.
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.config_type, &self.resource_id, &self.address)
+    }
+}
+
+/// The index writes that take an index holding exactly `previous`'s entries to `current`'s
+/// (`current_entries`: its entries, as [`ManagedIndex::add_state`] made them with the same
+/// catalog). Only the instances the two versions do not share are looked at: a reader given
+/// the other version's elements ([`crate::state::StateReader::reuse`]) makes an unchanged
+/// resource the same object in both, so a write that changed a few resources costs a few
+/// entries. An instance parsed again but equal gives no write either.
+pub fn entry_changes<'a>(previous: &State, current: &State, current_entries: &'a [IndexEntry], catalog: &Catalog) -> EntryChanges<'a> {
+    let ptrs = |s: &State| s.instances.iter().map(Arc::as_ptr).collect::<std::collections::HashSet<_, Hasher>>();
+    let (in_previous, in_current) = (ptrs(previous), ptrs(current));
+    let touched: std::collections::HashSet<&str, Hasher> =
+        current.instances.iter().filter(|i| !in_previous.contains(&Arc::as_ptr(i))).map(|i| i.address.as_str()).collect();
+    let mut gone = ManagedIndex::default();
+    let mut indexer = gone.indexer(previous.location.clone(), catalog);
+    for inst in previous.instances.iter().filter(|i| !in_current.contains(&Arc::as_ptr(i))) {
+        indexer.add(inst.clone());
+    }
+    let header =
+        StateHeader { terraform_version: previous.terraform_version.clone(), serial: previous.serial, lineage: previous.lineage.clone() };
+    indexer.finish(&header);
+    let gone = gone.into_entries();
+    let before: HashMap<_, &IndexEntry, Hasher> = gone.iter().map(|e| (e.key(), e)).collect();
+    let put = current_entries
+        .iter()
+        .filter(|e| touched.contains(e.address.as_str()) && !before.get(&e.key()).is_some_and(|b| b.same_but_serial(e)))
+        .collect();
+    let now: std::collections::HashSet<_, Hasher> = current_entries.iter().map(IndexEntry::key).collect();
+    let removed_at: Vec<bool> = gone.iter().map(|e| !now.contains(&e.key())).collect();
+    let removed = gone.into_iter().zip(removed_at).filter_map(|(e, r)| r.then_some(e)).collect();
+    EntryChanges { put, removed }
+}
+
 /// The resource name in an ARN: the last `/` segment of its resource part, or what follows
 /// the resource type (`arn:aws:rds:r:a:db:NAME` → `NAME`).
 pub fn arn_resource_name(arn: &str) -> &str {

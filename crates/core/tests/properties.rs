@@ -1046,3 +1046,117 @@ proptest! {
         );
     }
 }
+
+// ------------------------------------------------------------------------------ index changes
+
+/// What a version does to one resource of the version before it.
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    Keep,
+    /// A tag of its first instance changed.
+    Retag,
+    /// Its first instance replaced by another live resource (a new identity).
+    Replace,
+    /// The resource gone.
+    Drop,
+}
+
+/// A resource element of `n` instances: S3 buckets (even `i`) or EBS volumes.
+fn delta_resource(i: usize, n: usize, first: (&str, &str)) -> Value {
+    let (ty, prefix) = if i % 2 == 0 { ("aws_s3_bucket", "b") } else { ("aws_ebs_volume", "vol-") };
+    let instances: Vec<Value> = (0..n)
+        .map(|k| {
+            let (id, tag) = if k == 0 { (format!("{prefix}{i}-{}", first.0), first.1) } else { (format!("{prefix}{i}-{k}"), "0") };
+            let arn = if ty == "aws_s3_bucket" {
+                format!("arn:aws:s3:::{id}")
+            } else {
+                format!("arn:aws:ec2:eu-west-1:111122223333:volume/{id}")
+            };
+            json!({"index_key": format!("k{k}"), "schema_version": 0, "attributes": {
+                "id": id, "bucket": id, "arn": arn, "size": 8, "encrypted": true, "tags": {"v": tag}, "tags_all": {"v": tag}
+            }})
+        })
+        .collect();
+    json!({"module": "module.m", "mode": "managed", "type": ty, "name": format!("r{i}"), "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": instances})
+}
+
+fn delta_state(serial: u64, resources: Vec<Value>) -> String {
+    serde_json::to_string_pretty(
+        &json!({"version": 4, "terraform_version": "1.11.4", "serial": serial, "lineage": "l", "outputs": {}, "resources": resources}),
+    )
+    .expect("json")
+}
+
+proptest! {
+    #![proptest_config(scan_config())]
+
+    /// The index writes of a state write (`entry_changes`, from the instances the two versions
+    /// do not share) take an index holding exactly the version before's entries to exactly
+    /// the new version's, and write no entry that did not change.
+    #[test]
+    fn index_changes_take_the_entries_of_one_version_to_the_next(
+        resources in prop::collection::vec((1usize..4, prop_oneof![Just(Edit::Keep), Just(Edit::Retag), Just(Edit::Replace), Just(Edit::Drop)]), 0..10),
+        added in 0usize..3,
+        chunk in prop_oneof![Just(7usize), Just(1usize << 20)],
+    ) {
+        use driftwatch_core::index::{entry_changes, IndexEntry};
+        use driftwatch_core::state::{State, StateReader, Elements};
+        let catalog = Catalog::builtin();
+        let redactor = Redactor::new(b"t");
+        let loc = StateLocation::s3("states", "app/terraform.tfstate");
+        let before = delta_state(1, resources.iter().enumerate().map(|(i, (n, _))| delta_resource(i, *n, ("0", "0"))).collect());
+        let mut now: Vec<Value> = resources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (n, e))| match e {
+                Edit::Keep => Some(delta_resource(i, *n, ("0", "0"))),
+                Edit::Retag => Some(delta_resource(i, *n, ("0", "1"))),
+                Edit::Replace => Some(delta_resource(i, *n, ("new", "0"))),
+                Edit::Drop => None,
+            })
+            .collect();
+        now.extend((0..added).map(|a| delta_resource(100 + a, 2, ("0", "0"))));
+        let now = delta_state(2, now);
+        // As the state-watcher reads them: the new version first, then the one before it
+        // taking the new one's identical elements.
+        let read = |text: &str, reuse: Option<(Elements, Vec<std::sync::Arc<driftwatch_core::state::ResourceInstance>>)>| -> (State, Elements) {
+            let mut reader = StateReader::new(loc.clone(), &catalog, &redactor);
+            reader.record_elements();
+            if let Some((e, i)) = reuse {
+                reader.reuse(e, i);
+            }
+            let mut instances = Vec::new();
+            for c in text.as_bytes().chunks(chunk) {
+                reader.feed(c, &mut |i| instances.push(i)).expect("feed");
+            }
+            let (header, elements) = reader.finish_with_elements(&mut |i| instances.push(i)).expect("finish");
+            (State::from_parts(header, loc.clone(), instances), elements)
+        };
+        let (current, elements) = read(&now, None);
+        let (previous, _) = read(&before, Some((elements, current.instances.clone())));
+        let entries_of = |s: &State| ManagedIndex::build([s.clone()], &catalog).into_entries();
+        let (old, new) = (entries_of(&previous), entries_of(&current));
+        let changes = entry_changes(&previous, &current, &new, &catalog);
+
+        let key = |e: &IndexEntry| (e.config_type.clone(), e.resource_id.clone(), e.address.clone());
+        let mut index: BTreeMap<_, IndexEntry> = old.iter().map(|e| (key(e), e.clone())).collect();
+        for r in &changes.removed {
+            prop_assert!(index.remove(&key(r)).is_some(), "removed {:?}, which the index did not hold", key(r));
+        }
+        for p in &changes.put {
+            index.insert(key(p), (*p).clone());
+        }
+        prop_assert_eq!(index.len(), new.len());
+        for e in &new {
+            let held = index.get(&key(e));
+            prop_assert!(held.is_some_and(|h| h.same_but_serial(e)), "{:?}: held {:?}", key(e), held);
+        }
+        // Nothing unchanged is written.
+        let differ = new.iter().filter(|e| !old.iter().any(|o| key(o) == key(e) && o.same_but_serial(e))).count();
+        prop_assert_eq!(changes.put.len(), differ);
+        let gone = old.iter().filter(|o| !new.iter().any(|e| key(e) == key(o))).count();
+        prop_assert_eq!(changes.removed.len(), gone);
+        let edits = resources.iter().filter(|(_, e)| !matches!(e, Edit::Keep)).count();
+        prop_assert!(changes.put.len() <= edits + 2 * added, "{} puts for {} edits and {} added", changes.put.len(), edits, added);
+    }
+}

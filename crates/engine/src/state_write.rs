@@ -80,6 +80,35 @@ pub fn indexed_item(ev: &StateObjectEvent, workspace: &str, serial: u64, version
     })
 }
 
+/// How long an index may be kept up to date by changes alone: a state's entries are written
+/// whole again on its first write after this much time (whatever else may have changed
+/// them — a table restored, an item edited by hand — lasts no longer).
+pub const REWRITE_WHOLE_EVERY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The ledger's `state` item with what the index holds of it: entries made on `basis` (what
+/// the writing process makes entries from: catalog, salt digest, build), written
+/// whole at `whole_ms` and changed since by each write; `complete` once this write's entries
+/// are all in the index.
+pub fn with_entries(mut item: serde_json::Value, basis: &str, whole_ms: i64, complete: bool) -> serde_json::Value {
+    item["entries"] = json!({"basis": basis, "whole_ms": whole_ms, "complete": complete});
+    item
+}
+
+/// Whether the write at `written_ms` may change only what differs from `previous` (the
+/// version before it): the ledger's `state` item `standing` says the index holds exactly that
+/// version's entries — all written, on this `basis` — written whole less than
+/// [`REWRITE_WHOLE_EVERY_MS`] before. Returns when they were written whole.
+pub fn changes_since(standing: &serde_json::Value, basis: &str, previous: &str, written_ms: i64) -> Option<i64> {
+    let entries = &standing["entries"];
+    let whole = entries["whole_ms"].as_i64()?;
+    let holds = standing["version"].as_str() == Some(previous)
+        && entries["basis"].as_str() == Some(basis)
+        && entries["complete"].as_bool() == Some(true)
+        && written_ms >= whole
+        && written_ms - whole < REWRITE_WHOLE_EVERY_MS;
+    holds.then_some(whole)
+}
+
 /// What the deletion of a state object's version means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterDelete {

@@ -47,6 +47,8 @@ pub struct Adapters {
     pub last_state: std::sync::Mutex<Option<LastState>>,
     /// The places and days this process recorded as heard (`heard` evidence written once).
     pub heard: std::sync::Mutex<std::collections::HashSet<driftwatch_core::heard::Heard>>,
+    /// [`Adapters::index_basis`], once computed.
+    index_basis: std::sync::OnceLock<String>,
 }
 
 /// A state version as read, kept between invocations of one process.
@@ -148,6 +150,19 @@ impl Adapters {
             env,
             last_state: std::sync::Mutex::new(None),
             heard: std::sync::Mutex::new(std::collections::HashSet::new()),
+            index_basis: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// What this process makes index entries from: the catalog, the redaction salt (as a
+    /// salted digest, never the salt) and the build's version. An index written by a process
+    /// with another basis may hold entries this one would make differently, so a state write
+    /// changes only the entries it changed when the index was written on this basis.
+    pub fn index_basis(&self) -> &str {
+        self.index_basis.get_or_init(|| {
+            let salted = self.redactor.digest_hex(b"driftwatch index entries");
+            let text = format!("{}\n{}\n{}", env!("CARGO_PKG_VERSION"), self.catalog.digest(), salted);
+            driftwatch_core::evidence::sha256_hex(text.as_bytes())[..32].to_string()
         })
     }
 }

@@ -1,7 +1,6 @@
 //! `state-watcher`: a Terraform state object was written (or deleted) in the S3 backend.
 //!
-//! On a write: read that object version, index it (put its entries, remove the entries its
-//! previous version had and this one has not), read the version before it, and run the
+//! On a write: read that object version and the version before it, index it, and run the
 //! engine's state-write check (`on_state_write`: the write's own lock cycle and digest, from
 //! the ledger; parked until its digest arrives). A write is known by its version id, or in a
 //! bucket without versions by its ETag and the event's sequencer, so each is processed once
@@ -11,12 +10,18 @@
 //! recorded as `state-write` evidence (the addresses it added, removed and changed — never
 //! values).
 //!
+//! Indexing a write changes only the entries it added, changed or dropped when the ledger's
+//! `state` item says the index holds all of the version before's entries, made on this
+//! process's basis (catalog, salt, build) and written whole less than a day before;
+//! otherwise every entry is put and the state's other entries removed. The summary says which
+//! (`index_update`: `changes` or `whole`) and how many items it wrote.
+//!
 //! A state that cannot be parsed is `input.invalid` (the index keeps the previous version).
 
 use super::{response, transient, HandlerError, Invocation};
 use crate::adapters::{Adapters, LastState};
 use driftwatch_aws::{ItemKey, StateAt, StateReadError};
-use driftwatch_core::index::ManagedIndex;
+use driftwatch_core::index::{entry_changes, ManagedIndex};
 use driftwatch_core::signal::{InvalidInput, ObjectChange, Signal, StateObjectEvent};
 use driftwatch_core::state::{StateLocation, StateReader};
 use driftwatch_core::Finding;
@@ -231,6 +236,7 @@ async fn state_written(
         Some(v) => adapters.states.current_version(&ev.bucket, &ev.key).await.map_err(transient)?.is_some_and(|c| &c == v),
     };
     let (mut put, mut removed) = (0, 0);
+    let mut update = None;
     // The check and the writes are not atomic: a newer write may be indexed meanwhile by
     // another invocation. Every index write is conditional on the write's time (the event's:
     // for a version standing again after a deletion, the deletion's), so the newer one's
@@ -240,14 +246,59 @@ async fn state_written(
     // indexed) and read again after the writes: when a newer write claimed it meanwhile, the
     // entries this write put that the newer one did not overwrite are taken back (the newer
     // one's removal may have run before they were put).
+    //
+    // When that item says the index holds all of the version before's entries (made on this
+    // process's basis), only what the write changed is written: the claim is then
+    // conditional on the item being still what was read, so the decision and the claim are
+    // one step. Otherwise every entry is written and the state's other entries removed. The
+    // item is marked complete once the writes are done.
     if is_current {
         let written = ev.time.timestamp_millis();
-        let item = state_write::indexed_item(ev, &summary.state.workspace, current.serial, version.as_deref(), object_etag);
         let order = u64::try_from(written).unwrap_or(0);
-        if adapters.ledger.advance("state", &id, order, &item).await.map_err(transient)? {
-            let keep: Vec<ItemKey> = entries.iter().map(ItemKey::of).collect();
-            put = adapters.index.put_state_entries(&summary.state, &entries, written).await.map_err(transient)?;
-            removed = adapters.index.remove_state_entries(StateAt::of(&summary.state), &keep, written).await.map_err(transient)?;
+        let basis = adapters.index_basis();
+        let item = state_write::indexed_item(ev, &summary.state.workspace, current.serial, version.as_deref(), object_etag);
+        let standing = adapters.ledger.get_text("state", &id).await.map_err(transient)?;
+        let since = match (&previous, &previous_id, &standing) {
+            (Some(p), Some(pid), Some(text)) if p.lineage == current.lineage => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|s| state_write::changes_since(&s, basis, pid, written))
+                .map(|whole| (p, whole, text)),
+            _ => None,
+        };
+        let mut changes_from = None;
+        let mut claimed = false;
+        if let Some((p, whole, text)) = since {
+            let claim = state_write::with_entries(item.clone(), basis, whole, false);
+            if adapters.ledger.advance_from("state", &id, order, &claim, text).await.map_err(transient)? {
+                (changes_from, claimed) = (Some((p, whole)), true);
+            }
+        }
+        if !claimed {
+            let claim = state_write::with_entries(item.clone(), basis, written, false);
+            claimed = adapters.ledger.advance("state", &id, order, &claim).await.map_err(transient)?;
+        }
+        if claimed {
+            // The keys this write stamped (what it takes back if a newer write overtook it).
+            let stamped: Vec<ItemKey>;
+            let whole = match changes_from {
+                Some((p, whole)) => {
+                    let changes = entry_changes(p, &current, &entries, &adapters.catalog);
+                    let gone: Vec<ItemKey> = changes.removed.iter().map(ItemKey::of).collect();
+                    stamped = changes.put.iter().map(|e| ItemKey::of(e)).collect();
+                    (put, removed) =
+                        adapters.index.change_state_entries(&summary.state, &changes.put, &gone, written).await.map_err(transient)?;
+                    update = Some("changes");
+                    whole
+                }
+                None => {
+                    stamped = entries.iter().map(ItemKey::of).collect();
+                    put = adapters.index.put_state_entries(&summary.state, &entries, written).await.map_err(transient)?;
+                    removed =
+                        adapters.index.remove_state_entries(StateAt::of(&summary.state), &stamped, written).await.map_err(transient)?;
+                    update = Some("whole");
+                    written
+                }
+            };
             let standing = adapters.ledger.get("state", &id).await.map_err(transient)?;
             let newer = standing
                 .as_ref()
@@ -255,9 +306,13 @@ async fn state_written(
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .is_some_and(|t| t.with_timezone(&chrono::Utc) > ev.time);
             if newer {
-                let undone = adapters.index.undo_state_entries(&keep, written).await.map_err(transient)?;
+                let undone = adapters.index.undo_state_entries(&stamped, written).await.map_err(transient)?;
                 info!(state = %url, write = %write, undone, "a newer write was indexed meanwhile: this write's entries taken back");
                 put = 0;
+            } else {
+                // Refused when a newer write claimed the item since: then it is not complete.
+                let done = state_write::with_entries(item, basis, whole, true);
+                adapters.ledger.advance("state", &id, order, &done).await.map_err(transient)?;
             }
         } else {
             info!(state = %url, write = %write, "a newer write of this state is indexed: this one is checked, not indexed");
@@ -295,8 +350,8 @@ async fn state_written(
         };
         *adapters.last_state.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
     }
-    info!(state = %url, serial = current.serial, indexed = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
-    let summary = json!({"state": url, "version": version, "write": write, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len(), "resolved": resolved.resolved});
+    info!(state = %url, serial = current.serial, index_update = update.unwrap_or("none"), written_entries = put, removed_entries = removed, added = diff.added.len(), removed = diff.removed.len(), changed = diff.changed.len(), "state indexed");
+    let summary = json!({"state": url, "version": version, "write": write, "serial": current.serial, "indexed": if is_current { entries.len() } else { 0 }, "index_update": update, "written_entries": put, "removed_entries": removed, "added": diff.added.len(), "removed": diff.removed.len(), "changed": diff.changed.len(), "resolved": resolved.resolved});
     Ok(Ok((found, summary)))
 }
 
