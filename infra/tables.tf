@@ -21,11 +21,22 @@ resource "aws_dynamodb_table" "index" {
     name = "arn"
     type = "S"
   }
+  attribute {
+    name = "state_at"
+    type = "S"
+  }
 
   global_secondary_index {
     name            = "arn-index"
     hash_key        = "arn"
     projection_type = "ALL"
+  }
+  # A state's items (`<bucket/key>#<workspace>`), for the state watcher's removals: keys only.
+  global_secondary_index {
+    name            = "state-index"
+    hash_key        = "state_at"
+    range_key       = "address"
+    projection_type = "KEYS_ONLY"
   }
 
   point_in_time_recovery {

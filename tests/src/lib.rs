@@ -581,7 +581,14 @@ pub mod deployment {
                 ("fingerprint", None),
                 Some((driftwatch_aws::findings_table::STATUS_INDEX, "status", Some("last_seen"))),
             );
-            deployed.create_table(INDEX_TABLE, ("identity", Some("address")), Some((driftwatch_aws::index_table::ARN_INDEX, "arn", None)));
+            deployed
+                .block_on(
+                    driftwatch_aws::index_table::define_table(
+                        deployed.dynamodb.create_table().table_name(INDEX_TABLE).billing_mode(BillingMode::PayPerRequest),
+                    )
+                    .send(),
+                )
+                .expect("create the index table");
             deployed.create_table(EXCEPTIONS_TABLE, ("id", None), None);
             deployed.create_table(LOCK_TABLE, ("LockID", None), None);
             deployed.alerts_queue = deployed.topic_with_queue(ALERTS_TOPIC);

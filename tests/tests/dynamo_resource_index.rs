@@ -8,12 +8,8 @@
 //! on what the adapter returns. Each test starts its own moto server ([`Moto`]); without
 //! `moto_server` the tests fail under `CI=true` and are skipped loudly elsewhere.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, BillingMode};
 use aws_sdk_dynamodb::Client;
-use driftwatch_aws::index_table::ARN_INDEX;
 use driftwatch_aws::{dynamodb_client, IndexTable, IndexTableError, ItemKey, StateAt, TableOptions};
 use driftwatch_core::catalog::Role;
 use driftwatch_core::index::{IndexEntry, ManagedIndex};
@@ -56,24 +52,7 @@ impl Lab {
     }
 
     async fn create_table(&self) {
-        let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("attr");
-        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(ARN_INDEX)
-            .key_schema(key("arn", KeyType::Hash))
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()
-            .expect("gsi");
-        self.client()
-            .create_table()
-            .table_name(TABLE)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("identity"))
-            .attribute_definitions(attr("address"))
-            .attribute_definitions(attr("arn"))
-            .key_schema(key("identity", KeyType::Hash))
-            .key_schema(key("address", KeyType::Range))
-            .global_secondary_indexes(gsi)
+        driftwatch_aws::index_table::define_table(self.client().create_table().table_name(TABLE).billing_mode(BillingMode::PayPerRequest))
             .send()
             .await
             .expect("create the index table");
@@ -219,7 +198,7 @@ async fn entries_a_new_state_version_drops_are_removed() {
     let keep: Vec<ItemKey> =
         index.entries().iter().filter(|e| e.state.key == key).map(ItemKey::of).filter(|k| !dropped.contains(k)).collect();
     let before = lab.scan_items().await.len();
-    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep, 0).await.expect("remove"), dropped.len());
+    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep, 0, false).await.expect("remove"), dropped.len());
     assert_eq!(lab.scan_items().await.len(), before - dropped.len());
     let got = lab.table.lookup(ct, bucket).await.expect("lookup");
     assert_eq!(got.len(), 1);
@@ -231,14 +210,14 @@ async fn entries_a_new_state_version_drops_are_removed() {
         let n = index.entries().iter().filter(|e| e.state.key == *other).count();
         assert_eq!(lab.table.entries_for_state(at(other, ws)).await.expect("entries").len(), n);
     }
-    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep, 0).await.expect("remove again"), 0);
+    assert_eq!(lab.table.remove_state_entries(at(&key, &ws), &keep, 0, false).await.expect("remove again"), 0);
 
     // A state that is gone entirely: keep nothing (more than one batch of deletes).
     let (_, big) = STATES.iter().map(|(_, k)| (index.entries().iter().filter(|e| e.state.key == *k).count(), *k)).max().unwrap();
     let big_ws = if big.starts_with("env:/prod/") { "prod" } else { "default" };
     let n = lab.table.entries_for_state(at(big, big_ws)).await.expect("entries").len();
     assert!(n > 25, "more than one batch: {n}");
-    assert_eq!(lab.table.remove_state_entries(at(big, big_ws), &[], 0).await.expect("remove all"), n);
+    assert_eq!(lab.table.remove_state_entries(at(big, big_ws), &[], 0, false).await.expect("remove all"), n);
     assert_eq!(lab.table.entries_for_state(at(big, big_ws)).await.expect("entries"), vec![]);
     assert!(lab.scan_items().await.iter().all(|i| i["state_key"].as_s().unwrap() != big));
 }
@@ -305,7 +284,7 @@ async fn states_of_two_buckets_with_the_same_key_keep_their_own_entries() {
     let west = StateAt { bucket: Some("tfstate-west"), key: "app.tfstate", workspace: "default" };
     assert_eq!(lab.table.entries_for_state(east).await.expect("east").len(), counts[0]);
     // The east state is deleted: its entries go, the west state's stay.
-    assert_eq!(lab.table.remove_state_entries(east, &[], 0).await.expect("remove east"), counts[0]);
+    assert_eq!(lab.table.remove_state_entries(east, &[], 0, false).await.expect("remove east"), counts[0]);
     assert_eq!(lab.table.entries_for_state(east).await.expect("east").len(), 0);
     assert_eq!(lab.table.entries_for_state(west).await.expect("west").len(), counts[1], "the other bucket's state lost its entries");
     assert_eq!(lab.scan_items().await.len(), counts[1]);
@@ -330,11 +309,11 @@ async fn an_older_state_version_written_last_does_not_replace_the_newer_one() {
     let (t_old, t_new) = (1_763_640_000_000_i64, 1_763_640_060_000_i64);
     let written = lab.table.put_state_entries(&newer[0].state.clone(), &newer, t_new).await.expect("the newer version");
     let keep_new: Vec<ItemKey> = newer.iter().map(ItemKey::of).collect();
-    lab.table.remove_state_entries(at(key, "default"), &keep_new, t_new).await.expect("remove for the newer");
+    lab.table.remove_state_entries(at(key, "default"), &keep_new, t_new, false).await.expect("remove for the newer");
     // The older write's invocation finishes last.
     assert_eq!(lab.table.put_state_entries(&old_ref, &older, t_old).await.expect("the older version"), 0, "no older entry written");
     let keep_old: Vec<ItemKey> = older.iter().map(ItemKey::of).collect();
-    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &keep_old, t_old).await.expect("remove for the older"), 0);
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &keep_old, t_old, false).await.expect("remove for the older"), 0);
     let stored = lab.table.entries_for_state(at(key, "default")).await.expect("entries");
     assert_eq!(stored.len(), written);
     assert!(stored.iter().all(|e| e.state.serial == newer[0].state.serial), "the index went back to the older serial");
@@ -345,5 +324,27 @@ async fn an_older_state_version_written_last_does_not_replace_the_newer_one() {
     let next: Vec<IndexEntry> = newer[1..].iter().map(|e| IndexEntry { state: next_ref.clone(), ..e.clone() }).collect();
     assert_eq!(lab.table.put_state_entries(&next_ref, &next, t_next).await.expect("next"), next.len());
     let keep_next: Vec<ItemKey> = next.iter().map(ItemKey::of).collect();
-    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &keep_next, t_next).await.expect("remove"), 1);
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &keep_next, t_next, false).await.expect("remove"), 1);
+}
+
+/// Items an older build wrote have no `state_at`, so the state index does not list them: the
+/// state watcher's first write after the upgrade finds them with a scan (`scan = true`).
+#[tokio::test]
+async fn items_written_before_the_state_index_are_found_by_a_scan() {
+    let Some(lab) = Lab::start("index-legacy", TableOptions::default()).await else { return };
+    let index = sample_index();
+    let key = "app.tfstate";
+    let entries: Vec<&IndexEntry> = index.entries().iter().filter(|e| e.state.key == key).collect();
+    for e in &entries {
+        let mut item = driftwatch_aws::index_table::encode(e).expect("encode");
+        assert!(item.remove("state_at").is_some(), "today's items carry state_at");
+        lab.client().put_item().table_name(TABLE).set_item(Some(item)).send().await.expect("put");
+    }
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &[], 0, false).await.expect("by the state index"), 0);
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &[], 0, true).await.expect("by a scan"), entries.len());
+    assert!(lab.scan_items().await.is_empty());
+    // Today's items: the state index lists them.
+    let today: Vec<IndexEntry> = entries.iter().map(|e| (*e).clone()).collect();
+    lab.table.put_state_entries(&today[0].state.clone(), &today, 0).await.expect("put");
+    assert_eq!(lab.table.remove_state_entries(at(key, "default"), &[], 0, false).await.expect("by the state index"), entries.len());
 }

@@ -22,6 +22,7 @@
 //! | `tainted`        | BOOL | the instance is tainted                                        |
 //! | `desired`        | S    | desired comparable values as a JSON array (normalised and redacted by the core) |
 //! | `tags`           | S    | `tags_all` as JSON                                             |
+//! | `state_at`       | S    | `<bucket/key, or key>#<workspace>`: the state, for [`STATE_INDEX`] |
 //! | `written_ms`     | N    | when the write that made this state version current happened (epoch ms); orders the writes |
 //!
 //! * [`lookup`](IndexTable::lookup) is a `Query` on one identity, every page.
@@ -40,8 +41,15 @@
 //!   state (bucket + key + workspace, [`StateAt`]) that its new version no longer has — the
 //!   state watcher's job on each write, after putting the new version's entries — each with a
 //!   conditional `DeleteItem` that spares an item stamped by a newer write.
+//!   It finds them with a `Query` on the global secondary index [`STATE_INDEX`] (`state_at`
+//!   hash, `address` range, keys only) — or, for a state whose items an older build wrote
+//!   without `state_at`, once, with a `Scan` filtered on the state.
 //! * [`entries_for_state`](IndexTable::entries_for_state) is a `Scan` with a filter on
-//!   `state_bucket`, `state_key` and `workspace`, every page (for removal).
+//!   `state_bucket`, `state_key` and `workspace`, every page (for tools and tests; no function
+//!   calls it).
+//!
+//! [`define_table`] puts this layout (keys, attributes, both indexes) on a `CreateTable`
+//! request, as `infra/tables.tf` declares it.
 //!
 //! Sensitive values never reach this table in clear: the core replaces them by digests
 //! before an entry exists.
@@ -61,6 +69,48 @@ use std::sync::Arc;
 /// The global secondary index [`IndexTable::lookup_arn`] queries: `arn` (hash), projection
 /// ALL.
 pub const ARN_INDEX: &str = "arn-index";
+
+/// The global secondary index that lists a state's items: `state_at` (hash), `address`
+/// (range), projection KEYS_ONLY.
+pub const STATE_INDEX: &str = "state-index";
+
+/// The table's keys, attributes and global secondary indexes on a `CreateTable` request (what
+/// `infra/tables.tf` declares), for tests and local setups; the caller adds the name and
+/// billing mode.
+pub fn define_table(
+    req: aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    };
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("a key names its attribute");
+    let attr = |n: &str| {
+        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("an attribute has a name")
+    };
+    let index = |name: &str, keys: Vec<KeySchemaElement>, projection: ProjectionType| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .set_key_schema(Some(keys))
+            .projection(Projection::builder().projection_type(projection).build())
+            .build()
+            .expect("an index has a name and keys")
+    };
+    req.key_schema(key("identity", KeyType::Hash))
+        .key_schema(key("address", KeyType::Range))
+        .attribute_definitions(attr("identity"))
+        .attribute_definitions(attr("address"))
+        .attribute_definitions(attr("arn"))
+        .attribute_definitions(attr(STATE_AT))
+        .global_secondary_indexes(index(ARN_INDEX, vec![key("arn", KeyType::Hash)], ProjectionType::All))
+        .global_secondary_indexes(index(
+            STATE_INDEX,
+            vec![key(STATE_AT, KeyType::Hash), key("address", KeyType::Range)],
+            ProjectionType::KeysOnly,
+        ))
+}
+
+/// The attribute [`STATE_INDEX`] is keyed on.
+const STATE_AT: &str = "state_at";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -107,6 +157,15 @@ impl<'a> StateAt<'a> {
     pub fn of(state: &'a StateRef) -> Self {
         StateAt { bucket: state.bucket.as_deref(), key: &state.key, workspace: &state.workspace }
     }
+
+    /// `<bucket/key, or key>#<workspace>`: the `state_at` of its items, and the start of
+    /// their sort keys.
+    pub fn text(&self) -> String {
+        match self.bucket {
+            Some(b) => format!("{b}/{}#{}", self.key, self.workspace),
+            None => format!("{}#{}", self.key, self.workspace),
+        }
+    }
 }
 
 /// The partition key of a live identity.
@@ -116,11 +175,7 @@ pub fn identity(config_type: &str, resource_id: &str) -> String {
 
 /// The sort key of a Terraform address in a state.
 pub fn sort_key(state: &StateRef, address: &str) -> String {
-    let location = match &state.bucket {
-        Some(b) => format!("{b}/{}", state.key),
-        None => state.key.clone(),
-    };
-    format!("{location}#{}#{address}", state.workspace)
+    format!("{}#{address}", StateAt::of(state).text())
 }
 
 fn role_str(r: Role) -> &'static str {
@@ -169,6 +224,7 @@ pub fn encode(entry: &IndexEntry) -> Result<Item, IndexTableError> {
     }
     item.insert("state_key".into(), s(&entry.state.key));
     item.insert("workspace".into(), s(&entry.state.workspace));
+    item.insert(STATE_AT.into(), s(StateAt::of(&entry.state).text()));
     item.insert("serial".into(), AttributeValue::N(entry.state.serial.to_string()));
     item.insert("lineage".into(), s(&entry.state.lineage));
     item.insert("tainted".into(), AttributeValue::Bool(entry.tainted));
@@ -316,10 +372,19 @@ impl IndexTable {
 
     /// Delete the entries of the state `at` whose keys are not in `keep` (the keys of the
     /// version made current at `written_ms`), each with a conditional `DeleteItem` that spares
-    /// an item written for a newer write. Returns how many items were deleted.
-    pub async fn remove_state_entries(&self, at: StateAt<'_>, keep: &[ItemKey], written_ms: i64) -> Result<usize, IndexTableError> {
+    /// an item written for a newer write. The state's items are listed by a `Query` on
+    /// [`STATE_INDEX`]; `scan`: by a filtered `Scan` of the table instead (items an older build
+    /// wrote have no `state_at`). Returns how many items were deleted.
+    pub async fn remove_state_entries(
+        &self,
+        at: StateAt<'_>,
+        keep: &[ItemKey],
+        written_ms: i64,
+        scan: bool,
+    ) -> Result<usize, IndexTableError> {
         let keep: BTreeSet<&ItemKey> = keep.iter().collect();
-        let stale: Vec<Item> = self.state_items(at).await?.into_iter().filter(|k| !keep.contains(k)).map(|k| key_item(&k)).collect();
+        let items = if scan { self.state_items(at).await? } else { self.state_keys(at).await? };
+        let stale: Vec<Item> = items.into_iter().filter(|k| !keep.contains(k)).map(|k| key_item(&k)).collect();
         self.each_conditional(Box::new(stale.into_iter().map(Ok)), Write::Delete, NOT_NEWER, written_ms).await
     }
 
@@ -409,7 +474,26 @@ impl IndexTable {
         Ok(out)
     }
 
-    /// The keys of a state's items.
+    /// The keys of a state's items: a `Query` on [`STATE_INDEX`], every page (eventually
+    /// consistent, as every index's reads are).
+    async fn state_keys(&self, at: StateAt<'_>) -> Result<Vec<ItemKey>, IndexTableError> {
+        let query = self
+            .base
+            .client
+            .query()
+            .index_name(STATE_INDEX)
+            .key_condition_expression("#s = :s")
+            .expression_attribute_names("#s", STATE_AT)
+            .expression_attribute_values(":s", s(at.text()));
+        self.base
+            .query_all(query, |_, item| {
+                let g = |n: &str| item.get(n).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                Ok(ItemKey { identity: g("identity"), address: g("address") })
+            })
+            .await
+    }
+
+    /// The keys of a state's items, by a filtered `Scan`.
     async fn state_items(&self, at: StateAt<'_>) -> Result<Vec<ItemKey>, IndexTableError> {
         let mut out = Vec::new();
         self.scan_state(at, true, |item| {

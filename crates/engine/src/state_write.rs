@@ -109,6 +109,13 @@ pub fn changes_since(standing: &serde_json::Value, basis: &str, previous: &str, 
     holds.then_some(whole)
 }
 
+/// Whether the ledger's `state` item was written by a build that kept no `entries` in it —
+/// one whose index items have no `state_at` either, so that a state's items are found by a
+/// scan rather than by the state index.
+pub fn indexed_before_state_at(standing: &serde_json::Value) -> bool {
+    standing.get("entries").is_none()
+}
+
 /// What the deletion of a state object's version means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterDelete {

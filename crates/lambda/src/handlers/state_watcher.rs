@@ -99,7 +99,8 @@ async fn state_deleted(adapters: &Adapters, ev: &StateObjectEvent, inv: &Invocat
             let ws = StateLocation::s3(ev.bucket.clone(), ev.key.clone()).workspace();
             let at = StateAt { bucket: Some(&ev.bucket), key: &ev.key, workspace: &ws };
             // Spares the entries of a write newer than the deletion (processed first).
-            let removed = adapters.index.remove_state_entries(at, &[], ev.time.timestamp_millis()).await.map_err(transient)?;
+            let scan = indexed.as_ref().is_some_and(state_write::indexed_before_state_at);
+            let removed = adapters.index.remove_state_entries(at, &[], ev.time.timestamp_millis(), scan).await.map_err(transient)?;
             adapters.ledger.delete("state", &id).await.map_err(transient)?;
             info!(state = %url, removed, "state deleted: entries removed");
             Ok(json!({"state": url, "deleted": true, "removed_entries": removed}))
@@ -293,8 +294,16 @@ async fn state_written(
                 None => {
                     stamped = entries.iter().map(ItemKey::of).collect();
                     put = adapters.index.put_state_entries(&summary.state, &entries, written).await.map_err(transient)?;
-                    removed =
-                        adapters.index.remove_state_entries(StateAt::of(&summary.state), &stamped, written).await.map_err(transient)?;
+                    // Items an older build wrote have no `state_at`: found by a scan, once.
+                    let scan = standing
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                        .is_some_and(|s| state_write::indexed_before_state_at(&s));
+                    removed = adapters
+                        .index
+                        .remove_state_entries(StateAt::of(&summary.state), &stamped, written, scan)
+                        .await
+                        .map_err(transient)?;
                     update = Some("whole");
                     written
                 }
