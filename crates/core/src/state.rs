@@ -606,6 +606,69 @@ mod tests {
         }
     }
 
+    /// Elements found by Terraform's layout (each closing `}` on a line of its own, indented
+    /// as its opening line) read exactly as the scan reads them, and a file laid out otherwise
+    /// — compact, elements closing inline, a line indented like an element's inside one, an
+    /// element cut off — is read (or refused) as the scan reads it.
+    #[test]
+    fn every_layout_of_the_resources_reads_as_the_scan_reads_it() {
+        let value: Value = serde_json::from_str(STREAMED).unwrap();
+        let compact = serde_json::to_string(&value).unwrap();
+        let reference = streamed(compact.as_bytes(), 1 << 20).unwrap();
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        assert!(pretty.contains("\n    }"), "elements close on lines of their own");
+        // An inner object closing on a line indented like an element's: still valid JSON.
+        let resources = pretty.find("\"resources\"").unwrap();
+        let misleading = format!("{}{}", &pretty[..resources], pretty[resources..].replacen("\n          }", "\n    }", 1));
+        assert_ne!(misleading, pretty);
+        assert_eq!(serde_json::from_str::<Value>(&misleading).unwrap(), value);
+        // The first element laid out as Terraform does, the second not.
+        let mixed = {
+            let resources = pretty.find("\"resources\"").unwrap();
+            let first_end = resources + pretty[resources..].find("\n    }").unwrap() + 6;
+            let rest: Value = value["resources"].as_array().unwrap()[1..].to_vec().into();
+            let rest = serde_json::to_string(&rest).unwrap();
+            format!("{},{}],\n  \"serial\": 9, \"version\": 4}}", &pretty[..first_end], &rest[1..rest.len() - 1])
+        };
+        assert_eq!(serde_json::from_str::<Value>(&mixed).unwrap()["resources"], value["resources"], "{mixed}");
+        // ... and one inside the second element, after the first confirmed the layout.
+        let second = {
+            let first_end = resources + pretty[resources..].find("\n    }").unwrap() + 6;
+            format!("{}{}", &pretty[..first_end], pretty[first_end..].replacen("\n          }", "\n    }", 1))
+        };
+        assert_eq!(serde_json::from_str::<Value>(&second).unwrap(), value);
+        let cases = [
+            ("pretty", &pretty, true),
+            ("misleading", &misleading, false),
+            ("misleading second", &second, false),
+            // Not disproved before the end: the rest is searched, then scanned.
+            ("mixed", &mixed, true),
+            ("as written", &STREAMED.to_string(), false),
+            ("compact", &compact, false),
+        ];
+        for (name, text, by_lines) in cases {
+            for chunk in [1, 2, 7, 64, 1 << 20] {
+                let s = streamed(text.as_bytes(), chunk).unwrap_or_else(|e| panic!("{name} in chunks of {chunk}: {e}"));
+                assert_eq!(s.instances, reference.instances, "{name} in chunks of {chunk}");
+            }
+            let catalog = Catalog::builtin();
+            let redactor = Redactor::new(b"test");
+            let mut reader = StateReader::new(StateLocation::local("t.tfstate"), &catalog, &redactor);
+            reader.feed(text.as_bytes(), &mut |_| {}).unwrap();
+            assert_eq!(reader.reads_by_lines(), by_lines, "{name}");
+        }
+        // Cut inside the last element: the same error as the scan gives.
+        let cut = &pretty[..pretty.rfind("\n    }").unwrap()];
+        for chunk in [3, 1 << 20] {
+            let got = streamed(cut.as_bytes(), chunk).map(|_| ()).unwrap_err();
+            let serde = serde_json::from_str::<Value>(cut).unwrap_err();
+            match got {
+                StateError::Json { line, column, .. } => assert_eq!((line, column), (serde.line(), serde.column()), "chunks of {chunk}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn a_version_read_after_another_shares_the_resources_they_have_in_common() {
         let catalog = Catalog::builtin();

@@ -81,6 +81,30 @@ pub struct StateReader<'c> {
     recording: Option<Elements>,
     /// A version read before, whose identical elements are not parsed again.
     reuse: Option<(Elements, Vec<Arc<ResourceInstance>>)>,
+    /// How resource elements end in this file ([`Layout`]).
+    layout: Layout,
+    /// Bytes of the current element already searched for its end by the layout.
+    searched: usize,
+}
+
+/// How the reader finds where a resource element ends. Terraform writes a state
+/// pretty-printed, each element's closing `}` on a line of its own, indented as the line the
+/// element opens on: the first newline after the element's start followed by that indentation
+/// and `}` ends it (JSON strings hold no raw newline, so such a line is structure). That is
+/// found with a vectorised substring search instead of a scan of every byte. The bytes so
+/// found are checked before they are used — parsed as exactly one value, or found among the
+/// recorded elements of another version, which were — and a file laid out otherwise is read
+/// by the scan from then on.
+enum Layout {
+    /// The first element not reached yet.
+    Unknown,
+    /// The first element opens a line: `\n`, that line's indentation, `}` — to be confirmed
+    /// by where the scan finds its end.
+    Candidate(memchr::memmem::Finder<'static>),
+    /// `\n`, the indentation of the first element's line, `}`.
+    Lines(memchr::memmem::Finder<'static>),
+    /// Elements not on lines of their own (compact JSON), or a line that did not end one.
+    Scan,
 }
 
 /// The resource elements of a state read: the digest of each element's bytes, with the
@@ -133,6 +157,8 @@ impl<'c> StateReader<'c> {
             emitted: 0,
             recording: None,
             reuse: None,
+            layout: Layout::Unknown,
+            searched: 0,
         }
     }
 
@@ -198,6 +224,12 @@ impl<'c> StateReader<'c> {
         }
         step_all(&mut self, bytes, true, out)?;
         complete(self, bytes)
+    }
+
+    /// Whether resource elements are found by Terraform's layout ([`Layout::Lines`]).
+    #[cfg(test)]
+    pub(crate) fn reads_by_lines(&self) -> bool {
+        matches!(self.layout, Layout::Lines(_))
     }
 
     fn drain(&mut self) {
@@ -348,7 +380,33 @@ fn step_all(r: &mut StateReader<'_>, buf: &[u8], eof: bool, out: &mut dyn FnMut(
                 if c == b']' {
                     return Err(invalid(r, buf, i, "expected a resource after `,`, found `]`".into()));
                 }
-                let Some(end) = value_end(r, buf, i, eof) else { return Ok(()) };
+                if matches!(r.layout, Layout::Unknown) {
+                    r.layout = layout_of(buf, i);
+                }
+                let (end, by_layout) = match (&r.layout, &r.scan) {
+                    (Layout::Lines(finder), None) => match line_end(finder, buf, i, &mut r.searched) {
+                        Some(end) => (end, true),
+                        None if !eof && r.searched <= LAYOUT_SEARCH_LIMIT => return Ok(()),
+                        None => {
+                            r.layout = Layout::Scan;
+                            continue;
+                        }
+                    },
+                    _ => match value_end(r, buf, i, eof) {
+                        Some(end) => (end, false),
+                        None => return Ok(()),
+                    },
+                };
+                if let Layout::Candidate(finder) = &r.layout {
+                    // The first element is scanned: the layout holds if it ends where the
+                    // layout says.
+                    let mut searched = 0;
+                    r.layout = match line_end(finder, buf, i, &mut searched) {
+                        Some(e) if e == end => Layout::Lines(finder.clone()),
+                        _ => Layout::Scan,
+                    };
+                }
+                r.searched = 0;
                 let bytes = &buf[i..end];
                 let digest = (r.recording.is_some() || r.reuse.is_some()).then(|| element_digest(bytes));
                 let first = r.emitted;
@@ -366,6 +424,11 @@ fn step_all(r: &mut StateReader<'_>, buf: &[u8], eof: bool, out: &mut dyn FnMut(
                 } else {
                     let mut de = serde_json::Deserializer::from_slice(bytes);
                     let parsed = ResourceSeed { catalog: r.catalog }.deserialize(&mut de).and_then(|p| de.end().map(|_| p));
+                    if parsed.is_err() && by_layout {
+                        // Not where the layout said it ends: this file is read by the scan.
+                        r.layout = Layout::Scan;
+                        continue;
+                    }
                     let resource = parsed.map_err(|e| relative(r, buf, i, e))?;
                     let emitted = &mut r.emitted;
                     emit_resource(resource, r.catalog, r.redactor, &mut |inst| {
@@ -403,6 +466,39 @@ fn shown(c: u8) -> String {
         format!("`{}`", c as char)
     } else {
         format!("byte 0x{c:02x}")
+    }
+}
+
+/// How far past an element's start the layout looks for its end before the file is read by
+/// the scan (a file laid out otherwise is never buffered much beyond an element).
+const LAYOUT_SEARCH_LIMIT: usize = 64 << 20;
+
+/// The [`Layout`] a file whose first resource element starts at `buf[start]` may have: when
+/// the element opens a line indented with spaces, [`Layout::Candidate`] (confirmed once the
+/// scan finds the element's end).
+fn layout_of(buf: &[u8], start: usize) -> Layout {
+    let Some(line) = buf[..start].iter().rposition(|&b| b == b'\n').map(|n| n + 1) else { return Layout::Scan };
+    if !buf[line..start].iter().all(|&b| b == b' ') {
+        return Layout::Scan;
+    }
+    let mut needle = Vec::with_capacity(start - line + 2);
+    needle.push(b'\n');
+    needle.extend_from_slice(&buf[line..start]);
+    needle.push(b'}');
+    Layout::Candidate(memchr::memmem::Finder::new(&needle).into_owned())
+}
+
+/// End (exclusive) of the element starting at `buf[start]` by the [`Layout::Lines`] layout, if
+/// the bytes hold it; `searched` (bytes after `start` already searched) resumes the search
+/// when more bytes come.
+fn line_end(finder: &memchr::memmem::Finder<'_>, buf: &[u8], start: usize, searched: &mut usize) -> Option<usize> {
+    let from = start + searched.saturating_sub(finder.needle().len());
+    match finder.find(&buf[from..]) {
+        Some(k) => Some(from + k + finder.needle().len()),
+        None => {
+            *searched = buf.len() - start;
+            None
+        }
     }
 }
 
