@@ -494,14 +494,12 @@ impl IndexEntry {
 /// resource the same object in both, so a write that changed a few resources costs a few
 /// entries. An instance parsed again but equal gives no write either.
 pub fn entry_changes<'a>(previous: &State, current: &State, current_entries: &'a [IndexEntry], catalog: &Catalog) -> EntryChanges<'a> {
-    let ptrs = |s: &State| s.instances.iter().map(Arc::as_ptr).collect::<std::collections::HashSet<_, Hasher>>();
-    let (in_previous, in_current) = (ptrs(previous), ptrs(current));
-    let touched: std::collections::HashSet<&str, Hasher> =
-        current.instances.iter().filter(|i| !in_previous.contains(&Arc::as_ptr(i))).map(|i| i.address.as_str()).collect();
+    let (gone_objects, new_objects) = crate::state::unshared(previous, current);
+    let touched: std::collections::HashSet<&str, Hasher> = new_objects.iter().map(|i| i.address.as_str()).collect();
     let mut gone = ManagedIndex::default();
     let mut indexer = gone.indexer(previous.location.clone(), catalog);
-    for inst in previous.instances.iter().filter(|i| !in_current.contains(&Arc::as_ptr(i))) {
-        indexer.add(inst.clone());
+    for inst in gone_objects {
+        indexer.add(Arc::new(inst.clone()));
     }
     let header =
         StateHeader { terraform_version: previous.terraform_version.clone(), serial: previous.serial, lineage: previous.lineage.clone() };

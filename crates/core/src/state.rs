@@ -139,6 +139,21 @@ impl State {
     }
 }
 
+/// The live managed instances of two versions of a state that are not the same objects in
+/// both (`previous`'s, `current`'s), in state order: all a comparison of the two has to look
+/// at. A reader given the other version's elements ([`StateReader::reuse`]) makes an
+/// unchanged resource one object in both, and a version holds one live managed object per
+/// address, so an address whose object the two share is neither added, removed nor changed.
+pub fn unshared<'s>(previous: &'s State, current: &'s State) -> (Vec<&'s ResourceInstance>, Vec<&'s ResourceInstance>) {
+    type Objects = std::collections::HashSet<*const ResourceInstance, foldhash::fast::FixedState>;
+    let objects = |s: &State| s.instances.iter().map(Arc::as_ptr).collect::<Objects>();
+    let (in_previous, in_current) = (objects(previous), objects(current));
+    let only = |s: &'s State, other: &Objects| {
+        s.instances.iter().filter(|i| i.is_live_managed() && !other.contains(&Arc::as_ptr(i))).map(|i| &**i).collect::<Vec<_>>()
+    };
+    (only(previous, &in_current), only(current, &in_previous))
+}
+
 /// A resource as the one-pass parser produces it.
 struct ParsedResource<'a> {
     module: Option<String>,

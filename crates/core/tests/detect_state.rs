@@ -281,7 +281,41 @@ fn detect(prev: Option<&State>, cur: &State, known: &Known) -> (Vec<Finding>, St
 
 /// Detect on (previous, current) with what is known; expect these (rule, address or
 /// `type id`) pairs, in the detector's order.
+/// The two versions read as the state watcher reads them: the current one first, then the one
+/// before taking its identical resource elements (the same objects in both).
+fn read_sharing(prev: &Value, cur: &Value) -> (State, State) {
+    use driftwatch_core::state::StateReader;
+    let catalog = Catalog::builtin();
+    let r = redactor();
+    let read = |v: &Value, reuse: Option<(driftwatch_core::state::Elements, State)>| {
+        let mut reader = StateReader::new(StateLocation::s3(BUCKET, KEY), &catalog, &r);
+        reader.record_elements();
+        if let Some((elements, other)) = reuse {
+            reader.reuse(elements, other.instances);
+        }
+        let mut instances = Vec::new();
+        reader.feed(serde_json::to_string_pretty(v).unwrap().as_bytes(), &mut |i| instances.push(i)).unwrap();
+        let (header, elements) = reader.finish_with_elements(&mut |i| instances.push(i)).unwrap();
+        (State::from_parts(header, StateLocation::s3(BUCKET, KEY), instances), elements)
+    };
+    let (current, elements) = read(cur, None);
+    let (previous, _) = read(prev, Some((elements, current.clone())));
+    (previous, current)
+}
+
 fn check(prev: Option<Value>, cur: Value, known: Known, want: &[(&str, &str)]) -> (Vec<Finding>, StateDiffSummary) {
+    let shared = prev.as_ref().map(|p| read_sharing(p, &cur));
+    if let (Some(p), Some((ps, cs))) = (&prev, &shared) {
+        let same = |r: &Value| {
+            cur["resources"].as_array().is_some_and(|c| c.contains(r) && r["instances"].as_array().is_some_and(|i| !i.is_empty()))
+        };
+        if p["resources"].as_array().is_some_and(|rs| rs.iter().any(same)) {
+            assert!(
+                ps.instances.iter().any(|i| cs.instances.iter().any(|j| std::sync::Arc::ptr_eq(i, j))),
+                "identical resources are shared"
+            );
+        }
+    }
     let prev = prev.map(|p| parse(&p));
     let cur = parse(&cur);
     let (findings, summary) = detect(prev.as_ref(), &cur, &known);
@@ -295,6 +329,13 @@ fn check(prev: Option<Value>, cur: Value, known: Known, want: &[(&str, &str)]) -
         assert_eq!(f.first_seen, at(), "timed by the S3 event");
     }
     assert_eq!(detect(prev.as_ref(), &cur, &known), (findings.clone(), summary.clone()), "replay gives identical findings");
+    // Read as the state watcher reads them (unchanged resources one object in both, which the
+    // comparison skips): the same findings and summary.
+    if let (Some((p, c)), Some(prev)) = (&shared, &prev) {
+        assert_eq!(detect(Some(p), c, &known), (findings.clone(), summary.clone()), "read sharing their unchanged resources");
+        let catalog = Catalog::builtin();
+        assert_eq!(state_write::removed_identities(p, c, &catalog), state_write::removed_identities(prev, &cur, &catalog));
+    }
     (findings, summary)
 }
 

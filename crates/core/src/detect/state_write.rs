@@ -141,10 +141,10 @@ pub fn removed_identities(previous: &State, current: &State, catalog: &Catalog) 
     // An object the two versions share (read once: [`crate::state::StateReader::reuse`]), or
     // one whose address holds the same identity now, is kept: only the others are looked up
     // among every managed object of the new version.
-    let now: HashMap<&str, &ResourceInstance, foldhash::fast::RandomState> = current.managed().map(|i| (i.address.as_str(), i)).collect();
-    let candidates: BTreeSet<ResourceIdentity> = previous
-        .managed()
-        .filter(|p| !now.get(p.address.as_str()).is_some_and(|c| std::ptr::eq(*c, *p)))
+    let (gone, new) = crate::state::unshared(previous, current);
+    let now: HashMap<&str, &ResourceInstance, foldhash::fast::RandomState> = new.into_iter().map(|i| (i.address.as_str(), i)).collect();
+    let candidates: BTreeSet<ResourceIdentity> = gone
+        .into_iter()
         .filter_map(|p| {
             let id = primary_identity(p, catalog)?;
             let same_here = now.get(p.address.as_str()).is_some_and(|c| primary_identity(c, catalog).as_ref() == Some(&id));
@@ -392,7 +392,7 @@ fn content_differs(w: &StateWrite<'_>, prev: &State) -> bool {
 /// is sorted).
 type Addresses<'s> = HashMap<&'s str, &'s ResourceInstance, foldhash::fast::RandomState>;
 
-/// Addresses of the two versions, matched.
+/// Addresses of the two versions' objects they do not share, matched.
 struct Diff<'s> {
     summary: StateDiffSummary,
     prev: Addresses<'s>,
@@ -402,10 +402,16 @@ struct Diff<'s> {
 }
 
 impl<'s> Diff<'s> {
+    /// Only the objects the two versions do not share are matched ([`crate::state::unshared`]):
+    /// the rest are the same in both.
     fn new(previous: Option<&'s State>, current: &'s State, catalog: &Catalog) -> Self {
-        let by_address = |s: &'s State| s.managed().map(|i| (i.address.as_str(), i)).collect::<Addresses<'s>>();
-        let prev = previous.map(by_address).unwrap_or_default();
-        let cur = by_address(current);
+        let (prev, cur) = match previous {
+            Some(p) => crate::state::unshared(p, current),
+            None => (Vec::new(), current.managed().collect()),
+        };
+        let by_address =
+            |objects: Vec<&'s ResourceInstance>| objects.into_iter().map(|i| (i.address.as_str(), i)).collect::<Addresses<'s>>();
+        let (prev, cur) = (by_address(prev), by_address(cur));
         let mut added: Vec<&str> = cur.keys().filter(|a| !prev.contains_key(*a)).copied().collect();
         let mut removed: Vec<&str> = prev.keys().filter(|a| !cur.contains_key(*a)).copied().collect();
         added.sort_unstable();
