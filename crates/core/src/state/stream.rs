@@ -191,6 +191,16 @@ impl<'c> StateReader<'c> {
         if self.only_whitespace {
             self.only_whitespace = chunk.iter().all(u8::is_ascii_whitespace);
         }
+        if self.pos == self.buf.len() {
+            // Nothing pending: the chunk is read where it is, and only what it leaves
+            // unfinished (the start of the next resource, usually) is kept.
+            self.drain();
+            let r = step_all(self, chunk, false, out);
+            let (line, column) = position(chunk, self.line, self.column, self.pos);
+            self.buf.extend_from_slice(&chunk[self.pos.min(chunk.len())..]);
+            (self.pos, self.line, self.column) = (0, line, column);
+            return r;
+        }
         if self.pos >= DRAIN_AT && self.pos * 2 >= self.buf.len() {
             self.drain();
         }
